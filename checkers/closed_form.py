@@ -1,0 +1,108 @@
+"""Compile a derivation's closed form into a batched numpy function (never retyped).
+
+Arguments are matched by name: the SymPy symbol ``sigma_q`` reads the keyword
+``sigma_q``. Scalar symbols take arrays of shape ``(n,)`` (one value per
+instance); a ``MatrixSymbol`` of shape ``(r, c)`` takes an array ``(n, r, c)``.
+The result has shape ``(n,)`` for a scalar, ``(n, r, c)`` for an explicit
+matrix of scalar entries and for a matrix expression.
+
+>>> import numpy as np, sympy as sp
+>>> a, b = sp.symbols("a b")
+>>> f = compile_closed_form(sp.Matrix([[a + b, 0], [a * b, 1]]))
+>>> f(a=np.array([1.0, 2.0]), b=np.array([3.0, 4.0])).shape
+(2, 2, 2)
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import sympy as sp
+from sympy.matrices.expressions import MatrixExpr
+from sympy.printing.numpy import NumPyPrinter
+
+
+class _BatchedMatrixPrinter(NumPyPrinter):
+    """Prints matrix products and transposes so that a leading batch axis is carried along."""
+
+    def _print_MatMul(self, expr):
+        scalars = [a for a in expr.args if not a.is_Matrix]
+        matrices = [a for a in expr.args if a.is_Matrix]
+        product = self._print(matrices[0])
+        for m in matrices[1:]:
+            product = f"numpy.matmul({product}, {self._print(m)})"
+        if scalars:
+            product = f"({self._print(sp.Mul(*scalars))})*{product}"
+        return product
+
+    def _print_Transpose(self, expr):
+        return f"numpy.swapaxes({self._print(expr.arg)}, -1, -2)"
+
+    def _print_MatPow(self, expr):
+        return f"numpy.linalg.matrix_power({self._print(expr.base)}, {self._print(expr.exp)})"
+
+    def _print_Inverse(self, expr):
+        return f"numpy.linalg.inv({self._print(expr.arg)})"
+
+
+def compile_closed_form(expr: sp.Basic) -> Callable[..., np.ndarray]:
+    """A function of keyword arrays (by symbol name) evaluating ``expr`` on a batch."""
+    if isinstance(expr, sp.MatrixBase):
+        return _compile_explicit_matrix(expr)
+    if isinstance(expr, MatrixExpr):
+        return _compile_matrix_expression(expr)
+    return _compile_scalar(expr)
+
+
+def argument_names(expr: sp.Basic) -> tuple[str, ...]:
+    return tuple(sorted(str(s) for s in expr.free_symbols))
+
+
+def _symbols(expr: sp.Basic) -> list[sp.Basic]:
+    return sorted(expr.free_symbols, key=str)
+
+
+def _compile_scalar(expr: sp.Basic) -> Callable[..., np.ndarray]:
+    symbols = _symbols(expr)
+    function = sp.lambdify(symbols, expr, modules="numpy")
+
+    def evaluate(**arrays):
+        args = [np.asarray(arrays[str(s)], dtype=float) for s in symbols]
+        n = _batch_size(arrays)
+        return np.broadcast_to(np.asarray(function(*args), dtype=float), (n,)).copy()
+
+    return evaluate
+
+
+def _compile_explicit_matrix(matrix: sp.MatrixBase) -> Callable[..., np.ndarray]:
+    rows, cols = matrix.shape
+    entries = [_compile_scalar(e) for e in matrix]
+
+    def evaluate(**arrays):
+        n = _batch_size(arrays)
+        values = np.stack([e(**arrays) for e in entries], axis=-1) if entries else np.zeros((n, 0))
+        return values.reshape(n, rows, cols)
+
+    return evaluate
+
+
+def _compile_matrix_expression(expr: MatrixExpr) -> Callable[..., np.ndarray]:
+    symbols = _symbols(expr)
+    function = sp.lambdify(symbols, expr, modules="numpy", printer=_BatchedMatrixPrinter)
+
+    def evaluate(**arrays):
+        args = []
+        for s in symbols:
+            value = np.asarray(arrays[str(s)], dtype=float)
+            args.append(value if isinstance(s, sp.MatrixSymbol) else value.reshape(-1, 1, 1))
+        return np.asarray(function(*args), dtype=float)
+
+    return evaluate
+
+
+def _batch_size(arrays: dict) -> int:
+    sizes = {np.shape(v)[0] for v in arrays.values() if np.ndim(v) > 0}
+    if len(sizes) != 1:
+        raise ValueError(f"closed form: arguments disagree on the number of instances: {sorted(sizes)}")
+    return sizes.pop()

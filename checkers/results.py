@@ -1,0 +1,256 @@
+"""Result records of a check; each mirrors the JSON the command line writes."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+def package_version() -> str:
+    try:
+        return importlib.metadata.version("transformer-proofs")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def to_jsonable(value: Any) -> Any:
+    """Arrays to (nested) lists, numpy scalars to Python numbers; non-finite floats to strings."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """The worst instance of a failed check (shrunk where possible)."""
+
+    params: dict[str, Any]
+    claim: Any
+    oracle: Any
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return to_jsonable({"params": self.params, "claim": self.claim, "oracle": self.oracle})
+
+    def describe(self) -> str:
+        params = ", ".join(f"{k}={_short(v)}" for k, v in self.params.items())
+        return f"at {params}: claim {_short(self.claim)}, oracle {_short(self.oracle)}"
+
+
+def _short(value: Any) -> str:
+    array = np.asarray(value)
+    if array.ndim == 0:
+        return f"{array.item():.6g}" if np.issubdtype(array.dtype, np.floating) else str(array.item())
+    text = np.array2string(array, precision=6, threshold=12, max_line_width=10_000)
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class NumericSummary:
+    """What the numeric checker compared, under which policy, and the worst disagreement."""
+
+    instances: int
+    max_error: float
+    tolerance: dict[str, float]
+    policy: str
+    counterexample: Counterexample | None = None
+    draws: int | None = None
+
+    def to_json(self) -> dict:
+        data = {
+            "instances": self.instances,
+            "max_error": self.max_error,
+            "tolerance": self.tolerance,
+            "policy": self.policy,
+            "counterexample": self.counterexample.to_json() if self.counterexample else None,
+        }
+        if self.draws is not None:
+            data["draws"] = self.draws
+        return to_jsonable(data)
+
+
+@dataclass(frozen=True)
+class MutantResult:
+    """A plausible wrong claim and whether the checker refuted it (with a one-line reason)."""
+
+    name: str
+    refuted: bool
+    evidence: str
+    power: float | None = None
+
+    def to_json(self) -> dict:
+        data = {"name": self.name, "refuted": self.refuted, "evidence": self.evidence}
+        if self.power is not None:
+            data["refutation_probability"] = self.power
+        return to_jsonable(data)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of checking one theorem (symbolic steps and numeric instances)."""
+
+    id: str
+    status: str
+    message: str
+    symbolic: dict[str, int] | None
+    numeric: NumericSummary | None
+    seconds: float
+    seed: int = 0
+    mutants: tuple[MutantResult, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "verified"
+
+    def to_json(self) -> dict:
+        return to_jsonable(
+            {
+                "id": self.id,
+                "status": self.status,
+                "message": self.message,
+                "symbolic": self.symbolic,
+                "numeric": self.numeric.to_json() if self.numeric else None,
+                "seconds": round(self.seconds, 3),
+            }
+        )
+
+    def stamp(self) -> str:
+        """One line of evidence: steps proved/sampled, instances, seed, max error, policy."""
+        parts = []
+        if self.symbolic:
+            s = self.symbolic
+            parts.append(f"{s['steps']} steps ({s['proved']} proved, {s['sampled']} sampled, {s['given']} given)")
+        if self.numeric:
+            n = self.numeric
+            parts.append(f"{n.instances} instances, seed {self.seed}, max error {n.max_error:.3g} of tolerance ({n.policy})")
+        return "; ".join(parts)
+
+    def _repr_latex_(self) -> str:
+        return rf"\text{{{self.id}: {self.status}. {self.stamp()}}}"
+
+
+@dataclass(frozen=True)
+class Report:
+    """The result of ``verify``: one CheckResult per theorem."""
+
+    version: str
+    seed: int
+    instances: int
+    results: tuple[CheckResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(r.status == "error" for r in self.results)
+
+    def to_json(self) -> dict:
+        return {
+            "version": self.version,
+            "seed": self.seed,
+            "instances": self.instances,
+            "results": [r.to_json() for r in self.results],
+        }
+
+    def _repr_latex_(self) -> str:
+        rows = r"\\ ".join(rf"\text{{{r.id}}} & \text{{{r.status}}} & \text{{{r.stamp()}}}" for r in self.results)
+        return rf"$\begin{{array}}{{lll}}{rows}\end{{array}}$"
+
+
+@dataclass(frozen=True)
+class MutantOutcome:
+    id: str
+    mutants: tuple[MutantResult, ...]
+    status: str = "checked"
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "checked" and all(m.refuted for m in self.mutants)
+
+    def to_json(self) -> dict:
+        data = {"id": self.id, "mutants": [m.to_json() for m in self.mutants]}
+        if self.status != "checked":
+            data.update(status=self.status, message=self.message)
+        return data
+
+
+@dataclass(frozen=True)
+class MutantReport:
+    """The result of ``mutants``: for each theorem, each wrong claim and whether it was refuted."""
+
+    results: tuple[MutantOutcome, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(r.status == "error" for r in self.results)
+
+    def to_json(self) -> dict:
+        return {"results": [r.to_json() for r in self.results]}
+
+
+@dataclass(frozen=True)
+class WorkedExample:
+    """Named values of a theorem at given parameters, computed from the closed form and confirmed by the oracle."""
+
+    id: str
+    seed: int
+    params: dict[str, Any]
+    values: dict[str, Any]
+    verified: bool
+    message: str = ""
+    renderer: Callable[["WorkedExample"], str] | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict:
+        return to_jsonable(
+            {"id": self.id, "seed": self.seed, "params": self.params, "values": self.values, "verified": self.verified}
+        )
+
+    def to_latex(self) -> str:
+        if self.renderer is None:
+            raise RuntimeError("this example has no renderer; create it with transformer_proofs.example()")
+        return self.renderer(self)
+
+    def _repr_latex_(self) -> str:
+        rows = r"\\ ".join(rf"\text{{{k}}} &= {_latex_value(v)}" for k, v in {**self.params, **self.values}.items())
+        return rf"$\begin{{aligned}}{rows}\end{{aligned}}$"
+
+
+def _latex_value(value: Any) -> str:
+    array = np.asarray(value)
+    if array.ndim == 0:
+        return f"{array.item():.6g}" if np.issubdtype(array.dtype, np.number) else str(array.item())
+    if array.ndim == 1:
+        array = array[None, :]
+    rows = r"\\ ".join(" & ".join(f"{x:.4g}" for x in row) for row in array)
+    return rf"\begin{{pmatrix}}{rows}\end{{pmatrix}}"
+
+
+class TheoremFailed(AssertionError):
+    """A theorem's claim disagreed with its oracle, or one of its mutants survived."""
+
+
+class TheoremError(Exception):
+    """A theorem's own code raised, returned NaN or the wrong shape: the check could not be done."""

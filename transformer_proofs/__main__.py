@@ -1,0 +1,3 @@
+from transformer_proofs.cli import main
+
+main()

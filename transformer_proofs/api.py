@@ -1,0 +1,73 @@
+"""The Python API: list, verify, refute and render theorems.
+
+>>> import transformer_proofs as tp
+>>> [t.id for t in tp.theorems(topic="scaling")]
+['chinchilla-allocation']
+>>> tp.example("chinchilla-allocation").verified
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterable
+
+from checkers.checking import REGISTRY, Theorem, mutant_outcome, run_check, worked_example
+from checkers.results import MutantReport, Report, WorkedExample, package_version
+
+
+def theorems(topic: str | None = None) -> list[Theorem]:
+    """Every registered theorem (built-in, entry points, loaded modules), in syllabus order."""
+    return REGISTRY.theorems(topic)
+
+
+def get(theorem_id: str) -> Theorem:
+    """The theorem with this id; raises :class:`UnknownTheorem` (a KeyError) otherwise."""
+    return REGISTRY.get(theorem_id)
+
+
+def load_module(module_name: str) -> list[Theorem]:
+    """Import a module of user theorems and register its module-level Theorem objects."""
+    return REGISTRY.load_module(module_name)
+
+
+def select(ids: Iterable[str] | None = None, topic: str | None = None) -> list[Theorem]:
+    """Theorems by id (all when ``ids`` is empty), optionally restricted to a topic."""
+    ids = list(ids or [])
+    chosen = [get(i) for i in ids] if ids else theorems(topic)
+    if topic is not None:
+        chosen = [t for t in chosen if t.topic == topic]
+    if not chosen:
+        raise ValueError(f"no theorem matches topic {topic!r}" if topic else "no theorems are registered")
+    return chosen
+
+
+def verify(
+    ids: Iterable[str] | None = None, *, instances: int = 1000, seed: int = 0, device: str = "cpu", topic: str | None = None
+) -> Report:
+    """Check derivations and claims of the chosen theorems (all by default); mutants are not run here."""
+    results = tuple(
+        run_check(t, instances=instances, seed=seed, device=device) for t in select(ids, topic)
+    )
+    return Report(package_version(), seed, instances, results)
+
+
+def mutants(ids: Iterable[str] | None = None, *, seed: int = 0, topic: str | None = None) -> MutantReport:
+    """Run every mutant (plausible wrong claim) of the chosen theorems through the checker."""
+    return MutantReport(tuple(mutant_outcome(t, seed=seed) for t in select(ids, topic)))
+
+
+def example(theorem_id: str, *, seed: int = 0, **params) -> WorkedExample:
+    """The worked example at the default parameters (overridden by ``params``), confirmed by the oracle."""
+    from transformer_proofs.render import example_latex
+
+    theorem = get(theorem_id)
+    return replace(worked_example(theorem, seed=seed, **params), renderer=example_latex)
+
+
+def render(ids: Iterable[str] | None, path: str | Path, *, seed: int = 0, solutions: bool = True, topic: str | None = None) -> Path:
+    """Write a handout (``.tex``, or ``.pdf`` through latexmk) for the chosen theorems."""
+    from transformer_proofs.render import write_handout
+
+    return write_handout(select(ids, topic), Path(path), seed=seed, solutions=solutions)

@@ -1,0 +1,178 @@
+"""Terminal and JSON views of theorems, reports and worked examples (Rich)."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from checkers.checking import Theorem
+from checkers.results import MutantReport, Report, WorkedExample, to_jsonable
+
+_EVIDENCE_STYLE = {"proved": "green", "sampled": "yellow", "given": "blue"}
+_STATUS_STYLE = {"verified": "green", "failed": "red", "error": "magenta"}
+
+
+def progress() -> Progress:
+    """A progress bar on stderr (it disappears when the work is done)."""
+    return Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+def theorem_json(theorem: Theorem) -> dict:
+    derivation = theorem.built_derivation()
+    steps = derivation.check() if derivation else ()
+    return to_jsonable(
+        {
+            "id": theorem.id,
+            "title": theorem.title,
+            "topic": theorem.topic,
+            "statement": theorem.statement,
+            "assumptions": list(theorem.assumptions),
+            "sources": list(theorem.sources),
+            "parameters": {name: d.describe() for name, d in theorem.parameters.items()},
+            "derivation": None
+            if derivation is None
+            else {
+                "title": derivation.title,
+                "start": sympy.latex(derivation.start),
+                "steps": [
+                    {
+                        "operation": s.operation.text,
+                        "stated": sympy.latex(s.stated),
+                        "evidence": s.evidence,
+                        "source": s.operation.source,
+                        "note": s.note,
+                    }
+                    for s in steps
+                ],
+                "counts": derivation.counts(),
+            },
+            "mutants": list(theorem.mutants),
+        }
+    )
+
+
+def theorem_tex(theorem: Theorem) -> str:
+    lines = [rf"\textbf{{Theorem ({theorem.id}).}} {theorem.statement}", ""]
+    lines += [rf"Assumption: {a}" for a in theorem.assumptions]
+    derivation = theorem.built_derivation()
+    if derivation is not None:
+        lines += ["", derivation._repr_latex_()]
+    return "\n".join(lines) + "\n"
+
+
+def _pretty(expr, width: int) -> str:
+    try:
+        text = sympy.pretty(expr, use_unicode=True, num_columns=width)
+    except Exception:
+        text = str(expr)
+    return text
+
+
+def print_theorem(theorem: Theorem, console: Console) -> None:
+    console.print(f"[bold]{theorem.id}[/bold]: {theorem.title}")
+    console.print(f"topic: {theorem.topic}")
+    console.print("\n[bold]Statement[/bold]")
+    console.print(theorem.statement, markup=False)
+    if theorem.assumptions:
+        console.print("\n[bold]Assumptions[/bold]")
+        for a in theorem.assumptions:
+            console.print(f"  - {a}", markup=False)
+    if theorem.sources:
+        console.print("\n[bold]Sources[/bold]")
+        for s in theorem.sources:
+            console.print(f"  - {s}", markup=False)
+    if theorem.parameters:
+        console.print("\n[bold]Parameters[/bold]")
+        for name, domain in theorem.parameters.items():
+            console.print(f"  {name}: {domain.text()} (default {domain.default_value()})", markup=False)
+    derivation = theorem.built_derivation()
+    if derivation is None:
+        console.print("\nNo derivation: the claim is a callable, checked numerically only.")
+        return
+    width = max(40, console.width - 6)
+    console.print(f"\n[bold]Derivation[/bold]: {derivation.title}", markup=True)
+    console.print(f"start: {derivation.start_note}" if derivation.start_note else "start:", markup=False)
+    console.print(_indent(_pretty(derivation.start, width)), markup=False)
+    for number, step in enumerate(derivation.check(), start=1):
+        style = _EVIDENCE_STYLE[step.evidence]
+        source = f" ({step.operation.source})" if step.operation.source else ""
+        origin = f" [from {step.on}]" if step.on else ""
+        console.print(f"\nStep {number} [{style}]\\[{step.evidence}][/{style}] ", end="")
+        console.print(f"{_plain(step.operation.text)}{origin}{source}", markup=False)
+        if step.note:
+            console.print(f"  {_plain(step.note)}", markup=False)
+        console.print(_indent("= " + _pretty(step.stated, width)), markup=False)
+    counts = derivation.counts()
+    console.print(
+        f"\n{counts['steps']} steps: {counts['proved']} proved, {counts['sampled']} sampled, {counts['given']} given"
+    )
+
+
+def _plain(text: str) -> str:
+    return text.replace("$", "")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def print_report(report: Report, console: Console) -> None:
+    table = Table("theorem", "status", "steps (proved/sampled/given)", "instances", "max error", "policy", "seconds", box=None)
+    for r in report.results:
+        s = r.symbolic
+        steps = f"{s['steps']} ({s['proved']}/{s['sampled']}/{s['given']})" if s else "-"
+        n = r.numeric
+        style = _STATUS_STYLE[r.status]
+        table.add_row(
+            r.id,
+            f"[{style}]{r.status}[/{style}]",
+            steps,
+            str(n.instances) if n else "-",
+            f"{n.max_error:.3g}" if n else "-",
+            n.policy if n else "-",
+            f"{r.seconds:.2f}",
+        )
+    console.print(table)
+    for r in report.results:
+        if r.status != "verified":
+            console.print(f"{r.id}: {r.message}", markup=False)
+
+
+def print_mutants(report: MutantReport, console: Console) -> None:
+    for outcome in report.results:
+        if outcome.status != "checked":
+            console.print(f"[magenta]{outcome.id}: error[/magenta] ", end="")
+            console.print(outcome.message, markup=False)
+            continue
+        console.print(f"[bold]{outcome.id}[/bold]")
+        for m in outcome.mutants:
+            mark = "[green]refuted[/green]" if m.refuted else "[red]SURVIVED[/red]"
+            console.print(f"  {mark} {m.name}: ", end="")
+            console.print(m.evidence.split(": ", 1)[-1], markup=False)
+
+
+def print_example(example: WorkedExample, console: Console) -> None:
+    console.print(f"[bold]{example.id}[/bold] worked example (seed {example.seed})")
+    for name, value in example.params.items():
+        console.print(f"  {name} = {value}", markup=False)
+    for name, value in example.values.items():
+        console.print(f"  {name} = {_format(value)}", markup=False)
+    verdict = "[green]verified[/green]" if example.verified else "[red]NOT verified[/red]"
+    console.print(f"{verdict}: {example.message}")
+
+
+def _format(value) -> str:
+    array = np.asarray(value)
+    if array.ndim == 0:
+        return f"{array.item():.10g}" if np.issubdtype(array.dtype, np.floating) else str(array.item())
+    return "\n" + _indent(np.array2string(array, precision=6, suppress_small=True, max_line_width=120))
