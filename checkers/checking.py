@@ -135,12 +135,14 @@ class Integer(_Domain):
         return int(value)
 
     def simpler(self, value) -> list[int]:
+        """Values closer to ``low``, simplest first: low, the default, then points halving the distance."""
         candidates = [self.low, self.default_value()]
         distance = int(value) - self.low
         while distance > self.step:
             distance //= 2
             candidates.append(self.low + distance - distance % self.step)
-        return _distinct(c for c in candidates if abs(c - self.low) < abs(value - self.low) and self.contains(c))
+        closer = (c for c in candidates if abs(c - self.low) < abs(value - self.low) and self.contains(c))
+        return sorted(_distinct(closer), key=lambda c: abs(c - self.low))
 
     def text(self) -> str:
         step = f" in steps of {self.step}" if self.step > 1 else ""
@@ -513,6 +515,7 @@ class Group:
     params: dict[str, Any]
     inputs: dict[str, np.ndarray]
     index: np.ndarray
+    seed: tuple[int, ...] = ()
 
     @property
     def size(self) -> int:
@@ -541,7 +544,7 @@ def draw_instances(theorem: Theorem, instances: int, seed: int, device: str = "c
         index = np.array([i for i, k in enumerate(keys) if k == key])
         group_params = {n: v[index] for n, v in params.items()}
         group_params.update({s: int(k) for s, k in zip(shapes, key)})
-        groups.append(_with_inputs(theorem, group_params, index, np.random.default_rng([seed, number]), device))
+        groups.append(_with_inputs(theorem, group_params, index, (seed, number), device))
     return groups
 
 
@@ -549,7 +552,7 @@ def single_instance(theorem: Theorem, params: Mapping[str, Any], seed: int, devi
     """One instance at fixed parameter values, inputs drawn from ``seed``."""
     shapes = set(theorem.shape_parameters)
     group_params = {n: (int(v) if n in shapes else np.array([v])) for n, v in params.items()}
-    return _with_inputs(theorem, group_params, np.array([0]), np.random.default_rng(seed), device)
+    return _with_inputs(theorem, group_params, np.array([0]), (seed,), device)
 
 
 def split_instances(group: Group) -> list[Group]:
@@ -558,15 +561,16 @@ def split_instances(group: Group) -> list[Group]:
     for i in range(group.size):
         params = {k: (v if np.ndim(v) == 0 else v[i : i + 1]) for k, v in group.params.items()}
         inputs = {k: v[i : i + 1] for k, v in group.inputs.items()}
-        singles.append(Group(params, inputs, group.index[i : i + 1]))
+        singles.append(Group(params, inputs, group.index[i : i + 1], group.seed + (i,)))
     return singles
 
 
-def _with_inputs(theorem, params, index, rng, device) -> Group:
+def _with_inputs(theorem, params, index, seed: tuple[int, ...], device) -> Group:
     inputs = {}
     if theorem.inputs is not None:
+        rng = np.random.default_rng(seed)
         inputs = dict(call_with(theorem.inputs, {"rng": rng, "n": len(index), "device": device, **params}))
-    return Group(params, inputs, index)
+    return Group(params, inputs, index, seed)
 
 
 # --- evaluation and comparison --------------------------------------------------------------
@@ -614,7 +618,10 @@ class _OracleValues:
 
 def _oracle_values(theorem: Theorem, group: Group, device: str) -> _OracleValues:
     policy = theorem.policy
-    extra = {"draws": policy.draws} if isinstance(policy, Statistical) else {}
+    # The oracle's own randomness (Monte Carlo) is seeded apart from the inputs, so the same seed replays it.
+    extra = {"rng": np.random.default_rng(group.seed + (1,))}
+    if isinstance(policy, Statistical):
+        extra["draws"] = policy.draws
     raw = _evaluate(theorem, "oracle", theorem.oracle, group, device, extra)
     accuracy = 0.0
     if isinstance(raw, tuple):
@@ -762,20 +769,19 @@ def _counterexample(theorem, group, claim, comparison, i, seed, device) -> Count
 
 
 def _shrink(theorem: Theorem, params: dict, seed: int, device: str) -> Counterexample | None:
-    """Move each parameter towards its simplest value while the instance still fails."""
+    """Move parameters towards their simplest values while the instance still fails (bounded search)."""
     budget = _SHRINK_BUDGET
     current = _failing_instance(theorem, params, seed, device)
-    if current is None:
-        return None
-    for name, domain in theorem.parameters.items():
-        for candidate in domain.simpler(current.params[name]):
-            if budget == 0:
-                return current
-            budget -= 1
-            trial = _failing_instance(theorem, {**current.params, name: candidate}, seed, device)
-            if trial is not None:
-                current = trial
-                break
+    improved = current is not None
+    while improved and budget > 0:
+        improved = False
+        for name, domain in theorem.parameters.items():
+            for candidate in domain.simpler(current.params[name])[:budget]:
+                budget -= 1
+                trial = _failing_instance(theorem, {**current.params, name: candidate}, seed, device)
+                if trial is not None:
+                    current, improved = trial, True
+                    break
     return current
 
 

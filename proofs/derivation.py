@@ -160,6 +160,10 @@ class Derivation:
     steps: tuple[Step, ...] = ()
     assumptions: tuple[str, ...] = ()
 
+    def __post_init__(self):
+        object.__setattr__(self, "start", _sympify(self.start))
+        object.__setattr__(self, "assumptions", tuple(self.assumptions))
+
     def then(self, operation: Operation, stated, *, note: str = "", label: str = "", on: str = "") -> "Derivation":
         if on and on not in self._labels():
             raise ValueError(f"step {len(self.steps) + 1}: no earlier result is labelled {on!r}")
@@ -244,17 +248,17 @@ def _check_cached(derivation: Derivation) -> tuple[Step, ...]:
 
 def compare(computed: sp.Basic, stated: sp.Basic) -> str | None:
     """``"proved"``, ``"sampled"`` or ``None`` (they differ) for two SymPy objects."""
-    if isinstance(computed, MatrixExpr) or isinstance(stated, MatrixExpr):
-        return _compare_matrix_expressions(computed, stated)
-    if isinstance(computed, sp.MatrixBase) != isinstance(stated, sp.MatrixBase):
-        return None
-    if isinstance(computed, sp.MatrixBase):
-        if computed.shape != stated.shape:
+    explicit = _explicit(computed), _explicit(stated)
+    if None not in explicit:
+        a, b = explicit
+        if a.shape != b.shape:
             return None
-        verdicts = [compare(a, b) for a, b in zip(computed, stated)]
+        verdicts = [_compare_scalars(x, y) for x, y in zip(a, b)]
         if None in verdicts:
             return None
         return "sampled" if "sampled" in verdicts else "proved"
+    if isinstance(computed, (MatrixExpr, sp.MatrixBase)) or isinstance(stated, (MatrixExpr, sp.MatrixBase)):
+        return _compare_matrix_expressions(computed, stated)
     if isinstance(computed, sp.Equality) or isinstance(stated, sp.Equality):
         if not (isinstance(computed, sp.Equality) and isinstance(stated, sp.Equality)):
             return None
@@ -262,9 +266,19 @@ def compare(computed: sp.Basic, stated: sp.Basic) -> str | None:
     return _compare_scalars(computed, stated)
 
 
+def _explicit(matrix: sp.Basic) -> sp.ImmutableMatrix | None:
+    """An explicit matrix of entries, if ``matrix`` is one or has concrete dimensions."""
+    if isinstance(matrix, sp.MatrixBase):
+        return sp.ImmutableMatrix(matrix)
+    if isinstance(matrix, MatrixExpr) and all(getattr(d, "is_Integer", False) for d in matrix.shape):
+        return sp.ImmutableMatrix(matrix.as_explicit())
+    return None
+
+
 def _compare_scalars(a: sp.Basic, b: sp.Basic) -> str | None:
     difference = a - b
-    for simplifier in (lambda e: e, sp.expand, sp.cancel, sp.powsimp, sp.simplify):
+    simplifiers = (lambda e: e, sp.expand, sp.cancel, lambda e: sp.expand(sp.expand_trig(e)), sp.powsimp, sp.simplify)
+    for simplifier in simplifiers:
         try:
             if simplifier(difference) == 0:
                 return "proved"
@@ -301,7 +315,7 @@ def _random_value(symbol: sp.Symbol, rng: random.Random) -> sp.Rational:
 
 
 def _compare_matrix_expressions(a: sp.Basic, b: sp.Basic) -> str | None:
-    if a.shape != b.shape:
+    if getattr(a, "shape", None) != getattr(b, "shape", None):
         return None
     difference = block_collapse(a - b)
     if _is_zero_matrix(difference):

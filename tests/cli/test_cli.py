@@ -1,0 +1,163 @@
+"""The command line as a user runs it: exit statuses, one-line errors, JSON shapes, determinism."""
+
+import json
+import shutil
+
+import pytest
+
+from checkers.results import package_version
+
+FIVE = ["softmax-variance", "pe-rotation", "lsa-gd", "chinchilla-allocation", "hippo-legs"]
+
+
+def one_line_error(process, *fragments):
+    assert process.returncode == 2, process.stderr
+    lines = process.stderr.strip().splitlines()
+    assert len(lines) == 1, process.stderr
+    assert lines[0].startswith("transformer-proofs: error: ")
+    assert "Traceback" not in process.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_version_and_help(tp):
+    version = tp("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"transformer-proofs {package_version()}"
+    help_text = tp("--help")
+    assert help_text.returncode == 0
+    for command in ("list", "show", "verify", "mutants", "example", "render"):
+        assert command in help_text.stdout
+
+
+def test_list_json_has_the_contract_shape(tp):
+    listing = tp("list", "--json")
+    assert listing.returncode == 0
+    theorems = json.loads(listing.stdout)["theorems"]
+    assert [t["id"] for t in theorems if t["id"] in FIVE] == [i for i in FIVE]
+    for theorem in theorems:
+        assert set(theorem) >= {"id", "title", "topic", "parameters"}
+        for domain in theorem["parameters"].values():
+            assert set(domain) >= {"type", "low", "high", "default"}
+    pe = next(t for t in theorems if t["id"] == "pe-rotation")
+    assert set(pe["parameters"]) == {"d_model", "k", "pos", "base"}
+
+
+def test_show_prints_every_step_with_its_evidence(tp):
+    shown = tp("show", "lsa-gd")
+    assert shown.returncode == 0
+    for part in ("Statement", "Assumptions", "Sources", "Derivation", "Step 1"):
+        assert part in shown.stdout
+    assert "[proved]" in shown.stdout
+    as_json = json.loads(tp("show", "lsa-gd", "--format", "json").stdout)
+    steps = as_json["derivation"]["steps"]
+    assert steps and all(s["evidence"] in ("proved", "sampled", "given") for s in steps)
+
+
+def test_verify_json_to_stdout_is_one_document(tp):
+    run = tp("verify", "chinchilla-allocation", "pe-rotation", "--instances", "50", "--seed", "3", "--json", "-")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["seed"] == 3 and report["instances"] == 50 and report["version"] == package_version()
+    for result in report["results"]:
+        assert result["status"] == "verified"
+        assert set(result) >= {"id", "status", "message", "symbolic", "numeric", "seconds"}
+        assert set(result["symbolic"]) == {"steps", "proved", "sampled", "given", "failed"}
+        numeric = result["numeric"]
+        assert set(numeric) >= {"instances", "max_error", "tolerance", "policy", "counterexample"}
+        assert numeric["max_error"] <= 1 and set(numeric["tolerance"]) == {"atol", "rtol"}
+
+
+def test_verify_json_is_deterministic_for_a_seed(tp, tmp_path):
+    for name in ("a.json", "b.json"):
+        assert tp("verify", "hippo-legs", "--instances", "20", "--json", tmp_path / name).returncode == 0
+    strip = lambda path: [{k: v for k, v in r.items() if k != "seconds"} for r in json.loads(path.read_text())["results"]]
+    assert strip(tmp_path / "a.json") == strip(tmp_path / "b.json")
+
+
+def test_mutants_json_lists_every_mutant_refuted(tp):
+    run = tp("mutants", "chinchilla-allocation", "--json", "-")
+    assert run.returncode == 0, run.stderr
+    (result,) = json.loads(run.stdout)["results"]
+    assert len(result["mutants"]) >= 3
+    assert all(m["refuted"] and m["evidence"] for m in result["mutants"])
+
+
+def test_example_json_lists_every_parameter_and_catalog_values(tp):
+    run = tp("example", "pe-rotation", "--param", "d_model=4", "--format", "json")
+    assert run.returncode == 0, run.stderr
+    example = json.loads(run.stdout)
+    assert example["params"] == {"d_model": 4, "k": 3, "pos": 5, "base": 10000} or set(example["params"]) == {
+        "d_model",
+        "k",
+        "pos",
+        "base",
+    }
+    assert example["params"]["d_model"] == 4 and example["verified"] is True
+    assert len(example["values"]["M"]) == 4 and all(len(row) == 4 for row in example["values"]["M"])
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (("verify", "no-such-theorem"), ("no-such-theorem",)),
+        (("show", "no-such-theorem"), ("no-such-theorem",)),
+        (("example", "pe-rotation", "--param", "d_model=7"), ("d_model=7",)),
+        (("example", "pe-rotation", "--param", "d_model"), ("malformed",)),
+        (("example", "pe-rotation", "--param", "colour=3"), ("colour",)),
+        (("example", "hippo-legs", "--param", "N=0"), ("N=0",)),
+        (("example", "chinchilla-allocation", "--param", "C=-1e20"), ("C=",)),
+        (("example", "chinchilla-allocation", "--param", "alpha=nan"), ("alpha",)),
+        (("example", "chinchilla-allocation", "--param", "A=inf"), ("A",)),
+        (("verify", "lsa-gd", "--instances", "0"), ("--instances",)),
+        (("render", "lsa-gd", "-o", "missing-dir/out.tex"), ("missing-dir",)),
+        (("verify", "lsa-gd", "--json", "missing-dir/out.json", "--instances", "5"), ("missing-dir",)),
+        (("render", "lsa-gd"), ("-o",)),
+        (("list", "--module", "no_such_module_here"), ("no_such_module_here",)),
+        (("frobnicate",), ("frobnicate",)),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tp, args, fragments):
+    one_line_error(tp(*args), *fragments)
+
+
+def test_cuda_without_cuda_is_bad_input(tp):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    one_line_error(tp("verify", "lsa-gd", "--device", "cuda", "--instances", "5"), "CUDA")
+
+
+def test_a_failing_user_theorem_exits_1_and_a_broken_one_exits_2(tp, tmp_path):
+    (tmp_path / "mine.py").write_text(
+        "import numpy as np, transformer_proofs as tp\n"
+        "wrong = tp.Theorem('wrong-square', 'x^2', 'user', 'x^2', parameters={'x': tp.Real(0, 3)},"
+        " claim=lambda x: x * x + (x > 2), oracle=lambda x: x ** 2)\n"
+        "broken = tp.Theorem('broken-square', 'x^2', 'user', 'x^2', parameters={'x': tp.Real(0, 3)},"
+        " claim=lambda x: np.nan * x, oracle=lambda x: x ** 2)\n"
+    )
+    env = {"PYTHONPATH": str(tmp_path)}
+    failed = tp("verify", "wrong-square", "--module", "mine", "--instances", "100", "--json", "-", env=env)
+    assert failed.returncode == 1
+    result = json.loads(failed.stdout)["results"][0]
+    assert result["status"] == "failed" and result["numeric"]["counterexample"]["params"]["x"] > 2
+    broken = tp("verify", "broken-square", "--module", "mine", "--instances", "10", "--json", "-", env=env)
+    assert broken.returncode == 2
+    assert json.loads(broken.stdout)["results"][0]["status"] == "error"
+
+
+def test_render_tex_is_byte_identical_for_a_seed(tp, tmp_path):
+    first, second = tmp_path / "one.tex", tmp_path / "two.tex"
+    assert tp("render", "chinchilla-allocation", "lsa-gd", "-o", first, "--seed", "1").returncode == 0
+    assert tp("render", "chinchilla-allocation", "lsa-gd", "-o", second, "--seed", "1").returncode == 0
+    assert first.read_bytes() == second.read_bytes()
+    text = first.read_text()
+    assert r"\section{" in text and "Provenance" in text and "seed 1" in text
+
+
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
+def test_render_pdf_of_every_theorem(tp, tmp_path):
+    pdf = tmp_path / "handout.pdf"
+    run = tp("render", "--all", "-o", pdf, "--seed", "0")
+    assert run.returncode == 0, run.stderr
+    assert pdf.read_bytes().startswith(b"%PDF")
