@@ -633,6 +633,13 @@ def _oracle_values(theorem: Theorem, group: Group, device: str) -> _OracleValues
     return _OracleValues(group, values, accuracy)
 
 
+def evaluate_group(theorem: Theorem, group: Group, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """The claim and the oracle on one group of instances: what the checker compares."""
+    oracle = _oracle_values(theorem, group, device)
+    claim = _evaluate(theorem, "claim", None, group, device)
+    return _as_batch(theorem, "claim", claim, group.size), oracle.values
+
+
 @dataclass
 class _Comparison:
     """Per-instance errors (in units of the tolerance) and what is needed to report them."""

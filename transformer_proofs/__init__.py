@@ -30,6 +30,16 @@ from transformer_proofs.api import example, get, load_module, mutants, render, t
 
 __version__ = package_version()
 
+
+def __getattr__(name):
+    # Hypothesis is imported only by those who ask for the strategies.
+    if name == "strategies":
+        import importlib
+
+        return importlib.import_module("transformer_proofs.strategies")
+    raise AttributeError(f"module 'transformer_proofs' has no attribute {name!r}")
+
+
 __all__ = [
     "CheckResult",
     "Choice",
@@ -52,5 +62,6 @@ __all__ = [
     "mutants",
     "render",
     "theorems",
+    "strategies",
     "verify",
 ]

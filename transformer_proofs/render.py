@@ -23,8 +23,8 @@ from typing import Any, Sequence
 import jinja2
 import numpy as np
 
-from checkers.checking import Theorem, run_check, worked_example
-from checkers.results import CheckResult, WorkedExample, package_version
+from checkers.checking import Theorem, mutant_outcome, run_check, worked_example
+from checkers.results import CheckResult, MutantOutcome, WorkedExample, package_version
 
 LATEX_PACKAGES = "latexmk texlive-latex-recommended texlive-latex-extra texlive-science lmodern"
 LATEX_TIME_LIMIT = 600
@@ -60,6 +60,11 @@ def operation_text(text: str) -> str:
     """A step's description: plain text, with ``$...$`` math passed through."""
     parts = str(text).split("$")
     return "".join(escape_tex(p) if i % 2 == 0 else f"${p}$" for i, p in enumerate(parts))
+
+
+def latex_prose(text: str) -> str:
+    """A statement or assumption: text with ``$...$`` math is used as is; a bare formula is displayed."""
+    return text if "$" in text or "\\(" in text else rf"\[ {text} \]"
 
 
 def latex_expression(expr: Any) -> str:
@@ -112,7 +117,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    env.filters.update(tex=escape_tex, optext=operation_text, latex=latex_expression, num=number, matrix=matrix, vector=vector)
+    env.filters.update(tex=escape_tex, optext=operation_text, prose=latex_prose, latex=latex_expression, num=number, matrix=matrix, vector=vector)
     return env
 
 
@@ -142,6 +147,7 @@ class Section:
     theorem: Theorem
     result: CheckResult
     example: WorkedExample
+    refutations: MutantOutcome
     key: str
     citations: tuple[int, ...]
 
@@ -163,6 +169,7 @@ def handout_latex(theorems: Sequence[Theorem], *, seed: int = 0, solutions: bool
             theorem=t,
             result=run_check(t, instances=HANDOUT_INSTANCES, seed=seed),
             example=worked_example(t, seed=seed),
+            refutations=mutant_outcome(t, seed=seed),
             key=t.id,
             citations=tuple(sources.index(s) + 1 for s in t.sources),
         )
