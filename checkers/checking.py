@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.metadata
+import importlib.util
 import inspect
 import math
 import re
@@ -727,7 +728,7 @@ def run_check(
         mutant_results = _mutant_results(theorem, oracles, device) if mutants else ()
         timings["mutants"] = time.perf_counter() - numeric_start - timings["numeric"]
     except DerivationError as error:
-        return CheckResult(theorem.id, "failed", str(error), None, None, time.perf_counter() - start, seed)
+        return CheckResult(theorem.id, "failed", str(error), error.counts, None, time.perf_counter() - start, seed)
     except TheoremError as error:
         return CheckResult(theorem.id, "error", str(error), None, None, time.perf_counter() - start, seed)
     status = "verified" if numeric.max_error <= 1 else "failed"

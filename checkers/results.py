@@ -234,8 +234,12 @@ class WorkedExample:
         return self.renderer(self)
 
     def _repr_latex_(self) -> str:
-        rows = r"\\ ".join(rf"\text{{{k}}} &= {_latex_value(v)}" for k, v in {**self.params, **self.values}.items())
+        rows = r"\\ ".join(rf"\text{{{_text(k)}}} &= {_latex_value(v)}" for k, v in {**self.params, **self.values}.items())
         return rf"$\begin{{aligned}}{rows}\end{{aligned}}$"
+
+
+def _text(name: str) -> str:
+    return str(name).replace("_", r"\_")
 
 
 def _latex_value(value: Any) -> str:

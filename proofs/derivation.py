@@ -33,7 +33,7 @@ import functools
 import random
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
@@ -45,7 +45,15 @@ _SAMPLE_SEED = 20231
 
 
 class DerivationError(AssertionError):
-    """A step of a derivation does not hold; the message names the step and both sides."""
+    """A step of a derivation does not hold; the message names the step and both sides.
+
+    ``counts`` tallies the evidence of the steps checked before the failure
+    (the failing step counted under ``failed``).
+    """
+
+    def __init__(self, message: str, counts: dict[str, int] | None = None):
+        super().__init__(message)
+        self.counts = counts
 
 
 @dataclass(frozen=True)
@@ -193,9 +201,8 @@ class Derivation:
         return _check_cached(self)
 
     def counts(self) -> dict[str, int]:
-        steps = self.check()
-        counts = {kind: sum(s.evidence == kind for s in steps) for kind in EVIDENCE}
-        return {"steps": len(steps), **counts, "failed": 0}
+        """Steps by evidence: ``{"steps", "proved", "sampled", "given", "failed"}``."""
+        return _counts(self.check(), len(self.steps))
 
     def _repr_latex_(self) -> str:
         lines = [rf"&{sp.latex(self.start)} && \text{{{_tex_text(self.start_note or 'start')}}}"]
@@ -204,6 +211,11 @@ class Derivation:
                 rf"&= {sp.latex(step.stated)} && \text{{[{step.evidence}] {_tex_text(step.operation.text)}}}"
             )
         return r"$\begin{aligned}" + r"\\ ".join(lines) + r"\end{aligned}$"
+
+
+def _counts(checked: Sequence[Step], total: int, failed: int = 0) -> dict[str, int]:
+    tally = {kind: sum(s.evidence == kind for s in checked) for kind in EVIDENCE}
+    return {"steps": total, **tally, "failed": failed}
 
 
 def _tex_text(text: str) -> str:
@@ -231,13 +243,17 @@ def _check_cached(derivation: Derivation) -> tuple[Step, ...]:
             try:
                 computed = _sympify(step.operation.apply(source))
             except DerivationError as error:
-                raise DerivationError(f"{derivation.title}, step {number} ({step.operation.text}): {error}") from None
+                raise DerivationError(
+                    f"{derivation.title}, step {number} ({step.operation.text}): {error}",
+                    _counts(checked, len(derivation.steps), failed=1),
+                ) from None
             evidence = compare(computed, step.stated)
             if evidence is None:
                 raise DerivationError(
                     f"{derivation.title}, step {number} ({step.operation.text}) does not hold:\n"
                     f"  the operation gives: {computed}\n"
-                    f"  the step states:     {step.stated}"
+                    f"  the step states:     {step.stated}",
+                    _counts(checked, len(derivation.steps), failed=1),
                 )
         checked.append(replace(step, evidence=evidence))
         previous = step.stated

@@ -92,15 +92,18 @@ def _select(ids, topic, modules):
         raise BadInput(str(error)) from None
 
 
+def _check_json_target(target: Optional[str]) -> None:
+    """Refuse an output path in a missing directory before any work is done."""
+    if target not in (None, "-") and not Path(target).parent.is_dir():
+        raise BadInput(f"--json: directory {Path(target).parent} does not exist")
+
+
 def _emit_json(document: dict, target: Optional[str]) -> None:
     text = json.dumps(document, indent=2, sort_keys=False)
     if target == "-":
         sys.stdout.write(text + "\n")
         return
-    path = Path(target)
-    if not path.parent.is_dir():
-        raise BadInput(f"--json: directory {path.parent} does not exist")
-    path.write_text(text + "\n", encoding="utf-8")
+    Path(target).write_text(text + "\n", encoding="utf-8")
 
 
 def _check_device(device: Device) -> None:
@@ -176,6 +179,7 @@ def verify(
 
     chosen = _select(ids, topic, module)
     _check_device(device)
+    _check_json_target(json_target)
     console = _consoles(json_target)
     results = []
     with display.progress() as bar:
@@ -206,6 +210,7 @@ def mutants(
     from transformer_proofs import display
 
     chosen = _select(ids, topic, module)
+    _check_json_target(json_target)
     console = _consoles(json_target)
     outcomes = []
     with display.progress() as bar:
