@@ -756,15 +756,17 @@ def _numeric_summary(theorem: Theorem, oracles: list[_OracleValues], seed: int, 
     instances = sum(o.group.size for o in oracles)
     tolerance = policy.describe(tests) if isinstance(policy, Statistical) else policy.describe()
     draws = policy.draws if isinstance(policy, Statistical) else None
+    stated = max(float(np.max(o.accuracy)) for o in oracles)
+    oracle_accuracy = stated if stated > 0 else None
     if max_error <= 1:
         message = f"verified on {instances} instances; max error {max_error:.3g} of tolerance"
-        return NumericSummary(instances, max_error, tolerance, policy.name, None, draws), message
+        return NumericSummary(instances, max_error, tolerance, policy.name, None, draws, oracle_accuracy), message
     counterexample = _counterexample(theorem, group, claim, comparison, i, seed, device)
     message = (
         f"{theorem.id}: claim and oracle disagree {counterexample.describe()} "
         f"(error {max_error:.3g} times the {policy.name} tolerance {tolerance})"
     )
-    return NumericSummary(instances, max_error, tolerance, policy.name, counterexample, draws), message
+    return NumericSummary(instances, max_error, tolerance, policy.name, counterexample, draws, oracle_accuracy), message
 
 
 def _counterexample(theorem, group, claim, comparison, i, seed, device) -> Counterexample:
@@ -827,7 +829,7 @@ def _run_mutant(theorem, name, mutant, oracles, device) -> MutantResult:
         i = int(np.argmax(errors))
         if errors[i] > best[0]:
             params = ", ".join(f"{k}={_fmt(v)}" for k, v in oracle.group.instance(i).items())
-            best = (float(errors[i]), f"at {params}: mutant {_brief(values[i])}, oracle {_brief(comparison.reference[i])}")
+            best = (float(errors[i]), f"at {params}: {_worst_entry(values[i], comparison.reference[i])}")
         if isinstance(policy, Statistical):
             power = max(power, _refutation_probability(policy, values, comparison, tests, finite))
     refuted = best[0] > 1
@@ -851,11 +853,14 @@ def _fmt(value) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def _brief(value) -> str:
-    array = np.asarray(value)
-    if array.size == 1:
-        return f"{array.item():.6g}"
-    return " ".join(np.array2string(array.ravel()[:6], precision=5).split()) + (" ..." if array.size > 6 else "")
+def _worst_entry(mutant: np.ndarray, oracle: np.ndarray) -> str:
+    """The mutant's and the oracle's values where they differ most (with the entry's index for arrays)."""
+    if np.size(oracle) == 1:
+        return f"mutant {np.ravel(mutant)[0]:.6g}, oracle {np.ravel(oracle)[0]:.6g}"
+    gap = np.abs(np.asarray(mutant) - np.asarray(oracle))
+    index = np.unravel_index(int(np.nanargmax(np.where(np.isfinite(gap), gap, -1.0))), np.shape(oracle))
+    where = ", ".join(map(str, index))
+    return f"entry [{where}]: mutant {mutant[index]:.6g}, oracle {oracle[index]:.6g}"
 
 
 def mutant_outcome(theorem: Theorem, *, instances: int = MUTANT_INSTANCES, seed: int = 0, device: str = "cpu") -> MutantOutcome:

@@ -70,6 +70,7 @@ class NumericSummary:
     policy: str
     counterexample: Counterexample | None = None
     draws: int | None = None
+    oracle_accuracy: float | None = None
 
     def to_json(self) -> dict:
         data = {
@@ -81,6 +82,8 @@ class NumericSummary:
         }
         if self.draws is not None:
             data["draws"] = self.draws
+        if self.oracle_accuracy is not None:
+            data["oracle_accuracy"] = self.oracle_accuracy
         return to_jsonable(data)
 
 
@@ -138,7 +141,8 @@ class CheckResult:
             parts.append(f"{s['steps']} steps ({s['proved']} proved, {s['sampled']} sampled, {s['given']} given)")
         if self.numeric:
             n = self.numeric
-            parts.append(f"{n.instances} instances, seed {self.seed}, max error {n.max_error:.3g} of tolerance ({n.policy})")
+            budget = f"; the oracle's stated accuracy (up to {n.oracle_accuracy:.3g}) is in the budget" if n.oracle_accuracy else ""
+            parts.append(f"{n.instances} instances, seed {self.seed}, max error {n.max_error:.3g} of tolerance ({n.policy}{budget})")
         return "; ".join(parts)
 
     def _repr_latex_(self) -> str:

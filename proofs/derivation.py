@@ -105,6 +105,9 @@ def differentiate(variable: sp.Symbol, order: int = 1) -> Operation:
 
 def substitute(mapping: Mapping[sp.Basic, sp.Basic], text: str = "") -> Operation:
     pairs = ", ".join(f"{sp.latex(k)} = {sp.latex(v)}" for k, v in mapping.items())
+    if any(isinstance(k, MatrixExpr) for k in mapping):
+        # subs(simultaneous=True) is not implemented for matrix symbols; xreplace is exact structural replacement.
+        return Operation(text or f"substitute ${pairs}$", lambda e: e.xreplace(dict(mapping)))
     return Operation(text or f"substitute ${pairs}$", lambda e: e.subs(mapping, simultaneous=True))
 
 
@@ -160,6 +163,8 @@ class Derivation:
     ``labels`` name intermediate results (``then(..., label="a")``) so that a
     later step can start from them (``on="a"``) and a checker can compile them.
     The derivation's result (its closed form) is the last step's statement.
+    ``lemmas`` are other derivations this one relies on (a gradient, an
+    identity): they are checked first, and their steps count in the evidence.
     """
 
     title: str
@@ -167,10 +172,12 @@ class Derivation:
     start_note: str = ""
     steps: tuple[Step, ...] = ()
     assumptions: tuple[str, ...] = ()
+    lemmas: tuple["Derivation", ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "start", _sympify(self.start))
         object.__setattr__(self, "assumptions", tuple(self.assumptions))
+        object.__setattr__(self, "lemmas", tuple(self.lemmas))
 
     def then(self, operation: Operation, stated, *, note: str = "", label: str = "", on: str = "") -> "Derivation":
         if on and on not in self._labels():
@@ -197,20 +204,30 @@ class Derivation:
         return labels[label]
 
     def check(self) -> tuple[Step, ...]:
-        """Re-do every step; return the steps with their evidence or raise DerivationError."""
+        """Re-do every step (the lemmas' first); return this chain's steps with their evidence.
+
+        Raises DerivationError at the first step that does not hold.
+        """
+        for lemma in self.lemmas:
+            lemma.check()
         return _check_cached(self)
 
     def counts(self) -> dict[str, int]:
-        """Steps by evidence: ``{"steps", "proved", "sampled", "given", "failed"}``."""
-        return _counts(self.check(), len(self.steps))
+        """Steps by evidence, lemmas included: ``{"steps", "proved", "sampled", "given", "failed"}``."""
+        total = _counts(self.check(), len(self.steps))
+        for lemma in self.lemmas:
+            for kind, count in lemma.counts().items():
+                total[kind] += count
+        return total
 
     def _repr_latex_(self) -> str:
+        lemmas = "".join(lemma._repr_latex_() + r"\quad " for lemma in self.lemmas)
         lines = [rf"&{sp.latex(self.start)} && \text{{{_tex_text(self.start_note or 'start')}}}"]
         for step in self.check():
             lines.append(
                 rf"&= {sp.latex(step.stated)} && \text{{[{step.evidence}] {_tex_text(step.operation.text)}}}"
             )
-        return r"$\begin{aligned}" + r"\\ ".join(lines) + r"\end{aligned}$"
+        return lemmas + r"$\begin{aligned}" + r"\\ ".join(lines) + r"\end{aligned}$"
 
 
 def _counts(checked: Sequence[Step], total: int, failed: int = 0) -> dict[str, int]:
@@ -242,9 +259,10 @@ def _check_cached(derivation: Derivation) -> tuple[Step, ...]:
         else:
             try:
                 computed = _sympify(step.operation.apply(source))
-            except DerivationError as error:
+            except Exception as error:
                 raise DerivationError(
-                    f"{derivation.title}, step {number} ({step.operation.text}): {error}",
+                    f"{derivation.title}, step {number} ({step.operation.text}): the operation failed: "
+                    f"{type(error).__name__}: {error}",
                     _counts(checked, len(derivation.steps), failed=1),
                 ) from None
             evidence = compare(computed, step.stated)

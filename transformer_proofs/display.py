@@ -29,7 +29,6 @@ def progress() -> Progress:
 
 def theorem_json(theorem: Theorem) -> dict:
     derivation = theorem.built_derivation()
-    steps = derivation.check() if derivation else ()
     return to_jsonable(
         {
             "id": theorem.id,
@@ -39,26 +38,29 @@ def theorem_json(theorem: Theorem) -> dict:
             "assumptions": list(theorem.assumptions),
             "sources": list(theorem.sources),
             "parameters": {name: d.describe() for name, d in theorem.parameters.items()},
-            "derivation": None
-            if derivation is None
-            else {
-                "title": derivation.title,
-                "start": sympy.latex(derivation.start),
-                "steps": [
-                    {
-                        "operation": s.operation.text,
-                        "stated": sympy.latex(s.stated),
-                        "evidence": s.evidence,
-                        "source": s.operation.source,
-                        "note": s.note,
-                    }
-                    for s in steps
-                ],
-                "counts": derivation.counts(),
-            },
+            "derivation": None if derivation is None else _derivation_json(derivation),
             "mutants": list(theorem.mutants),
         }
     )
+
+
+def _derivation_json(derivation) -> dict:
+    return {
+        "title": derivation.title,
+        "start": sympy.latex(derivation.start),
+        "lemmas": [_derivation_json(lemma) for lemma in derivation.lemmas],
+        "steps": [
+            {
+                "operation": s.operation.text,
+                "stated": sympy.latex(s.stated),
+                "evidence": s.evidence,
+                "source": s.operation.source,
+                "note": s.note,
+            }
+            for s in derivation.check()
+        ],
+        "counts": derivation.counts(),
+    }
 
 
 def theorem_tex(theorem: Theorem) -> str:
@@ -99,9 +101,20 @@ def print_theorem(theorem: Theorem, console: Console) -> None:
     if derivation is None:
         console.print("\nNo derivation: the claim is a callable, checked numerically only.")
         return
+    for lemma in derivation.lemmas:
+        _print_derivation(lemma, console, "Lemma")
+    _print_derivation(derivation, console, "Derivation")
+    counts = derivation.counts()
+    console.print(
+        f"\n{counts['steps']} steps: {counts['proved']} proved, {counts['sampled']} sampled, {counts['given']} given"
+    )
+
+
+def _print_derivation(derivation, console: Console, heading: str) -> None:
     width = max(40, console.width - 6)
-    console.print(f"\n[bold]Derivation[/bold]: {derivation.title}", markup=True)
-    console.print(f"start: {derivation.start_note}" if derivation.start_note else "start:", markup=False)
+    console.print(f"\n[bold]{heading}[/bold]: ", end="")
+    console.print(derivation.title, markup=False)
+    console.print(f"start: {_plain(derivation.start_note)}" if derivation.start_note else "start:", markup=False)
     console.print(_indent(_pretty(derivation.start, width)), markup=False)
     for number, step in enumerate(derivation.check(), start=1):
         style = _EVIDENCE_STYLE[step.evidence]
@@ -112,10 +125,6 @@ def print_theorem(theorem: Theorem, console: Console) -> None:
         if step.note:
             console.print(f"  {_plain(step.note)}", markup=False)
         console.print(_indent("= " + _pretty(step.stated, width)), markup=False)
-    counts = derivation.counts()
-    console.print(
-        f"\n{counts['steps']} steps: {counts['proved']} proved, {counts['sampled']} sampled, {counts['given']} given"
-    )
 
 
 def _plain(text: str) -> str:
@@ -127,10 +136,11 @@ def _indent(text: str) -> str:
 
 
 def print_report(report: Report, console: Console) -> None:
-    table = Table("theorem", "status", "steps (proved/sampled/given)", "instances", "max error", "policy", "seconds", box=None)
+    table = Table("theorem", "status", "steps p/s/g", "n", "max err", "policy", "s", box=None, pad_edge=False)
+    table.columns[0].no_wrap = True
     for r in report.results:
         s = r.symbolic
-        steps = f"{s['steps']} ({s['proved']}/{s['sampled']}/{s['given']})" if s else "-"
+        steps = f"{s['steps']}: {s['proved']}/{s['sampled']}/{s['given']}" if s else "-"
         n = r.numeric
         style = _STATUS_STYLE[r.status]
         table.add_row(
@@ -140,9 +150,10 @@ def print_report(report: Report, console: Console) -> None:
             str(n.instances) if n else "-",
             f"{n.max_error:.3g}" if n else "-",
             n.policy if n else "-",
-            f"{r.seconds:.2f}",
+            f"{r.seconds:.1f}",
         )
     console.print(table)
+    console.print("steps p/s/g: proved/sampled/given; max err: largest error in units of the tolerance (<= 1 passes)")
     for r in report.results:
         if r.status != "verified":
             console.print(f"{r.id}: {r.message}", markup=False)

@@ -152,11 +152,6 @@ class Section:
     citations: tuple[int, ...]
 
     @property
-    def steps(self):
-        derivation = self.theorem.built_derivation()
-        return derivation.check() if derivation else ()
-
-    @property
     def derivation(self):
         return self.theorem.built_derivation()
 
