@@ -756,7 +756,7 @@ def _numeric_summary(theorem: Theorem, oracles: list[_OracleValues], seed: int, 
     instances = sum(o.group.size for o in oracles)
     tolerance = policy.describe(tests) if isinstance(policy, Statistical) else policy.describe()
     draws = policy.draws if isinstance(policy, Statistical) else None
-    stated = max(float(np.max(o.accuracy)) for o in oracles)
+    stated = max(_relative_accuracy(o) for o in oracles)
     oracle_accuracy = stated if stated > 0 else None
     if max_error <= 1:
         message = f"verified on {instances} instances; max error {max_error:.3g} of tolerance"
@@ -767,6 +767,17 @@ def _numeric_summary(theorem: Theorem, oracles: list[_OracleValues], seed: int, 
         f"(error {max_error:.3g} times the {policy.name} tolerance {tolerance})"
     )
     return NumericSummary(instances, max_error, tolerance, policy.name, counterexample, draws, oracle_accuracy), message
+
+
+def _relative_accuracy(oracle: _OracleValues) -> float:
+    """The oracle's stated accuracy relative to its values, norm-wise per instance, largest instance."""
+    if np.all(np.asarray(oracle.accuracy) == 0):
+        return 0.0
+    accuracy = np.broadcast_to(oracle.accuracy, oracle.values.shape).reshape(len(oracle.values), -1)
+    values = oracle.values.reshape(len(oracle.values), -1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.linalg.norm(accuracy, axis=1) / np.linalg.norm(values, axis=1)
+    return float(np.max(np.where(np.isfinite(ratio), ratio, 0.0)))
 
 
 def _counterexample(theorem, group, claim, comparison, i, seed, device) -> Counterexample:

@@ -70,7 +70,7 @@ class NumericSummary:
     policy: str
     counterexample: Counterexample | None = None
     draws: int | None = None
-    oracle_accuracy: float | None = None
+    oracle_accuracy: float | None = None  # norm-wise relative, largest over instances
 
     def to_json(self) -> dict:
         data = {
@@ -141,7 +141,7 @@ class CheckResult:
             parts.append(f"{s['steps']} steps ({s['proved']} proved, {s['sampled']} sampled, {s['given']} given)")
         if self.numeric:
             n = self.numeric
-            budget = f"; the oracle's stated accuracy (up to {n.oracle_accuracy:.3g}) is in the budget" if n.oracle_accuracy else ""
+            budget = f"; plus the oracle's stated accuracy, relative {n.oracle_accuracy:.3g} at most" if n.oracle_accuracy else ""
             parts.append(f"{n.instances} instances, seed {self.seed}, max error {n.max_error:.3g} of tolerance ({n.policy}{budget})")
         return "; ".join(parts)
 

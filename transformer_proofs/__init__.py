@@ -26,6 +26,9 @@ from checkers.results import (
     WorkedExample,
     package_version,
 )
+# Load the submodule before binding the function of the same name: importing
+# transformer_proofs.render later must not replace tp.render with the module.
+import transformer_proofs.render  # noqa: E402,F401  (isort: skip)
 from transformer_proofs.api import example, get, load_module, mutants, render, theorems, verify
 
 __version__ = package_version()

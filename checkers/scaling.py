@@ -1,0 +1,117 @@
+"""Scaling-law theorems: each a checked derivation (proofs.scaling) against an independent oracle (numerics.scaling).
+
+* ``chinchilla-allocation`` (Hoffmann et al. 2022, approach 3; seed 000, hours 5-6): the
+  compute-optimal model and data sizes for ``L = E + A N^-alpha + B D^-beta`` under ``C = 6 N D``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from checkers.checking import Deterministic, Real, Theorem
+from numerics.scaling import compute_optimal_allocation as minimise_along_budget
+from numerics.scaling import parametric_loss
+from proofs.scaling import COMPUTE_BUDGET, HOFFMANN, POSITIVE_FIT, compute_optimal_allocation
+
+BESIROGLU = "Besiroglu, Erdil, Barnett, You 2024, Chinchilla Scaling: A replication attempt"
+
+# --- chinchilla-allocation --------------------------------------------------------------------
+
+ALLOCATION_VALUES = ("N_opt", "D_opt", "L_opt", "a", "b", "G", "tokens_per_param")
+
+
+def _allocation_column(closed_form, A, B, C, E, alpha, beta):
+    """The derivation's column ``(N_opt, D_opt, L_opt)``, one row per instance."""
+    return closed_form(A=A, B=B, C=C, E=E, alpha=alpha, beta=beta)[:, :, 0]
+
+
+def _labelled(label: str, **params) -> np.ndarray:
+    return chinchilla_allocation.closed_form(label)(**params)
+
+
+def _allocation_with(size_exponent: str, data_exponent: str, scale_power: int, budget_factor: float):
+    """A wrong allocation ``N = G^s (k C)^x``, ``D = G^-s (k C)^y``, with the loss it reaches.
+
+    ``x, y`` are the labelled exponents named by ``size_exponent, data_exponent``, ``s`` is
+    ``scale_power`` and ``k`` is ``budget_factor`` (1/6 in the true allocation).
+    The pieces ``G``, ``a``, ``b`` are the derivation's compiled labelled results; a mutant
+    only recombines them the wrong way (swapped exponents, ``C`` for ``C/6``, ``G`` inverted).
+    """
+
+    def mutant(A, B, C, E, alpha, beta):
+        params = {"A": A, "B": B, "alpha": alpha, "beta": beta}
+        G = _labelled("G", **params) ** scale_power
+        budget = budget_factor * C
+        N = G * budget ** _labelled(size_exponent, **params)
+        D = budget ** _labelled(data_exponent, **params) / G
+        return np.stack([N, D, parametric_loss(N, D, A, B, E, alpha, beta)], axis=-1)
+
+    return mutant
+
+
+def _allocation_values(A, B, C, E, alpha, beta):
+    scalars = {"A": A, "B": B, "C": C, "E": E, "alpha": alpha, "beta": beta}
+    params = {name: np.array([value]) for name, value in scalars.items()}
+    return {name: float(_labelled(name, **params)[0]) for name in ALLOCATION_VALUES}
+
+
+chinchilla_allocation = Theorem(
+    id="chinchilla-allocation",
+    title="Compute-optimal allocation of parameters and data (Chinchilla, approach 3)",
+    topic="scaling",
+    statement=(
+        r"Let $L(N, D) = E + A N^{-\alpha} + B D^{-\beta}$ with $A, B, \alpha, \beta > 0$, $E \ge 0$. "
+        r"Among $N, D > 0$ with $6 N D = C$ the loss is minimised exactly at "
+        r"$N_{\mathrm{opt}} = G\, (C/6)^{a}$, $D_{\mathrm{opt}} = G^{-1} (C/6)^{b}$, where "
+        r"$a = \frac{\beta}{\alpha + \beta}$, $b = \frac{\alpha}{\alpha + \beta}$ and "
+        r"$G = \left(\frac{\alpha A}{\beta B}\right)^{1/(\alpha + \beta)}$; there "
+        r"$\alpha A N^{-\alpha} = \beta B D^{-\beta}$ and "
+        r"$L_{\mathrm{opt}} = E + \frac{\alpha + \beta}{\beta} A\, G^{-\alpha} (C/6)^{-\alpha\beta/(\alpha+\beta)}$. "
+        r"The minimum is global: along the constraint the loss is strictly convex in $u = \ln N$. "
+        r"In $N$ itself it is not convex when $\beta < 1$ (its second derivative is negative for large $N$), "
+        r"so a second-order test in $N$ shows only a local minimum."
+    ),
+    assumptions=(
+        COMPUTE_BUDGET,
+        POSITIVE_FIT,
+        r"defaults: Hoffmann et al.'s approach-3 fit $A = 406.4$, $B = 410.7$, $E = 1.69$, $\alpha = 0.34$, "
+        r"$\beta = 0.28$ and Gopher's budget $C = 5.76 \times 10^{23}$ FLOPs. These rounded estimates give "
+        r"about 93 tokens per parameter there, not the 20 of Chinchilla; Besiroglu et al. 2024 trace the "
+        r"gap to the fit, not to the allocation rule, which holds for any parameters",
+    ),
+    sources=(
+        f"{HOFFMANN}, section 3.3 (approach 3) and appendix D.2",
+        BESIROGLU,
+        "seed 000, hours 5-6 (the Chinchilla derivation)",
+    ),
+    parameters={
+        "A": Real(10.0, 1e4, log=True, default=406.4),
+        "B": Real(10.0, 1e4, log=True, default=410.7),
+        "E": Real(0.0, 10.0, default=1.69),
+        "alpha": Real(0.05, 0.95, default=0.34),
+        "beta": Real(0.05, 0.95, default=0.28),
+        "C": Real(1e15, 1e28, log=True, default=5.76e23),
+    },
+    derivation=compute_optimal_allocation,
+    assemble=_allocation_column,
+    oracle=minimise_along_budget,
+    mutants={
+        "swapped exponents": _allocation_with("b", "a", 1, 1 / 6),
+        "C instead of C/6": _allocation_with("a", "b", 1, 1.0),
+        "G inverted": _allocation_with("a", "b", -1, 1 / 6),
+    },
+    tolerance=Deterministic(
+        rtol=1e-12,
+        atol=0.0,
+        reason=(
+            "claim: N_opt = G (C/6)^a and D_opt carry float64 errors of p |ln x| u for each power x^p, "
+            "with |ln((C/6))| <= 63, |ln(alpha A/(beta B))| <= 10, 1/(alpha + beta) <= 10, so at most about "
+            "500 u = 6e-14 relative; L_opt is a sum of positive terms of the same accuracy; rtol 1e-12 leaves a "
+            "factor 15. Oracle: returns its own per-instance accuracy (numerics.scaling."
+            "compute_optimal_allocation): the root finder's final bracket in u = ln N (x-tolerance 4 eps |u|) "
+            "plus the rounding band 32 u/(alpha + beta) of the slope's sign, which bounds the relative error "
+            "of N and D; the loss error is second order in it"
+        ),
+    ),
+    values=_allocation_values,
+)

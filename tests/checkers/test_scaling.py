@@ -1,0 +1,79 @@
+"""chinchilla-allocation: verified, every mutant refuted, property test, worked example, bad input."""
+
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import transformer_proofs as tp
+from checkers.checking import example_params, mutant_outcome, run_check, worked_example
+from checkers.scaling import ALLOCATION_VALUES, chinchilla_allocation
+
+CATALOG_VALUES = {"N_opt", "D_opt", "L_opt", "a", "b", "G"}
+
+
+def test_it_verifies_with_every_step_proved():
+    result = run_check(chinchilla_allocation, instances=300, seed=0)
+    assert result.status == "verified", result.message
+    assert result.symbolic == {"steps": 16, "proved": 16, "sampled": 0, "given": 0, "failed": 0}
+    assert result.numeric.max_error < 0.5
+
+
+def test_every_mutant_is_refuted():
+    outcome = mutant_outcome(chinchilla_allocation, instances=200, seed=0)
+    refuted = {m.name: m.refuted for m in outcome.mutants}
+    assert refuted == {"swapped exponents": True, "C instead of C/6": True, "G inverted": True}
+
+
+def test_the_claim_is_the_compiled_derivation():
+    params = {k: np.array([v]) for k, v in chinchilla_allocation.default_params().items()}
+    claim = chinchilla_allocation.evaluate_claim(**params)
+    column = chinchilla_allocation.closed_form()(**params)[:, :, 0]
+    assert claim.shape == (1, 3) and np.array_equal(claim, column)
+
+
+@given(tp.strategies.parameters(chinchilla_allocation))
+@settings(max_examples=60, deadline=None)
+def test_property_the_example_is_confirmed_anywhere_in_the_domain(params):
+    example = worked_example(chinchilla_allocation, seed=0, **params)
+    assert example.verified, (params, example.message)
+    values = example.values
+    assert values["a"] + values["b"] == pytest.approx(1.0, rel=1e-15)
+    assert 6 * values["N_opt"] * values["D_opt"] == pytest.approx(params["C"], rel=1e-12)
+
+
+def test_worked_example_at_hoffmanns_fit():
+    example = worked_example(chinchilla_allocation)
+    assert example.verified
+    assert set(example.values) == set(ALLOCATION_VALUES) and CATALOG_VALUES <= set(example.values)
+    assert example.params == {"A": 406.4, "B": 410.7, "E": 1.69, "alpha": 0.34, "beta": 0.28, "C": 5.76e23}
+    values = example.values
+    assert values["a"] == pytest.approx(0.28 / 0.62) and values["b"] == pytest.approx(0.34 / 0.62)
+    assert values["N_opt"] == pytest.approx(3.219e10, rel=1e-3)
+    assert values["D_opt"] == pytest.approx(2.982e12, rel=1e-3)
+    # The rounded approach-3 fit asks for far more tokens per parameter than Chinchilla's 20.
+    assert values["tokens_per_param"] == pytest.approx(values["D_opt"] / values["N_opt"], rel=1e-12)
+    assert 90 < values["tokens_per_param"] < 95
+    assert values["L_opt"] == pytest.approx(1.9307, rel=1e-4)
+
+
+def test_the_worked_example_renders():
+    latex = tp.example("chinchilla-allocation").to_latex()
+    assert r"\num{3.21899e+10}" in latex and r"\num{92.6474}" in latex
+    assert r"\frac{\beta}{\alpha + \beta}" in latex and "Not confirmed" not in latex
+
+
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
+def test_the_handout_section_compiles():
+    from transformer_proofs.render import compile_pdf, handout_latex
+
+    assert compile_pdf(handout_latex([chinchilla_allocation], seed=0)).startswith(b"%PDF")
+
+
+@pytest.mark.parametrize(
+    "bad", [{"C": 0.0}, {"C": -5.76e23}, {"A": -1.0}, {"alpha": 0.0}, {"beta": 1.0}, {"E": -0.1}, {"C": float("nan")}]
+)
+def test_out_of_domain_parameters_are_bad_input(bad):
+    with pytest.raises(ValueError):
+        example_params(chinchilla_allocation, bad)
