@@ -326,15 +326,22 @@ def _vanishes_at_samples(difference: sp.Basic) -> bool:
     rng = random.Random(_SAMPLE_SEED)
     for _ in range(_SAMPLE_POINTS):
         point = {s: _random_value(s, rng) for s in symbols}
-        value = difference.subs(point)
         try:
-            value = sp.nsimplify(sp.simplify(value)) if value.free_symbols == set() else value
-            exact_zero = value == 0 or (value.is_number and abs(sp.N(value, 50)) < sp.Float("1e-40"))
-        except (TypeError, ValueError):
-            return False
-        if not exact_zero:
+            if not _is_zero_number(difference.subs(point)):
+                return False
+        except (TypeError, ValueError, ArithmeticError):
             return False
     return True
+
+
+def _is_zero_number(value: sp.Basic) -> bool:
+    """Zero exactly, or (for a closed-form number SymPy cannot simplify) below 1e-40 at 50 digits."""
+    if value.free_symbols:
+        return False
+    value = sp.simplify(value)
+    if value == 0:
+        return True
+    return bool(value.is_number and abs(sp.N(value, 50)) < sp.Float("1e-40"))
 
 
 def _random_value(symbol: sp.Symbol, rng: random.Random) -> sp.Rational:
