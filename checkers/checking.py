@@ -29,6 +29,7 @@ import importlib.util
 import inspect
 import math
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -362,6 +363,9 @@ class Theorem:
         object.__setattr__(self, "sources", tuple(self.sources))
         object.__setattr__(self, "parameters", dict(self.parameters))
         object.__setattr__(self, "mutants", dict(self.mutants))
+        # The module whose code constructed this theorem (the pytest plugin collects a theorem only there).
+        caller = sys._getframe(2).f_globals.get("__name__", "")
+        object.__setattr__(self, "defined_in", caller)
 
     def _definition_problem(self) -> str:
         if not isinstance(self.id, str) or not _ID.match(self.id):
@@ -458,13 +462,13 @@ class Registry:
 
     def __init__(self):
         self._theorems: dict[str, Theorem] = {}
-        self._modules: set[str] = set()
+        self._modules: dict[str, list[Theorem]] = {}
         self._builtins_loaded = False
 
     def load_module(self, module_name: str) -> list[Theorem]:
         """Import ``module_name`` and register its module-level Theorem objects."""
         if module_name in self._modules:
-            return [t for t in self._theorems.values() if getattr(t, "_module", None) == module_name]
+            return self._modules[module_name]
         try:
             module = importlib.import_module(module_name)
         except Exception as error:
@@ -474,9 +478,8 @@ class Registry:
             existing = self._theorems.get(theorem.id)
             if existing is not None and existing is not theorem:
                 raise ValueError(f"duplicate theorem id {theorem.id!r} in module {module_name!r}")
-            object.__setattr__(theorem, "_module", module_name)
             self._theorems[theorem.id] = theorem
-        self._modules.add(module_name)
+        self._modules[module_name] = found
         return found
 
     def _ensure_builtins(self) -> None:

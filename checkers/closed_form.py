@@ -102,7 +102,10 @@ def _compile_matrix_expression(expr: MatrixExpr) -> Callable[..., np.ndarray]:
 
 
 def _batch_size(arrays: dict) -> int:
+    """The number of instances; a closed form with no array argument is a constant, evaluated once."""
     sizes = {np.shape(v)[0] for v in arrays.values() if np.ndim(v) > 0}
+    if not sizes:
+        return 1
     if len(sizes) != 1:
         raise ValueError(f"closed form: arguments disagree on the number of instances: {sorted(sizes)}")
     return sizes.pop()

@@ -1,5 +1,6 @@
 """pytest plugin: module-level ``Theorem`` objects in test files become test items.
 
+Only theorems the test file itself defines are collected (not imported ones).
 Each item runs ``tp.check`` (claim against oracle, every mutant refuted) with
 ``--tp-seed`` and ``--tp-instances``; a failure shows the shrunk
 counterexample and the line that replays it. Turn the plugin off with
@@ -20,7 +21,8 @@ def pytest_addoption(parser):
 def pytest_pycollect_makeitem(collector, name, obj):
     from checkers.checking import Theorem
 
-    if isinstance(obj, Theorem):
+    # Only theorems the test file defines: an imported one belongs to (and is checked in) its own module.
+    if isinstance(obj, Theorem) and obj.defined_in == collector.obj.__name__:
         return TheoremItem.from_parent(collector, name=name, theorem=obj)
     return None
 
