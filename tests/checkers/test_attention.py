@@ -1,7 +1,6 @@
 """softmax-variance and pe-rotation: verified, mutants refuted (with power), calibration, properties, examples."""
 
 import dataclasses
-import shutil
 from fractions import Fraction
 
 import numpy as np
@@ -211,13 +210,3 @@ def test_rotation_example_renders():
 def test_rotation_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(pe_rotation, bad)
-
-
-# --- both -----------------------------------------------------------------------------------
-
-
-@pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
-def test_the_handout_sections_compile():
-    from transformer_proofs.render import compile_pdf, handout_latex
-
-    assert compile_pdf(handout_latex([softmax_variance, pe_rotation], seed=0)).startswith(b"%PDF")
