@@ -192,6 +192,21 @@ class Derivation:
                 labels[step.label] = step.stated
         return labels
 
+    def with_step(self, number: int, **changes) -> "Derivation":
+        """The same derivation with step ``number`` (1-based) changed (``stated=``, ``operation=``, ``on=``).
+
+        For testing that the checker rejects a wrong step.
+        """
+        if "stated" in changes:
+            changes["stated"] = _sympify(changes["stated"])
+        steps = list(self.steps)
+        steps[number - 1] = replace(steps[number - 1], **changes)
+        return replace(self, steps=tuple(steps))
+
+    def step_number(self, label: str) -> int:
+        """The 1-based number of the step labelled ``label``."""
+        return next(i for i, s in enumerate(self.steps, start=1) if s.label == label)
+
     @property
     def result(self) -> sp.Basic:
         return self.steps[-1].stated if self.steps else self.start

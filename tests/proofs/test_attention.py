@@ -1,6 +1,5 @@
 """The attention derivations: every step proved for symbolic sizes; wrong steps rejected by number."""
 
-import dataclasses
 
 import pytest
 import sympy as sp
@@ -23,15 +22,6 @@ from proofs.derivation import DerivationError
 s2 = sigma_q**2 * sigma_k**2
 
 
-def _with_step(derivation, number, **changes):
-    """The derivation with step ``number`` (1-based) altered."""
-    steps = list(derivation.steps)
-    steps[number - 1] = dataclasses.replace(steps[number - 1], **changes)
-    return dataclasses.replace(derivation, steps=tuple(steps))
-
-
-def _step_number(derivation, label):
-    return next(i for i, s in enumerate(derivation.steps, start=1) if s.label == label)
 
 
 # --- softmax-variance -----------------------------------------------------------------------
@@ -62,8 +52,8 @@ def test_the_mgf_gives_the_same_moments_without_the_taylor_polynomial():
 
 def test_a_wrong_variance_is_rejected_by_step_number():
     derivation = dot_product_moments()
-    number = _step_number(derivation, "variance")
-    wrong = _with_step(derivation, number, stated=d**2 * s2)
+    number = derivation.step_number("variance")
+    wrong = derivation.with_step(number, stated=d**2 * s2)
     with pytest.raises(DerivationError, match=rf"step {number} \("):
         wrong.check()
 
@@ -71,8 +61,8 @@ def test_a_wrong_variance_is_rejected_by_step_number():
 def test_forgetting_to_square_the_scale_is_rejected():
     # Var(X / sqrt d) = Var(X) / sqrt(d) is the slip behind "scaling by 1/d gives unit variance".
     derivation = dot_product_moments()
-    number = _step_number(derivation, "scaled")
-    wrong = _with_step(derivation, number, stated=sp.sqrt(d) * s2)
+    number = derivation.step_number("scaled")
+    wrong = derivation.with_step(number, stated=sp.sqrt(d) * s2)
     with pytest.raises(DerivationError) as error:
         wrong.check()
     assert f"step {number}" in str(error.value) and "sqrt(d)" in str(error.value)
@@ -81,7 +71,7 @@ def test_forgetting_to_square_the_scale_is_rejected():
 def test_a_step_that_does_not_follow_from_the_previous_is_rejected():
     # Step 2's substitution applied to the start (not to step 1's result) does not give step 2.
     derivation = dot_product_moments()
-    detached = _with_step(derivation, 2, on="start")
+    detached = derivation.with_step(2, on="start")
     with pytest.raises(DerivationError, match="step 2"):
         detached.check()
 
@@ -112,23 +102,23 @@ def test_the_block_is_a_one_parameter_group():
 
 def test_the_transposed_block_is_rejected_by_step_number():
     derivation = positional_rotation_block()
-    number = _step_number(derivation, "block")
-    wrong = _with_step(derivation, number, stated=sp.ImmutableMatrix(rotation_block(k * w).T))
+    number = derivation.step_number("block")
+    wrong = derivation.with_step(number, stated=sp.ImmutableMatrix(rotation_block(k * w).T))
     with pytest.raises(DerivationError, match=rf"step {number} \("):
         wrong.check()
 
 
 def test_a_block_that_depends_on_pos_is_rejected():
     derivation = positional_rotation_block()
-    number = _step_number(derivation, "block")
-    wrong = _with_step(derivation, number, stated=sp.ImmutableMatrix(rotation_block((pos + k) * w)))
+    number = derivation.step_number("block")
+    wrong = derivation.with_step(number, stated=sp.ImmutableMatrix(rotation_block((pos + k) * w)))
     with pytest.raises(DerivationError, match=f"step {number}"):
         wrong.check()
 
 
 def test_a_score_that_depends_on_pos_is_rejected():
     derivation = positional_rotation_block()
-    number = _step_number(derivation, "score")
-    wrong = _with_step(derivation, number, stated=sp.cos(k * w) + sp.sin(pos * w) ** 2 - sp.sin(pos * w) ** 2 / 2)
+    number = derivation.step_number("score")
+    wrong = derivation.with_step(number, stated=sp.cos(k * w) + sp.sin(pos * w) ** 2 - sp.sin(pos * w) ** 2 / 2)
     with pytest.raises(DerivationError, match=f"step {number}"):
         wrong.check()

@@ -1,6 +1,5 @@
 """The icl derivations: every step proved for symbolic sizes; wrong signs and factors are rejected by step number."""
 
-import dataclasses
 
 import pytest
 import sympy as sp
@@ -21,12 +20,6 @@ from proofs.icl import (
     y_q,
 )
 
-
-def with_stated(derivation: Derivation, number: int, stated) -> Derivation:
-    """The same derivation with step ``number`` (1-based) stating ``stated`` instead."""
-    steps = list(derivation.steps)
-    steps[number - 1] = dataclasses.replace(steps[number - 1], stated=stated)
-    return dataclasses.replace(derivation, steps=tuple(steps))
 
 
 def test_the_gradient_derivation_is_proved_by_matrix_calculus():
@@ -73,27 +66,27 @@ def test_the_friendlier_sign_is_rejected_at_the_last_step():
         [[X, x_q], [_moved_the_friendly_way(Y, W_1, X), _moved_the_friendly_way(y_q, W_1, x_q)]]
     )
     with pytest.raises(DerivationError, match="step 4"):
-        with_stated(derivation, 4, wrong).check()
+        derivation.with_step(4, stated=wrong).check()
 
 
 def test_a_missing_one_over_n_is_rejected_at_the_block_product():
     update = eta * (W_0 * X * X.T - Y * X.T)
     wrong = sp.BlockMatrix([[X, x_q], [Y + update * X, y_q + update * x_q]])
     with pytest.raises(DerivationError, match="step 2"):
-        with_stated(lsa_token_update(), 2, wrong).check()
+        lsa_token_update().with_step(2, stated=wrong).check()
 
 
 def test_a_wrong_gradient_is_rejected():
     W = sp.MatrixSymbol("W", d_y, d_x)
     with pytest.raises(DerivationError, match="step 1"):
-        with_stated(mean_squared_loss_gradient(), 1, (W * X - Y) * X.T).check()
+        mean_squared_loss_gradient().with_step(1, stated=(W * X - Y) * X.T).check()
 
 
 def test_a_wrong_gradient_derivation_stops_the_layer_derivation(monkeypatch):
     import proofs.icl
 
     W = sp.MatrixSymbol("W", d_y, d_x)
-    wrong = with_stated(mean_squared_loss_gradient(), 1, (W * X - Y) * X.T)
+    wrong = mean_squared_loss_gradient().with_step(1, stated=(W * X - Y) * X.T)
     monkeypatch.setattr(proofs.icl, "mean_squared_loss_gradient", lambda: wrong)
     with pytest.raises(DerivationError, match="step 1"):
         proofs.icl.lsa_token_update().check()

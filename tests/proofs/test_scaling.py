@@ -1,6 +1,5 @@
 """The compute-optimal allocation derivation: every step proved, wrong or non-following steps rejected."""
 
-import dataclasses
 
 import pytest
 import sympy as sp
@@ -13,15 +12,6 @@ b = alpha / (alpha + beta)
 G = (alpha * A / (beta * B)) ** (1 / (alpha + beta))
 
 
-def _with_step(derivation, number, **changes):
-    """The derivation with step ``number`` (1-based) altered."""
-    steps = list(derivation.steps)
-    steps[number - 1] = dataclasses.replace(steps[number - 1], **changes)
-    return dataclasses.replace(derivation, steps=tuple(steps))
-
-
-def _step_number(derivation, label):
-    return next(i for i, s in enumerate(derivation.steps, start=1) if s.label == label)
 
 
 def test_every_step_is_proved():
@@ -77,8 +67,8 @@ def test_the_second_derivative_in_N_turns_negative_for_large_N():
 
 def test_a_wrong_stated_result_names_its_step():
     derivation = compute_optimal_allocation()
-    number = _step_number(derivation, "N_opt")
-    wrong = _with_step(derivation, number, stated=G * C**a)  # C instead of C/6
+    number = derivation.step_number("N_opt")
+    wrong = derivation.with_step(number, stated=G * C**a)  # C instead of C/6
     with pytest.raises(DerivationError, match=rf"step {number} ") as error:
         wrong.check()
     assert error.value.counts["failed"] == 1 and error.value.counts["proved"] == number - 1
@@ -86,22 +76,22 @@ def test_a_wrong_stated_result_names_its_step():
 
 def test_swapped_exponents_are_rejected():
     derivation = compute_optimal_allocation()
-    number = _step_number(derivation, "a")
+    number = derivation.step_number("a")
     with pytest.raises(DerivationError, match=rf"step {number} "):
-        _with_step(derivation, number, stated=b).check()
+        derivation.with_step(number, stated=b).check()
 
 
 def test_a_step_that_does_not_follow_from_the_previous_one_is_rejected():
     # The stated derivative is the true dg/du, but the operation now differentiates in N.
     derivation = compute_optimal_allocation()
-    number = _step_number(derivation, "dL_du")
+    number = derivation.step_number("dL_du")
     with pytest.raises(DerivationError, match=rf"step {number} "):
-        _with_step(derivation, number, operation=differentiate(N)).check()
+        derivation.with_step(number, operation=differentiate(N)).check()
 
 
 def test_the_constraint_must_be_six_N_D():
     derivation = compute_optimal_allocation()
-    wrong = _with_step(derivation, 1, stated=E + A * N**-alpha + B * (C / N) ** -beta)
+    wrong = derivation.with_step(1, stated=E + A * N**-alpha + B * (C / N) ** -beta)
     with pytest.raises(DerivationError, match="step 1 "):
         wrong.check()
     assert D not in derivation.expression("constrained").free_symbols

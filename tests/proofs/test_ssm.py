@@ -1,6 +1,5 @@
 """The HiPPO-LegS derivation: every step proved, the closed form, and wrong steps rejected with their number."""
 
-import dataclasses
 
 import pytest
 import sympy as sp
@@ -21,12 +20,6 @@ from proofs.ssm import (
     x,
 )
 
-
-def with_step(derivation, number, stated):
-    """The derivation with step ``number`` (1-based) stating ``stated`` instead."""
-    steps = list(derivation.steps)
-    steps[number - 1] = dataclasses.replace(steps[number - 1], stated=sp.sympify(stated))
-    return dataclasses.replace(derivation, steps=tuple(steps))
 
 
 def test_the_derivation_covers_at_least_six_sizes_and_every_step_is_proved():
@@ -106,7 +99,7 @@ def _wrong_input_in_identity_step(derivation):
 def test_a_perturbed_step_is_rejected_with_its_number(number, perturb):
     derivation = legs_dynamics()
     with pytest.raises(DerivationError, match=f"step {number} "):
-        with_step(derivation, number, perturb(derivation)).check()
+        derivation.with_step(number, stated=perturb(derivation)).check()
 
 
 def test_a_wrong_legendre_identity_in_step_5_is_rejected():
@@ -115,4 +108,4 @@ def test_a_wrong_legendre_identity_in_step_5_is_rejected():
     wrong_integrand = sp.Integral(f(t * (x + 1) / 2) * (legendre_identity_right_side(3) + P(3, x)), (x, -1, 1))
     rows[3] = -c(3, t) / t + sp.sqrt(7) * f(t) / t - sp.sqrt(7) * wrong_integrand / (2 * t)
     with pytest.raises(DerivationError, match="step 5 "):
-        with_step(derivation, 5, rows).check()
+        derivation.with_step(5, stated=rows).check()
