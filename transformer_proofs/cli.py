@@ -181,14 +181,8 @@ def verify(
     _check_device(device)
     _check_json_target(json_target)
     console = _consoles(json_target)
-    results = []
-    with display.progress() as bar:
-        task = bar.add_task("verifying", total=len(chosen))
-        for theorem in chosen:
-            bar.update(task, description=theorem.id)
-            results.append(run_check(theorem, instances=instances, seed=seed, device=device.value))
-            bar.advance(task)
-    report = Report(api.package_version(), seed, instances, tuple(results))
+    check = lambda theorem: run_check(theorem, instances=instances, seed=seed, device=device.value)
+    report = Report(api.package_version(), seed, instances, display.map_with_progress(check, chosen, "verifying"))
     display.print_report(report, console)
     if json_target:
         _emit_json(report.to_json(), json_target)
@@ -212,14 +206,8 @@ def mutants(
     chosen = _select(ids, topic, module)
     _check_json_target(json_target)
     console = _consoles(json_target)
-    outcomes = []
-    with display.progress() as bar:
-        task = bar.add_task("mutants", total=len(chosen))
-        for theorem in chosen:
-            bar.update(task, description=theorem.id)
-            outcomes.append(mutant_outcome(theorem, seed=seed))
-            bar.advance(task)
-    report = MutantReport(tuple(outcomes))
+    refute = lambda theorem: mutant_outcome(theorem, seed=seed)
+    report = MutantReport(display.map_with_progress(refute, chosen, "mutants"))
     display.print_mutants(report, console)
     if json_target:
         _emit_json(report.to_json(), json_target)

@@ -27,6 +27,18 @@ def progress() -> Progress:
     )
 
 
+def map_with_progress(work, theorems, label: str) -> tuple:
+    """``work(theorem)`` for each theorem, with a progress bar naming the one in hand."""
+    results = []
+    with progress() as bar:
+        task = bar.add_task(label, total=len(theorems))
+        for theorem in theorems:
+            bar.update(task, description=theorem.id)
+            results.append(work(theorem))
+            bar.advance(task)
+    return tuple(results)
+
+
 def theorem_json(theorem: Theorem) -> dict:
     derivation = theorem.built_derivation()
     return to_jsonable(
