@@ -38,23 +38,44 @@ def _regression_data(rng: np.random.Generator, n: int, d_x: int, d_y: int, N: in
     }
 
 
-def _explicit_gradient_descent(X, Y, x_q, y_q, W_0, eta, device="cpu"):
-    """Every token after one explicit GD step (autograd gradient), with the rounding bound of the comparison."""
-    return gradient_descent_tokens(X, Y, x_q, y_q, W_0, eta, device), token_rounding_bound(X, Y, x_q, y_q, W_0, eta)
+def _layer_and_explicit_gradient_descent(X, Y, x_q, y_q, W_0, eta, N, device="cpu"):
+    """Every token computed twice, independently of the closed form, with the rounding bound of the comparison.
+
+    ``[:, 0]``: the literal LSA layer run with the construction; ``[:, 1]``: one explicit GD step
+    (autograd gradient) applied to the tokens. The claim must match both.
+    """
+    layer = linear_self_attention(token_matrix(X, Y, x_q, y_q), *gradient_descent_construction(W_0, eta, N))
+    descent = gradient_descent_tokens(X, Y, x_q, y_q, W_0, eta, device)
+    bound = token_rounding_bound(X, Y, x_q, y_q, W_0, eta)
+    return np.stack([layer, descent], axis=1), bound[:, None]
+
+
+def _against_both(tokens):
+    """A claim about the tokens, set against both computations of the oracle."""
+
+    def claim(**arguments):
+        values = tokens(**arguments)
+        return np.stack([values, values], axis=1)
+
+    return claim
+
+
+def _closed_form_against_both(closed_form, **arguments):
+    return _against_both(closed_form)(**arguments)
 
 
 def _layer_with(change):
     """A mutant: the literal LSA layer run with the construction altered by ``change(weights, d_x, d_y, N)``."""
 
-    def mutant(X, Y, x_q, y_q, W_0, eta, d_x, d_y, N):
+    def mutant(X, Y, x_q, y_q, W_0, eta, d_x, d_y, N, **_):
         weights = dict(zip(("W_K", "W_Q", "W_V", "P"), gradient_descent_construction(W_0, eta, N)))
         weights.update(change(weights, d_x, d_y, N))
         return linear_self_attention(token_matrix(X, Y, x_q, y_q), **weights)
 
-    return mutant
+    return _against_both(mutant)
 
 
-def _read_out_without_minus(X, Y, x_q, y_q, W_0, eta, d_x, N):
+def _read_out_without_minus(X, Y, x_q, y_q, W_0, eta, d_x, N, **_):
     """The true layer with the query's ``y`` channel negated: "the query ends at the prediction ``W_1 x_q``".
 
     For ``W_0 = 0``, ``y_q = 0`` that is the read-out without the minus sign.
@@ -115,10 +136,11 @@ lsa_gd = Theorem(
     },
     inputs=_regression_data,
     derivation=lsa_token_update,
-    oracle=_explicit_gradient_descent,
+    assemble=_closed_form_against_both,
+    oracle=_layer_and_explicit_gradient_descent,
     mutants={
         "P = eta I (no 1/N)": _layer_with(lambda w, d_x, d_y, N: {"P": N * w["P"]}),
-        "prediction read out without the minus sign": _read_out_without_minus,
+        "prediction read out without the minus sign": _against_both(_read_out_without_minus),
         "W_K = W_Q = I on (x, y)": _layer_with(
             lambda w, d_x, d_y, N: {"W_K": np.eye(d_x + d_y), "W_Q": np.eye(d_x + d_y)}
         ),
@@ -136,7 +158,9 @@ lsa_gd = Theorem(
             "K = N + 2 d_x + 10 rounded float64 operations, so the claim and the oracle each lie within "
             "gamma_K = K u / (1 - K u) (u = 2^-53) of the exact value times the same computation in absolute "
             "values, |y| + (2|W_0| + (eta/N)(|W_0||X| + |Y|)|X|^T)|z|, which carries the data's norms and the "
-            "cancellation in W_1 - W_0; the two differ by at most twice that. The x channels are exact copies."
+            "cancellation in W_1 - W_0; the two differ by at most twice that. The literal layer forms the same "
+            "sums (its zero and identity blocks multiply exactly), so the same bound covers it. The x channels "
+            "are exact copies."
         ),
     ),
     values=_example_values,

@@ -8,7 +8,13 @@ from hypothesis import given, settings
 import transformer_proofs as tp
 from checkers.checking import Group, call_with, draw_instances, run_check, single_instance, worked_example
 from checkers.icl import lsa_gd
-from numerics.icl import gradient_descent_construction, gradient_descent_step, gradient_descent_tokens
+from numerics.icl import (
+    gradient_descent_construction,
+    gradient_descent_step,
+    gradient_descent_tokens,
+    linear_self_attention,
+    token_matrix,
+)
 from proofs.icl import lsa_token_update
 from transformer_proofs.strategies import parameters
 
@@ -60,12 +66,18 @@ def _with_inputs(group, **inputs):
     return Group(group.params, {**group.inputs, **inputs}, group.index, group.seed)
 
 
-def test_the_claim_compares_every_token():
+def test_the_claim_compares_every_token_with_the_layer_and_with_explicit_gd():
     group = _group()
     claim = lsa_gd.evaluate_claim(**group.arguments())
-    tokens, bound = _call(lsa_gd.oracle, group)
-    assert claim.shape == tokens.shape == bound.shape == (1, 5, 7)
-    assert np.all(np.abs(claim - tokens) <= bound)
+    both, bound = _call(lsa_gd.oracle, group)
+    assert claim.shape == both.shape == (1, 2, 5, 7) and bound.shape == (1, 1, 5, 7)
+    assert np.all(np.abs(claim - both) <= bound)
+    layer, descent = both[:, 0], both[:, 1]
+    arguments = group.arguments()
+    weights = gradient_descent_construction(arguments["W_0"], arguments["eta"], group.params["N"])
+    np.testing.assert_array_equal(layer, linear_self_attention(token_matrix(*(arguments[k] for k in ("X", "Y", "x_q", "y_q"))), *weights))
+    gd = gradient_descent_tokens(**{k: arguments[k] for k in ("X", "Y", "x_q", "y_q", "W_0", "eta")})
+    np.testing.assert_array_equal(descent, gd)
 
 
 def test_the_friendlier_value_matrix_reads_w1_but_moves_the_training_targets_the_wrong_way():
@@ -74,7 +86,7 @@ def test_the_friendlier_value_matrix_reads_w1_but_moves_the_training_targets_the
     d_x = group.params["d_x"]
     W_0, x_q = arguments["W_0"], arguments["x_q"]
     # Its own convention: start the query at y_q = W_0 x_q, read the query's y channel without a minus sign.
-    friendly = _call(lsa_gd.mutants["friendlier W_V = [[0, 0], [-W_0, I]]"], _with_inputs(group, y_q=W_0 @ x_q))
+    friendly = _call(lsa_gd.mutants["friendlier W_V = [[0, 0], [-W_0, I]]"], _with_inputs(group, y_q=W_0 @ x_q))[:, 0]
     W_1 = gradient_descent_step(arguments["X"], arguments["Y"], W_0, arguments["eta"])
     np.testing.assert_allclose(friendly[:, d_x:, -1:], W_1 @ x_q, atol=1e-12)
     gd = gradient_descent_tokens(**{k: arguments[k] for k in ("X", "Y", "x_q", "y_q", "W_0", "eta")})
@@ -85,8 +97,9 @@ def test_the_friendlier_value_matrix_reads_w1_but_moves_the_training_targets_the
 def test_identity_keys_and_queries_are_wrong_on_the_training_tokens():
     group = _group()
     arguments = group.arguments()
-    mutant = _call(lsa_gd.mutants["W_K = W_Q = I on (x, y)"], group)
-    tokens, bound = _call(lsa_gd.oracle, group)
+    mutant = _call(lsa_gd.mutants["W_K = W_Q = I on (x, y)"], group)[:, 0]
+    both, bound = _call(lsa_gd.oracle, group)
+    tokens, bound = both[:, 1], bound[:, 0]
     d_x = group.params["d_x"]
     assert np.all(np.abs(mutant[:, d_x:, :-1] - tokens[:, d_x:, :-1]) > 1e3 * bound[:, d_x:, :-1])
     np.testing.assert_array_equal(mutant[:, :d_x], tokens[:, :d_x])
