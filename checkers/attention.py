@@ -18,7 +18,7 @@ VASWANI = "Vaswani et al. 2017, Attention Is All You Need"
 # --- softmax-variance -------------------------------------------------------------------------
 
 MOMENTS = ("mean", "variance", "scaled_variance", "fourth_moment")
-_VARIANCE, _SCALED_VARIANCE = MOMENTS.index("variance"), MOMENTS.index("scaled_variance")
+_VARIANCE, _SCALED_VARIANCE, _FOURTH = (MOMENTS.index(m) for m in ("variance", "scaled_variance", "fourth_moment"))
 
 MOMENT_POLICY = Statistical(false_alarm=1e-9, batches=30, draws=30 * DOT_PRODUCT_BLOCK)
 """30 batches of one simulation block each (batch means must cover whole blocks): 1200 draws.
@@ -96,6 +96,8 @@ softmax_variance = Theorem(
         "Var(q.k) = sqrt(d) (sigma_q sigma_k)^2": _moments_with(_VARIANCE, lambda d, s: np.sqrt(d) * s**2),
         # Var(q.k / d) = (sigma_q sigma_k)^2 is the same claim as Var(q.k / sqrt d) = d (sigma_q sigma_k)^2.
         "scaling by 1/d gives unit variance": _moments_with(_SCALED_VARIANCE, lambda d, s: d * s**2),
+        # The fourth moment of a sum taken as the sum of fourth moments, E[q_i^4] E[k_i^4] = 9 sigma^4 each.
+        "E[(q.k)^4] = 9 d (sigma_q sigma_k)^4": _moments_with(_FOURTH, lambda d, s: 9 * d * s**4),
     },
     tolerance=MOMENT_POLICY,
     values=_moment_values,

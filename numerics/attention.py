@@ -87,14 +87,19 @@ def dot_product_moment_samples(
         x *= sigma_q[i] * sigma_k[i]
         halves = (x @ half_means).reshape(blocks, repeats, block, 2)
         squared = x * x
-        second = (squared @ row_mean).reshape(blocks, repeats, block)
         fourth = ((squared * squared) @ row_mean).reshape(blocks, repeats, block)
-        variance = second - halves[..., 0] * np.roll(halves[..., 1], -1, axis=-1)
         samples[i, :, 0] = halves.mean(axis=(1, 3)).ravel()
-        samples[i, :, 1] = variance.mean(axis=1).ravel()
-        samples[i, :, 2] = samples[i, :, 1] / d
+        samples[i, :, 1] = _variance_estimates(x, halves, row_mean).mean(axis=1).ravel()
+        scaled = x / np.sqrt(d)
+        samples[i, :, 2] = _variance_estimates(scaled, (scaled @ half_means).reshape(halves.shape), row_mean).mean(axis=1).ravel()
         samples[i, :, 3] = fourth.mean(axis=1).ravel()
     return samples
+
+
+def _variance_estimates(x: np.ndarray, halves: np.ndarray, row_mean: np.ndarray) -> np.ndarray:
+    """Unbiased variance per row: mean of squares minus a product of two means over disjoint vectors."""
+    second = ((x * x) @ row_mean).reshape(halves.shape[:-1])
+    return second - halves[..., 0] * np.roll(halves[..., 1], -1, axis=-1)
 
 
 def perfect_pairings(items: tuple) -> list[list[tuple]]:

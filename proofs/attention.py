@@ -15,6 +15,7 @@ from proofs.derivation import (
     Derivation,
     apply,
     differentiate,
+    given,
     identity,
     integrate,
     rewrite,
@@ -78,10 +79,9 @@ def dot_product_moments() -> Derivation:
             label="coordinate",
         )
         .then(
-            apply(
+            given(
                 r"the MGF of a sum of $d$ independent, identically distributed terms is the $d$-th power of one",
-                lambda e: e**d,
-                source="assumption: independent entries",
+                source="assumption: the entries of q and k are independent",
             ),
             (1 - s2 * t**2) ** (-d / 2),
             note=r"$E[e^{t\, q \cdot k}]$",

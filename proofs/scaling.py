@@ -69,7 +69,11 @@ def compute_optimal_allocation() -> Derivation:
             note=r"$g(u) = f(e^u)$, a sum of two exponentials in $u$",
             label="along_constraint",
         )
-        .then(differentiate(u), sp.diff(_along_constraint(u), u), label="dL_du")
+        .then(
+            differentiate(u),
+            -alpha * A * sp.exp(-alpha * u) + beta * B * _budget**-beta * sp.exp(beta * u),
+            label="dL_du",
+        )
         .then(
             solve_for(u, text=r"solve the stationarity condition $g'(u) = 0$ for $u$"),
             (sp.log(alpha * A / (beta * B)) + beta * sp.log(_budget)) / (alpha + beta),
