@@ -115,7 +115,7 @@ class Integer(_Domain):
             raise TheoremDefinitionError(f"Integer({self.low}, {self.high}, step={self.step}) is empty")
 
     def _in_range(self, value) -> bool:
-        if isinstance(value, (bool, np.bool_)) or not float(value).is_integer():
+        if not _is_number(value) or not float(value).is_integer():
             return False
         return self.low <= value <= self.high and (int(value) - self.low) % self.step == 0
 
@@ -167,7 +167,7 @@ class Real(_Domain):
             raise TheoremDefinitionError(f"Real({self.low}, {self.high}, log={self.log}) is not a valid range")
 
     def _in_range(self, value) -> bool:
-        return isinstance(value, (int, float, np.number)) and math.isfinite(value) and self.low <= value <= self.high
+        return _is_number(value) and math.isfinite(value) and self.low <= value <= self.high
 
     def _first(self) -> float:
         return float(self.low)
@@ -240,6 +240,11 @@ class Choice(_Domain):
             "default": self.default_value(),
             "values": list(self.values),
         }
+
+
+def _is_number(value) -> bool:
+    """A real number (not a bool, not a string)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def _float_or_none(text: str):
@@ -689,7 +694,7 @@ def _compare_statistical(policy: Statistical, claim, draws, tests) -> _Compariso
     return _Comparison(errors, mean, tests, np.maximum(standard_error, floor))
 
 
-def _tests(theorem: Theorem, oracles: list[_OracleValues]) -> int:
+def _tests(oracles: list[_OracleValues]) -> int:
     """The number of simultaneous tests (instances times components) a statistical threshold covers."""
     return sum(int(np.prod(o.values.shape[:1] + o.values.shape[2:])) for o in oracles)
 
@@ -736,8 +741,12 @@ def run_check(
         oracles = [_oracle_values(theorem, g, device) for g in groups]
         numeric, message = _numeric_summary(theorem, oracles, seed, device)
         timings["numeric"] = time.perf_counter() - numeric_start
-        mutant_results = _mutant_results(theorem, oracles, device) if mutants else ()
-        timings["mutants"] = time.perf_counter() - numeric_start - timings["numeric"]
+        if mutants:
+            mutants_start = time.perf_counter()
+            mutant_results = _mutant_results(theorem, oracles, device)
+            timings["mutants"] = time.perf_counter() - mutants_start
+        else:
+            mutant_results = ()
     except DerivationError as error:
         return CheckResult(theorem.id, "failed", str(error), error.counts, None, time.perf_counter() - start, seed)
     except TheoremError as error:
@@ -755,7 +764,7 @@ def _symbolic_counts(theorem: Theorem) -> dict[str, int] | None:
 
 def _numeric_summary(theorem: Theorem, oracles: list[_OracleValues], seed: int, device: str):
     policy = theorem.policy
-    tests = _tests(theorem, oracles)
+    tests = _tests(oracles)
     worst = (-1.0, None, 0)
     for oracle in oracles:
         claim = _as_batch(theorem, "claim", _evaluate(theorem, "claim", None, oracle.group, device), oracle.group.size)
@@ -836,7 +845,7 @@ def _mutant_results(theorem: Theorem, oracles: list[_OracleValues], device: str)
 
 def _run_mutant(theorem, name, mutant, oracles, device) -> MutantResult:
     policy = theorem.policy
-    tests = _tests(theorem, oracles)
+    tests = _tests(oracles)
     best = (0.0, "")
     power = 0.0
     for oracle in oracles:
@@ -854,18 +863,23 @@ def _run_mutant(theorem, name, mutant, oracles, device) -> MutantResult:
             scale = comparison.standard_error[i] if comparison.standard_error is not None else 1.0
             best = (float(errors[i]), f"at {params}: {_worst_entry(values[i], comparison.reference[i], scale)}")
         if isinstance(policy, Statistical):
-            power = max(power, _refutation_probability(policy, values, comparison, tests, finite))
+            claim = _as_batch(theorem, "claim", _evaluate(theorem, "claim", None, oracle.group, device), len(values))
+            power = max(power, _refutation_probability(policy, values, claim, comparison, tests, finite))
     refuted = best[0] > 1
     verdict = "refuted" if refuted else "not refuted"
     evidence = f"{verdict}: {best[1] or 'no finite disagreement'} (error {best[0]:.3g} times the tolerance)"
     return MutantResult(name, refuted, evidence, power if isinstance(policy, Statistical) else None)
 
 
-def _refutation_probability(policy: Statistical, values, comparison: _Comparison, tests: int, finite) -> float:
-    """P(the test rejects) at the most separated instance: a noncentral t with the observed separation."""
+def _refutation_probability(policy: Statistical, values, claim, comparison: _Comparison, tests: int, finite) -> float:
+    """P(the test rejects the mutant) if the claim is true, at the most separated instance.
+
+    Under the claim the batch-mean statistic for the mutant is a noncentral t whose noncentrality is
+    the separation ``|mutant - claim|`` in standard errors (estimated from the sample).
+    """
     from scipy import stats
 
-    separation = np.abs(values - comparison.reference) / comparison.standard_error
+    separation = np.abs(values - claim) / comparison.standard_error
     separation = np.where(finite.reshape((-1,) + (1,) * (separation.ndim - 1)), separation, 0.0)
     threshold = policy.threshold(tests)
     noncentrality = float(np.max(separation))

@@ -55,10 +55,6 @@ def compile_closed_form(expr: sp.Basic) -> Callable[..., np.ndarray]:
     return _compile_scalar(expr)
 
 
-def argument_names(expr: sp.Basic) -> tuple[str, ...]:
-    return tuple(sorted(str(s) for s in expr.free_symbols))
-
-
 def _symbols(expr: sp.Basic) -> list[sp.Basic]:
     return sorted(expr.free_symbols, key=str)
 

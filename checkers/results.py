@@ -260,5 +260,8 @@ class TheoremFailed(AssertionError):
     """A theorem's claim disagreed with its oracle, or one of its mutants survived."""
 
 
-class TheoremError(Exception):
-    """A theorem's own code raised, returned NaN or the wrong shape: the check could not be done."""
+class TheoremError(TheoremFailed):
+    """A theorem's own code raised, returned NaN or the wrong shape: the check could not be done.
+
+    A kind of TheoremFailed, so that ``tp.check`` in a user's CI fails either way.
+    """

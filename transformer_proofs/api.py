@@ -70,4 +70,4 @@ def render(ids: Iterable[str] | None, path: str | Path, *, seed: int = 0, soluti
     """Write a handout (``.tex``, or ``.pdf`` through latexmk) for the chosen theorems."""
     from transformer_proofs.render import write_handout
 
-    return write_handout(select(ids, topic), Path(path), seed=seed, solutions=solutions)
+    return write_handout(select(ids, topic), Path(path), seed=seed, solutions=solutions).path

@@ -94,7 +94,11 @@ def _select(ids, topic, modules):
 
 def _check_json_target(target: Optional[str]) -> None:
     """Refuse an output path in a missing directory before any work is done."""
-    if target not in (None, "-") and not Path(target).parent.is_dir():
+    if target in (None, "-"):
+        return
+    if Path(target).is_dir():
+        raise BadInput(f"--json: {target} is a directory; give a file path")
+    if not Path(target).parent.is_dir():
         raise BadInput(f"--json: directory {Path(target).parent} does not exist")
 
 
@@ -270,7 +274,7 @@ def render(
     module: ModuleOption = None,
 ) -> None:
     """Build a LaTeX handout (.tex, or .pdf through latexmk) of verified theorems."""
-    from transformer_proofs.render import LatexMissing
+    from transformer_proofs.render import LatexMissing, write_handout
 
     if output is None:
         raise BadInput("render needs an output file: -o OUT.tex or -o OUT.pdf")
@@ -278,12 +282,13 @@ def render(
     console = Console(stderr=True, highlight=False)
     try:
         with console.status(f"checking {len(chosen)} theorems and writing {output}"):
-            path = api.render([t.id for t in chosen], output, seed=seed, solutions=solutions)
-    except LatexMissing as error:
+            handout = write_handout(chosen, output, seed=seed, solutions=solutions)
+    except (LatexMissing, ValueError, RuntimeError) as error:
         raise BadInput(str(error)) from None
-    except (ValueError, RuntimeError) as error:
-        raise BadInput(str(error)) from None
-    console.print(f"wrote {path}")
+    console.print(f"wrote {handout.path}")
+    if not handout.ok:
+        console.print("not everything in it was verified (see the sections' stamps); run verify and mutants for details")
+    raise typer.Exit(0 if handout.ok else 1)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

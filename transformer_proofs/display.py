@@ -76,12 +76,11 @@ def _derivation_json(derivation) -> dict:
 
 
 def theorem_tex(theorem: Theorem) -> str:
-    lines = [rf"\textbf{{Theorem ({theorem.id}).}} {theorem.statement}", ""]
-    lines += [rf"Assumption: {a}" for a in theorem.assumptions]
-    derivation = theorem.built_derivation()
-    if derivation is not None:
-        lines += ["", derivation._repr_latex_()]
-    return "\n".join(lines) + "\n"
+    """Statement, assumptions, sources and every checked step as a LaTeX fragment (the handout's layout)."""
+    from transformer_proofs.render import environment
+
+    template = environment().get_template("show.tex.j2")
+    return template.render(theorem=theorem, derivation=theorem.built_derivation())
 
 
 def _pretty(expr, width: int) -> str:

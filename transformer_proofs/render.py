@@ -155,9 +155,26 @@ class Section:
     def derivation(self):
         return self.theorem.built_derivation()
 
+    @property
+    def ok(self) -> bool:
+        """Verified, every mutant refuted, and the worked example confirmed."""
+        return self.result.ok and self.refutations.ok and self.example.verified
+
+
+@dataclass(frozen=True)
+class Handout:
+    """A written handout and whether everything in it was verified."""
+
+    path: Path
+    ok: bool
+
 
 def handout_latex(theorems: Sequence[Theorem], *, seed: int = 0, solutions: bool = True) -> str:
     """The whole handout as LaTeX: title page, a verified section per theorem, provenance, bibliography."""
+    return _handout(theorems, seed=seed, solutions=solutions)[0]
+
+
+def _handout(theorems: Sequence[Theorem], *, seed: int, solutions: bool) -> tuple[str, bool]:
     sources = _bibliography(theorems)
     sections = [
         Section(
@@ -170,8 +187,7 @@ def handout_latex(theorems: Sequence[Theorem], *, seed: int = 0, solutions: bool
         )
         for t in theorems
     ]
-    env = environment()
-    return env.get_template("handout.tex.j2").render(
+    tex = environment().get_template("handout.tex.j2").render(
         sections=sections,
         sources=sources,
         seed=seed,
@@ -180,6 +196,7 @@ def handout_latex(theorems: Sequence[Theorem], *, seed: int = 0, solutions: bool
         versions=_versions(),
         example_template=example_template,
     )
+    return tex, all(section.ok for section in sections)
 
 
 def _bibliography(theorems: Sequence[Theorem]) -> list[str]:
@@ -200,8 +217,11 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def write_handout(theorems: Sequence[Theorem], path: Path, *, seed: int = 0, solutions: bool = True) -> Path:
-    """Write ``path`` (``.tex``, or ``.pdf`` built by latexmk); the directory must exist."""
+def write_handout(theorems: Sequence[Theorem], path: Path, *, seed: int = 0, solutions: bool = True) -> Handout:
+    """Write ``path`` (``.tex``, or ``.pdf`` built by latexmk); the directory must exist.
+
+    A section whose theorem failed is still written (with its failure shown); ``Handout.ok`` says so.
+    """
     path = Path(path)
     if path.suffix not in (".tex", ".pdf"):
         raise ValueError(f"output {path} must end in .tex or .pdf")
@@ -209,12 +229,12 @@ def write_handout(theorems: Sequence[Theorem], path: Path, *, seed: int = 0, sol
         raise ValueError(f"output directory {path.parent} does not exist")
     if path.suffix == ".pdf" and shutil.which("latexmk") is None:
         raise LatexMissing(f"latexmk is not installed; for the PDF: apt-get install {LATEX_PACKAGES}")
-    tex = handout_latex(theorems, seed=seed, solutions=solutions)
+    tex, ok = _handout(theorems, seed=seed, solutions=solutions)
     if path.suffix == ".tex":
         path.write_text(tex, encoding="utf-8")
-        return path
-    path.write_bytes(compile_pdf(tex))
-    return path
+    else:
+        path.write_bytes(compile_pdf(tex))
+    return Handout(path, ok)
 
 
 def compile_pdf(tex: str, *, time_limit: int = LATEX_TIME_LIMIT) -> bytes:

@@ -86,12 +86,7 @@ def test_example_json_lists_every_parameter_and_catalog_values(tp):
     run = tp("example", "pe-rotation", "--param", "d_model=4", "--format", "json")
     assert run.returncode == 0, run.stderr
     example = json.loads(run.stdout)
-    assert example["params"] == {"d_model": 4, "k": 3, "pos": 5, "base": 10000} or set(example["params"]) == {
-        "d_model",
-        "k",
-        "pos",
-        "base",
-    }
+    assert example["params"] == {"d_model": 4, "k": 3.0, "pos": 5.0, "base": 10000.0}
     assert example["params"]["d_model"] == 4 and example["verified"] is True
     assert len(example["values"]["M"]) == 4 and all(len(row) == 4 for row in example["values"]["M"])
 
@@ -161,3 +156,24 @@ def test_render_pdf_of_every_theorem(tp, tmp_path):
     run = tp("render", "--all", "-o", pdf, "--seed", "0")
     assert run.returncode == 0, run.stderr
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
+def test_show_tex_is_a_fragment_that_compiles(tp, tmp_path):
+    from transformer_proofs.render import compile_pdf, environment
+
+    shown = tp("show", "lsa-gd", "--format", "tex")
+    assert shown.returncode == 0 and r"\evidence{proved}" in shown.stdout
+    preamble = environment().get_template("macros.tex.j2").render()
+    document = "\\documentclass{article}\n" + preamble + "\\begin{document}\n" + shown.stdout + "\\end{document}\n"
+    assert compile_pdf(document).startswith(b"%PDF")
+
+
+def test_render_exits_1_when_a_theorem_in_the_handout_fails(tp, tmp_path):
+    (tmp_path / "mine.py").write_text(
+        "import transformer_proofs as tp\n"
+        "wrong = tp.Theorem('wrong-double', '2x', 'user', '2x', parameters={'x': tp.Real(0, 3)},"
+        " claim=lambda x: 2 * x + (x > 2), oracle=lambda x: x + x)\n"
+    )
+    run = tp("render", "wrong-double", "--module", "mine", "-o", tmp_path / "out.tex", env={"PYTHONPATH": str(tmp_path)})
+    assert run.returncode == 1 and (tmp_path / "out.tex").exists()
