@@ -127,6 +127,7 @@ def dot_product_moments() -> Derivation:
     return derivation.then(
         apply(r"excess kurtosis $E[X^4] / \mathrm{Var}(X)^2 - 3$", lambda e: e / variance**2 - 3),
         sp.Rational(6) / d,
+        label="kurtosis",
         note=(
             r"$\to 0$ as $d \to \infty$, the value of a Gaussian "
             r"(by the central limit theorem $q \cdot k / \sqrt{d}$ is asymptotically normal)"

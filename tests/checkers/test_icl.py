@@ -149,4 +149,4 @@ def test_the_handout_block_shows_both_value_matrices():
     latex = tp.example("lsa-gd", seed=0).to_latex()
     assert r"-W_0 & I" in latex and "Why the sign matters" in latex
     assert r"\num{0.01}" in latex and "y_{\\mathrm{GD}}" in latex
-    assert "agreed with explicit gradient descent" in latex
+    assert "agreed with the literal layer and with explicit gradient descent" in latex

@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkers.checking import draw_instances, example_params, mutant_outcome, run_check, worked_example
-# Through its module: a Theorem bound at module level in a test file is collected again by the pytest plugin.
 from checkers import ssm
 from numerics.ssm import fourier_signal, residual_inner_products
 from proofs.ssm import LEGS_N_MAX
