@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from checkers.checking import Deterministic, Integer, Real, Statistical, Theorem
-from numerics.attention import DOT_PRODUCT_BLOCK, dot_product_moment_samples, fit_offset_map
+from numerics.attention import DOT_PRODUCT_BLOCK, DOT_PRODUCT_COMPONENTS, dot_product_moment_samples, fit_offset_map
 from proofs.attention import INDEPENDENT_ENTRIES, dot_product_moments, positional_rotation_block
 
 VASWANI = "Vaswani et al. 2017, Attention Is All You Need"
 
 # --- softmax-variance -------------------------------------------------------------------------
 
-MOMENTS = ("mean", "variance", "scaled_variance", "fourth_moment")
+MOMENTS = DOT_PRODUCT_COMPONENTS
 _VARIANCE, _SCALED_VARIANCE, _FOURTH = (MOMENTS.index(m) for m in ("variance", "scaled_variance", "fourth_moment"))
 
 MOMENT_POLICY = Statistical(false_alarm=1e-9, batches=30, draws=30 * DOT_PRODUCT_BLOCK)
@@ -32,11 +32,6 @@ Calibration at false_alarm = 1e-2 (3000 runs of 4 instances): 22 alarms over the
 18 over d <= 4, both below the nominal 30 as Bonferroni over four components (two of them
 perfectly correlated) should be. ``verify`` at 1000 instances simulates for about 3 s.
 """
-
-
-def _moment_vector(closed_form, d, sigma_q, sigma_k):
-    """The derivation's column of moments, one row per instance."""
-    return closed_form(d=d, sigma_q=sigma_q, sigma_k=sigma_k)[:, :, 0]
 
 
 def _simulated_moments(d, sigma_q, sigma_k, draws, rng):
@@ -89,7 +84,6 @@ softmax_variance = Theorem(
         "sigma_k": Real(0.5, 2.0, default=1.0),
     },
     derivation=dot_product_moments,
-    assemble=_moment_vector,
     oracle=_simulated_moments,
     mutants={
         "Var(q.k) = d^2 (sigma_q sigma_k)^2": _moments_with(_VARIANCE, lambda d, s: d**2 * s**2),

@@ -3,8 +3,9 @@
 Arguments are matched by name: the SymPy symbol ``sigma_q`` reads the keyword
 ``sigma_q``. Scalar symbols take arrays of shape ``(n,)`` (one value per
 instance); a ``MatrixSymbol`` of shape ``(r, c)`` takes an array ``(n, r, c)``.
-The result has shape ``(n,)`` for a scalar, ``(n, r, c)`` for an explicit
-matrix of scalar entries and for a matrix expression.
+The result has shape ``(n,)`` for a scalar, ``(n, k)`` for an explicit
+column vector of ``k`` entries (one row per instance), and ``(n, r, c)`` for
+any other explicit matrix and for a matrix expression.
 
 >>> import numpy as np, sympy as sp
 >>> a, b = sp.symbols("a b")
@@ -75,10 +76,12 @@ def _compile_explicit_matrix(matrix: sp.MatrixBase) -> Callable[..., np.ndarray]
     rows, cols = matrix.shape
     entries = [_compile_scalar(e) for e in matrix]
 
+    shape = (rows,) if cols == 1 else (rows, cols)
+
     def evaluate(**arrays):
         n = _batch_size(arrays)
         values = np.stack([e(**arrays) for e in entries], axis=-1) if entries else np.zeros((n, 0))
-        return values.reshape(n, rows, cols)
+        return values.reshape(n, *shape)
 
     return evaluate
 

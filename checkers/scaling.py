@@ -20,11 +20,6 @@ BESIROGLU = "Besiroglu, Erdil, Barnett, You 2024, Chinchilla Scaling: A replicat
 ALLOCATION_VALUES = ("N_opt", "D_opt", "L_opt", "a", "b", "G", "tokens_per_param")
 
 
-def _allocation_column(closed_form, A, B, C, E, alpha, beta):
-    """The derivation's column ``(N_opt, D_opt, L_opt)``, one row per instance."""
-    return closed_form(A=A, B=B, C=C, E=E, alpha=alpha, beta=beta)[:, :, 0]
-
-
 def _labelled(label: str, **params) -> np.ndarray:
     return chinchilla_allocation.closed_form(label)(**params)
 
@@ -93,7 +88,6 @@ chinchilla_allocation = Theorem(
         "C": Real(1e15, 1e28, log=True, default=5.76e23),
     },
     derivation=compute_optimal_allocation,
-    assemble=_allocation_column,
     oracle=minimise_along_budget,
     mutants={
         "swapped exponents": _allocation_with("b", "a", 1, 1 / 6),

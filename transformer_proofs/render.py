@@ -148,7 +148,6 @@ class Section:
     result: CheckResult
     example: WorkedExample
     refutations: MutantOutcome
-    key: str
     citations: tuple[int, ...]
 
     @property
@@ -182,7 +181,6 @@ def _handout(theorems: Sequence[Theorem], *, seed: int, solutions: bool) -> tupl
             result=run_check(t, instances=HANDOUT_INSTANCES, seed=seed),
             example=worked_example(t, seed=seed),
             refutations=mutant_outcome(t, seed=seed),
-            key=t.id,
             citations=tuple(sources.index(s) + 1 for s in t.sources),
         )
         for t in theorems
