@@ -28,9 +28,11 @@ import importlib.metadata
 import importlib.util
 import inspect
 import math
+import pkgutil
 import re
 import sys
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -41,8 +43,10 @@ from checkers.results import (
     CheckResult,
     Counterexample,
     MutantOutcome,
+    Erratum,
     MutantResult,
     NumericSummary,
+    Plot,
     TheoremError,
     TheoremFailed,
     WorkedExample,
@@ -345,7 +349,12 @@ class Theorem:
     retyped) into the claim; ``assemble(closed_form, **kw)``, when given, turns
     that compiled function into the claim (assembling blocks, selecting a
     leading sub-matrix) without restating the formula. ``values(**params,
-    **inputs)`` returns the worked example's named values.
+    **inputs)`` returns the worked example's named values. ``figures(seed, **params)``
+    returns the handout's :class:`~checkers.results.Plot` list at the example's
+    parameters. ``errata`` lists claims of the course material this theorem shows false or
+    loose. ``variants`` names the parameters a handout variant redraws (with the domain
+    to draw them from); by default every parameter that does not fix a shape. ``values`` and ``figures`` also receive ``data`` (a path the user gave, or None)
+    when their signature names it.
     """
 
     id: str
@@ -364,6 +373,9 @@ class Theorem:
     example: Mapping[str, Any] | None = None
     assemble: Callable[..., np.ndarray] | None = None
     values: Callable[..., Mapping[str, Any]] | None = None
+    figures: Callable[..., list[Plot]] | None = None
+    errata: tuple[Erratum, ...] = ()
+    variants: Mapping[str, Domain] | None = None
 
     def __post_init__(self):
         problem = self._definition_problem()
@@ -373,6 +385,7 @@ class Theorem:
         object.__setattr__(self, "sources", tuple(self.sources))
         object.__setattr__(self, "parameters", dict(self.parameters))
         object.__setattr__(self, "mutants", dict(self.mutants))
+        object.__setattr__(self, "errata", tuple(self.errata))
         # The module whose code constructed this theorem (the pytest plugin collects a theorem only there).
         caller = sys._getframe(2).f_globals.get("__name__", "")
         object.__setattr__(self, "defined_in", caller)
@@ -394,6 +407,18 @@ class Theorem:
         for name, mutant in dict(self.mutants).items():
             if not callable(mutant):
                 return f"mutant {name!r} is not callable"
+        for erratum in tuple(self.errata):
+            if not isinstance(erratum, Erratum):
+                return "errata= must hold Erratum records"
+            if erratum.refuted_by is None and not erratum.evidence:
+                return f"erratum {erratum.section!r}: name the mutant that refutes it (refuted_by=) or give evidence="
+            if erratum.refuted_by is not None and erratum.refuted_by not in dict(self.mutants):
+                return f"erratum {erratum.section!r}: refuted_by={erratum.refuted_by!r} is not one of the mutants"
+        for name, domain in dict(self.variants or {}).items():
+            if name not in dict(self.parameters) or not isinstance(domain, (Integer, Real, Choice)):
+                return f"variants= must map parameter names to domains ({name!r} does not)"
+        if self.figures is not None and not callable(self.figures):
+            return "figures= must be a callable returning Plot records"
         if self.tolerance is not None and not isinstance(self.tolerance, (Deterministic, Statistical)):
             return "tolerance= must be Deterministic(...) or Statistical(...)"
         for name, value in dict(self.example or {}).items():
@@ -498,7 +523,8 @@ class Registry:
         self._builtins_loaded = True
         for topic in TOPICS:
             if importlib.util.find_spec(f"checkers.{topic}") is not None:
-                self.load_module(f"checkers.{topic}")
+                for module in _topic_modules(f"checkers.{topic}"):
+                    self.load_module(module)
         for entry in importlib.metadata.entry_points(group="transformer_proofs.theorems"):
             self.load_module(entry.value)
 
@@ -514,6 +540,17 @@ class Registry:
             known = ", ".join(sorted(self._theorems))
             raise UnknownTheorem(f"unknown theorem id {theorem_id!r} (known: {known})")
         return self._theorems[theorem_id]
+
+
+def _topic_modules(name: str) -> list[str]:
+    """A topic module, or a topic package followed by its submodules in ``ORDER`` (else alphabetical)."""
+    package = importlib.import_module(name)
+    if not hasattr(package, "__path__"):
+        return [name]
+    found = sorted(info.name for info in pkgutil.iter_modules(package.__path__))
+    order = list(getattr(package, "ORDER", ()))
+    found.sort(key=lambda m: order.index(m) if m in order else len(order))
+    return [name] + [f"{name}.{m}" for m in found]
 
 
 REGISTRY = Registry()
@@ -927,19 +964,71 @@ def example_params(theorem: Theorem, overrides: Mapping[str, Any]) -> dict[str, 
     return params
 
 
-def worked_example(theorem: Theorem, *, seed: int = 0, device: str = "cpu", **overrides) -> WorkedExample:
-    """Named values at the example's parameters, from the closed form, confirmed by the oracle at the same instance."""
+def variant_params(theorem: Theorem, variant: int) -> dict[str, Any]:
+    """Worked-example parameters for handout variant ``variant``: the same variant, the same values.
+
+    Each redrawn parameter (``theorem.variants``, by default every parameter that does not
+    fix a shape) is drawn from its domain and rounded to two significant digits when the
+    rounded value stays in the parameter's domain, so that a sheet has values a student
+    can work with.
+    """
+    rng = np.random.default_rng([variant, zlib.crc32(theorem.id.encode())])
+    drawn = theorem.variants if theorem.variants is not None else {
+        n: d for n, d in theorem.parameters.items() if n not in theorem.shape_parameters
+    }
+    params = theorem.default_params()
+    for name, domain in drawn.items():
+        value = _plain(domain.sample(rng, 1)[0])
+        nice = _two_digits(value)
+        params[name] = nice if theorem.parameters[name].contains(nice) and domain.contains(nice) else value
+    return params
+
+
+def _two_digits(value):
+    if isinstance(value, str) or value == 0:
+        return value
+    rounded = float(f"{float(value):.2g}")
+    return int(rounded) if isinstance(value, (int, np.integer)) else rounded
+
+
+def worked_example(
+    theorem: Theorem, *, seed: int = 0, device: str = "cpu", data: str | None = None, **overrides
+) -> WorkedExample:
+    """Named values at the example's parameters, from the closed form, confirmed by the oracle at the same instance.
+
+    ``data`` (a path the user gave, or None) reaches ``values`` when its signature names it.
+    """
     params = example_params(theorem, overrides)
     group = single_instance(theorem, params, seed, device)
     oracle = _oracle_values(theorem, group, device)
     claim = _as_batch(theorem, "claim", _evaluate(theorem, "claim", None, group, device), 1)
     comparison = _compare(theorem.policy, claim, oracle, 1)
     if theorem.values is not None:
-        arguments = {**params, **{k: v[0] for k, v in group.inputs.items()}, "device": device}
+        arguments = {**params, **{k: v[0] for k, v in group.inputs.items()}, "device": device, "seed": seed, "data": data}
         values = dict(call_with(theorem.values, arguments))
     else:
         values = {"claim": claim[0], "oracle": comparison.reference[0]}
-    finite = all(np.all(np.isfinite(np.asarray(v, dtype=float))) for v in values.values())
-    verified = bool(comparison.errors[0] <= 1 and finite)
+    verified = bool(comparison.errors[0] <= 1 and all(_finite(v) for v in values.values()))
     message = f"claim and oracle agree within {comparison.errors[0]:.3g} of the tolerance"
     return WorkedExample(theorem.id, seed, params, values, verified, message)
+
+
+def _finite(value) -> bool:
+    """Numbers and arrays of numbers must be finite; text and other records pass."""
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return True
+    return bool(np.all(np.isfinite(array)))
+
+
+def theorem_figures(theorem: Theorem, *, seed: int = 0, data: str | None = None, **overrides) -> list[Plot]:
+    """The theorem's handout figures at the example's parameters (none if it draws none)."""
+    if theorem.figures is None:
+        return []
+    arguments = {**example_params(theorem, overrides), "seed": seed, "data": data}
+    plots = list(call_with(theorem.figures, arguments))
+    for plot in plots:
+        if not isinstance(plot, Plot) or not re.fullmatch(r"[a-z0-9-]+", plot.name):
+            raise TheoremError(f"theorem {theorem.id!r}: figures= must return Plot records with kebab-case names")
+    return plots

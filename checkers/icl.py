@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from checkers.checking import Deterministic, Integer, Real, Theorem
+from checkers.results import Erratum
 from numerics.icl import (
     gradient_descent_construction,
     gradient_descent_step,
@@ -164,4 +165,17 @@ lsa_gd = Theorem(
         ),
     ),
     values=_example_values,
+    errata=(
+        Erratum(
+            source="seed 004",
+            section="project track A, 2.3 step 5",
+            stated="the OLS prediction $y_{OLS} = x_{test}^\\top (X^\\top X)^{-1} X^\\top Y$ with $k \\in [5, 50]$ examples",
+            corrected=(
+                "for $k < d$ the $d \\times d$ matrix $X^\\top X$ has rank at most $k$ and no inverse; the "
+                "minimum-norm least-squares prediction is $x_{test}^\\top X^{+} Y$ (Moore-Penrose pseudo-inverse), "
+                "which equals the stated formula when $X$ has full column rank ($k \\ge d$)"
+            ),
+            evidence="$\\operatorname{rank}(X^\\top X) = \\operatorname{rank}(X) \\le \\min(k, d)$",
+        ),
+    ),
 )

@@ -256,6 +256,48 @@ def _latex_value(value: Any) -> str:
     return rf"\begin{{pmatrix}}{rows}\end{{pmatrix}}"
 
 
+@dataclass(frozen=True)
+class Plot:
+    """A figure for the handout: a matplotlib ``Figure`` drawn by the numerics, with its caption.
+
+    ``name`` is a short file-name stem (letters, digits, hyphens); the handout writes
+    ``<theorem id>-<name>.pdf`` beside the ``.tex`` with fixed metadata, so the same seed
+    gives the same bytes.
+    """
+
+    name: str
+    caption: str
+    figure: Any = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Erratum:
+    """A claim of the course material found false or loose, and the corrected claim.
+
+    ``stated`` and ``corrected`` are prose with ``$...$`` math. ``refuted_by`` names the
+    theorem's mutant that encodes the claim as stated (the checker refutes it); where no
+    mutant can (a claim about wording, not a formula), ``evidence`` says what shows it.
+    """
+
+    source: str
+    section: str
+    stated: str
+    corrected: str
+    refuted_by: str | None = None
+    evidence: str = ""
+
+    def to_json(self, theorem_id: str) -> dict:
+        return {
+            "id": theorem_id,
+            "source": self.source,
+            "section": self.section,
+            "stated": self.stated,
+            "corrected": self.corrected,
+            "refuted_by": self.refuted_by,
+            "evidence": self.evidence,
+        }
+
+
 class TheoremFailed(AssertionError):
     """A theorem's claim disagreed with its oracle, or one of its mutants survived."""
 

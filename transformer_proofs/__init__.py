@@ -29,7 +29,7 @@ from checkers.results import (
 # Load the submodule before binding the function of the same name: importing
 # transformer_proofs.render later must not replace tp.render with the module.
 import transformer_proofs.render  # noqa: E402,F401  (isort: skip)
-from transformer_proofs.api import example, get, load_module, mutants, render, theorems, verify
+from transformer_proofs.api import errata, example, get, load_module, mutants, render, theorems, verify
 
 __version__ = package_version()
 
@@ -59,6 +59,7 @@ __all__ = [
     "UnknownTheorem",
     "WorkedExample",
     "check",
+    "errata",
     "example",
     "get",
     "load_module",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from checkers.checking import REGISTRY, Theorem, mutant_outcome, run_check, worked_example
-from checkers.results import MutantReport, Report, WorkedExample, package_version
+from checkers.results import Erratum, MutantReport, Report, WorkedExample, package_version
 
 
 def theorems(topic: str | None = None) -> list[Theorem]:
@@ -58,16 +58,40 @@ def mutants(ids: Iterable[str] | None = None, *, seed: int = 0, topic: str | Non
     return MutantReport(tuple(mutant_outcome(t, seed=seed) for t in select(ids, topic)))
 
 
-def example(theorem_id: str, *, seed: int = 0, **params) -> WorkedExample:
-    """The worked example at the default parameters (overridden by ``params``), confirmed by the oracle."""
+def example(theorem_id: str, *, seed: int = 0, data: str | None = None, **params) -> WorkedExample:
+    """The worked example at the default parameters (overridden by ``params``), confirmed by the oracle.
+
+    ``data`` is a path for theorems that fit data (scaling-law-fit); others ignore it.
+    """
     from transformer_proofs.render import example_latex
 
     theorem = get(theorem_id)
-    return replace(worked_example(theorem, seed=seed, **params), renderer=example_latex)
+    return replace(worked_example(theorem, seed=seed, data=data, **params), renderer=example_latex)
 
 
-def render(ids: Iterable[str] | None, path: str | Path, *, seed: int = 0, solutions: bool = True, topic: str | None = None) -> Path:
-    """Write a handout (``.tex``, or ``.pdf`` through latexmk) for the chosen theorems."""
+def errata(topic: str | None = None) -> list[tuple[Theorem, Erratum]]:
+    """Claims of the course material found false or loose: (the theorem that shows it, the erratum)."""
+    return [(t, e) for t in theorems(topic) for e in t.errata]
+
+
+def render(
+    ids: Iterable[str] | None,
+    path: str | Path,
+    *,
+    seed: int = 0,
+    solutions: bool = True,
+    topic: str | None = None,
+    variant: int | None = None,
+    data: str | None = None,
+    instances: int = 1000,
+) -> Path:
+    """Write a handout (``.tex``, or ``.pdf`` through latexmk) for the chosen theorems.
+
+    ``solutions=False`` writes the student version (givens and questions, no answers);
+    ``variant=K`` redraws the worked examples' parameters, the same K giving the same sheet.
+    """
     from transformer_proofs.render import write_handout
 
-    return write_handout(select(ids, topic), Path(path), seed=seed, solutions=solutions).path
+    options = dict(seed=seed, solutions=solutions, variant=variant, data=data, instances=instances)
+    handout = write_handout(select(ids, topic), Path(path), **options)
+    return handout.path

@@ -226,6 +226,7 @@ def example(
     ] = None,
     seed: SeedOption = 0,
     format: Annotated[Format, typer.Option("--format", help="text, tex or json.")] = Format.text,
+    data: DataOption = None,
     module: ModuleOption = None,
 ) -> None:
     """The worked example: named values from the closed form, confirmed by the oracle."""
@@ -234,7 +235,7 @@ def example(
     (theorem,) = _select([theorem_id], None, module)
     overrides = _parse_params(theorem, param or [])
     try:
-        worked = api.example(theorem.id, seed=seed, **overrides)
+        worked = api.example(theorem.id, seed=seed, data=_data_path(data), **overrides)
     except ValueError as error:
         raise BadInput(str(error)) from None
     if format is Format.json:
@@ -263,6 +264,25 @@ def _parse_params(theorem, assignments: list[str]) -> dict:
     return values
 
 
+class Sheet(str, Enum):
+    exercises = "exercises"
+
+
+DataOption = Annotated[
+    Optional[Path],
+    typer.Option("--data", metavar="CSV", help="Runs to fit (columns N, loss and D or C); else $TP_CHINCHILLA_DATA."),
+]
+
+
+def _data_path(data: Optional[Path]) -> Optional[str]:
+    """The data file: --data, else $TP_CHINCHILLA_DATA, else none (theorems then use synthetic data)."""
+    if data is None:
+        return os.environ.get("TP_CHINCHILLA_DATA") or None
+    if not data.is_file():
+        raise BadInput(f"--data: {data} is not a file")
+    return str(data)
+
+
 @app.command()
 def render(
     ids: IdsArgument = None,
@@ -270,25 +290,63 @@ def render(
     topic: TopicOption = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="OUT.tex|OUT.pdf", help="The handout to write.")] = None,
     seed: SeedOption = 0,
-    solutions: Annotated[bool, typer.Option("--solutions/--no-solutions", help="Derivations, answers and stamps.")] = True,
+    solutions: Annotated[
+        bool, typer.Option("--solutions/--no-solutions", help="Full version (derivations, answers, stamps) or student version.")
+    ] = True,
+    variant: Annotated[
+        Optional[int], typer.Option("--variant", min=0, metavar="K", help="Redraw the worked examples' parameters (sheet K).")
+    ] = None,
+    sheet: Annotated[
+        Optional[Sheet],
+        typer.Option("--sheet", help="Build the course's exercise sheet and OUT-solutions beside it (ids are not taken)."),
+    ] = None,
+    data: DataOption = None,
+    instances: Annotated[int, typer.Option("--instances", min=1, help="Random parameter points per theorem.")] = 1000,
     module: ModuleOption = None,
 ) -> None:
     """Build a LaTeX handout (.tex, or .pdf through latexmk) of verified theorems."""
-    from transformer_proofs.render import LatexMissing, write_handout
+    from transformer_proofs.render import LatexMissing, write_handout, write_sheet
 
     if output is None:
         raise BadInput("render needs an output file: -o OUT.tex or -o OUT.pdf")
+    if sheet is not None and (ids or topic or all_):
+        raise BadInput("--sheet builds the whole exercise sheet; give no ids, --all or --topic with it")
     chosen = _select(ids, topic, module)
+    options = dict(seed=seed, variant=variant, data=_data_path(data), instances=instances)
     console = Console(stderr=True, highlight=False)
     try:
-        with console.status(f"checking {len(chosen)} theorems and writing {output}"):
-            handout = write_handout(chosen, output, seed=seed, solutions=solutions)
+        with console.status(f"checking theorems and writing {output}"):
+            if sheet is not None:
+                handouts = write_sheet(output, **options)
+            else:
+                handouts = (write_handout(chosen, output, solutions=solutions, **options),)
     except (LatexMissing, ValueError, RuntimeError) as error:
         raise BadInput(str(error)) from None
-    console.print(f"wrote {handout.path}")
-    if not handout.ok:
+    for handout in handouts:
+        console.print(f"wrote {handout.path}")
+    ok = all(h.ok for h in handouts)
+    if not ok:
         console.print("not everything in it was verified (see the sections' stamps); run verify and mutants for details")
-    raise typer.Exit(0 if handout.ok else 1)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def errata(
+    as_json: Annotated[bool, typer.Option("--json", help="Write JSON to stdout.")] = False,
+    module: ModuleOption = None,
+) -> None:
+    """Claims of the course material found false or loose, each with its correction and the theorem that shows it."""
+    found = [(t, e) for t in _select(None, None, module) for e in t.errata]
+    if as_json:
+        _emit_json({"errata": [e.to_json(t.id) for t, e in found]}, "-")
+        return
+    console = Console(highlight=False, soft_wrap=True)
+    for number, (theorem, erratum) in enumerate(found, 1):
+        shown_by = f"refuted claim '{erratum.refuted_by}'" if erratum.refuted_by else erratum.evidence
+        console.print(f"[bold]{number}. {erratum.source}, {erratum.section}[/bold] ({theorem.id})", markup=True)
+        console.print(f"   stated:    {erratum.stated}", markup=False)
+        console.print(f"   corrected: {erratum.corrected}", markup=False)
+        console.print(f"   shown by:  {shown_by}", markup=False)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

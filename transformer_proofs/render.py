@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import io
 import platform
 import re
 import shutil
@@ -23,8 +24,9 @@ from typing import Any, Sequence
 import jinja2
 import numpy as np
 
-from checkers.checking import Theorem, mutant_outcome, run_check, worked_example
-from checkers.results import CheckResult, MutantOutcome, WorkedExample, package_version
+from checkers.checking import REGISTRY, Theorem, UnknownTheorem, mutant_outcome, run_check, theorem_figures, variant_params, worked_example
+from checkers.exercises import EXERCISES, SHEET_SOURCE, Exercise
+from checkers.results import CheckResult, MutantOutcome, Plot, WorkedExample, package_version
 
 LATEX_PACKAGES = "latexmk texlive-latex-recommended texlive-latex-extra texlive-science lmodern"
 LATEX_TIME_LIMIT = 600
@@ -149,6 +151,7 @@ class Section:
     example: WorkedExample
     refutations: MutantOutcome
     citations: tuple[int, ...]
+    figures: tuple[tuple[str, Plot], ...] = ()  # (file name, plot)
 
     @property
     def derivation(self):
@@ -168,33 +171,108 @@ class Handout:
     ok: bool
 
 
-def handout_latex(theorems: Sequence[Theorem], *, seed: int = 0, solutions: bool = True) -> str:
-    """The whole handout as LaTeX: title page, a verified section per theorem, provenance, bibliography."""
-    return _handout(theorems, seed=seed, solutions=solutions)[0]
+@dataclass(frozen=True)
+class HandoutSource:
+    """The LaTeX of a handout and the figure files it includes (name -> PDF bytes)."""
+
+    tex: str
+    figures: dict[str, bytes]
+    ok: bool
 
 
-def _handout(theorems: Sequence[Theorem], *, seed: int, solutions: bool) -> tuple[str, bool]:
+def handout_latex(theorems: Sequence[Theorem], **options) -> str:
+    """The whole handout as LaTeX: title page, a verified section per theorem, errata, provenance, bibliography."""
+    return handout_source(theorems, **options).tex
+
+
+def handout_source(
+    theorems: Sequence[Theorem],
+    *,
+    seed: int = 0,
+    solutions: bool = True,
+    variant: int | None = None,
+    data: str | None = None,
+    instances: int = HANDOUT_INSTANCES,
+) -> HandoutSource:
+    """Check every theorem at ``instances`` points, draw its figures and render the handout (see :func:`write_handout`)."""
     sources = _bibliography(theorems)
-    sections = [
-        Section(
-            theorem=t,
-            result=run_check(t, instances=HANDOUT_INSTANCES, seed=seed),
-            example=worked_example(t, seed=seed),
-            refutations=mutant_outcome(t, seed=seed),
-            citations=tuple(sources.index(s) + 1 for s in t.sources),
-        )
-        for t in theorems
-    ]
-    tex = environment().get_template("handout.tex.j2").render(
+    sections = [_section(t, sources, seed=seed, variant=variant, data=data, instances=instances) for t in theorems]
+    return _source(
+        "handout.tex.j2", sections, sources, seed=seed, solutions=solutions, variant=variant, instances=instances
+    )
+
+
+def sheet_sources(
+    exercises: Sequence[Exercise] = EXERCISES,
+    *,
+    seed: int = 0,
+    variant: int | None = None,
+    data: str | None = None,
+    instances: int = HANDOUT_INSTANCES,
+) -> tuple[HandoutSource, HandoutSource]:
+    """The exercise sheet, student version and solutions, from one set of checks.
+
+    Every exercise appears in order; one answered by a registered theorem gets that
+    theorem's questions (student) or its verified section (solutions).
+    """
+    covered = [t for t in dict.fromkeys(_registered(e.theorem_id) for e in exercises) if t is not None]
+    sources = _bibliography(covered)
+    sections = {t.id: _section(t, sources, seed=seed, variant=variant, data=data, instances=instances) for t in covered}
+    context = dict(
+        seed=seed,
+        instances=instances,
+        variant=variant,
+        exercises=[(e, sections.get(e.theorem_id)) for e in exercises],
+        sheet_source=SHEET_SOURCE,
+    )
+    return tuple(
+        _source("sheet.tex.j2", list(sections.values()), sources, solutions=solutions, **context)
+        for solutions in (False, True)
+    )
+
+
+def _registered(theorem_id: str | None) -> Theorem | None:
+    if theorem_id is None:
+        return None
+    try:
+        return REGISTRY.get(theorem_id)
+    except UnknownTheorem:
+        return None
+
+
+def _source(template: str, sections: list, sources: list[str], **context) -> HandoutSource:
+    tex = environment().get_template(template).render(
         sections=sections,
         sources=sources,
-        seed=seed,
-        solutions=solutions,
-        instances=HANDOUT_INSTANCES,
         versions=_versions(),
         example_template=example_template,
+        errata=[(s.theorem, erratum) for s in sections for erratum in s.theorem.errata],
+        **context,
     )
-    return tex, all(section.ok for section in sections)
+    figures = {name: figure_pdf(plot) for section in sections for name, plot in section.figures}
+    return HandoutSource(tex, figures, all(section.ok for section in sections))
+
+
+def _section(
+    theorem: Theorem, sources: list[str], *, seed: int, variant: int | None, data: str | None, instances: int
+) -> Section:
+    params = variant_params(theorem, variant) if variant is not None else {}
+    plots = theorem_figures(theorem, seed=seed, data=data, **params)
+    return Section(
+        theorem=theorem,
+        result=run_check(theorem, instances=instances, seed=seed),
+        example=worked_example(theorem, seed=seed, data=data, **params),
+        refutations=mutant_outcome(theorem, seed=seed),
+        citations=tuple(sources.index(s) + 1 for s in theorem.sources),
+        figures=tuple((f"{theorem.id}-{plot.name}.pdf", plot) for plot in plots),
+    )
+
+
+def figure_pdf(plot: Plot) -> bytes:
+    """The figure as PDF bytes with no creation date, so the same seed gives the same file."""
+    buffer = io.BytesIO()
+    plot.figure.savefig(buffer, format="pdf", bbox_inches="tight", metadata={"CreationDate": None})
+    return buffer.getvalue()
 
 
 def _bibliography(theorems: Sequence[Theorem]) -> list[str]:
@@ -215,11 +293,29 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def write_handout(theorems: Sequence[Theorem], path: Path, *, seed: int = 0, solutions: bool = True) -> Handout:
-    """Write ``path`` (``.tex``, or ``.pdf`` built by latexmk); the directory must exist.
+def write_handout(theorems: Sequence[Theorem], path: Path, **options) -> Handout:
+    """Write ``path`` (``.tex`` with its figure PDFs beside it, or ``.pdf`` built by latexmk).
 
-    A section whose theorem failed is still written (with its failure shown); ``Handout.ok`` says so.
+    The directory must exist. A section whose theorem failed is still written (with its
+    failure shown); ``Handout.ok`` says so. ``options`` are :func:`handout_source`'s: ``seed``,
+    ``solutions``, ``variant`` (redraws the worked examples' parameters) and ``data`` (a
+    path handed to the theorems that use data, e.g. scaling-law-fit's published runs).
     """
+    path = _output_path(path)
+    return _write(handout_source(theorems, **options), path)
+
+
+def write_sheet(path: Path, **options) -> tuple[Handout, Handout]:
+    """Write the exercise sheet at ``path`` and its solutions beside it (``<stem>-solutions<suffix>``).
+
+    ``options`` are :func:`sheet_sources`'s: ``seed``, ``variant``, ``data``.
+    """
+    path = _output_path(path)
+    student, solutions = sheet_sources(**options)
+    return _write(student, path), _write(solutions, path.with_name(f"{path.stem}-solutions{path.suffix}"))
+
+
+def _output_path(path) -> Path:
     path = Path(path)
     if path.suffix not in (".tex", ".pdf"):
         raise ValueError(f"output {path} must end in .tex or .pdf")
@@ -227,21 +323,31 @@ def write_handout(theorems: Sequence[Theorem], path: Path, *, seed: int = 0, sol
         raise ValueError(f"output directory {path.parent} does not exist")
     if path.suffix == ".pdf" and shutil.which("latexmk") is None:
         raise LatexMissing(f"latexmk is not installed; for the PDF: apt-get install {LATEX_PACKAGES}")
-    tex, ok = _handout(theorems, seed=seed, solutions=solutions)
+    return path
+
+
+def _write(source: HandoutSource, path: Path) -> Handout:
     if path.suffix == ".tex":
-        path.write_text(tex, encoding="utf-8")
+        path.write_text(source.tex, encoding="utf-8")
+        for name, content in source.figures.items():
+            (path.parent / name).write_bytes(content)
     else:
-        path.write_bytes(compile_pdf(tex))
-    return Handout(path, ok)
+        path.write_bytes(compile_pdf(source.tex, files=source.figures))
+    return Handout(path, source.ok)
 
 
-def compile_pdf(tex: str, *, time_limit: int = LATEX_TIME_LIMIT) -> bytes:
-    """Compile LaTeX with latexmk in a temporary directory (shell escape off); return the PDF bytes."""
+def compile_pdf(tex: str, *, files: dict[str, bytes] | None = None, time_limit: int = LATEX_TIME_LIMIT) -> bytes:
+    """Compile LaTeX with latexmk in a temporary directory (shell escape off); return the PDF bytes.
+
+    ``files`` (name -> bytes) are written beside the source first: the figures it includes.
+    """
     if shutil.which("latexmk") is None:
         raise LatexMissing(f"latexmk is not installed; for the PDF: apt-get install {LATEX_PACKAGES}")
     with tempfile.TemporaryDirectory(prefix="transformer-proofs-") as folder:
         source = Path(folder) / "handout.tex"
         source.write_text(tex, encoding="utf-8")
+        for name, content in (files or {}).items():
+            (Path(folder) / name).write_bytes(content)
         command = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", source.name]
         try:
             run = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=time_limit)

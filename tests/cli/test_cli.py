@@ -153,7 +153,7 @@ def test_render_tex_is_byte_identical_for_a_seed(tp, tmp_path):
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
 def test_render_pdf_of_every_theorem(tp, tmp_path):
     pdf = tmp_path / "handout.pdf"
-    run = tp("render", "--all", "-o", pdf, "--seed", "0")
+    run = tp("render", "--all", "--instances", "100", "-o", pdf, "--seed", "0")
     assert run.returncode == 0, run.stderr
     assert pdf.read_bytes().startswith(b"%PDF")
 

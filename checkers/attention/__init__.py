@@ -189,4 +189,5 @@ pe_rotation = Theorem(
         ),
     ),
     values=_rotation_values,
+    variants={"k": Real(1.0, 20.0), "pos": Real(0.0, 100.0)},
 )

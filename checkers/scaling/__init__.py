@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from checkers.checking import Deterministic, Real, Theorem
+from checkers.results import Erratum
 from numerics.scaling import compute_optimal_allocation as minimise_along_budget
 from numerics.scaling import parametric_loss
 from proofs.scaling import COMPUTE_BUDGET, HOFFMANN, POSITIVE_FIT, compute_optimal_allocation
@@ -108,4 +109,18 @@ chinchilla_allocation = Theorem(
         ),
     ),
     values=_allocation_values,
+    errata=(
+        Erratum(
+            source="seed 003",
+            section="exercise 1.5",
+            stated="the Chinchilla estimate that for optimal training $D \\approx 20 N$",
+            corrected=(
+                "20 tokens per parameter is the rule of thumb of Hoffmann et al.'s approaches 1 and 2; their "
+                "approach-3 fit ($A = 406.4$, $B = 410.7$, $\\alpha = 0.34$, $\\beta = 0.28$) puts the optimum "
+                "at Gopher's budget near 93 tokens per parameter, and the ratio grows with $C$ since "
+                "$D/N \\propto C^{(\\alpha - \\beta)/(\\alpha + \\beta)}$"
+            ),
+            evidence="the tokens per parameter in this theorem's worked example, at the default parameters",
+        ),
+    ),
 )

@@ -225,3 +225,4 @@ def projected_scores(positions, k, d_model: int, base, w_query, w_key) -> np.nda
     queries = sinusoidal_encoding(positions, d_model, base) @ np.swapaxes(w_query, 1, 2)
     keys = sinusoidal_encoding(np.asarray(positions) + k[:, None], d_model, base) @ np.swapaxes(w_key, 1, 2)
     return (queries * keys).sum(axis=-1)
+from numerics.attention.kernels import scaled_dot_product_attention  # noqa: E402,F401

@@ -11,6 +11,7 @@ import functools
 import numpy as np
 
 from checkers.checking import Deterministic, Integer, Theorem
+from checkers.results import Erratum
 from numerics.ssm import fourier_signal, integrate_memory, legendre_projection
 from proofs.ssm import LEGS_N_MAX, legs_dynamics
 
@@ -130,4 +131,21 @@ hippo_legs = Theorem(
         ),
     ),
     values=_legs_values,
+    variants={"N": Integer(2, 6, shape=True)},
+    errata=(
+        Erratum(
+            source="seed 000",
+            section="hours 9-10, Optimal Memory (HiPPO)",
+            stated="a proof of the optimality of the HiPPO matrix for online polynomial projection",
+            corrected=(
+                "what is optimal is the projection: $c(t)$ minimises the $L^2(\\mu_t)$ error over polynomials of "
+                "degree $< N$; the HiPPO matrices $A, B$ are the ODE those optimal coefficients satisfy, not an "
+                "optimum over matrices"
+            ),
+            evidence=(
+                "the checker integrates the ODE with $A, B$ and finds its coefficients equal to the optimal "
+                "projection computed by quadrature; no optimisation over matrices takes place"
+            ),
+        ),
+    ),
 )

@@ -133,3 +133,8 @@ def integrate_memory(
     if not solution.success:
         raise RuntimeError(f"solve_ivp failed: {solution.message}")
     return solution.y[:, -1].reshape(n, size)
+from numerics.ssm.scan import linear_recurrence  # noqa: E402,F401
+from numerics.ssm.selective import selective_scan  # noqa: E402,F401
+from numerics.ssm.selective import selective_scan_ref  # noqa: E402,F401
+from numerics.ssm.ssd import ssd  # noqa: E402,F401
+from numerics.ssm.ssd import ssd_minimal_discrete  # noqa: E402,F401

@@ -1,0 +1,153 @@
+"""Course handouts: student and solution versions, variants, the exercise sheet, figures and errata."""
+
+import json
+import shutil
+import textwrap
+
+import pytest
+
+from checkers.checking import REGISTRY, variant_params
+from checkers.exercises import EXERCISES, Exercise
+from transformer_proofs.render import handout_source, sheet_sources
+
+# A user theorem with a figure and an erratum, loaded with --module from a temporary directory.
+USER_MODULE = textwrap.dedent(
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+    import transformer_proofs as tp
+    from checkers.results import Erratum, Plot
+
+    def squares_figure(seed, n):
+        figure = Figure(figsize=(3, 2))
+        axes = figure.add_subplot()
+        x = np.random.default_rng(seed).uniform(0, n, 20)
+        axes.plot(np.sort(x), np.sort(x) ** 2)
+        return [Plot("squares", "Squares of random points", figure)]
+
+    square_sum = tp.Theorem(
+        id="odd-sum", title="Sum of the first n odd numbers", topic="user",
+        statement=r"$\\sum_{k=1}^{n} (2k - 1) = n^2$",
+        parameters={"n": tp.Integer(1, 1000, default=7)},
+        claim=lambda n: n ** 2,
+        oracle=lambda n: np.array([np.arange(1, 2 * m, 2).sum() for m in n]),
+        mutants={"n(n+1)": lambda n: n * (n + 1), "2n - 1": lambda n: 2 * n - 1, "n^2 - 1": lambda n: n ** 2 - 1},
+        figures=squares_figure,
+        errata=(Erratum("my notes", "lecture 1", "the sum is $n(n+1)$", "the sum is $n^2$", refuted_by="n(n+1)"),),
+    )
+    """
+)
+
+
+@pytest.fixture
+def user_module(tmp_path):
+    (tmp_path / "oddsum.py").write_text(USER_MODULE)
+    return {"PYTHONPATH": str(tmp_path)}
+
+
+def test_student_version_asks_without_answering(tp, tmp_path, user_module):
+    student, full = tmp_path / "student.tex", tmp_path / "full.tex"
+    assert tp("render", "odd-sum", "--module", "oddsum", "--no-solutions", "-o", student, env=user_module).returncode == 0
+    assert tp("render", "odd-sum", "--module", "oddsum", "-o", full, env=user_module).returncode == 0
+    student_text, full_text = student.read_text(), full.read_text()
+    assert "Student version" in student_text and r"\textbf{Find:}" in student_text
+    # The answer (7^2 = 49), the refutations and the stamp are in the solutions only.
+    assert r"\num{49}" in full_text and r"\num{49}" not in student_text
+    assert "refuted" in full_text and "refuted" not in student_text
+    assert "Verification." not in student_text.split(r"\begin{document}")[1]
+
+
+def test_figures_are_written_beside_the_tex_byte_identical_for_a_seed(tp, tmp_path, user_module):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    for folder in (first, second):
+        assert tp("render", "odd-sum", "--module", "oddsum", "-o", folder / "h.tex", env=user_module).returncode == 0
+    figure = first / "odd-sum-squares.pdf"
+    assert figure.read_bytes().startswith(b"%PDF")
+    assert figure.read_bytes() == (second / "odd-sum-squares.pdf").read_bytes()
+    assert r"\includegraphics[width=0.85\linewidth]{odd-sum-squares.pdf}" in (first / "h.tex").read_text()
+
+
+def test_variants_redraw_the_example_and_repeat_byte_for_byte(tp, tmp_path, user_module):
+    paths = {k: tmp_path / f"v{k}.tex" for k in ("1", "1again", "2")}
+    for key, path in paths.items():
+        assert tp("render", "odd-sum", "--module", "oddsum", "--variant", key[0], "-o", path, env=user_module).returncode == 0
+    assert paths["1"].read_bytes() == paths["1again"].read_bytes()
+    assert paths["1"].read_bytes() != paths["2"].read_bytes()
+    assert "variant 1" in paths["1"].read_text()
+
+
+def test_variant_parameters_stay_in_their_domains_and_shapes_stay_fixed():
+    for theorem in REGISTRY.theorems():
+        for variant in range(5):
+            params = variant_params(theorem, variant)
+            for name, value in params.items():
+                assert theorem.parameters[name].contains(value), (theorem.id, name, value)
+            if theorem.variants is None:
+                for name in theorem.shape_parameters:
+                    assert params[name] == theorem.default_params()[name]
+
+
+def test_errata_lists_the_course_claims_with_their_theorems(tp, user_module):
+    listed = json.loads(tp("errata", "--json", "--module", "oddsum", env=user_module).stdout)["errata"]
+    by_id = {(e["id"], e["section"]): e for e in listed}
+    mine = by_id[("odd-sum", "lecture 1")]
+    assert mine["refuted_by"] == "n(n+1)" and mine["corrected"] == "the sum is $n^2$"
+    for erratum in listed:
+        assert set(erratum) == {"id", "source", "section", "stated", "corrected", "refuted_by", "evidence"}
+        assert erratum["refuted_by"] or erratum["evidence"]
+    text = tp("errata", "--module", "oddsum", env=user_module)
+    assert text.returncode == 0 and "lecture 1 (odd-sum)" in text.stdout
+
+
+def test_every_erratum_that_names_a_mutant_is_refuted_by_it():
+    from checkers.checking import mutant_outcome
+
+    for theorem in REGISTRY.theorems():
+        named = {e.refuted_by for e in theorem.errata if e.refuted_by}
+        if named:
+            outcome = {m.name: m.refuted for m in mutant_outcome(theorem).mutants}
+            assert all(outcome[name] for name in named), theorem.id
+
+
+def test_handout_appends_the_errata_of_its_theorems():
+    theorem = REGISTRY.get("hippo-legs")
+    tex = handout_source([theorem]).tex
+    assert "Errata: claims of the course material found false or loose" in tex
+    assert theorem.errata[0].stated in tex
+
+
+def test_sheet_lists_every_exercise_and_says_which_are_not_covered():
+    exercises = (
+        Exercise("9.1", "Allocation", "Allocate a budget.", "chinchilla-allocation"),
+        Exercise("9.2", "Open question", "Not answered here."),
+    )
+    student, solutions = sheet_sources(exercises)
+    for source in (student, solutions):
+        assert r"\section{Exercise 9.1: Allocation}" in source.tex
+        assert "Not yet covered by the toolkit" in source.tex.split("Exercise 9.2")[1]
+    assert r"\textbf{Find:}" in student.tex and "Derivation" not in student.tex
+    assert "Derivation" in solutions.tex and solutions.ok
+
+
+def test_sheet_numbers_follow_the_course():
+    numbers = [e.number for e in EXERCISES]
+    assert numbers == [f"1.{i}" for i in range(1, 11)] + ["2.1", "2.2", "2.3"]
+
+
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
+def test_render_sheet_writes_the_sheet_and_its_solutions(tp, tmp_path):
+    run = tp("render", "--sheet", "exercises", "--instances", "50", "-o", tmp_path / "sheet.pdf")
+    assert run.returncode == 0, run.stderr
+    for name in ("sheet.pdf", "sheet-solutions.pdf"):
+        assert (tmp_path / name).read_bytes().startswith(b"%PDF")
+
+
+def test_sheet_takes_no_ids(tp, tmp_path):
+    run = tp("render", "lsa-gd", "--sheet", "exercises", "-o", tmp_path / "s.tex")
+    assert run.returncode == 2 and "--sheet" in run.stderr
+
+
+def test_data_must_be_a_file(tp, tmp_path):
+    run = tp("render", "lsa-gd", "--data", tmp_path / "missing.csv", "-o", tmp_path / "s.tex")
+    assert run.returncode == 2 and "--data" in run.stderr
