@@ -504,6 +504,7 @@ class Registry:
         """Import ``module_name`` and register its module-level Theorem objects."""
         if module_name in self._modules:
             return self._modules[module_name]
+        self._ensure_builtins()  # so that a clash is reported against the user's module, not ours
         try:
             module = importlib.import_module(module_name)
         except Exception as error:
@@ -745,6 +746,7 @@ def check(theorem: Theorem | str, *, instances: int = 1000, seed: int = 0, devic
     Returns the :class:`CheckResult` (with ``.mutants``) when the claim is
     verified and every mutant is refuted.
     """
+    __tracebackhide__ = True  # pytest shows the failure at the user's call, not inside the engine
     theorem = REGISTRY.get(theorem) if isinstance(theorem, str) else theorem
     result = run_check(theorem, instances=instances, seed=seed, device=device, mutants=True)
     if result.status == "error":

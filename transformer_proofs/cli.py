@@ -230,6 +230,7 @@ def example(
     module: ModuleOption = None,
 ) -> None:
     """The worked example: named values from the closed form, confirmed by the oracle."""
+    from checkers.results import TheoremError
     from transformer_proofs import display
 
     (theorem,) = _select([theorem_id], None, module)
@@ -238,6 +239,9 @@ def example(
         worked = api.example(theorem.id, seed=seed, data=_data_path(data), **overrides)
     except ValueError as error:
         raise BadInput(str(error)) from None
+    except TheoremError as error:
+        message = str(error)
+        raise BadInput(message if message.startswith(theorem.id) else f"{theorem.id}: {message}") from None
     if format is Format.json:
         _emit_json(worked.to_json(), "-")
     elif format is Format.tex:

@@ -167,7 +167,7 @@ def print_report(report: Report, console: Console) -> None:
     console.print("steps p/s/g: proved/sampled/given; max err: largest error in units of the tolerance (<= 1 passes)")
     for r in report.results:
         if r.status != "verified":
-            console.print(f"{r.id}: {r.message}", markup=False)
+            console.print(r.message if r.message.startswith(r.id) else f"{r.id}: {r.message}", markup=False)
 
 
 def print_mutants(report: MutantReport, console: Console) -> None:

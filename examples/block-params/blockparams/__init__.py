@@ -1,0 +1,1 @@
+"""Theorems about transformer blocks, property-tested with transformer-proofs."""

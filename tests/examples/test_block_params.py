@@ -1,0 +1,43 @@
+"""The README's user story, run as a user runs it: examples/block-params, two theorems, one of them false."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "block-params"
+COMMAND = Path(sys.executable).with_name("transformer-proofs")
+
+
+def run(*command, cwd=EXAMPLE):
+    environment = {**os.environ, "PYTHONPATH": str(EXAMPLE)}
+    return subprocess.run([str(c) for c in command], cwd=cwd, env=environment, capture_output=True, text=True, timeout=600)
+
+
+def test_pytest_passes_the_true_theorem_and_shows_why_the_false_one_fails():
+    tests = run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    assert tests.returncode == 1, tests.stdout + tests.stderr
+    assert "1 failed, 2 passed" in tests.stdout
+    assert "FAILED tests/test_theorems.py::test_rule_of_thumb" in tests.stdout
+    # The shrunk counterexample (d = 1: 12 against 25 parameters) and the line that replays it.
+    assert "claim and oracle disagree at d=1: claim 12, oracle 25" in tests.stdout
+    assert "replay: tp.check('block-parameters-rule-of-thumb', seed=0)" in tests.stdout
+
+
+def test_the_command_line_checks_user_theorems(tmp_path):
+    module = ("--module", "blockparams.theorems")
+    listed = run(COMMAND, "list", "--topic", "user", "--json", *module)
+    assert listed.returncode == 0 and "block-parameters-rule-of-thumb" in listed.stdout
+    verified = run(COMMAND, "verify", "--topic", "user", "--instances", "200", *module)
+    assert verified.returncode == 1, verified.stderr
+    assert "failed" in verified.stdout and "verified" in verified.stdout
+    assert run(COMMAND, "mutants", "block-parameters", *module).returncode == 0
+    handout = tmp_path / "blocks.tex"
+    rendered = run(COMMAND, "render", "block-parameters", "--instances", "100", "-o", handout, *module)
+    assert rendered.returncode == 0, rendered.stderr
+    assert "(no biases, no norms)" in handout.read_text()
+
+
+def test_the_workflow_runs_the_tests_and_the_command_line():
+    workflow = (EXAMPLE / ".github" / "workflows" / "theorems.yml").read_text()
+    assert "pytest" in workflow and "transformer-proofs verify" in workflow and "torch==2.13.0" in workflow
