@@ -352,7 +352,8 @@ class Theorem:
     **inputs)`` returns the worked example's named values. ``figures(seed, **params)``
     returns the handout's :class:`~checkers.results.Plot` list at the example's
     parameters. ``errata`` lists claims of the course material this theorem shows false or
-    loose. ``variants`` names the parameters a handout variant redraws (with the domain
+    loose. ``lemmas`` (only with ``claim=``) are builders of checked derivations that
+    support a claim with no closed form: shown and counted, never compiled. ``variants`` names the parameters a handout variant redraws (with the domain
     to draw them from); by default every parameter that does not fix a shape. ``values`` and ``figures`` also receive ``data`` (a path the user gave, or None)
     when their signature names it.
     """
@@ -376,6 +377,7 @@ class Theorem:
     figures: Callable[..., list[Plot]] | None = None
     errata: tuple[Erratum, ...] = ()
     variants: Mapping[str, Domain] | None = None
+    lemmas: tuple[Callable[[], Derivation], ...] = ()
 
     def __post_init__(self):
         problem = self._definition_problem()
@@ -386,6 +388,7 @@ class Theorem:
         object.__setattr__(self, "parameters", dict(self.parameters))
         object.__setattr__(self, "mutants", dict(self.mutants))
         object.__setattr__(self, "errata", tuple(self.errata))
+        object.__setattr__(self, "lemmas", tuple(self.lemmas))
         # The module whose code constructed this theorem (the pytest plugin collects a theorem only there).
         caller = sys._getframe(2).f_globals.get("__name__", "")
         object.__setattr__(self, "defined_in", caller)
@@ -395,6 +398,10 @@ class Theorem:
             return "the id must be kebab-case (lower-case letters, digits and hyphens)"
         if (self.derivation is None) == (self.claim is None):
             return "give exactly one of derivation= or claim="
+        if self.lemmas and self.derivation is not None:
+            return "lemmas= supports a claim= theorem; a derivation takes its lemmas in Derivation(lemmas=...)"
+        if not all(callable(lemma) for lemma in tuple(self.lemmas)):
+            return "lemmas= must hold builders of Derivations (functions taking no arguments)"
         if self.assemble is not None and self.derivation is None:
             return "assemble= only applies to a derivation's closed form"
         if not callable(self.oracle):
@@ -438,6 +445,11 @@ class Theorem:
 
     def built_derivation(self) -> Derivation | None:
         return _build(self.derivation) if self.derivation else None
+
+    def lemma_derivations(self) -> tuple[Derivation, ...]:
+        """The checked lemmas shown before the derivation (or, for a claim= theorem, instead of one)."""
+        derivation = self.built_derivation()
+        return tuple(derivation.lemmas) if derivation else tuple(_build(lemma) for lemma in self.lemmas)
 
     def closed_form(self, label: str | None = None) -> Callable[..., np.ndarray]:
         """The derivation's result (or the step labelled ``label``), compiled for batches."""
@@ -773,7 +785,7 @@ def run_check(
     start = time.perf_counter()
     timings = {}
     try:
-        symbolic = _symbolic_counts(theorem)
+        symbolic = symbolic_counts(theorem)
         timings["symbolic"] = time.perf_counter() - start
         numeric_start = time.perf_counter()
         groups = draw_instances(theorem, instances, seed, device)
@@ -796,9 +808,18 @@ def run_check(
     )
 
 
-def _symbolic_counts(theorem: Theorem) -> dict[str, int] | None:
+def symbolic_counts(theorem: Theorem) -> dict[str, int] | None:
+    """Steps by evidence of the derivation (lemmas included), or of a claim= theorem's lemmas; None if neither."""
     derivation = theorem.built_derivation()
-    return derivation.counts() if derivation else None
+    if derivation is not None:
+        return derivation.counts()
+    if not theorem.lemmas:
+        return None
+    total: dict[str, int] = {}
+    for lemma in theorem.lemma_derivations():
+        for kind, count in lemma.counts().items():
+            total[kind] = total.get(kind, 0) + count
+    return total
 
 
 def _numeric_summary(theorem: Theorem, oracles: list[_OracleValues], seed: int, device: str):

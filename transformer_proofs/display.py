@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from checkers.checking import Theorem
+from checkers.checking import Theorem, symbolic_counts
 from checkers.results import MutantReport, Report, WorkedExample, to_jsonable
 
 _EVIDENCE_STYLE = {"proved": "green", "sampled": "yellow", "given": "blue"}
@@ -51,6 +51,7 @@ def theorem_json(theorem: Theorem) -> dict:
             "sources": list(theorem.sources),
             "parameters": {name: d.describe() for name, d in theorem.parameters.items()},
             "derivation": None if derivation is None else _derivation_json(derivation),
+            "lemmas": [] if derivation else [_derivation_json(lemma) for lemma in theorem.lemma_derivations()],
             "mutants": list(theorem.mutants),
         }
     )
@@ -109,13 +110,15 @@ def print_theorem(theorem: Theorem, console: Console) -> None:
         for name, domain in theorem.parameters.items():
             console.print(f"  {name}: {domain.text()} (default {domain.default_value()})", markup=False)
     derivation = theorem.built_derivation()
-    if derivation is None:
-        console.print("\nNo derivation: the claim is a callable, checked numerically only.")
-        return
-    for lemma in derivation.lemmas:
+    for lemma in theorem.lemma_derivations():
         _print_derivation(lemma, console, "Lemma")
-    _print_derivation(derivation, console, "Derivation")
-    counts = derivation.counts()
+    if derivation is None:
+        console.print("\nNo derivation: the claim is a callable, checked numerically against the oracle.")
+        if not theorem.lemmas:
+            return
+    else:
+        _print_derivation(derivation, console, "Derivation")
+    counts = derivation.counts() if derivation else symbolic_counts(theorem)
     console.print(
         f"\n{counts['steps']} steps: {counts['proved']} proved, {counts['sampled']} sampled, {counts['given']} given"
     )

@@ -350,7 +350,7 @@ def compile_pdf(tex: str, *, files: dict[str, bytes] | None = None, time_limit: 
             (Path(folder) / name).write_bytes(content)
         command = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", source.name]
         try:
-            run = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=time_limit)
+            run = subprocess.run(command, cwd=folder, capture_output=True, text=True, errors="replace", timeout=time_limit)
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"LaTeX did not finish within {time_limit} s") from None
         pdf = source.with_suffix(".pdf")

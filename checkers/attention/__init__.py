@@ -15,6 +15,9 @@ from proofs.attention import INDEPENDENT_ENTRIES, dot_product_moments, positiona
 
 VASWANI = "Vaswani et al. 2017, Attention Is All You Need"
 
+# The registry loads the submodules in the syllabus order of their theorems (CATALOG.md).
+ORDER = ("equivariance", "kernels", "rank", "collapse", "jl", "circuits", "complexity", "turing")
+
 # --- softmax-variance -------------------------------------------------------------------------
 
 MOMENTS = DOT_PRODUCT_COMPONENTS

@@ -304,3 +304,61 @@ def test_worked_example_validates_parameters_and_confirms_with_the_oracle():
         worked_example(triangular(), n=0)
     with pytest.raises(ValueError, match="no parameter 'm'"):
         worked_example(triangular(), m=3)
+
+
+def _square_lemma() -> Derivation:
+    x = sp.Symbol("x")
+    return Derivation("a square expanded", (x + 1) ** 2).then(expand(), x**2 + 2 * x + 1)
+
+
+def _wrong_square_lemma() -> Derivation:
+    x = sp.Symbol("x")
+    return Derivation("a square expanded wrongly", (x + 1) ** 2).then(expand(), x**2 + 1)
+
+
+def _claim_theorem(**changes) -> Theorem:
+    fields = dict(
+        id="lemma-backed",
+        title="t",
+        topic="user",
+        statement="x",
+        parameters={"x": Real(0, 1)},
+        claim=lambda x: (x + 1) ** 2,
+        oracle=lambda x: x**2 + 2 * x + 1,
+        mutants={"x^2 + 1": lambda x: x**2 + 1},
+        lemmas=(_square_lemma,),
+    )
+    return Theorem(**{**fields, **changes})
+
+
+def test_a_claim_theorem_counts_and_shows_its_lemmas():
+    theorem = _claim_theorem()
+    result = check(theorem, instances=50)
+    assert result.symbolic == {"steps": 1, "proved": 1, "sampled": 0, "given": 0, "failed": 0}
+    assert [d.title for d in theorem.lemma_derivations()] == ["a square expanded"]
+
+
+def test_a_wrong_lemma_fails_the_theorem():
+    result = run_check(_claim_theorem(lemmas=(_wrong_square_lemma,)), instances=20)
+    assert result.status == "failed" and "step 1" in result.message.lower()
+
+
+def test_lemmas_belong_to_claim_theorems():
+    with pytest.raises(TheoremDefinitionError, match="lemmas="):
+        _claim_theorem(claim=None, derivation=_square_lemma)
+
+
+def test_an_erratum_must_name_one_of_the_mutants_or_give_evidence():
+    from checkers.results import Erratum
+
+    stated = dict(source="notes", section="1", stated="a", corrected="b")
+    with pytest.raises(TheoremDefinitionError, match="not one of the mutants"):
+        _claim_theorem(errata=(Erratum(**stated, refuted_by="no such mutant"),))
+    with pytest.raises(TheoremDefinitionError, match="evidence="):
+        _claim_theorem(errata=(Erratum(**stated),))
+    assert _claim_theorem(errata=(Erratum(**stated, refuted_by="x^2 + 1"),)).errata[0].refuted_by == "x^2 + 1"
+
+
+def test_variants_must_name_parameters():
+    with pytest.raises(TheoremDefinitionError, match="variants="):
+        _claim_theorem(variants={"y": Real(0, 1)})

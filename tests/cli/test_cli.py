@@ -177,3 +177,12 @@ def test_render_exits_1_when_a_theorem_in_the_handout_fails(tp, tmp_path):
     )
     run = tp("render", "wrong-double", "--module", "mine", "-o", tmp_path / "out.tex", env={"PYTHONPATH": str(tmp_path)})
     assert run.returncode == 1 and (tmp_path / "out.tex").exists()
+
+
+def test_listing_imports_neither_torch_nor_matplotlib():
+    import subprocess
+    import sys
+
+    probe = "import sys, transformer_proofs as tp; tp.theorems(); print(sorted({'torch', 'matplotlib'} & set(sys.modules)))"
+    imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert imported.stdout.strip() == "[]", imported.stdout + imported.stderr

@@ -1,0 +1,414 @@
+"""A hard-attention transformer that simulates a Turing machine, in exact rational arithmetic.
+
+The construction follows the decoder of Pérez, Barceló, Marinković 2021 (JMLR, "Attention is
+Turing complete", section 4), simplified. The machine has one two-way infinite tape, states
+``0..Q-1`` (start ``0``), symbols ``0..S-1`` (``0`` the blank), moves ``-1, 0, +1`` and no
+halting state; it starts on a blank tape at cell 0. Its transition table ``delta`` has shape
+``(Q, S, 3)``: ``delta[q, s] = (next state, symbol written, move)``.
+
+Token ``y_t`` (the decoder's ``t``-th output, fed back as its next input) records the
+configuration after ``t`` steps: the state one-hot, the head position ``h_t``, and the write of
+step ``t``: the cell ``a_t = h_(t-1)`` and the symbol written there. Token 0 records a write of
+the blank at cell 0, which a blank tape already holds. The tape is never stored: it is the
+history of writes. The positional encoding adds ``p_t = 1 / (2 (t + 1))`` (a ``1/i`` term as
+in Pérez et al.'s ``pos(i) = (i, 1/i, 1/i^2)``) and a constant 1.
+
+One decoder step at position ``t`` (only matrix products, ReLU and hard attention):
+
+1. attention, one head: query ``(h_t, 1, 1)``, keys ``(1, -a_j, p_j)``, so
+   ``<q, k_j> = h_t - a_j + 1/(2 (j + 1))``; Pérez et al.'s score ``-|<q, k_j>|``; hard attention
+   returns the value ``(a_j, symbol_j)`` of the maximal score (ties averaged). The maximum is
+   unique, and it is the most recent write to cell ``h_t`` if there is one (the 1/i term breaks
+   ties towards the latest write; proved in proofs.attention.turing);
+2. a ReLU layer ``e(x) = relu(x + 1) - 2 relu(x) + relu(x - 1)`` on ``x = h_t - a_j``: 1 if the
+   attended write is at the head's cell, 0 for any other integer;
+3. a ReLU layer ``relu(symbol_j[s] + e - 1)``: the symbol read, blank if no write matched;
+4. a ReLU layer with one unit per ``(q, s)``, ``relu(state[q] + read[s] - 1)``, and a linear map
+   that writes ``delta[q, s]``: the next state, the symbol written, the move;
+5. the output layer: the next token's state and symbol, head ``h_t + move``, write cell ``h_t``.
+
+Every number is a Python ``int`` or ``fractions.Fraction``: no floating point anywhere.
+The variants (``selection``, ``tie_break``, ``position``, ``query``, ``mask``) are the
+plausible mistakes the checker must refute; ``mask="strict"`` hides the current token from its
+own attention, which matters when the head stays on the cell it just wrote (a move 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+MOVES = (-1, 0, 1)
+
+
+# --- the direct simulator ---------------------------------------------------------------------
+
+
+def simulate_machine(delta: np.ndarray, steps: int):
+    """Run the machine directly for ``steps`` steps: states, head positions, symbols under the head, final tape.
+
+    Returns ``(states, heads, reads, tape)``: lists of length ``steps + 1`` (the configuration
+    after each step, the start included) and the final tape as a dict ``cell -> symbol``
+    (cells never written are blank).
+    """
+    delta = _checked_table(delta)
+    _check_steps(steps)
+    tape, state, head = {}, 0, 0
+    states, heads, reads = [0], [0], [0]
+    for _ in range(steps):
+        state, symbol, move = (int(x) for x in delta[state, tape.get(head, 0)])
+        tape[head] = symbol
+        head += move
+        states.append(state)
+        heads.append(head)
+        reads.append(tape.get(head, 0))
+    return states, heads, reads, tape
+
+
+def configuration_vector(states, heads, reads, tape_window) -> np.ndarray:
+    """The compared configuration: ``(state, head, read)`` after every step, then the final tape on the window."""
+    trace = np.array([states, heads, reads], dtype=float).T.ravel()
+    return np.concatenate([trace, np.asarray(tape_window, dtype=float)])
+
+
+def direct_configurations(delta: np.ndarray, steps: int) -> np.ndarray:
+    """The direct simulator's configuration vectors for a batch of tables ``(n, Q, S, 3)``; a loop over machines."""
+    rows = []
+    for table in np.asarray(delta):
+        states, heads, reads, tape = simulate_machine(table, steps)
+        window = [tape.get(cell, 0) for cell in range(-steps, steps + 1)]
+        rows.append(configuration_vector(states, heads, reads, window))
+    return np.array(rows)
+
+
+def random_machines(rng: np.random.Generator, n: int, states: int, symbols: int) -> np.ndarray:
+    """``n`` transition tables ``(n, Q, S, 3)`` drawn uniformly: next state, symbol written, move in {-1, 0, 1}."""
+    return np.stack(
+        [
+            rng.integers(0, states, size=(n, states, symbols)),
+            rng.integers(0, symbols, size=(n, states, symbols)),
+            rng.choice(np.array(MOVES), size=(n, states, symbols)),
+        ],
+        axis=-1,
+    )
+
+
+def _checked_table(delta) -> np.ndarray:
+    delta = np.asarray(delta)
+    if delta.ndim != 3 or delta.shape[2] != 3 or min(delta.shape[:2]) < 1:
+        raise ValueError(f"delta must have shape (states, symbols, 3), got {delta.shape}")
+    Q, S = delta.shape[:2]
+    if not (np.all((0 <= delta[..., 0]) & (delta[..., 0] < Q)) and np.all((0 <= delta[..., 1]) & (delta[..., 1] < S))
+            and np.all(np.isin(delta[..., 2], MOVES))):
+        raise ValueError("delta must hold next states < states, symbols < symbols and moves in {-1, 0, 1}")
+    return delta
+
+
+def _check_steps(steps) -> None:
+    if int(steps) != steps or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+
+
+# --- the transformer --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Coordinates of the token and of the residual stream for ``Q`` states and ``S`` symbols.
+
+    Token: ``state[Q] | symbol[S] | h | a | p | one``. The stream appends scratch space that
+    the layers write: the attended write ``(a*, symbol*[S])``, the match bit ``e``, the symbol
+    read ``read[S]``, and the transition's output ``next[Q] | written[S] | move``.
+    """
+
+    Q: int
+    S: int
+
+    @property
+    def state(self):
+        return range(0, self.Q)
+
+    @property
+    def symbol(self):
+        return range(self.Q, self.Q + self.S)
+
+    @property
+    def h(self):
+        return self.Q + self.S
+
+    @property
+    def a(self):
+        return self.h + 1
+
+    @property
+    def p(self):
+        return self.h + 2
+
+    @property
+    def one(self):
+        return self.h + 3
+
+    @property
+    def token_width(self):
+        return self.Q + self.S + 4
+
+    @property
+    def attended(self):  # a*, then symbol*[S]
+        return range(self.token_width, self.token_width + 1 + self.S)
+
+    @property
+    def match(self):
+        return self.token_width + 1 + self.S
+
+    @property
+    def read(self):
+        return range(self.match + 1, self.match + 1 + self.S)
+
+    @property
+    def next_state(self):
+        return range(self.read.stop, self.read.stop + self.Q)
+
+    @property
+    def written(self):
+        return range(self.next_state.stop, self.next_state.stop + self.S)
+
+    @property
+    def move(self):
+        return self.written.stop
+
+    @property
+    def width(self):
+        return self.move + 1
+
+
+def _zeros(rows: int, cols: int) -> list[list[int]]:
+    return [[0] * cols for _ in range(rows)]
+
+
+def _sparse_matvec(rows, x):
+    """The exact product ``W x``, ``W`` given by its nonzero entries per row (``(column, weight)`` pairs).
+
+    ``x`` holds ints and Fractions, so the product is exact.
+    """
+    return [sum((w * x[c] for c, w in row), 0) for row in rows]
+
+
+def _sparse(W: "Weights") -> "Weights":
+    """The same matrices stored by their nonzero entries (the decoder's loop multiplies by them thousands of times)."""
+    rows = lambda M: [[(c, w) for c, w in enumerate(row) if w] for row in M]  # noqa: E731
+    return Weights(W.layout, *(rows(getattr(W, f)) for f in _MATRICES))
+
+
+def relu(x):
+    return [v if v > 0 else 0 for v in x]
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The transformer's matrices (all integer) for one transition table."""
+
+    layout: Layout
+    embed: list  # token -> stream
+    W_Q: list
+    W_K: list
+    W_V: list
+    W_O: list  # attention output -> stream
+    match_in: list  # stream -> 3 hidden units
+    match_out: list  # 3 hidden -> stream
+    read_in: list
+    read_out: list
+    step_in: list
+    step_out: list
+    output: list  # stream -> next token (positional term added afterwards)
+
+
+_MATRICES = ("embed", "W_Q", "W_K", "W_V", "W_O", "match_in", "match_out", "read_in", "read_out", "step_in",
+             "step_out", "output")
+
+
+def transformer_weights(delta: np.ndarray, *, tie_break: bool = True, query: str = "head") -> Weights:
+    """The matrices of the construction for transition table ``delta`` (shape ``(Q, S, 3)``).
+
+    ``tie_break=False`` drops the positional term from the keys; ``query="previous"`` queries the
+    cell of the last write instead of the head's cell (both plausible mistakes).
+    """
+    delta = _checked_table(delta)
+    if query not in ("head", "previous"):
+        raise ValueError(f"query must be 'head' or 'previous', got {query!r}")
+    Q, S = delta.shape[:2]
+    L = Layout(Q, S)
+    embed = _zeros(L.width, L.token_width)
+    for i in range(L.token_width):
+        embed[i][i] = 1
+    W_Q = _zeros(3, L.width)
+    W_Q[0][L.h if query == "head" else L.a] = 1
+    W_Q[1][L.one] = W_Q[2][L.one] = 1
+    W_K = _zeros(3, L.width)
+    W_K[0][L.one] = 1
+    W_K[1][L.a] = -1
+    W_K[2][L.p] = 1 if tie_break else 0
+    W_V = _zeros(1 + S, L.width)
+    W_V[0][L.a] = 1
+    for s in range(S):
+        W_V[1 + s][L.symbol[s]] = 1
+    W_O = _zeros(L.width, 1 + S)
+    for i, row in enumerate(L.attended):
+        W_O[row][i] = 1
+    # e(x) = relu(x + 1) - 2 relu(x) + relu(x - 1) at x = h - a*.
+    match_in = _zeros(3, L.width)
+    for unit, shift in enumerate((1, 0, -1)):
+        match_in[unit][L.h if query == "head" else L.a] = 1
+        match_in[unit][L.attended[0]] = -1
+        match_in[unit][L.one] = shift
+    match_out = _zeros(L.width, 3)
+    match_out[L.match] = [1, -2, 1]
+    # Units: u_0 = relu(1) copies the constant, u_s = relu(symbol*[s] + e - 1) for s >= 1;
+    # read[s] = u_s and read[0] = u_0 - sum of the others (the blank when no write matched).
+    read_in = _zeros(S, L.width)
+    read_out = _zeros(L.width, S)
+    read_in[0][L.one] = 1
+    read_out[L.read[0]][0] = 1
+    for s in range(1, S):
+        read_in[s][L.attended[1 + s]] = 1
+        read_in[s][L.match] = 1
+        read_in[s][L.one] = -1
+        read_out[L.read[s]][s] = 1
+        read_out[L.read[0]][s] = -1
+    # One unit per (q, s): relu(state[q] + read[s] - 1) is 1 exactly for the current pair.
+    step_in = _zeros(Q * S, L.width)
+    step_out = _zeros(L.width, Q * S)
+    for q in range(Q):
+        for s in range(S):
+            unit = q * S + s
+            step_in[unit][L.state[q]] = 1
+            step_in[unit][L.read[s]] = 1
+            step_in[unit][L.one] = -1
+            next_state, written, move = (int(x) for x in delta[q, s])
+            step_out[L.next_state[next_state]][unit] = 1
+            step_out[L.written[written]][unit] = 1
+            step_out[L.move][unit] = move
+    output = _zeros(L.token_width, L.width)
+    for q in range(Q):
+        output[L.state[q]][L.next_state[q]] = 1
+    for s in range(S):
+        output[L.symbol[s]][L.written[s]] = 1
+    output[L.h][L.h] = output[L.h][L.move] = 1
+    output[L.a][L.h] = 1
+    output[L.one][L.one] = 1
+    return Weights(L, embed, W_Q, W_K, W_V, W_O, match_in, match_out, read_in, read_out, step_in, step_out, output)
+
+
+def positional_term(t: int, position: str = "inverse") -> Fraction:
+    """``p_t = 1 / (2 (t + 1))``; ``position="linear"`` gives ``(t + 1) / 2`` (using ``i`` for ``1/i``)."""
+    if position == "inverse":
+        return Fraction(1, 2 * (t + 1))
+    if position == "linear":
+        return Fraction(t + 1, 2)
+    raise ValueError(f"position must be 'inverse' or 'linear', got {position!r}")
+
+
+def hard_attention(query, keys, values, selection: str = "hard"):
+    """Pérez et al.'s hard attention: scores ``-|<q, k_j>|``, the maximal ones averaged; exact.
+
+    ``selection="average"`` averages every value instead (uniform attention, a plausible mistake).
+    """
+    if selection == "average":
+        chosen = range(len(keys))
+    elif selection == "hard":
+        scores = [-abs(sum(q * k for q, k in zip(query, key))) for key in keys]
+        best = max(scores)
+        chosen = [j for j, score in enumerate(scores) if score == best]
+    else:
+        raise ValueError(f"selection must be 'hard' or 'average', got {selection!r}")
+    if len(chosen) == 1:  # the average of one value is that value (kept as ints where it has them)
+        return list(values[chosen[0]])
+    return [Fraction(sum(values[j][i] for j in chosen), len(chosen)) for i in range(len(values[0]))]
+
+
+def _add(x, y):
+    return [u + v for u, v in zip(x, y)]
+
+
+def _read_layers(W: Weights, x, keys, values, selection):
+    """Attention and the two ReLU layers that turn the attended write into the symbol read (``W`` sparse).
+
+    With no token to attend to (only under the strict mask, at position 0) the attention adds nothing.
+    """
+    if keys:
+        x = _add(x, _sparse_matvec(W.W_O, hard_attention(_sparse_matvec(W.W_Q, x), keys, values, selection)))
+    x = _add(x, _sparse_matvec(W.match_out, relu(_sparse_matvec(W.match_in, x))))
+    return _add(x, _sparse_matvec(W.read_out, relu(_sparse_matvec(W.read_in, x))))
+
+
+def _decode(delta, steps, selection, tie_break, position, query, mask):
+    """Decode ``steps`` tokens: the sparse weights, every token's key and value, and the trace read off the stream."""
+    _check_steps(steps)
+    if mask not in ("inclusive", "strict"):
+        raise ValueError(f"mask must be 'inclusive' or 'strict', got {mask!r}")
+    W = _sparse(transformer_weights(delta, tie_break=tie_break, query=query))
+    L = W.layout
+    token = [0] * L.token_width
+    token[L.state[0]] = token[L.symbol[0]] = token[L.one] = 1
+    token[L.p] = positional_term(0, position)
+    keys, values = [], []
+    states, heads, reads = [], [], []
+    for t in range(steps + 1):
+        x = _sparse_matvec(W.embed, token)
+        keys.append(_sparse_matvec(W.W_K, x))
+        values.append(_sparse_matvec(W.W_V, x))
+        visible = len(keys) if mask == "inclusive" else len(keys) - 1  # the causal mask: j <= t, or j < t
+        x = _read_layers(W, x, keys[:visible], values[:visible], selection)
+        states.append(sum(q * x[i] for q, i in enumerate(L.state)))
+        heads.append(x[L.h])
+        reads.append(sum(s * x[i] for s, i in enumerate(L.read)))
+        if t < steps:
+            x = _add(x, _sparse_matvec(W.step_out, relu(_sparse_matvec(W.step_in, x))))
+            token = _sparse_matvec(W.output, x)
+            token[L.p] = positional_term(t + 1, position)  # the positional encoding of the next position
+    return W, keys, values, (states, heads, reads)
+
+
+def _read_tape(W: Weights, keys, values, cells, selection):
+    """The symbol on each cell, read by the attention and ReLU layers with a probe query at that cell."""
+    L = W.layout
+    symbols = []
+    for cell in cells:
+        probe = [0] * L.token_width
+        probe[L.h] = probe[L.a] = cell
+        probe[L.one] = 1
+        x = _read_layers(W, _sparse_matvec(W.embed, probe), keys, values, selection)
+        symbols.append(sum(s * x[i] for s, i in enumerate(L.read)))
+    return symbols
+
+
+def transformer_run(delta: np.ndarray, steps: int, *, selection: str = "hard", tie_break: bool = True,
+                    position: str = "inverse", query: str = "head", mask: str = "inclusive"):
+    """Decode ``steps`` tokens; return ``(states, heads, reads, tape_window)`` read off the stream.
+
+    The state is read linearly as ``sum_q q state[q]``, the symbol read as ``sum_s s read[s]``,
+    the head from its coordinate, all after each step; the final tape on cells ``-steps..steps``
+    is read by the same attention and ReLU layers with a probe query at each cell (the decoder's
+    read at a hypothetical head position) over all tokens. Keys and values of earlier tokens are
+    kept (their layer-1 keys and values depend on their own token only), as a decoder's cache.
+    Values are ints and Fractions; the keyword arguments select the plausible mistakes.
+    """
+    W, keys, values, trace = _decode(delta, steps, selection, tie_break, position, query, mask)
+    return (*trace, _read_tape(W, keys, values, range(-steps, steps + 1), selection))
+
+
+def transformer_tape_history(delta: np.ndarray, steps: int) -> list[list]:
+    """The tape on cells ``-steps..steps`` after each step ``t``, read by probes over tokens ``0..t`` only."""
+    W, keys, values, _ = _decode(delta, steps, "hard", True, "inverse", "head", "inclusive")
+    cells = range(-steps, steps + 1)
+    return [_read_tape(W, keys[: t + 1], values[: t + 1], cells, "hard") for t in range(steps + 1)]
+
+
+def transformer_configurations(delta: np.ndarray, steps: int, **variant) -> np.ndarray:
+    """The transformer's configuration vectors for a batch of tables ``(n, Q, S, 3)``; a loop over machines.
+
+    No vectorised form exists: the arithmetic is exact (Python ints and Fractions), so each
+    machine is decoded on its own; the exact values are converted to float64 only at the end.
+    """
+    return np.array([configuration_vector(*transformer_run(table, steps, **variant)) for table in np.asarray(delta)])

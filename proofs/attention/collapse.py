@@ -1,0 +1,174 @@
+"""Derivations for rank collapse in pure attention (SymPy only).
+
+* :func:`residual_bound_over_depth`: Dong, Cordonnier and Loukas' single-layer bound
+  ``||res(SA(X))|| <= (4 gamma beta / sqrt(d_qk)) ||res(X)||^3`` unrolled over ``L`` layers to
+  ``(4 gamma beta / sqrt(d_qk))^((3^L - 1)/2) ||res(X)||^(3^L)`` (Dong et al. 2021, Theorem 2.2;
+  syllabus hours 1-2, task 2.3 of seed 003).
+* :func:`rate_for_kept_fraction`: from ``||H^(l) - 1 v^T|| <= C e^(-lambda l)``, the largest
+  rate ``lambda`` whose bound still keeps a fraction of its layer-0 value after ``L`` layers,
+  for the norm and for the squared norm (seed 003, exercise 1.7).
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from proofs.derivation import Derivation, apply, solve_for, substitute
+
+DONG = (
+    "Dong, Cordonnier, Loukas 2021, Attention is not all you need: pure attention loses rank "
+    "doubly exponentially with depth (ICML 2021; arXiv:2103.03404)"
+)
+
+# --- rank-collapse --------------------------------------------------------------------------
+
+gamma, beta, d_qk, res_norm = sp.symbols("gamma beta d_qk r", positive=True)
+a = sp.Symbol("a", positive=True)
+L = sp.Symbol("L", integer=True, positive=True)
+l = sp.Symbol("l", integer=True, nonnegative=True)
+s, s_0 = sp.symbols("s s_0", real=True)
+_log_residual = sp.Function("s")
+
+SINGLE_LAYER = (
+    r"one self-attention layer without skip connection or MLP, $SA(X) = P X W_V$ with "
+    r"$P = \mathrm{softmax}(X W_{QK} X^\top / \sqrt{d_{qk}})$ row-wise, contracts the residual "
+    r"$\mathrm{res}(X) = X - \mathbf{1} x^\top$ ($x$ minimising the composite norm "
+    r"$\|M\|_{1,\infty} = \sqrt{\|M\|_1 \|M\|_\infty}$) as "
+    r"$\|\mathrm{res}(SA(X))\|_{1,\infty} \le a\, \|\mathrm{res}(X)\|_{1,\infty}^3$ with "
+    r"$a = 4 \gamma \beta / \sqrt{d_{qk}}$"
+)
+SAME_CONSTANTS = r"every layer has the same constant $a$ (or $a$ bounds all of them)"
+
+
+def residual_bound_over_depth() -> Derivation:
+    """``r_L <= a^((3^L - 1)/2) r_0^(3^L)`` from ``r_(l+1) <= a r_l^3``, and the single layer ``4 gamma beta r^3 / sqrt(d_qk)``.
+
+    The start is the single-layer bound of Dong et al. 2021 (their Lemma for one head, the
+    step of the proof of Theorem 2.2) with ``a = 4 gamma beta / sqrt(d_qk)``. In logarithms
+    ``s_l = ln r_l`` it is the linear recurrence ``s_(l+1) <= 3 s_l + ln a``; the bound follows
+    the equality case, whose solution (rsolve) is ``s_L = 3^L s_0 + (3^L - 1)/2 ln a``
+    (a larger ``s_l`` only raises the next bound, so the inequality carries through).
+    Labelled results: ``log_step``, ``unrolled``, ``L_layer`` (the bound in ``a``),
+    ``bound`` (in ``gamma, beta, d_qk``); the closed form is the single layer ``L = 1``:
+    ``4 gamma beta r^3 / sqrt(d_qk)``, in the symbols the checker passes by name.
+    """
+    return (
+        Derivation(
+            "Doubly exponential decay of the residual",
+            a * res_norm**3,
+            start_note=r"the single-layer bound $\|\mathrm{res}(SA(X))\| \le a\, r^3$, $r = \|\mathrm{res}(X)\|_{1,\infty}$",
+            assumptions=(SINGLE_LAYER, SAME_CONSTANTS),
+        )
+        .then(
+            apply(
+                r"take logarithms, $s = \ln r$: $s_{l+1} \le \ln a + 3 s_l$",
+                lambda e: sp.expand_log(sp.log(e), force=True).subs(sp.log(res_norm), s),
+            ),
+            sp.log(a) + 3 * s,
+            label="log_step",
+        )
+        .then(
+            apply(
+                r"unroll the recurrence $s_{l+1} = 3 s_l + \ln a$ from $s_0$ (solved by rsolve) and take $l = L$",
+                lambda e: sp.rsolve(
+                    _log_residual(l + 1) - e.subs(s, _log_residual(l)), _log_residual(l), {_log_residual(0): s_0}
+                ).subs(l, L),
+            ),
+            3**L * s_0 + (3**L - 1) / 2 * sp.log(a),
+            label="unrolled",
+        )
+        .then(
+            apply(r"exponentiate, with $s_0 = \ln r_0$", lambda e: sp.exp(e).subs(s_0, sp.log(res_norm))),
+            a ** ((3**L - 1) / 2) * res_norm ** (3**L),
+            note=r"the $L$-layer bound: the exponent $3^L$ makes the decay doubly exponential when $a\, r_0^2 < 1$",
+            label="L_layer",
+        )
+        .then(
+            substitute({a: 4 * gamma * beta / sp.sqrt(d_qk)}, text=r"substitute $a = 4 \gamma \beta / \sqrt{d_{qk}}$"),
+            (4 * gamma * beta / sp.sqrt(d_qk)) ** ((3**L - 1) / 2) * res_norm ** (3**L),
+            note=r"Dong et al.'s Theorem 2.2 for one head",
+            label="bound",
+        )
+        .then(
+            substitute({L: 1}, text=r"one layer, $L = 1$"),
+            4 * gamma * beta * res_norm**3 / sp.sqrt(d_qk),
+            note=r"the single-layer bound the numeric check samples",
+        )
+    )
+
+
+# --- rank-collapse-rate ---------------------------------------------------------------------
+
+C, fraction, layers = sp.symbols("C f L", positive=True)
+rate = sp.Symbol("lambda", real=True)
+
+EXPONENTIAL_BOUND = r"$\|H^{(\ell)} - \mathbf{1} v^\top\| \le C e^{-\lambda \ell}$ for every layer $\ell \ge 0$ (seed 003, exercise 1.7)"
+INITIAL_IS_THE_BOUND = (
+    r"``initial'' is the bound at layer 0, $C$: the bound is all the exercise gives, so only the bound "
+    r"can be asked to keep a fraction; the true norms may be far below it"
+)
+
+
+def rate_for_kept_fraction() -> Derivation:
+    """``lambda_norm = ln(1/f)/L`` and ``lambda_variance = ln(1/f)/(2L)``: the largest rates keeping a fraction ``f``.
+
+    The bound ``C e^(-lambda l)`` at ``l = L`` divided by its value ``C`` at ``l = 0`` is
+    ``e^(-lambda L)`` (``C`` cancels); it is at least ``f`` exactly when ``lambda <= ln(1/f)/L``,
+    the root of ``e^(-lambda L) = f`` (solve). If "variance" means the squared norm, the kept
+    share is ``e^(-2 lambda L)`` and the root halves. Labelled results: ``kept_norm``,
+    ``lambda_norm``, ``kept_variance``, ``lambda_variance``; the closed form is the column
+    ``(lambda_norm, lambda_variance)`` in the symbols ``L`` (layers) and ``f`` (fraction); ``C`` has cancelled.
+    Seed 003, exercise 1.7.
+    """
+    derivation = (
+        Derivation(
+            "Largest convergence rate that keeps a fraction after L layers",
+            C * sp.exp(-rate * l),
+            start_note=r"the bound at layer $\ell$",
+            assumptions=(EXPONENTIAL_BOUND, INITIAL_IS_THE_BOUND),
+        )
+        .then(
+            apply(
+                r"the share of the initial bound left at layer $L$: divide the bound at $\ell = L$ by the bound at $\ell = 0$",
+                lambda e: e.subs(l, layers) / e.subs(l, 0),
+            ),
+            sp.exp(-rate * layers),
+            note=r"$C$ cancels",
+            label="kept_norm",
+        )
+        .then(
+            apply(r"require the share to be the fraction $f$ kept", lambda e: e - fraction),
+            sp.exp(-rate * layers) - fraction,
+        )
+        .then(
+            solve_for(rate, text=r"solve $e^{-\lambda L} = f$ for $\lambda$"),
+            sp.log(1 / fraction) / layers,
+            note=r"the share decreases in $\lambda$, so every $\lambda$ up to this root keeps at least $f$",
+            label="lambda_norm",
+        )
+        .then(
+            apply(r"``variance'' as the squared norm: square the share", lambda e: e**2),
+            sp.exp(-2 * rate * layers),
+            on="kept_norm",
+            label="kept_variance",
+        )
+        .then(
+            apply(r"require the squared share to be $f$", lambda e: e - fraction),
+            sp.exp(-2 * rate * layers) - fraction,
+        )
+        .then(
+            solve_for(rate, text=r"solve $e^{-2 \lambda L} = f$ for $\lambda$"),
+            sp.log(1 / fraction) / (2 * layers),
+            note=r"half the rate allowed for the norm",
+            label="lambda_variance",
+        )
+    )
+    lambda_variance = derivation.expression("lambda_variance")
+    return derivation.then(
+        apply(
+            r"collect $(\lambda_{\mathrm{norm}}, \lambda_{\mathrm{variance}})$",
+            lambda e: sp.Matrix([e, lambda_variance]),
+        ),
+        sp.Matrix([sp.log(1 / fraction) / layers, sp.log(1 / fraction) / (2 * layers)]),
+        on="lambda_norm",
+    )

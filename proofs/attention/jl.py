@@ -1,0 +1,78 @@
+"""Derivation of the Johnson-Lindenstrauss target dimension (SymPy only).
+
+* :func:`jl_dimension`: the dimension ``d`` at which a Gaussian projection keeps all pairwise
+  squared distances of ``m`` points within factors ``1 +- eps`` by Dasgupta and Gupta's tail bound
+  and a union bound, ``4 ln m / (eps^2/2 - eps^3/3)``, and the course's ``8 ln m / eps^2``, the
+  same bound with the cubic term dropped (seed 003, exercise 1.9).
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from proofs.derivation import Derivation, apply, solve_for
+
+DASGUPTA_GUPTA = (
+    "Dasgupta, Gupta 2003, An elementary proof of a theorem of Johnson and Lindenstrauss, "
+    "Random Structures and Algorithms 22(1), Lemma 2.2 and Theorem 2.1"
+)
+
+m, eps = sp.symbols("m epsilon", positive=True)
+d = sp.Symbol("d", real=True)
+
+PAIR_TAIL = (
+    r"for a Gaussian projection $f(u) = \sqrt{D/d}\, G u$ of one pair, the squared distance leaves "
+    r"$[(1 - \epsilon), (1 + \epsilon)]$ times its original value with probability at most "
+    r"$2 e^{-d (\epsilon^2/2 - \epsilon^3/3)/2}$ (Dasgupta and Gupta 2003, Lemma 2.2), $0 < \epsilon < 1$"
+)
+SUCCESS_PROBABILITY = (
+    r"the union bound over the $m(m-1)/2$ pairs is set to $1 - 1/m$, so that every pair is kept "
+    r"with probability at least $1/m$ (Dasgupta and Gupta's Theorem 2.1; repeating $O(m)$ times boosts it)"
+)
+
+
+def jl_dimension() -> Derivation:
+    """``d_dasgupta_gupta = 4 ln m / (eps^2/2 - eps^3/3)`` and ``d_min = 8 ln m / eps^2`` (the cubic term dropped).
+
+    From the pair tail ``2 exp(-d (eps^2/2 - eps^3/3)/2)``: multiply by the ``m(m-1)/2`` pairs
+    (union bound), set the result to ``1 - 1/m`` and solve for ``d``. Dropping the
+    ``-eps^3/3`` term of the exponent gives the formula of exercise 1.9, which is smaller, so
+    Dasgupta and Gupta's argument does not cover it. Labelled results: ``failure``,
+    ``d_dasgupta_gupta``, ``d_min``; the closed form is the column ``(d_min, d_dasgupta_gupta)``
+    in the symbols ``m`` and ``epsilon``. Seed 003, exercise 1.9.
+    """
+    kappa = eps**2 / 2 - eps**3 / 3
+    derivation = (
+        Derivation(
+            "Target dimension of a Johnson-Lindenstrauss projection",
+            2 * sp.exp(-d * kappa / 2),
+            start_note=r"the probability that one pair's squared distance is distorted by more than $1 \pm \epsilon$",
+            assumptions=(PAIR_TAIL, SUCCESS_PROBABILITY),
+        )
+        .then(
+            apply(r"union bound over the $m(m-1)/2$ pairs", lambda e: m * (m - 1) / 2 * e),
+            m * (m - 1) * sp.exp(-d * kappa / 2),
+            label="failure",
+        )
+        .then(
+            apply(r"require the failure probability to be $1 - 1/m$", lambda e: e - (1 - 1 / m)),
+            m * (m - 1) * sp.exp(-d * kappa / 2) - (1 - 1 / m),
+        )
+        .then(
+            solve_for(d, text=r"solve for $d$ (the failure bound decreases in $d$: any larger $d$ also works)"),
+            4 * sp.log(m) / kappa,
+            note=r"Dasgupta and Gupta's sufficient dimension",
+            label="d_dasgupta_gupta",
+        )
+        .then(
+            apply(r"drop the cubic term $-\epsilon^3/3$ of the exponent", lambda e: e.xreplace({eps**3: 0})),
+            8 * sp.log(m) / eps**2,
+            note=r"the formula of exercise 1.9: smaller than the line above, so not covered by its proof",
+            label="d_min",
+        )
+    )
+    d_dg = derivation.expression("d_dasgupta_gupta")
+    return derivation.then(
+        apply(r"collect $(d_{\min}, d_{\mathrm{DG}})$", lambda e: sp.Matrix([e, d_dg])),
+        sp.Matrix([8 * sp.log(m) / eps**2, 4 * sp.log(m) / kappa]),
+    )

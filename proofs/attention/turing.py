@@ -1,0 +1,124 @@
+"""Why hard attention reads the tape: the selection lemma of the Turing-machine construction (SymPy only).
+
+In the decoder of numerics.attention.turing (after Pérez, Barceló, Marinković 2021, section 4),
+position ``t`` queries ``q = W_Q y_t`` and position ``j`` offers the key ``k_j = W_K y_j``, on the
+token coordinates ``(h, a, p, 1)``: the head's cell, the cell written at step ``j``, the
+positional term ``p_j = 1/(2(j + 1))`` and the constant. :func:`most_recent_write` shows that
+the score ``-|<q, k_j>|`` is maximal exactly at the most recent write to the head's cell (and
+that every write elsewhere scores lower, so the maximum is unique); :func:`match_detector`
+shows that the ReLU layer ``e(x) = relu(x + 1) - 2 relu(x) + relu(x - 1)`` tells a matching cell
+(``x = 0``) from any other integer.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from proofs.derivation import Derivation, apply, differentiate, expand, substitute
+
+PEREZ = "Perez, Barcelo, Marinkovic 2021, Attention is Turing Complete (JMLR 22), section 4"
+
+h, a = sp.symbols("h a", integer=True)
+j, j_other = sp.symbols("j j'", integer=True, nonnegative=True)
+delta = sp.Symbol("delta", integer=True, nonzero=True)
+k = sp.Symbol("k", integer=True, positive=True)
+x = sp.Symbol("x", integer=True)
+p = 1 / (2 * (j + 1))
+
+W_Q = sp.ImmutableMatrix([[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 1]])
+"""Query map on the coordinates ``(h, a, p, 1)``: ``(h, 1, 1)``."""
+W_K = sp.ImmutableMatrix([[0, 0, 0, 1], [0, -1, 0, 0], [0, 0, 1, 0]])
+"""Key map on the coordinates ``(h, a, p, 1)``: ``(1, -a, p)``."""
+
+TOKEN_COORDINATES = (
+    r"the query token has head cell $h$ (coordinates $(h, a, p, 1)$, its own $a$ and $p$ unused by $W_Q$); "
+    r"the key token $j$ records a write to cell $a$ and carries $p_j = 1/(2(j+1))$; $h, a \in \mathbb{Z}$, $j \ge 0$"
+)
+
+
+def _phi(value: sp.Expr) -> sp.Expr:
+    """Pérez et al.'s score function ``-|<q, k>|``."""
+    return -sp.Abs(value)
+
+
+def most_recent_write() -> Derivation:
+    """The score ``-|<W_Q y_t, W_K y_j>|`` picks the most recent write to the head's cell, uniquely.
+
+    ``<q, k_j> = h - a + 1/(2(j+1))``. A write to the head's cell (``a = h``) scores
+    ``-1/(2(j+1))``, increasing in ``j``: the latest such write wins. A write ``delta != 0`` cells
+    away has ``|delta + p_j| >= 1 - p_j``, so it scores at most ``1/(2(j+1)) - 1``; the margin to
+    a matching write at ``j'`` is ``1 - 1/(2(j+1)) - 1/(2(j'+1))``, increasing in ``j`` and ``j'``
+    and 0 only at ``j = j' = 0``, one token, which cannot hold both writes. So the maximum is
+    strict (no tie ever averages two values) and it is the most recent write to ``h`` when there
+    is one. Labelled: ``score_argument``, ``match_score``, ``mismatch_score``, ``margin``.
+    """
+    query_token = sp.ImmutableMatrix([h, sp.Symbol("a_t", integer=True), sp.Symbol("p_t", positive=True), 1])
+    key_token = sp.ImmutableMatrix([sp.Symbol("h_j", integer=True), a, p, 1])
+    start = sp.MatMul((W_Q * query_token).T, W_K, key_token, evaluate=False)
+    return (
+        Derivation(
+            "Hard attention selects the most recent write",
+            start,
+            start_note=r"$\langle W_Q y_t, W_K y_j \rangle$ with the construction's $W_Q$, $W_K$",
+            assumptions=(TOKEN_COORDINATES,),
+        )
+        .then(
+            apply("multiply out", lambda m: sp.expand(sp.ImmutableMatrix(m.as_explicit())[0, 0])),
+            h - a + p,
+            label="score_argument",
+        )
+        .then(substitute({a: h}, text=r"a write to the head's cell: $a = h$"), p)
+        .then(
+            apply(r"apply the score $\varphi(z) = -|z|$", _phi),
+            -p,
+            label="match_score",
+        )
+        .then(
+            differentiate(j),
+            1 / (2 * (j + 1) ** 2),
+            note=r"positive: among writes to the head's cell the most recent one scores highest",
+        )
+        .then(
+            substitute({a: h - delta}, text=r"a write $\delta \ne 0$ cells away: $a = h - \delta$"),
+            delta + p,
+            on="score_argument",
+        )
+        .then(
+            substitute({delta: -1}, text=r"$|\delta + p_j|$ is smallest at $\delta = -1$ (as $0 < p_j \le 1/2$)"),
+            p - 1,
+        )
+        .then(
+            apply(r"apply the score $\varphi(z) = -|z|$", _phi),
+            p - 1,
+            note=r"$p_j - 1 < 0$: every write elsewhere scores at most $p_j - 1 \le -1/2$",
+            label="mismatch_score",
+        )
+        .then(
+            apply(r"subtract from a matching write's score at $j'$, $-1/(2(j'+1))$",
+                  lambda s: -1 / (2 * (j_other + 1)) - s),
+            1 - p - 1 / (2 * (j_other + 1)),
+            label="margin",
+        )
+        .then(differentiate(j), 1 / (2 * (j + 1) ** 2), note=r"increasing in $j$ (and likewise in $j'$)")
+        .then(
+            substitute({j: 0, j_other: 0}, text=r"the margin at its smallest point, $j = j' = 0$"),
+            0,
+            on="margin",
+            note=r"0 only when both writes are token 0, impossible; so the maximum is strict",
+        )
+    )
+
+
+def match_detector() -> Derivation:
+    """``e(x) = relu(x + 1) - 2 relu(x) + relu(x - 1)`` is 1 at ``x = 0`` and 0 at every other integer."""
+    e = sp.Max(0, x + 1) - 2 * sp.Max(0, x) + sp.Max(0, x - 1)
+    return (
+        Derivation(
+            "A ReLU layer detects a matching cell",
+            e,
+            start_note=r"$e(x)$ at $x = h - a^*$, the head's cell minus the attended write's cell",
+        )
+        .then(substitute({x: 0}, text="the attended write is at the head's cell: $x = 0$"), 1)
+        .then(substitute({x: k}, text="a write $k \\ge 1$ cells to the left: $x = k$"), 0, on="start")
+        .then(substitute({x: -k}, text="a write $k \\ge 1$ cells to the right: $x = -k$"), 0, on="start")
+    )

@@ -1,0 +1,95 @@
+"""multihead-circuits: verified, every mutant refuted, property test, worked example against torch, bad input."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+
+import transformer_proofs as tp
+from checkers.attention.circuits import multihead_circuits
+from checkers.checking import example_params, mutant_outcome, run_check, single_instance, worked_example
+
+COMMAND = Path(sys.executable).with_name("transformer-proofs")
+
+
+def test_it_verifies_with_every_step_proved():
+    result = run_check(multihead_circuits, instances=300, seed=0)
+    assert result.status == "verified", result.message
+    assert result.symbolic == {"steps": 11, "proved": 11, "sampled": 0, "given": 0, "failed": 0}
+    assert result.numeric.max_error < 0.5
+
+
+def test_every_mutant_is_refuted():
+    outcome = mutant_outcome(multihead_circuits, instances=200, seed=0)
+    names = {m.name for m in outcome.mutants}
+    assert {"row-major vec (numpy's default reshape)", "Kronecker factors swapped: A kron W_OV^T"} <= names
+    assert len(names) >= 3
+    assert all(m.refuted for m in outcome.mutants), [m.evidence for m in outcome.mutants if not m.refuted]
+
+
+def test_the_claim_is_the_sum_of_heads_by_hand():
+    """The claim's output part equals sum_h A^h X W_V^h W_O^h written with einsum here."""
+    params = {"n_tokens": 4, "d_model": 5, "H": 3, "d_head": 2}
+    group = single_instance(multihead_circuits, params, seed=3)
+    inputs = {k: v for k, v in group.inputs.items()}
+    claim = multihead_circuits.evaluate_claim(**params, **inputs)
+    X, W_Q, W_K, W_V, W_O = (inputs[k][0] for k in ("X", "W_Q", "W_K", "W_V", "W_O"))
+    logits = np.einsum("id,hde,hfe,jf->hij", X, W_Q, W_K, X) / np.sqrt(2)
+    patterns = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+    Z = np.einsum("hij,jd,hde,hek->ik", patterns, X, W_V, W_O.reshape(3, 2, 5))
+    np.testing.assert_allclose(claim[0, :20], Z.ravel(order="F"), atol=1e-13)
+    np.testing.assert_allclose(claim[0, 20:68], patterns.ravel(), atol=1e-14)
+    assert claim[0, 68:].tolist() == [2.0, 2.0, 2.0]
+
+
+@given(tp.strategies.parameters(multihead_circuits))
+@settings(max_examples=40, deadline=None)
+def test_property_circuits_form_equals_literal_anywhere_in_the_domain(params):
+    example = worked_example(multihead_circuits, seed=2, **params)
+    assert example.verified, (params, example.message)
+    v = example.values
+    assert v["max_difference"] < 1e-12
+    assert v["rank_W_OV"] == [min(params["d_model"], params["d_head"])] * params["H"] == [v["rank_bound"]] * params["H"]
+
+
+def test_worked_example_against_torch():
+    example = worked_example(multihead_circuits)
+    assert example.verified
+    assert example.params == {"n_tokens": 3, "d_model": 4, "H": 2, "d_head": 2}
+    v = example.values
+    group = single_instance(multihead_circuits, example.params, seed=0)
+    X, W_Q, W_K, W_V, W_O = (group.inputs[k][0] for k in ("X", "W_Q", "W_K", "W_V", "W_O"))
+    module = torch.nn.MultiheadAttention(4, 2, bias=False, batch_first=True, dtype=torch.float64)
+    stacked = [np.swapaxes(W, 1, 2).reshape(4, 4) for W in (W_Q, W_K, W_V)]
+    with torch.no_grad():
+        module.in_proj_weight.copy_(torch.from_numpy(np.concatenate(stacked)))
+        module.out_proj.weight.copy_(torch.from_numpy(W_O.T))
+        x = torch.from_numpy(X)[None]
+        expected = module(x, x, x, need_weights=False)[0][0].numpy()
+    np.testing.assert_allclose(v["Z"], expected, atol=1e-13)
+    assert v["rank_W_OV"] == [2, 2] and v["rank_bound"] == 2
+    np.testing.assert_allclose(np.array(v["W_OV_singular_values"])[:, :2], 1.0, atol=1e-14)
+    assert v["row_major_difference"] > 0.1 and v["swapped_difference"] > 0.1
+
+
+def test_the_worked_example_renders():
+    latex = tp.example("multihead-circuits").to_latex()
+    assert r"\otimes" in latex and "Not confirmed" not in latex
+
+
+@pytest.mark.parametrize("bad", [{"n_tokens": 0}, {"d_model": 9}, {"H": 4}, {"d_head": 0}, {"H": 1.5}])
+def test_out_of_domain_parameters_are_bad_input(bad):
+    with pytest.raises(ValueError):
+        example_params(multihead_circuits, bad)
+
+
+def test_out_of_domain_parameter_on_the_command_line_exits_2():
+    done = subprocess.run(
+        [str(COMMAND), "example", "multihead-circuits", "--param", "H=0"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("transformer-proofs: error:") and len(done.stderr.strip().splitlines()) == 1

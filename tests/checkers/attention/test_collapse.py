@@ -1,0 +1,137 @@
+"""rank-collapse and rank-collapse-rate: verified, mutants refuted, properties, worked examples, figure, bad input."""
+
+import math
+from dataclasses import replace
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from scipy.optimize import minimize
+
+import transformer_proofs as tp
+from checkers.attention.collapse import _bound_holds, rank_collapse, rate_for_kept_fraction_theorem
+from checkers.checking import example_params, mutant_outcome, run_check, single_instance, theorem_figures, worked_example
+from checkers.results import Plot
+from numerics.attention.collapse import composite_norm, self_attention
+
+COMMAND = Path(sys.executable).with_name("transformer-proofs")
+
+
+def test_rank_collapse_verifies_with_every_step_proved():
+    result = run_check(rank_collapse, instances=150, seed=0)
+    assert result.status == "verified", result.message
+    assert result.symbolic == {"steps": 5, "proved": 5, "sampled": 0, "given": 0, "failed": 0}
+
+
+def test_every_rank_collapse_mutant_is_refuted():
+    outcome = mutant_outcome(rank_collapse, instances=150, seed=0)
+    assert {m.name: m.refuted for m in outcome.mutants} == {name: True for name in rank_collapse.mutants}
+
+
+def test_a_bound_that_is_too_small_fails():
+    """The one-sided check can fail: a bound a hundred times too small is violated and reported."""
+    too_small = replace(
+        rank_collapse,
+        id="rank-collapse-too-small",
+        assemble=lambda closed_form, X, W_Q, W_K, W_V, d_qk: _bound_holds(
+            lambda **constants: closed_form(**constants) / 100, X, W_Q, W_K, W_V, d_qk
+        ),
+        mutants={},
+    )
+    result = run_check(too_small, instances=40, seed=1)
+    assert result.status == "failed" and result.numeric.max_error > 1
+    assert result.numeric.counterexample is not None
+
+
+def test_the_example_bound_holds_with_an_independently_minimised_residual():
+    example = worked_example(rank_collapse)
+    assert example.verified
+    v = example.values
+    # The bound by hand from the reported constants: 4 gamma beta r^3 / sqrt(64).
+    assert v["rhs"] == pytest.approx(4 * v["gamma"] * v["beta"] * v["res_norm"] ** 3 / 8, rel=1e-12)
+    assert 0 < v["lhs"] < v["rhs"] and v["ratio"] == pytest.approx(v["lhs"] / v["rhs"])
+    assert 1 <= v["gamma"] <= 2 and v["eps"] <= 0.3
+    assert v["stack_sigma2_pure"] < 1e-14 and v["stack_sigma2_skip"] > 1e-10  # floor vs far above it
+    # The left-hand side again by Nelder-Mead from several starts (not an LP): never below the LP value.
+    params = example.params
+    group = single_instance(rank_collapse, params, seed=0)
+    Y = self_attention(**group.inputs, d_qk=params["d_qk"])[0]
+    values = []
+    for start in (Y.mean(axis=0), np.median(Y, axis=0), Y[0]):
+        found = minimize(lambda x: composite_norm((Y - x)[None])[0], start, method="Nelder-Mead",
+                         options={"xatol": 1e-12, "fatol": 1e-14, "maxiter": 20000})
+        values.append(found.fun)
+    assert min(values) >= v["lhs"] * (1 - 1e-7)
+    assert min(values) == pytest.approx(v["lhs"], rel=1e-3)
+
+
+@given(tp.strategies.parameters(rank_collapse))
+@settings(max_examples=12, deadline=None)
+def test_property_the_bound_holds_anywhere_in_the_contracting_regime(params):
+    example = worked_example(rank_collapse, seed=3, **params)
+    assert example.verified, (params, example.values)
+    assert example.values["eps"] <= params["eps"] * (1 + 1e-12)
+
+
+def test_the_figure_is_the_50_layer_experiment():
+    plots = theorem_figures(rank_collapse, seed=0)
+    assert len(plots) == 1 and isinstance(plots[0], Plot) and plots[0].name == "singular-values"
+    assert "50-layer" in plots[0].caption
+
+
+def test_rate_verifies_and_every_mutant_is_refuted():
+    result = run_check(rate_for_kept_fraction_theorem, instances=300, seed=0)
+    assert result.status == "verified", result.message
+    assert result.symbolic == {"steps": 7, "proved": 7, "sampled": 0, "given": 0, "failed": 0}
+    outcome = mutant_outcome(rate_for_kept_fraction_theorem, instances=200, seed=0)
+    assert all(m.refuted for m in outcome.mutants) and len(outcome.mutants) == 4
+
+
+def test_rate_worked_example_gives_both_readings():
+    example = worked_example(rate_for_kept_fraction_theorem)
+    assert example.verified and example.params == {"layers": 12, "fraction": 0.1, "C": 1.0}
+    assert example.values["lambda_norm"] == pytest.approx(math.log(10) / 12, rel=1e-15)
+    assert example.values["lambda_variance"] == pytest.approx(math.log(10) / 24, rel=1e-15)
+    assert 0.19188 < example.values["lambda_norm"] < 0.19189
+    assert "necessary" in example.values["reading"]
+
+
+@given(tp.strategies.parameters(rate_for_kept_fraction_theorem))
+@settings(max_examples=60, deadline=None)
+def test_property_the_bound_keeps_exactly_the_fraction(params):
+    example = worked_example(rate_for_kept_fraction_theorem, **params)
+    assert example.verified
+    v, L, f = example.values, params["layers"], params["fraction"]
+    assert math.exp(-v["lambda_norm"] * L) == pytest.approx(f, rel=1e-12)
+    assert math.exp(-2 * v["lambda_variance"] * L) == pytest.approx(f, rel=1e-12)
+
+
+def test_the_erratum_names_a_refuted_mutant():
+    (erratum,) = rate_for_kept_fraction_theorem.errata
+    assert erratum.section == "exercise 1.7" and erratum.refuted_by in rate_for_kept_fraction_theorem.mutants
+
+
+@pytest.mark.parametrize(
+    "theorem, bad",
+    [
+        (rate_for_kept_fraction_theorem, {"layers": 0}),
+        (rate_for_kept_fraction_theorem, {"fraction": 1.5}),
+        (rate_for_kept_fraction_theorem, {"C": float("nan")}),
+        (rank_collapse, {"eps": 0.9}),
+        (rank_collapse, {"n_tokens": 1}),
+    ],
+)
+def test_out_of_domain_parameters_are_bad_input(theorem, bad):
+    with pytest.raises(ValueError):
+        example_params(theorem, bad)
+
+
+def test_out_of_domain_parameter_at_the_command_line_exits_2():
+    process = subprocess.run(
+        [str(COMMAND), "example", "rank-collapse-rate", "--param", "layers=0"], capture_output=True, text=True, timeout=120
+    )
+    assert process.returncode == 2, process.stderr
+    assert process.stderr.startswith("transformer-proofs: error:") and process.stderr.count("\n") == 1

@@ -1,0 +1,80 @@
+"""attention-complexity: verified, mutants refuted, property, worked example against hand counts, erratum, bad input."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+
+import transformer_proofs as tp
+from checkers.attention.complexity import COST_VALUES, attention_complexity
+from checkers.checking import example_params, mutant_outcome, run_check, theorem_figures, worked_example
+from numerics.attention.complexity import measure_costs
+
+COMMAND = Path(sys.executable).with_name("transformer-proofs")
+
+
+def test_it_verifies_with_every_step_proved():
+    result = run_check(attention_complexity, instances=150, seed=0)
+    assert result.status == "verified", result.message
+    assert result.symbolic == {"steps": 14, "proved": 14, "sampled": 0, "given": 0, "failed": 0}
+    assert result.numeric.max_error == 0
+
+
+def test_every_mutant_is_refuted():
+    outcome = mutant_outcome(attention_complexity, instances=150, seed=0)
+    assert len(outcome.mutants) == 5
+    assert all(m.refuted for m in outcome.mutants), [m.evidence for m in outcome.mutants if not m.refuted]
+
+
+def test_seed_001_erratum_is_refuted_by_its_mutant():
+    (erratum,) = attention_complexity.errata
+    assert erratum.source == "seed 001" and "T^2 d" in erratum.stated
+    outcome = mutant_outcome(attention_complexity, instances=50, seed=1)
+    assert {m.name: m.refuted for m in outcome.mutants}[erratum.refuted_by]
+
+
+@given(tp.strategies.parameters(attention_complexity))
+@settings(max_examples=20, deadline=None)
+def test_property_the_counts_are_confirmed_anywhere_in_the_domain(params):
+    example = worked_example(attention_complexity, **params)
+    assert example.verified, (params, example.message)
+    v = example.values
+    T, d = params["T"], params["d"]
+    # Linear attention is cheaper exactly when T > d, and the softmax memory is never T^2 d-sized.
+    assert (v["flops_linear"] < v["flops_softmax"]) == (T > d)
+    assert v["bytes_softmax"] <= 5 * params["bytes_per_element"] * (T * T + T * d)
+
+
+def test_worked_example_is_the_comparison_table_at_T51_d11():
+    example = worked_example(attention_complexity)
+    assert example.verified
+    assert example.params == {"T": 51, "d": 11, "bytes_per_element": 4}
+    v = example.values
+    assert set(COST_VALUES) <= set(v)
+    # By hand: 8*51*11^2 + 4*51^2*11 = 49368 + 114444; 12*51*121; 4*(3*51^2 + 5*51*11); 4*(5*51*11 + 11^2).
+    assert v["flops_softmax"] == 163812 and v["flops_linear"] == 74052
+    assert v["bytes_softmax"] == 42432 and v["bytes_linear"] == 11704
+    assert v["crossover_T"] == 11
+    # The L = 6 row against six stacked layers run on CPU (not six times the closed form).
+    assert (v["flops_deep"], v["bytes_deep"]) == measure_costs("softmax", 51, 11, bytes_per_element=4, layers=6)
+
+
+def test_the_worked_example_renders_and_the_figure_is_drawn():
+    latex = tp.example("attention-complexity").to_latex()
+    assert r"\num{163812}" in latex and r"\num{74052}" in latex and "Not confirmed" not in latex
+    (plot,) = theorem_figures(attention_complexity)
+    assert plot.name == "flops-versus-length" and len(plot.figure.axes[0].lines) == 5
+
+
+@pytest.mark.parametrize("bad", [{"T": 0}, {"T": 257}, {"d": 0}, {"bytes_per_element": 6}, {"d": 2.5}])
+def test_out_of_domain_parameters_are_bad_input(bad):
+    with pytest.raises(ValueError):
+        example_params(attention_complexity, bad)
+
+
+def test_cli_rejects_an_out_of_domain_parameter():
+    run = subprocess.run([str(COMMAND), "example", "attention-complexity", "--param", "T=0"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:")

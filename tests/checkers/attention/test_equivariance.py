@@ -1,0 +1,104 @@
+"""permutation-equivariance: verified, every mutant refuted, property test, worked example, erratum, bad input."""
+
+import functools
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+
+import transformer_proofs as tp
+from checkers.attention.equivariance import SETTINGS, permutation_equivariance as theorem
+from checkers.checking import call_with, example_params, mutant_outcome, run_check, single_instance, worked_example
+
+COMMAND = Path(sys.executable).with_name("transformer-proofs")
+MUTANTS = {
+    "still equivariant with sinusoidal PE added",
+    "still equivariant with a causal mask",
+    "invariant: Attn(P X) = Attn(X)",
+    "outputs permuted by the inverse, P^T Attn(X)",
+}
+
+
+def test_it_verifies_with_every_step_proved():
+    result = run_check(theorem, instances=300, seed=0)
+    assert result.status == "verified", result.message
+    assert result.symbolic == {"steps": 3, "proved": 3, "sampled": 0, "given": 0, "failed": 0}
+    assert result.numeric.max_error < 0.5
+
+
+def test_every_mutant_is_refuted():
+    outcome = mutant_outcome(theorem, instances=200, seed=0)
+    assert {m.name: m.refuted for m in outcome.mutants} == dict.fromkeys(MUTANTS, True)
+
+
+def test_the_claim_comes_from_the_compiled_closed_form():
+    # Break the compiled closed form: the claim must change with it.
+    group = single_instance(theorem, theorem.default_params(), seed=0)
+    arguments = group.arguments()
+    claim = theorem.evaluate_claim(**arguments)
+    assert claim.shape == (1, len(SETTINGS), 3, 2)
+    doubled = call_with(functools.partial(theorem.assemble, lambda **kw: 2 * theorem.closed_form()(**kw)), arguments)
+    np.testing.assert_array_equal(doubled, 2 * claim)
+
+
+def _torch_attention(X, W_Q, W_K, W_V):
+    X, W_Q, W_K, W_V = (torch.from_numpy(np.array(a)) for a in (X, W_Q, W_K, W_V))
+    return torch.nn.functional.scaled_dot_product_attention(X @ W_Q, X @ W_K, X @ W_V).numpy()
+
+
+@given(tp.strategies.parameters(theorem))
+@settings(max_examples=25, deadline=None)
+def test_property_the_example_is_confirmed_anywhere_in_the_domain(params):
+    example = worked_example(theorem, seed=1, **params)
+    assert example.verified, (params, example.message)
+    v = example.values
+    s = [i - 1 for i in v["permutation"]]
+    A, A_prime = np.array(v["weights"]), np.array(v["permuted_weights"])
+    np.testing.assert_allclose(A_prime, A[np.ix_(s, s)], rtol=1e-13)  # A'_ij = A_s(i)s(j)
+    np.testing.assert_allclose(v["permuted_output"], np.array(v["output"])[s], rtol=0, atol=1e-14)
+
+
+def test_worked_example_against_torch():
+    example = worked_example(theorem)
+    assert example.verified and example.params == {"d": 4, "d_head": 2, "permutation": 3}
+    v = example.values
+    assert v["permutation"] == [2, 3, 1]
+    inputs = {k: a[0] for k, a in single_instance(theorem, example.params, seed=0).inputs.items()}
+    np.testing.assert_allclose(v["output"], _torch_attention(**inputs), rtol=1e-13, atol=1e-15)
+    permuted = {**inputs, "X": inputs["X"][[1, 2, 0]]}
+    np.testing.assert_allclose(v["permuted_output"], _torch_attention(**permuted), rtol=1e-13, atol=1e-15)
+    assert v["max_error"] < 1e-15
+    # Positions or a mask that stay in the slots make a visible difference.
+    assert v["positions_gap"] > 1e-2 and v["causal_gap"] > 1e-2
+    assert set(example.to_json()["values"]) == set(v)
+
+
+def test_the_worked_example_renders():
+    latex = tp.example("permutation-equivariance").to_latex()
+    assert r"s = (2, 3, 1)" in latex and "A'_{ij} = A_{s(i) s(j)}" in latex and "Not confirmed" not in latex
+
+
+def test_the_erratum_of_seed_001_is_refuted_by_a_mutant():
+    (erratum,) = theorem.errata
+    assert erratum.source == "seed 001" and "sequential structure" in erratum.stated
+    assert erratum.refuted_by in MUTANTS
+
+
+@pytest.mark.parametrize("bad", [{"permutation": 6}, {"permutation": -1}, {"d": 0}, {"d_head": 9}, {"d": 2.5}])
+def test_out_of_domain_parameters_are_bad_input(bad):
+    with pytest.raises(ValueError):
+        example_params(theorem, bad)
+
+
+def test_out_of_domain_parameter_on_the_command_line_exits_2():
+    run = subprocess.run(
+        [str(COMMAND), "example", "permutation-equivariance", "--param", "permutation=6"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:"), run.stderr
+    assert "permutation=6" in run.stderr and len(run.stderr.strip().splitlines()) == 1

@@ -1,0 +1,66 @@
+"""jl-dimension: verified, every mutant refuted, property, the exercise's numbers by hand, erratum, bad input."""
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+
+import transformer_proofs as tp
+from checkers.attention.jl import jl_dimension_theorem
+from checkers.checking import example_params, mutant_outcome, run_check, worked_example
+
+COMMAND = Path(sys.executable).with_name("transformer-proofs")
+
+
+def test_it_verifies_with_every_step_proved():
+    result = run_check(jl_dimension_theorem, instances=300, seed=0)
+    assert result.status == "verified", result.message
+    assert result.symbolic == {"steps": 5, "proved": 5, "sampled": 0, "given": 0, "failed": 0}
+    assert result.numeric.max_error < 0.5
+
+
+def test_every_mutant_is_refuted():
+    outcome = mutant_outcome(jl_dimension_theorem, instances=200, seed=0)
+    assert {m.name: m.refuted for m in outcome.mutants} == {name: True for name in jl_dimension_theorem.mutants}
+
+
+def test_the_exercise_numbers_by_hand():
+    example = worked_example(jl_dimension_theorem)
+    assert example.verified and example.params == {"m": 1e12, "eps": 0.1}
+    v = example.values
+    by_hand = 8 * 12 * math.log(10) / 0.1**2
+    assert v["d_min_exact"] == pytest.approx(by_hand, rel=1e-13) and v["d_min"] == 22105
+    assert v["d_dasgupta_gupta_exact"] == pytest.approx(4 * 12 * math.log(10) / (0.005 - 0.001 / 3), rel=1e-13)
+    assert v["d_dasgupta_gupta"] == 23684
+    assert 0.40 < v["success_probability_at_d_min"] < 0.45 < 0.98 < v["success_probability_at_d_dasgupta_gupta"]
+    assert v["binomial_p_value"] > 1e-9 and v["simulated_dimension"] == math.ceil(4 * math.log(50) / (0.005 - 0.001 / 3))
+
+
+@given(tp.strategies.parameters(jl_dimension_theorem))
+@settings(max_examples=80, deadline=None)
+def test_property_the_exercise_dimension_is_below_dasgupta_gupta(params):
+    dimensions = jl_dimension_theorem.evaluate_claim(m=[params["m"]], eps=[params["eps"]])[0]
+    assert 0 < dimensions[0] < dimensions[1]
+    assert dimensions[0] / dimensions[1] == pytest.approx(1 - 2 * params["eps"] / 3, rel=1e-12)
+
+
+def test_the_erratum_gives_its_evidence():
+    (erratum,) = jl_dimension_theorem.errata
+    assert erratum.section == "exercise 1.9" and erratum.refuted_by is None and "1.16e-24" in erratum.evidence
+
+
+@pytest.mark.parametrize("bad", [{"eps": 0.0}, {"eps": -0.1}, {"eps": 1.0}, {"eps": 1.5}, {"m": 1.0}, {"m": float("nan")}])
+def test_out_of_domain_parameters_are_bad_input(bad):
+    with pytest.raises(ValueError):
+        example_params(jl_dimension_theorem, bad)
+
+
+def test_out_of_domain_parameter_at_the_command_line_exits_2():
+    process = subprocess.run(
+        [str(COMMAND), "example", "jl-dimension", "--param", "eps=1"], capture_output=True, text=True, timeout=120
+    )
+    assert process.returncode == 2, process.stderr
+    assert process.stderr.startswith("transformer-proofs: error:") and process.stderr.count("\n") == 1

@@ -1,0 +1,148 @@
+"""attention-kernel-smoother: verified, mutants refuted, property test, worked example and limits, figure, bad input."""
+
+import functools
+import io
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+
+import transformer_proofs as tp
+from checkers.attention.kernels import attention_kernel_smoother as theorem
+from checkers.checking import (
+    call_with,
+    example_params,
+    mutant_outcome,
+    run_check,
+    single_instance,
+    theorem_figures,
+    worked_example,
+)
+
+COMMAND = Path(sys.executable).with_name("transformer-proofs")
+MUTANTS = {
+    "Gaussian bandwidth sqrt(d) (factor 2 dropped)",
+    "Laplace kernel exp(-||q - k|| / (tau sqrt d))",
+    "logits scaled by 1/d",
+    "no normalisation: sum_j K(q, k_j) v_j",
+}
+
+
+def test_it_verifies_with_every_step_proved():
+    result = run_check(theorem, instances=300, seed=0)
+    assert result.status == "verified", result.message
+    assert result.symbolic == {"steps": 10, "proved": 10, "sampled": 0, "given": 0, "failed": 0}
+    assert result.numeric.max_error < 0.5
+
+
+def test_every_mutant_is_refuted():
+    outcome = mutant_outcome(theorem, instances=200, seed=0)
+    assert {m.name: m.refuted for m in outcome.mutants} == dict.fromkeys(MUTANTS, True)
+
+
+def test_the_claim_comes_from_the_compiled_closed_form():
+    arguments = single_instance(theorem, theorem.default_params(), seed=0).arguments()
+    claim = theorem.evaluate_claim(**arguments)
+    assert claim.shape == (1, 2, 5, 3)
+    # A kernel multiplied by a function of the key changes the claim; one of the query alone does not.
+    def claim_with_kernel_times(extra):
+        kernel = lambda **kw: theorem.closed_form()(**kw) * np.exp(kw[extra])
+        return call_with(functools.partial(theorem.assemble, kernel), arguments)
+
+    of_key, of_query = claim_with_kernel_times("qk"), claim_with_kernel_times("q_sq")
+    assert np.abs(of_key - claim).max() > 1e-3
+    np.testing.assert_allclose(of_query, claim, rtol=1e-13, atol=1e-14)
+
+
+@given(tp.strategies.parameters(theorem))
+@settings(max_examples=25, deadline=None)
+def test_property_the_example_is_confirmed_anywhere_in_the_domain(params):
+    example = worked_example(theorem, seed=2, **params)
+    assert example.verified, (params, example.message)
+    v = example.values
+    assert v["max_error"] < 1e-13
+    assert math.isclose(sum(v["weights"]), 1.0, rel_tol=1e-14)
+    assert v["identical_keys_gap"] < 1e-14  # identical keys: the mean of the values, whatever the query
+
+
+def _inputs(params, seed=0):
+    return {k: a[0] for k, a in single_instance(theorem, params, seed).inputs.items()}
+
+
+def test_worked_example_against_independent_numbers():
+    example = worked_example(theorem)
+    assert example.verified and example.params == {"tokens": 5, "d": 4, "temperature": 1.0, "key_norm": 1.0}
+    v = example.values
+    inputs = _inputs(example.params)
+    q, K, V = inputs["queries"], inputs["keys"], inputs["values"]
+    np.testing.assert_allclose(np.linalg.norm(K, axis=1), 1.0, rtol=1e-15)
+    # Torch's attention (tau = 1, d = 4) is the "attention" value; the Gaussian estimator agrees with it.
+    tensors = (torch.from_numpy(np.array(a)) for a in (q, K, V))
+    expected = torch.nn.functional.scaled_dot_product_attention(*tensors).numpy()
+    np.testing.assert_allclose(v["attention"], expected, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(v["nadaraya_watson"], expected, rtol=1e-13, atol=1e-15)
+    # c(q) = exp(-(|q|^2 + r^2) / (2 tau sqrt d)) by hand, r = 1, tau = 1, sqrt d = 2.
+    assert v["kernel_factor"] == pytest.approx(math.exp(-(q[0] @ q[0] + 1) / 4), rel=1e-14)
+    # Cold: all weight on the arg-max key; hot: uniform 1/5 to within the O(1/tau) spread.
+    hard = np.zeros(5)
+    hard[np.argmax(K @ q[0])] = 1.0
+    np.testing.assert_array_equal(v["hard_weights"], hard)
+    np.testing.assert_allclose(v["cold_weights"], hard, rtol=0, atol=1e-20)
+    np.testing.assert_allclose(v["hot_weights"], 0.2, rtol=1e-4)
+    assert 0 < v["hot_gap"] < 1e-3
+    # Identity limit: each token attends to itself; the output is V.
+    np.testing.assert_allclose(v["self_weights"], 1.0, rtol=1e-12)
+    assert v["self_gap"] < 1e-12
+
+
+def test_ties_share_the_hard_attention_equally():
+    v = worked_example(theorem).values
+    # Query (1, 0) against keys (1, 0), (0, 1), (1, 0), (-1, 0): keys 1 and 3 tie (CATALOG: average over ties).
+    assert v["tie_limit"].tolist() == [0.5, 0.0, 0.5, 0.0]
+    # By hand at tau = 0.01, d = 2: exponents 1/(0.01 sqrt 2) = 70.7 for the tied keys, 0 and -70.7 for the others.
+    e = 1 / (0.01 * math.sqrt(2))
+    np.testing.assert_allclose(v["tie_weights"], [1 / (2 + math.exp(-e) + math.exp(-2 * e)), 0, 0.5, 0], atol=1e-30)
+
+
+def test_the_worked_example_renders():
+    latex = tp.example("attention-kernel-smoother").to_latex()
+    assert r"\num{0.422128}" in latex and "hard attention" in latex and "Not confirmed" not in latex
+
+
+def _pdf(plot):
+    buffer = io.BytesIO()
+    plot.figure.savefig(buffer, format="pdf", metadata={"CreationDate": None})
+    return buffer.getvalue()
+
+
+def test_the_figure_is_deterministic_for_the_seed():
+    (plot,) = theorem_figures(theorem, seed=0)
+    assert plot.name == "temperatures" and "seed 0" in plot.caption
+    assert _pdf(plot) == _pdf(theorem_figures(theorem, seed=0)[0])
+    assert _pdf(plot) != _pdf(theorem_figures(theorem, seed=1)[0])
+    # Its coldest line is the first query's weights at temperature 0.1, computed here with torch.
+    inputs = _inputs(theorem.default_params())
+    logits = torch.from_numpy(inputs["keys"] @ inputs["queries"][0] / (0.1 * 2))
+    coldest = plot.figure.axes[0].get_lines()[0].get_ydata()
+    np.testing.assert_allclose(coldest, torch.softmax(logits, 0).numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [{"tokens": 0}, {"tokens": 13}, {"d": 0}, {"temperature": 0.0}, {"key_norm": 3.0}])
+def test_out_of_domain_parameters_are_bad_input(bad):
+    with pytest.raises(ValueError):
+        example_params(theorem, bad)
+
+
+def test_out_of_domain_parameter_on_the_command_line_exits_2():
+    run = subprocess.run(
+        [str(COMMAND), "example", "attention-kernel-smoother", "--param", "temperature=0"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:"), run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
