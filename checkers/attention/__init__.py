@@ -3,6 +3,11 @@
 * ``softmax-variance`` (seed 003, exercise 1.2): the moments of the attention logit ``q . k``.
 * ``pe-rotation`` (seed 003, exercise 1.6): sinusoidal encodings at ``pos + k`` are a fixed
   rotation ``M_k`` of those at ``pos``.
+
+The topic's other theorems live in its submodules (loaded by the registry in ``ORDER``):
+equivariance (permutation-equivariance), kernels (attention-kernel-smoother), rank
+(attention-rank), collapse (rank-collapse, rank-collapse-rate), jl (jl-dimension), circuits
+(multihead-circuits), complexity (attention-complexity), turing (turing-completeness).
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 * ``chinchilla-allocation`` (Hoffmann et al. 2022, approach 3; seed 000, hours 5-6): the
   compute-optimal model and data sizes for ``L = E + A N^-alpha + B D^-beta`` under ``C = 6 N D``.
+
+The topic's other theorems live in its submodules (loaded by the registry in ``ORDER``):
+frontier (chinchilla-frontier), fit (scaling-law-fit), kaplan (kaplan-exponents), manifold
+(manifold-dimension-exponent), inference (inference-optimal).
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from numerics.scaling import parametric_loss
 from proofs.scaling import COMPUTE_BUDGET, HOFFMANN, POSITIVE_FIT, compute_optimal_allocation
 
 BESIROGLU = "Besiroglu, Erdil, Barnett, You 2024, Chinchilla Scaling: A replication attempt"
+
+# The registry loads the submodules in the syllabus order of their theorems (CATALOG.md).
+ORDER = ("frontier", "fit", "kaplan", "manifold", "inference")
 
 # --- chinchilla-allocation --------------------------------------------------------------------
 

@@ -2,6 +2,10 @@
 
 * ``hippo-legs`` (Gu et al. 2020, HiPPO-LegS; syllabus hours 9-10): the optimal Legendre
   projection coefficients of a signal's history obey ``c' = -(1/t) A c + (1/t) B f``.
+
+The topic's other theorems live in its submodules (loaded by the registry in ``ORDER``):
+hippo (hippo-legt, hippo-lagt), scan (scan-associativity), zoh (zoh-discretization),
+selective (selective-scan), ssd (ssd-duality).
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from checkers.checking import Deterministic, Integer, Theorem
 from checkers.results import Erratum
 from numerics.ssm import fourier_signal, integrate_memory, legendre_projection
 from proofs.ssm import LEGS_N_MAX, legs_dynamics
+
+# The registry loads the submodules in the syllabus order of their theorems (CATALOG.md).
+ORDER = ("hippo", "scan", "zoh", "selective", "ssd")
 
 HIPPO = "Gu, Dao, Ermon, Rudra, Re 2020, HiPPO: Recurrent Memory with Optimal Polynomial Projections"
 SYLLABUS = "seed 000 (syllabus), hours 9-10: Optimal Memory (HiPPO)"

@@ -76,3 +76,25 @@ def compute_optimal_allocation(A, B, C, E, alpha, beta):
     curvature = alpha**2 * A * N**-alpha + beta**2 * B * D**-beta
     accuracy = np.stack([relative * N, relative * D, 0.5 * np.exp(delta) * curvature * delta**2], axis=-1)
     return np.stack([N, D, L], axis=-1), accuracy
+
+def checked_arrays(positive: dict, exponents: dict | None = None) -> list[np.ndarray]:
+    """The arguments as float arrays, in order; ValueError naming the first one out of its domain.
+
+    ``positive`` must be positive and finite; ``exponents`` must lie in (0, 1).
+    """
+    arrays = []
+    for name, value in positive.items():
+        array = np.asarray(value, dtype=float)
+        if not np.all(np.isfinite(array) & (array > 0)):
+            raise ValueError(f"{name} must be positive and finite")
+        arrays.append(array)
+    for name, value in (exponents or {}).items():
+        array = np.asarray(value, dtype=float)
+        if not np.all((array > 0) & (array < 1)):
+            raise ValueError(f"{name} must lie in (0, 1)")
+        arrays.append(array)
+    return arrays
+
+
+from numerics.scaling.fit import fit_chinchilla  # noqa: E402,F401
+from numerics.scaling.fit import load_runs  # noqa: E402,F401

@@ -1,0 +1,189 @@
+"""``inference-optimal`` (Sardana et al. 2023): the cheapest model over training plus inference at a fixed loss.
+
+The Lagrange conditions (proofs.scaling.inference) reduce the problem to the root of one
+increasing function ``h(D)``; the claim is that root and the ``N`` the constraint gives there.
+The oracle (numerics.scaling.inference) minimises the lifetime cost directly along the models of
+the same loss, parametrised by the share of the reducible loss due to model size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from checkers.checking import Deterministic, Real, Theorem
+from checkers.results import Plot
+from checkers.scaling import chinchilla_allocation
+from checkers.scaling.frontier import LLAMA3, chinchilla_frontier
+from numerics.scaling.inference import (
+    increasing_root,
+    inference_figure,
+    inference_optimal_allocation as cheapest_at_reference_loss,
+    reducible_loss,
+)
+from proofs.scaling import HOFFMANN
+from proofs.scaling.inference import COST_MODEL, FIXED_LOSS, SARDANA, inference_optimal_allocation
+
+DEMAND_SWEEP = (0.0, 1e12, 1e13, 1e14, 1e15, 1e16)
+"""Inference demands (tokens) at which the worked example reports the optimum; 0 is Chinchilla's."""
+TABLE_SIZES = (1e10, 1e11, 1e12)
+"""Reference models of the budget table: 10B to 1T parameters at 20 tokens per parameter."""
+
+
+def _optimum(closed_form, A, B, alpha, beta, N_ref, D_ref, D_inf):
+    """``(N, D, cost)``: the root ``D`` of the derived ``h`` (compiled), ``N`` from the constraint there, and the cost."""
+    R = reducible_loss(N_ref, D_ref, A, B, alpha, beta)
+
+    def h(log_D, A, B, R, alpha, beta, D_inf):
+        # Below the smallest feasible D the second entry, N(D), is NaN; only h (the first) is used here.
+        with np.errstate(invalid="ignore"):
+            return closed_form(D=np.exp(log_D), A=A, B=B, R=R, alpha=alpha, beta=beta, D_inf=D_inf)[:, 0]
+
+    D, _ = increasing_root(h, D_ref, args=(A, B, R, alpha, beta, D_inf))
+    N = closed_form(D=D, A=A, B=B, R=R, alpha=alpha, beta=beta, D_inf=D_inf)[:, 1]
+    return np.stack([N, D, 6 * N * D + 2 * N * D_inf], axis=-1)
+
+
+def _priced(factor: float):
+    """The optimum with the inference demand scaled by ``factor``, its cost priced at the true ``2 N`` per token."""
+
+    def mutant(A, B, alpha, beta, N_ref, D_ref, D_inf):
+        wrong = _optimum(inference_optimal.closed_form(), A, B, alpha, beta, N_ref, D_ref, factor * D_inf)
+        N, D = wrong[:, 0], wrong[:, 1]
+        return np.stack([N, D, 6 * N * D + 2 * N * D_inf], axis=-1)
+
+    return mutant
+
+
+def _one(x) -> np.ndarray:
+    return np.array([float(x)])
+
+
+def _optimum_at(params: dict, **changes) -> np.ndarray:
+    arguments = {k: _one(v) for k, v in {**params, **changes}.items()}
+    return inference_optimal.evaluate_claim(**arguments)[0]
+
+
+def _inference_values(A, B, E, alpha, beta, N_ref, D_ref, D_inf):
+    params = {"A": A, "B": B, "alpha": alpha, "beta": beta, "N_ref": N_ref, "D_ref": D_ref, "D_inf": D_inf}
+    R = float(reducible_loss(N_ref, D_ref, A, B, alpha, beta))
+    compute_ref = 6 * N_ref * D_ref
+    fit = {"A": _one(A), "B": _one(B), "E": _one(E), "alpha": _one(alpha), "beta": _one(beta), "C": _one(compute_ref)}
+    N_opt, D_opt, cost_opt = _optimum_at(params)
+    N_chin, D_chin, _ = _optimum_at(params, D_inf=0.0)
+    sweep = np.array([_optimum_at(params, D_inf=demand) for demand in DEMAND_SWEEP])
+    table = np.array([_optimum_at(params, N_ref=size, D_ref=20 * size) for size in TABLE_SIZES])
+    table_reference_cost = np.array([6 * n * 20 * n + 2 * n * D_inf for n in TABLE_SIZES])
+    demand_for_reference = inference_optimal.closed_form("D_inf_for_D")(
+        D=_one(D_ref), R=_one(R), B=_one(B), alpha=_one(alpha), beta=_one(beta)
+    )
+    rule = chinchilla_frontier.evaluate_claim(C=_one(compute_ref), tokens_per_param=_one(20.0))[0]
+    return {
+        "loss_ref": E + R,
+        "tokens_per_param_ref": D_ref / N_ref,
+        "compute_ref": compute_ref,
+        "N_chinchilla_fit": float(chinchilla_allocation.closed_form("N_opt")(**fit)[0]),
+        "D_chinchilla_fit": float(chinchilla_allocation.closed_form("D_opt")(**fit)[0]),
+        "L_chinchilla_fit": float(chinchilla_allocation.closed_form("L_opt")(**fit)[0]),
+        "loss_gap": E + R - float(chinchilla_allocation.closed_form("L_opt")(**fit)[0]),
+        "N_chinchilla_20": float(rule[0]),
+        "D_chinchilla_20": float(rule[1]),
+        "N_opt": float(N_opt),
+        "D_opt": float(D_opt),
+        "cost_opt": float(cost_opt),
+        "tokens_per_param_opt": float(D_opt / N_opt),
+        "N_same_loss_chinchilla": float(N_chin),
+        "D_same_loss_chinchilla": float(D_chin),
+        "cost_same_loss_chinchilla": float(6 * N_chin * D_chin + 2 * N_chin * D_inf),
+        "cost_ref": compute_ref + 2 * N_ref * D_inf,
+        "D_inf_for_reference": float(demand_for_reference[0]),
+        "sweep_D_inf": list(DEMAND_SWEEP),
+        "sweep_N": sweep[:, 0].tolist(),
+        "sweep_D": sweep[:, 1].tolist(),
+        "table_N_ref": list(TABLE_SIZES),
+        "table_N_opt": table[:, 0].tolist(),
+        "table_D_opt": table[:, 1].tolist(),
+        "table_saving": (1 - table[:, 2] / table_reference_cost).tolist(),
+    }
+
+
+def _inference_figures(A, B, alpha, beta, N_ref, D_ref):
+    params = {"A": A, "B": B, "alpha": alpha, "beta": beta, "N_ref": N_ref, "D_ref": D_ref}
+    demands = np.logspace(10, 17, 57)
+    n = len(demands)
+    optimum = inference_optimal.evaluate_claim(**{k: np.full(n, v) for k, v in params.items()}, D_inf=demands)
+    figure = inference_figure(demands, optimum[:, 0], optimum[:, 1], N_ref, D_ref)
+    caption = (
+        f"The inference-optimal model as good as a reference of {N_ref:.3g} parameters trained on {D_ref:.3g} "
+        "tokens (dotted), against the number of inference tokens it will serve, under the approach-3 fit: as "
+        "demand grows the optimal model shrinks towards the smallest that can reach the loss and is trained on "
+        "ever more tokens per parameter; at little demand it is the Chinchilla-optimal model of that loss."
+    )
+    return [Plot(name="optimum-against-demand", caption=caption, figure=figure)]
+
+
+inference_optimal = Theorem(
+    id="inference-optimal",
+    title="Inference-optimal scaling: smaller models trained longer (beyond Chinchilla)",
+    topic="scaling",
+    statement=(
+        r"Let $L(N, D) = E + A N^{-\alpha} + B D^{-\beta}$ and let a model serve $D_{\mathrm{inf}} > 0$ inference "
+        r"tokens, so its lifetime cost is $6 N D + 2 N D_{\mathrm{inf}}$ FLOPs. Among the models of a given loss "
+        r"$E + R$ the cheapest satisfies $\alpha A N^{-\alpha} = \beta B D^{-\beta}\left(1 + \frac{D_{\mathrm{inf}}}{3D}\right)$: "
+        r"its $D$ is the unique root of $h(D) = \alpha R - (\alpha + \beta) B D^{-\beta} - \frac{\beta}{3} B D_{\mathrm{inf}} D^{-\beta-1}$, "
+        r"which rises with $D$, and $N = \left(A/(R - B D^{-\beta})\right)^{1/\alpha}$. The root grows with "
+        r"$D_{\mathrm{inf}}$, so the inference-optimal model is smaller and trained on more tokens than the "
+        r"Chinchilla-optimal model of the same loss ($D_{\mathrm{inf}} = 0$, where the condition is Chinchilla's "
+        r"$\alpha A N^{-\alpha} = \beta B D^{-\beta}$). A model trained on $D$ tokens is optimal for the demand "
+        r"$D_{\mathrm{inf}} = \frac{3D}{\beta}\left(\frac{\alpha R D^{\beta}}{B} - \alpha - \beta\right)$ when this is "
+        r"positive (otherwise it is trained on fewer tokens than even the Chinchilla-optimal model of its loss)."
+    ),
+    assumptions=(
+        COST_MODEL,
+        FIXED_LOSS,
+        r"the loss target is that of a reference model: $R = A N_{\mathrm{ref}}^{-\alpha} + B D_{\mathrm{ref}}^{-\beta}$",
+        r"defaults: Hoffmann et al.'s approach-3 fit $A = 406.4$, $B = 410.7$, $E = 1.69$, $\alpha = 0.34$, "
+        r"$\beta = 0.28$; the reference is Llama 3 8B, $8 \times 10^{9}$ parameters trained on $15 \times 10^{12}$ "
+        r"tokens; $D_{\mathrm{inf}} = 10^{13}$ inference tokens. The fit was made on models trained near the "
+        r"Chinchilla ratio, so losses far beyond it (1875 tokens per parameter) are extrapolations",
+    ),
+    sources=(
+        f"{SARDANA}, section 2",
+        f"{HOFFMANN}, section 3.3 (approach 3)",
+        LLAMA3,
+        "seed 000, hours 5-6 (scaling laws)",
+    ),
+    parameters={
+        "A": Real(10.0, 1e4, log=True, default=406.4),
+        "B": Real(10.0, 1e4, log=True, default=410.7),
+        "E": Real(0.0, 10.0, default=1.69),
+        "alpha": Real(0.05, 0.95, default=0.34),
+        "beta": Real(0.05, 0.95, default=0.28),
+        "N_ref": Real(1e8, 1e13, log=True, default=8e9),
+        "D_ref": Real(1e9, 1e15, log=True, default=15e12),
+        "D_inf": Real(1e6, 1e16, log=True, default=1e13),
+    },
+    derivation=inference_optimal_allocation,
+    assemble=_optimum,
+    oracle=cheapest_at_reference_loss,
+    mutants={
+        "inference ignored (Chinchilla-optimal at the same loss)": _priced(0.0),
+        "inference priced at 6N per token": _priced(3.0),
+        "inference priced at N per token": _priced(0.5),
+    },
+    tolerance=Deterministic(
+        rtol=1e-10,
+        atol=0.0,
+        reason=(
+            "claim: the root of h in ln D is found to a bracket of 4 eps |ln D|; h's terms are rounded to a few "
+            "ulps of alpha R and h rises at rate at least beta alpha R in ln D, so ln D is off by at most about "
+            "8 eps/beta + 4 eps |ln D| (beta >= 0.05: 4e-14). Each power x^-p carries p |ln x| eps <= 33 eps, so "
+            "R - B D^-beta is good to about 70 eps relative times (alpha + beta)/beta <= 20 (at the root "
+            "B D^-beta <= alpha R/(alpha + beta)), and the power 1/alpha <= 20 multiplies that: about 3e-11 "
+            "relative for N and the cost at the worst corner of the domain, far less at typical points; rtol 1e-10 "
+            "leaves a factor 3. Oracle: returns its own accuracy (numerics.scaling.inference."
+            "inference_optimal_allocation), from its bracket in the logit of the loss share and the rounding of its slope"
+        ),
+    ),
+    values=_inference_values,
+    figures=_inference_figures,
+)

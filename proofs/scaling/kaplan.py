@@ -1,0 +1,189 @@
+"""Kaplan et al.'s power laws and the allocation their joint form implies (SymPy only).
+
+* :func:`kaplan_allocation`: from ``L(N, D) = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D``
+  (Kaplan et al. 2020, eq. 1.5): its limits are the single-variable laws ``(N_c/N)^alpha_N``
+  and ``(D_c/D)^alpha_D`` (eqs. 1.1, 1.2), a tenfold ``N`` or ``D`` multiplies them by
+  ``10^-alpha``, and under ``C = 6 N D`` the loss is minimised at
+  ``N_opt = N_c^(alpha_N/(alpha_N+alpha_D)) (alpha_N C/(6 alpha_D D_c))^(alpha_D/(alpha_N+alpha_D))``.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from proofs.derivation import Derivation, apply, differentiate, solve_for, substitute
+from proofs.scaling import C, D, N, u
+
+KAPLAN = "Kaplan et al. 2020, Scaling Laws for Neural Language Models"
+
+alpha_N, alpha_D, N_c, D_c = sp.symbols("alpha_N alpha_D N_c D_c", positive=True)
+
+_p = alpha_N / alpha_D
+JOINT_LOSS = ((N_c / N) ** _p + D_c / D) ** alpha_D
+_bracket = (N_c / N) ** _p + D_c / D
+_a = alpha_D / (alpha_N + alpha_D)
+_b = alpha_N / (alpha_N + alpha_D)
+_N_opt = N_c**_b * (alpha_N * C / (6 * alpha_D * D_c)) ** _a
+_D_opt = C / (6 * _N_opt)
+# At the optimum (N_c/N)^p = D_c/(p D), so the bracket is (1 + 1/p) D_c / D.
+_L_opt = ((alpha_N + alpha_D) / alpha_N * D_c / _D_opt) ** alpha_D
+
+JOINT_FORM = r"$L(N, D) = \left[(N_c/N)^{\alpha_N/\alpha_D} + D_c/D\right]^{\alpha_D}$ (Kaplan et al. 2020, eq. 1.5)"
+POSITIVE_CONSTANTS = r"$N_c, D_c, C > 0$ and $0 < \alpha_N, \alpha_D < 1$; $N, D > 0$"
+
+
+def _tenfold(variable: sp.Symbol):
+    """The factor by which the loss changes when ``variable`` grows tenfold."""
+    return lambda loss: loss.subs(variable, 10 * variable) / loss
+
+
+def kaplan_allocation() -> Derivation:
+    """Single-variable laws, the gain of a tenfold increase, and the compute-optimal split of the joint form.
+
+    The loss is an increasing function (``x -> x^alpha_D``) of the bracket
+    ``f = (N_c/N)^p + D_c/D``, ``p = alpha_N/alpha_D``, so both have the same minimiser on
+    ``6 N D = C``. Along the budget, in ``u = ln N``, ``f`` is a sum of two exponentials: its
+    one stationary point is its global minimum (``f'' > 0``). Labelled results: ``L_N``,
+    ``L_D``, ``gain_N``, ``gain_D``, ``N_opt``, ``D_opt``, ``a``, ``b``, ``L_opt``,
+    ``alpha_C_joint`` (the compute exponent this allocation implies), ``gain_C_joint``;
+    the closed form is the column ``(N_opt, D_opt, L_opt)``.
+    Kaplan et al. 2020, eqs. 1.1, 1.2, 1.5 and section 6; seed 001 (scaling laws).
+    """
+    derivation = (
+        Derivation(
+            "Kaplan's power laws and the compute-optimal split of the joint form",
+            JOINT_LOSS,
+            start_note=r"the joint form $L(N, D)$ of Kaplan et al. (eq. 1.5)",
+            assumptions=(JOINT_FORM, r"training compute $C = 6 N D$", POSITIVE_CONSTANTS),
+        )
+        .then(
+            apply(r"unlimited data: let $D \to \infty$", lambda loss: sp.limit(loss, D, sp.oo)),
+            (N_c / N) ** alpha_N,
+            note=r"$L(N)$, the model-size law (eq. 1.1)",
+            label="L_N",
+        )
+        .then(
+            apply(r"grow the model tenfold: $L(10N)/L(N)$", _tenfold(N)),
+            10**-alpha_N,
+            label="gain_N",
+        )
+        .then(
+            apply(r"unlimited model size: let $N \to \infty$", lambda loss: sp.limit(loss, N, sp.oo)),
+            (D_c / D) ** alpha_D,
+            on="start",
+            note=r"$L(D)$, the data law (eq. 1.2)",
+            label="L_D",
+        )
+        .then(
+            apply(r"grow the data tenfold: $L(10D)/L(D)$", _tenfold(D)),
+            10**-alpha_D,
+            label="gain_D",
+        )
+        .then(
+            apply(
+                r"raise to the power $1/\alpha_D$, a strictly increasing map of $(0, \infty)$: same minimiser",
+                lambda loss: sp.powdenest(loss ** (1 / alpha_D), force=False),
+            ),
+            _bracket,
+            on="start",
+            note=r"the bracket $f(N, D)$",
+        )
+        .then(
+            substitute({D: C / (6 * N)}, text=r"eliminate the constraint: substitute $D = C/(6N)$"),
+            (N_c / N) ** _p + 6 * D_c * N / C,
+        )
+        .then(
+            substitute({N: sp.exp(u)}, text=r"change variable to $u = \ln N$: substitute $N = e^u$"),
+            (N_c * sp.exp(-u)) ** _p + 6 * D_c * sp.exp(u) / C,
+            note=r"$g(u)$, a sum of two exponentials in $u$",
+            label="along_constraint",
+        )
+        .then(
+            differentiate(u),
+            -_p * (N_c * sp.exp(-u)) ** _p + 6 * D_c * sp.exp(u) / C,
+            label="df_du",
+        )
+        .then(
+            solve_for(u, text=r"solve the stationarity condition $g'(u) = 0$ for $u$"),
+            sp.log((alpha_N * C * N_c**_p / (6 * alpha_D * D_c)) ** _a),
+            note=r"the only stationary point: $p\,(N_c/N)^p = D_c/D$ there",
+            label="u_opt",
+        )
+        .then(
+            apply(r"return to $N = e^u$", sp.exp),
+            _N_opt,
+            label="N_opt",
+        )
+        .then(
+            apply(r"the data from the constraint, $D = C/(6N)$", lambda n: C / (6 * n)),
+            _D_opt,
+            label="D_opt",
+        )
+        .then(
+            apply(r"the elasticity $d \ln N_{\mathrm{opt}} / d \ln C$", lambda n: C * sp.diff(n, C) / n),
+            _a,
+            on="N_opt",
+            note=r"the exponent $a$ of model size",
+            label="a",
+        )
+        .then(
+            apply(r"the elasticity $d \ln D_{\mathrm{opt}} / d \ln C$", lambda d: C * sp.diff(d, C) / d),
+            _b,
+            on="D_opt",
+            note=r"the exponent $b$ of data size; $a + b = 1$",
+            label="b",
+        )
+        .then(
+            substitute({u: sp.log(N), C: 6 * N * D}, text=r"return to $N = e^u$ and $C = 6 N D$"),
+            -_p * (N_c / N) ** _p + D_c / D,
+            on="df_du",
+            note=r"stationarity in the original variables",
+        )
+        .then(
+            solve_for(N, text=r"solve for $N$: the optimal model size for $D$ tokens"),
+            N_c * (_p * D / D_c) ** (1 / _p),
+            note=r"$D \propto N^{\alpha_N/\alpha_D}$ on the optimum, Kaplan et al.'s $N^{0.74}/D$ ratio",
+            label="N_ridge",
+        )
+        .then(
+            substitute({N: N_c * (_p * D / D_c) ** (1 / _p)}, text=r"evaluate $L$ there"),
+            ((alpha_N + alpha_D) / alpha_N * D_c / D) ** alpha_D,
+            on="start",
+            note=r"the bracket is $(1 + \alpha_D/\alpha_N)\, D_c / D$ on the optimum",
+        )
+        .then(
+            substitute({D: _D_opt}, text=r"at $D = D_{\mathrm{opt}}$"),
+            _L_opt,
+            label="L_opt",
+        )
+        .then(
+            apply(r"the compute exponent $-d \ln L_{\mathrm{opt}} / d \ln C$", lambda l: -C * sp.diff(l, C) / l),
+            alpha_N * alpha_D / (alpha_N + alpha_D),
+            note=r"$\alpha_C$ implied by the joint form: $L_{\mathrm{opt}} \propto C^{-\alpha_N\alpha_D/(\alpha_N+\alpha_D)}$",
+            label="alpha_C_joint",
+        )
+        .then(
+            apply(r"a tenfold compute multiplies $L_{\mathrm{opt}}$ by $10^{-\alpha_C}$", lambda a_c: 10**-a_c),
+            10 ** (-alpha_N * alpha_D / (alpha_N + alpha_D)),
+            label="gain_C_joint",
+        )
+        .then(
+            differentiate(u, 2),
+            _p**2 * (N_c * sp.exp(-u)) ** _p + 6 * D_c * sp.exp(u) / C,
+            on="along_constraint",
+            note=r"$g''(u)$: a sum of two positive terms",
+        )
+        .then(
+            apply(r"take the sign ($N_c, D_c, C, \alpha_N, \alpha_D > 0$)", sp.sign),
+            1,
+            note=r"$g$ is strictly convex: its stationary point is the global minimum of $f$, hence of $L$",
+        )
+    )
+    return derivation.then(
+        apply(
+            r"collect the checked results $(N_{\mathrm{opt}}, D_{\mathrm{opt}}, L_{\mathrm{opt}})$",
+            lambda n: sp.Matrix([n, _D_opt, _L_opt]),
+        ),
+        sp.Matrix([_N_opt, _D_opt, _L_opt]),
+        on="N_opt",
+    )

@@ -1,0 +1,103 @@
+"""The manifold-dimension exponent of Sharma and Kaplan 2020 (SymPy only).
+
+* :func:`manifold_exponent`: piecewise-(multi)linear interpolation in a cell of side ``h``
+  misses a smooth function by its second-order Taylor term, ``a_1 x(x - h) + a_2 y(y - h)``,
+  whose mean square over the cell is ``h^4 K``; ``N`` cells of side ``h`` fill a
+  ``d``-dimensional manifold of unit volume, ``N h^d = 1``, so the squared error is
+  ``K N^(-4/d)`` and its log-log slope in ``N`` is ``-4/d``.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from proofs.derivation import Derivation, apply, expand, solve_for, substitute
+
+SHARMA_KAPLAN = "Sharma and Kaplan 2020, A Neural Scaling Law from the Dimension of the Data Manifold"
+
+x, y = sp.symbols("x y", real=True)
+h, N, d = sp.symbols("h N d", positive=True)
+a0, b1, b2, a12, a1, a2 = sp.symbols("a_0 b_1 b_2 a_12 a_1 a_2", real=True)
+
+# A smooth function to second order (Taylor) in a cell [0, h]^2 with its corner at the origin.
+_taylor = a0 + b1 * x + b2 * y + a12 * x * y + a1 * x**2 + a2 * y**2
+
+
+def _bilinear_interpolant(f: sp.Expr) -> sp.Expr:
+    """The bilinear interpolant of ``f`` through the four corners of ``[0, h]^2``."""
+    s, t = x / h, y / h
+    corner = lambda i, j: f.subs({x: i * h, y: j * h})
+    return corner(0, 0) * (1 - s) * (1 - t) + corner(1, 0) * s * (1 - t) + corner(0, 1) * (1 - s) * t + corner(1, 1) * s * t
+
+
+def cells_filling_the_manifold() -> Derivation:
+    """``N`` cells of side ``h`` cover a ``d``-dimensional manifold of unit volume: ``h = N^(-1/d)``."""
+    return Derivation(
+        "Cell side for N cells",
+        N * h**d - 1,
+        start_note=r"$N$ cells of volume $h^d$ fill a unit volume",
+        assumptions=(r"the manifold has unit $d$-dimensional volume (the scale is absorbed in the constant)",),
+    ).then(solve_for(h, text=r"solve $N h^d = 1$ for $h$"), N ** (-1 / d), label="h")
+
+
+def manifold_exponent() -> Derivation:
+    """The squared error of piecewise-linear interpolation falls as ``N^(-4/d)``.
+
+    The cell computation is done for ``d = 2`` (bilinear interpolation; ``a_2 = 0`` is the
+    one-dimensional case): the interpolant reproduces ``1, x, y, xy`` exactly, so the error is
+    the pure second-order terms, ``a_1 x(x - h) + a_2 y(y - h)``, and its mean square over the cell
+    is ``h^4 (a_1^2/30 + a_1 a_2/18 + a_2^2/30)``. In ``d`` dimensions multilinear interpolation
+    likewise leaves ``sum_i a_i x_i (x_i - h)``, whose mean square is ``h^4`` times a constant (scale
+    ``x = h xi``); the numerical check covers ``d = 3``. Labelled: ``error``, ``cell_mse``,
+    ``mse_of_N``; the closed form is the exponent ``-4/d``.
+    Sharma and Kaplan 2020, section 2; seed 000, hours 5-6.
+    """
+    cell_mse = h**4 * (a1**2 / 30 + a1 * a2 / 18 + a2**2 / 30)
+    return (
+        Derivation(
+            "The manifold-dimension exponent",
+            _taylor - _bilinear_interpolant(_taylor),
+            start_note=r"a smooth function to second order minus its bilinear interpolant on a cell $[0, h]^2$",
+            assumptions=(
+                r"the target is smooth on a $d$-dimensional manifold; within a cell of side $h$ it equals its "
+                r"second-order Taylor polynomial up to $O(h^3)$",
+                r"the model is the piecewise-(multi)linear interpolant on $N$ cells, one parameter per cell",
+            ),
+            lemmas=(cells_filling_the_manifold(),),
+        )
+        .then(
+            expand(),
+            a1 * x**2 - a1 * h * x + a2 * y**2 - a2 * h * y,
+            note=r"constant, linear and $xy$ terms are reproduced exactly",
+        )
+        .then(
+            apply(r"factor each axis", lambda e: sp.factor_terms(sp.collect(e, (a1, a2)))),
+            a1 * x * (x - h) + a2 * y * (y - h),
+            note=r"the second-order Taylor error, $O(h^2)$ pointwise",
+            label="error",
+        )
+        .then(
+            apply(r"square", lambda e: e**2),
+            (a1 * x * (x - h) + a2 * y * (y - h)) ** 2,
+        )
+        .then(
+            apply(
+                r"integrate over the cell $[0, h]^2$ and divide by its area $h^2$",
+                lambda e: sp.integrate(e, (x, 0, h), (y, 0, h)) / h**2,
+            ),
+            cell_mse,
+            note=r"the mean squared error in a cell: $h^4$ times a constant $K$",
+            label="cell_mse",
+        )
+        .then(
+            substitute({h: N ** (-1 / d)}, text=r"cells of side $h = N^{-1/d}$ (lemma)"),
+            N ** (-4 / d) * (a1**2 / 30 + a1 * a2 / 18 + a2**2 / 30),
+            note=r"the squared error with $N$ parameters: $K N^{-4/d}$",
+            label="mse_of_N",
+        )
+        .then(
+            apply(r"the log-log slope $d \ln \mathrm{MSE} / d \ln N$", lambda m: sp.simplify(N * sp.diff(sp.log(m), N))),
+            -4 / d,
+            note=r"independent of the target's curvature $K$ and of the ambient dimension",
+        )
+    )

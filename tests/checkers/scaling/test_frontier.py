@@ -1,0 +1,80 @@
+"""chinchilla-frontier: verified, mutants refuted, property test, exercise 1.5, the table, the figure, bad input."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+
+import transformer_proofs as tp
+from checkers.checking import example_params, mutant_outcome, run_check, theorem_figures, worked_example
+from checkers.scaling.frontier import PUBLISHED_MODELS, chinchilla_frontier
+
+
+def test_it_verifies_with_every_step_proved():
+    result = run_check(chinchilla_frontier, instances=300, seed=0)
+    assert result.status == "verified", result.message
+    assert result.symbolic == {"steps": 10, "proved": 10, "sampled": 0, "given": 0, "failed": 0}
+    assert result.numeric.max_error < 1
+
+
+def test_every_mutant_is_refuted():
+    outcome = mutant_outcome(chinchilla_frontier, instances=200, seed=0)
+    assert {m.name: m.refuted for m in outcome.mutants} == {
+        "C = N D (the 6 forgotten)": True,
+        "C = 2 N D (forward pass only)": True,
+        "N and D exchanged": True,
+    }
+
+
+@given(tp.strategies.parameters(chinchilla_frontier))
+@settings(max_examples=40, deadline=None)
+def test_property_the_split_spends_the_budget_at_the_ratio(params):
+    example = worked_example(chinchilla_frontier, **params)
+    assert example.verified
+    N, D = example.values["N"], example.values["D"]
+    assert 6 * N * D == pytest.approx(params["C"], rel=1e-14)
+    assert D / N == pytest.approx(params["tokens_per_param"], rel=1e-14)
+
+
+def test_exercise_1_5():
+    example = worked_example(chinchilla_frontier)
+    assert example.verified and example.params == {"C": 1.2e24, "tokens_per_param": 20.0}
+    # Solution 1.5: 120 N^2 = 1.2e24, N = 1e11 (100 billion), D = 20 N = 2e12 (2 trillion).
+    assert example.values["N"] == pytest.approx(1e11, rel=1e-15)
+    assert example.values["D"] == pytest.approx(2e12, rel=1e-15)
+
+
+def test_the_budget_table_from_10B_to_1T():
+    values = worked_example(chinchilla_frontier).values
+    # By hand at 20 tokens per parameter: D = 20 N, C = 6 N D = 120 N^2.
+    assert values["table_N"] == [1e10, 3e10, 1e11, 3e11, 1e12]
+    assert values["table_D"] == pytest.approx([2e11, 6e11, 2e12, 6e12, 2e13], rel=1e-15)
+    assert values["table_C"] == pytest.approx([1.2e22, 1.08e23, 1.2e24, 1.08e25, 1.2e26], rel=1e-15)
+
+
+def test_the_worked_example_renders():
+    latex = tp.example("chinchilla-frontier").to_latex()
+    assert r"\num{1e+11}" in latex and r"\num{1.2e+26}" in latex and "Not" not in latex
+
+
+def test_the_frontier_figure_marks_the_four_models():
+    (plot,) = theorem_figures(chinchilla_frontier)
+    assert plot.name == "compute-optimal-frontier"
+    labels = {line.get_label() for line in plot.figure.axes[0].lines}
+    assert set(PUBLISHED_MODELS) <= labels
+    # Llama 3 8B: 15e12 / 8e9 = 1875 tokens per parameter, at C = 6 * 8e9 * 15e12 = 7.2e23.
+    assert PUBLISHED_MODELS["Llama 3 8B, 15T"] == (8e9, 15e12)
+
+
+@pytest.mark.parametrize("bad", [{"C": 0.0}, {"C": -1e24}, {"tokens_per_param": 0.0}, {"C": float("nan")}])
+def test_out_of_domain_parameters_are_bad_input(bad):
+    with pytest.raises(ValueError):
+        example_params(chinchilla_frontier, bad)
+
+
+def test_the_command_line_rejects_non_positive_compute():
+    command = Path(sys.executable).with_name("transformer-proofs")
+    run = subprocess.run([str(command), "example", "chinchilla-frontier", "--param", "C=-1"], capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:")

@@ -1,0 +1,82 @@
+"""inference-optimal: verified, mutants refuted, property test, the over-training example, the figure, bad input."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import transformer_proofs as tp
+from checkers.checking import example_params, mutant_outcome, run_check, theorem_figures, worked_example
+from checkers.scaling.inference import inference_optimal
+
+
+def test_it_verifies_with_every_step_proved():
+    result = run_check(inference_optimal, instances=200, seed=0)
+    assert result.status == "verified", result.message
+    assert result.symbolic == {"steps": 15, "proved": 15, "sampled": 0, "given": 0, "failed": 0}
+    assert result.numeric.max_error < 1
+
+
+def test_every_mutant_is_refuted():
+    outcome = mutant_outcome(inference_optimal, instances=200, seed=0)
+    assert len(outcome.mutants) == 3 and all(m.refuted for m in outcome.mutants), outcome.mutants
+
+
+@given(tp.strategies.parameters(inference_optimal))
+@settings(max_examples=25, deadline=None)
+def test_property_smaller_and_longer_than_chinchilla_at_the_same_loss(params):
+    example = worked_example(inference_optimal, **params)
+    assert example.verified
+    v = example.values
+    assert v["N_opt"] <= v["N_same_loss_chinchilla"] * (1 + 1e-12)
+    assert v["D_opt"] >= v["D_same_loss_chinchilla"] * (1 - 1e-12)
+    assert v["cost_opt"] <= v["cost_same_loss_chinchilla"] * (1 + 1e-12)
+    # More demand, smaller model trained longer.
+    assert np.all(np.diff(v["sweep_N"]) < 0) and np.all(np.diff(v["sweep_D"]) > 0)
+
+
+def test_the_over_training_example():
+    example = worked_example(inference_optimal)
+    assert example.verified
+    v = example.values
+    # Llama 3 8B on 15T tokens: 15e12/8e9 = 1875 tokens per parameter; C = 6 * 8e9 * 15e12 = 7.2e23.
+    assert v["tokens_per_param_ref"] == 1875 and v["compute_ref"] == pytest.approx(7.2e23)
+    # The 20-token rule at that compute: N = sqrt(7.2e23/120) = 7.746e10.
+    assert v["N_chinchilla_20"] == pytest.approx(np.sqrt(7.2e23 / 120), rel=1e-14)
+    # Loss of the reference under the fit, by hand: 1.69 + 406.4 * 8e9^-0.34 + 410.7 * 1.5e13^-0.28.
+    loss = 1.69 + 406.4 * 8e9**-0.34 + 410.7 * 1.5e13**-0.28
+    assert v["loss_ref"] == pytest.approx(loss, rel=1e-14)
+    assert 0 < v["loss_gap"] < 0.05 and v["loss_gap"] == pytest.approx(loss - v["L_chinchilla_fit"], rel=1e-12)
+    # At the demand that makes the reference optimal, the optimum is the reference itself.
+    at_break_even = worked_example(inference_optimal, D_inf=v["D_inf_for_reference"]).values
+    assert at_break_even["N_opt"] == pytest.approx(8e9, rel=1e-9)
+    assert at_break_even["D_opt"] == pytest.approx(15e12, rel=1e-9)
+
+
+def test_the_budget_table_from_10B_to_1T():
+    v = worked_example(inference_optimal).values
+    assert v["table_N_ref"] == [1e10, 1e11, 1e12]
+    assert all(0 < s < 1 for s in v["table_saving"])
+    assert all(n < ref for n, ref in zip(v["table_N_opt"], v["table_N_ref"]))
+
+
+def test_the_worked_example_renders_with_its_figure():
+    latex = tp.example("inference-optimal").to_latex()
+    assert r"\num{1875}" in latex and "Not confirmed" not in latex
+    (plot,) = theorem_figures(inference_optimal)
+    assert plot.name == "optimum-against-demand"
+
+
+@pytest.mark.parametrize("bad", [{"D_inf": 0.0}, {"N_ref": -8e9}, {"alpha": 1.0}, {"beta": 0.0}])
+def test_out_of_domain_parameters_are_bad_input(bad):
+    with pytest.raises(ValueError):
+        example_params(inference_optimal, bad)
+
+
+def test_the_command_line_rejects_non_positive_parameters():
+    command = Path(sys.executable).with_name("transformer-proofs")
+    run = subprocess.run([str(command), "example", "inference-optimal", "--param", "N_ref=0"], capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:")

@@ -1,0 +1,62 @@
+"""manifold-dimension-exponent: verified, mutants refuted, every (d, D) confirmed, the example, the figure, bad input."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+
+import transformer_proofs as tp
+from checkers.checking import example_params, mutant_outcome, run_check, theorem_figures, worked_example
+from checkers.scaling.manifold import manifold_exponent_theorem
+
+
+def test_it_verifies_with_every_step_proved():
+    result = run_check(manifold_exponent_theorem, instances=150, seed=0)
+    assert result.status == "verified", result.message
+    assert result.symbolic == {"steps": 7, "proved": 7, "sampled": 0, "given": 0, "failed": 0}
+    assert result.numeric.max_error < 1
+
+
+def test_every_mutant_is_refuted():
+    outcome = mutant_outcome(manifold_exponent_theorem, instances=150, seed=0)
+    assert len(outcome.mutants) == 3 and all(m.refuted for m in outcome.mutants), outcome.mutants
+
+
+@given(tp.strategies.parameters(manifold_exponent_theorem))
+@settings(max_examples=12, deadline=None)
+def test_property_every_dimension_and_embedding_is_confirmed(params):
+    example = worked_example(manifold_exponent_theorem, **params)
+    assert example.verified
+    v = example.values
+    assert v["slope"] == -4 / params["d"] and v["ambient_dimension"] == 2 * params["d"] + params["extra_dims"]
+    assert abs(v["measured_slope"] + 4 / params["d"]) <= v["accuracy"]
+
+
+def test_the_worked_example_at_d_2():
+    example = worked_example(manifold_exponent_theorem)
+    assert example.verified and example.params == {"d": 2, "extra_dims": 4}
+    v = example.values
+    assert v["N"] == [64.0, 256.0, 1024.0, 4096.0]
+    # Quartering the cell area (4x the parameters) cuts the error about 16-fold when the exponent is -2.
+    assert 14 < v["mse"][-2] / v["mse"][-1] < 18
+
+
+def test_the_worked_example_renders_with_its_figure():
+    latex = tp.example("manifold-dimension-exponent").to_latex()
+    assert r"\num{4096}" in latex and "disagrees" not in latex
+    (plot,) = theorem_figures(manifold_exponent_theorem)
+    assert plot.name == "error-exponent" and len(plot.figure.axes[0].lines) == 6
+
+
+@pytest.mark.parametrize("bad", [{"d": 0}, {"d": 4}, {"d": 1.5}, {"extra_dims": -1}])
+def test_out_of_domain_parameters_are_bad_input(bad):
+    with pytest.raises(ValueError):
+        example_params(manifold_exponent_theorem, bad)
+
+
+def test_the_command_line_rejects_d_4():
+    command = Path(sys.executable).with_name("transformer-proofs")
+    run = subprocess.run([str(command), "example", "manifold-dimension-exponent", "--param", "d=4"], capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:")
