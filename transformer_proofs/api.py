@@ -1,8 +1,8 @@
 """The Python API: list, verify, refute and render theorems.
 
 >>> import transformer_proofs as tp
->>> [t.id for t in tp.theorems(topic="scaling")]
-['chinchilla-allocation']
+>>> [t.id for t in tp.theorems(topic="scaling")][:2]
+['chinchilla-allocation', 'chinchilla-frontier']
 >>> tp.example("chinchilla-allocation").verified
 True
 """

@@ -5,7 +5,7 @@
 
 The topic's other theorems live in its submodules (loaded by the registry in ``ORDER``):
 hippo (hippo-legt, hippo-lagt), scan (scan-associativity), zoh (zoh-discretization),
-selective (selective-scan), ssd (ssd-duality).
+selective (selective-scan), duality (ssd-duality).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from numerics.ssm import fourier_signal, integrate_memory, legendre_projection
 from proofs.ssm import LEGS_N_MAX, legs_dynamics
 
 # The registry loads the submodules in the syllabus order of their theorems (CATALOG.md).
-ORDER = ("hippo", "scan", "zoh", "selective", "ssd")
+ORDER = ("hippo", "scan", "zoh", "selective", "duality")
 
 HIPPO = "Gu, Dao, Ermon, Rudra, Re 2020, HiPPO: Recurrent Memory with Optimal Polynomial Projections"
 SYLLABUS = "seed 000 (syllabus), hours 9-10: Optimal Memory (HiPPO)"
@@ -49,7 +49,7 @@ def _signal(amplitude, frequency, phase):
     return functools.partial(fourier_signal, amplitude=amplitude, frequency=frequency, phase=phase)
 
 
-def _leading_dynamics(closed_form, N: int) -> tuple[np.ndarray, np.ndarray]:
+def leading_dynamics(closed_form, N: int) -> tuple[np.ndarray, np.ndarray]:
     """``A`` (N x N) and ``B`` (N,): the leading blocks of the derivation's ``(A | B)``.
 
     The closed form is constant, so one row of a batch of one gives it. ``A`` is lower
@@ -61,7 +61,7 @@ def _leading_dynamics(closed_form, N: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _memory_at_horizon(closed_form, N, T, amplitude, frequency, phase):
     """``c(T)``: the LegS ODE with the derivation's ``A`` and ``B``, integrated for the whole batch at once."""
-    A, B = _leading_dynamics(closed_form, N)
+    A, B = leading_dynamics(closed_form, N)
     return integrate_memory(A, B, _signal(amplitude, frequency, phase), T)
 
 
@@ -74,14 +74,14 @@ def _memory_with(change):
     """A mutant: the ODE integrated with ``change(A, B) -> (A, B, scaled)`` applied to the derived dynamics."""
 
     def mutant(N, T, amplitude, frequency, phase):
-        A, B, scaled = change(*_leading_dynamics(hippo_legs.closed_form(), N))
+        A, B, scaled = change(*leading_dynamics(hippo_legs.closed_form(), N))
         return integrate_memory(A, B, _signal(amplitude, frequency, phase), T, scaled=scaled)
 
     return mutant
 
 
 def _legs_values(N):
-    A, B = _leading_dynamics(hippo_legs.closed_form(), N)
+    A, B = leading_dynamics(hippo_legs.closed_form(), N)
     return {"A": A, "B": B.tolist()}
 
 

@@ -136,5 +136,5 @@ def integrate_memory(
 from numerics.ssm.scan import linear_recurrence  # noqa: E402,F401
 from numerics.ssm.selective import selective_scan  # noqa: E402,F401
 from numerics.ssm.selective import selective_scan_ref  # noqa: E402,F401
-from numerics.ssm.ssd import ssd  # noqa: E402,F401
-from numerics.ssm.ssd import ssd_minimal_discrete  # noqa: E402,F401
+from numerics.ssm.duality import ssd  # noqa: E402,F401
+from numerics.ssm.duality import ssd_minimal_discrete  # noqa: E402,F401

@@ -25,7 +25,7 @@ x = sp.Symbol("x", real=True)
 f = sp.Function("f")
 
 
-class _Subscripted(sp.Function):
+class Subscripted(sp.Function):
     """``name_k(argument)`` for the two-argument application ``(k, argument)``, in every printer."""
 
     nargs = 2
@@ -46,7 +46,7 @@ class _Subscripted(sp.Function):
         return rf"{self.shown_as}_{{{degree}}}\left({argument}\right)"
 
 
-class P(_Subscripted):
+class P(Subscripted):
     """The Legendre polynomial ``P_n(x)``, kept unevaluated so that steps read ``P_n(x)``.
 
     ``expand`` writes it out (Rodrigues' formula, through ``sympy.legendre``) when ``n`` is
@@ -70,7 +70,7 @@ class P(_Subscripted):
         return None if expanded is self else expanded._eval_evalf(prec)
 
 
-class DP(_Subscripted):
+class DP(Subscripted):
     """The derivative ``P_n'(x)`` of the Legendre polynomial, expanded like :class:`P`."""
 
     shown_as = "P'"
@@ -87,7 +87,7 @@ class DP(_Subscripted):
         return None if expanded is self else expanded._eval_evalf(prec)
 
 
-class c(_Subscripted):
+class c(Subscripted):
     """The projection coefficient ``c_n(t)``: an unknown, never a number, even at a numeric ``t``."""
 
     shown_as = "c"
@@ -104,7 +104,7 @@ def _projection_integral(degree: sp.Expr) -> sp.Integral:
     return sp.Integral(_history(x) * P(degree, x), (x, -1, 1))
 
 
-def _pull_out_constants(integral: sp.Integral) -> sp.Expr:
+def pull_out_constants(integral: sp.Integral) -> sp.Expr:
     """``int a g(x) dx = a int g(x) dx`` for the factors ``a`` that do not involve ``x``."""
     (variable, *_), = integral.limits
     constant, rest = integral.function.as_independent(variable, as_Add=False)
@@ -115,7 +115,7 @@ def change_to_unit_interval(expr: sp.Expr) -> sp.Expr:
     """Substitute ``s = t (x + 1) / 2`` (``ds = t dx / 2``) in every integral over ``s``, constants taken out."""
 
     def transform(integral: sp.Integral) -> sp.Expr:
-        return _pull_out_constants(integral.transform(s, (t * (x + 1) / 2, x)))
+        return pull_out_constants(integral.transform(s, (t * (x + 1) / 2, x)))
 
     return expr.replace(lambda e: isinstance(e, sp.Integral), transform)
 

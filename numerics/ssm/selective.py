@@ -1,0 +1,248 @@
+"""Mamba's selective scan (S6) with the signature, shapes and semantics of ``selective_scan_ref``.
+
+Gu and Dao 2023, "Mamba: Linear-Time Sequence Modeling with Selective State Spaces",
+section 3 and Algorithm 2; the reference is ``mamba_ssm.ops.selective_scan_interface.
+selective_scan_ref``. For every batch ``b``, channel ``d`` and state ``n``::
+
+    delta  <- softplus(delta + delta_bias)            (each step optional)
+    h_t    =  exp(delta_t A_dn) h_(t-1) + delta_t B_tn u_t      (ZOH for A, Euler for B)
+    y_t    =  sum_n C_tn h_tn  +  D_d u_t
+    out_t  =  y_t * silu(z_t)                         (when z is given)
+
+``method`` chooses how the recurrence is evaluated: ``"sequential"`` (the plain loop, as the
+reference does it), ``"parallel"`` (Blelloch's work-efficient log-depth scan of the pairs
+``(exp(delta_t A), delta_t B_t u_t)``) or ``"chunked"`` (the same scan over blocks of steps
+small enough to stay in cache, one block after another, each continuing from the state the
+previous one left): all three compute the same states, only the roundings differ. No
+log-space shortcut is taken (``exp(-A T)`` factors overflow or lose ``eps |A T|`` where decays
+are extreme). The default is ``"chunked"``, the fastest on CPU (benchmarks/bench_ssm.py:
+about 5x the sequential loop at batch 2, dim 64, N 16, L = 2048, float32).
+
+Dtypes: float16/bfloat16 inputs are computed in float32 (as the reference does); float64
+inputs stay float64 (the reference would round them to float32). The output has ``u``'s dtype.
+torch is imported inside the functions, so that listing the theorems does not load it.
+"""
+
+from __future__ import annotations
+
+from numerics.ssm.scan import all_finite, blelloch_scan
+
+SELECTIVE_METHODS = ("sequential", "parallel", "chunked")
+DEFAULT_METHOD = "chunked"
+BLOCK_ELEMENTS = 2**19
+"""The chunked method's time blocks hold about this many (step, batch, channel, state) entries (2 MiB in float32)."""
+
+
+def _require_tensor(name: str, x, ndims: tuple[int, ...]) -> None:
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch tensor, got {type(x).__name__}")
+    if x.ndim not in ndims:
+        raise ValueError(f"{name} must have {' or '.join(map(str, ndims))} dimensions, got shape {tuple(x.shape)}")
+    if x.is_complex():
+        raise ValueError(f"{name}: complex tensors are not supported (real A, B, C only)")
+    if not all_finite(x):
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+
+def _check_shapes(u, delta, A, B, C, D, z, delta_bias) -> None:
+    _require_tensor("u", u, (3,))
+    batch, dim, length = u.shape
+    _require_tensor("delta", delta, (3,))
+    _require_tensor("A", A, (2,))
+    if delta.shape != u.shape:
+        raise ValueError(f"delta must have u's shape {tuple(u.shape)}, got {tuple(delta.shape)}")
+    if A.shape[0] != dim:
+        raise ValueError(f"A must have shape (dim, N) = ({dim}, N), got {tuple(A.shape)}")
+    if (A > 0).any():
+        raise ValueError("A must have no positive entries: exp(delta A) is a decay")
+    state = A.shape[1]
+    for name, x in (("B", B), ("C", C)):
+        _require_tensor(name, x, (2, 3, 4))
+        if x.ndim == 2 and x.shape != (dim, state):
+            raise ValueError(f"{name} (time-invariant) must have shape ({dim}, {state}), got {tuple(x.shape)}")
+        if x.ndim == 3 and x.shape != (batch, state, length):
+            raise ValueError(
+                f"{name} must have shape (batch, N, L) = ({batch}, {state}, {length}), got {tuple(x.shape)}"
+            )
+        if x.ndim == 4 and (x.shape[0] != batch or x.shape[2:] != (state, length) or dim % x.shape[1]):
+            raise ValueError(
+                f"{name} must have shape (batch, groups, N, L) = ({batch}, G, {state}, {length}) with G dividing "
+                f"dim = {dim}, got {tuple(x.shape)}"
+            )
+    for name, x, shape in (("D", D, (dim,)), ("delta_bias", delta_bias, (dim,)), ("z", z, tuple(u.shape))):
+        if x is not None:
+            _require_tensor(name, x, (len(shape),))
+            if tuple(x.shape) != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {tuple(x.shape)}")
+
+
+def _time_first(x, dim: int):
+    """B or C as time-first ``(L, batch, dim or 1, N)`` (or ``(dim, N)`` when time-invariant).
+
+    Groups are repeated over their channels: channel ``d`` uses group ``d // (dim / G)`` (Mamba).
+    """
+    if x.ndim == 2:
+        return x
+    if x.ndim == 3:
+        return x.permute(2, 0, 1).contiguous()[:, :, None, :]
+    return x.repeat_interleave(dim // x.shape[1], dim=1).permute(3, 0, 1, 2).contiguous()
+
+
+def _discretise(u, delta, A, B):
+    """Time-first ``(L, batch, dim, N)`` decays ``exp(delta A)`` and inputs ``delta B u`` (one broadcast each)."""
+    import torch
+
+    step = delta.permute(2, 0, 1).contiguous()[..., None]
+    decay = torch.exp_(step * A)
+    inputs = (step * u.permute(2, 0, 1).contiguous()[..., None]) * _time_first(B, u.shape[1])
+    return decay, inputs
+
+
+def _readout(states, C):
+    """``y_t = sum_n C_tn h_tn`` for time-first states ``(L, batch, dim, N)``; returns ``(batch, dim, L)``.
+
+    Shared or time-invariant ``C`` is a batched matrix-vector product (no temporary of the states' size).
+    """
+    length, batch, dim, state = states.shape
+    if C.ndim == 2:
+        y = (states * C).sum(-1)
+    elif C.ndim == 3:
+        shared = C.permute(2, 0, 1).reshape(length * batch, state, 1)
+        y = (states.reshape(length * batch, dim, state) @ shared).reshape(length, batch, dim)
+    else:
+        y = (states * _time_first(C, dim)).sum(-1)
+    return y.permute(1, 2, 0)
+
+
+def _sequential_states(decay, inputs, C):
+    """The reference loop: ``h = exp(delta_t A) h + delta_t B_t u_t``, read out at every step."""
+    import torch
+
+    C = _time_first(C, decay.shape[2])
+    h = torch.zeros_like(inputs[0])
+    outputs = []
+    for t in range(len(decay)):
+        h = decay[t] * h + inputs[t]
+        outputs.append((h * (C if C.ndim == 2 else C[t])).sum(-1))
+    return torch.stack(outputs, dim=2), h
+
+
+def _parallel_states(decay, inputs, C):
+    """Blelloch's scan of the pairs (decay, input); the states read out at every step."""
+    _, states = blelloch_scan(decay, inputs, overwrite=True, products=False)
+    return _readout(states, C), states[-1]
+
+
+def _chunked_states(u, delta, A, B, C, block=None):
+    """Blocks of ``block`` steps (default ``~ BLOCK_ELEMENTS / (batch dim N)``) one after another, each scanned at once.
+
+    For each block: discretise it, fold the state carried in from the previous block into its
+    first input (``h_start = exp(delta A) h_carried + delta B u``), Blelloch-scan it in place
+    (states only) and read it out. The blocks are small enough to stay in cache and to reuse
+    the same memory, which makes this the fastest method on CPU; the arithmetic is the same
+    scan as ``"parallel"``.
+    """
+    batch, dim, length = u.shape
+    block = block or max(16, BLOCK_ELEMENTS // (batch * dim * A.shape[1]))
+    y = u.new_empty(batch, dim, length)
+    carry = None
+    for start in range(0, length, block):
+        steps = slice(start, min(start + block, length))
+        B_block = B if B.ndim == 2 else B[..., steps]
+        C_block = C if C.ndim == 2 else C[..., steps]
+        decays, inputs = _discretise(u[..., steps], delta[..., steps], A, B_block)
+        if carry is not None:
+            inputs[0].addcmul_(decays[0], carry)
+        _, states = blelloch_scan(decays, inputs, overwrite=True, products=False)
+        y[..., steps] = _readout(states, C_block)
+        carry = states[-1]
+    return y, carry
+
+
+def selective_scan(
+    u,
+    delta,
+    A,
+    B,
+    C,
+    D=None,
+    z=None,
+    delta_bias=None,
+    delta_softplus=False,
+    return_last_state=False,
+    method=None,
+    block=None,
+):
+    """Mamba's selective scan; drop-in for ``selective_scan_ref`` (see the module docstring for the formulas).
+
+    u, delta: (batch, dim, L); A: (dim, N), no positive entries; B, C: (batch, N, L),
+    (batch, groups, N, L) with groups dividing dim, or time-invariant (dim, N); D, delta_bias:
+    (dim,); z: (batch, dim, L). Returns out (batch, dim, L), and with ``return_last_state``
+    also the last state (batch, dim, N). ``method``: "sequential", "parallel" or "chunked"
+    (default: ``DEFAULT_METHOD``); ``block``: steps per block of "chunked" (default: blocks of
+    about ``BLOCK_ELEMENTS`` entries). Bad input (shapes, NaN, positive A, a block that is not a
+    positive integer): ValueError naming it.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    _check_shapes(u, delta, A, B, C, D, z, delta_bias)
+    method = method or DEFAULT_METHOD
+    if method not in SELECTIVE_METHODS:
+        raise ValueError(f"method must be one of {', '.join(SELECTIVE_METHODS)}, got {method!r}")
+    if block is not None and (not isinstance(block, int) or block < 1):
+        raise ValueError(f"block must be a positive integer (steps per block), got {block!r}")
+    dtype_in = u.dtype
+    dtype = torch.float64 if torch.float64 in (u.dtype, delta.dtype, A.dtype, B.dtype, C.dtype) else torch.float32
+    u, delta, A, B, C = (x.to(dtype) for x in (u, delta, A, B, C))
+    if delta_bias is not None:
+        delta = delta + delta_bias.to(dtype)[:, None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    if method == "chunked":
+        y, last_state = _chunked_states(u, delta, A, B, C, block)
+    else:
+        states = {"sequential": _sequential_states, "parallel": _parallel_states}[method]
+        y, last_state = states(*_discretise(u, delta, A, B), C)
+    out = y if D is None else y + u * D.to(dtype)[:, None]
+    if z is not None:
+        out = out * F.silu(z.to(dtype))
+    out = out.to(dtype_in)
+    return (out, last_state) if return_last_state else out
+
+
+selective_scan_ref = selective_scan
+
+
+def selective_scan_numpy(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False):
+    """An independent float64 numpy loop for the same selective SSM: ``(out, last_state)``.
+
+    Written apart from :func:`selective_scan` (numpy, explicit per-step formulas, no shared
+    helpers) so it can serve as the oracle. Takes the same shapes; B and C time-varying
+    ((batch, N, L) or (batch, groups, N, L)).
+    """
+    import numpy as np
+
+    u, delta, A, B, C = (np.asarray(x, dtype=float) for x in (u, delta, A, B, C))
+    batch, dim, length = u.shape
+    if delta_bias is not None:
+        delta = delta + np.asarray(delta_bias, dtype=float)[:, None]
+    if delta_softplus:
+        delta = np.logaddexp(0.0, delta)
+    B, C = (x[:, None] if x.ndim == 3 else x for x in (B, C))
+    group_of_B = np.arange(dim) // (dim // B.shape[1])
+    group_of_C = np.arange(dim) // (dim // C.shape[1])
+    h = np.zeros((batch, dim, A.shape[1]))
+    out = np.empty((batch, dim, length))
+    for t in range(length):
+        step = delta[:, :, t, None]
+        h = np.exp(step * A) * h + step * B[..., t][:, group_of_B] * u[:, :, t, None]
+        out[:, :, t] = np.sum(h * C[..., t][:, group_of_C], axis=-1)
+    if D is not None:
+        out += np.asarray(D, dtype=float)[:, None] * u
+    if z is not None:
+        z = np.asarray(z, dtype=float)
+        out *= z / (1.0 + np.exp(-z))
+    return out, h

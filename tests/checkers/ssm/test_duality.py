@@ -1,0 +1,66 @@
+"""ssd-duality: verified, every mutant refuted, property test, the mask by hand, bad input."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import transformer_proofs as tp
+from checkers.checking import example_params, mutant_outcome, run_check, single_instance, worked_example
+from checkers.ssm.duality import ssd_duality
+
+
+def test_it_verifies_with_every_step_proved():
+    result = run_check(ssd_duality, instances=150, seed=0)
+    assert result.status == "verified", result.message
+    assert result.symbolic == {"steps": 6, "proved": 6, "sampled": 0, "given": 0, "failed": 0}
+    assert result.numeric.max_error < 0.01
+
+
+def test_every_mutant_is_refuted():
+    outcome = mutant_outcome(ssd_duality, instances=150, seed=0)
+    assert len(outcome.mutants) == 4 and all(m.refuted for m in outcome.mutants), outcome.mutants
+
+
+@given(tp.strategies.parameters(ssd_duality))
+@settings(max_examples=10, deadline=None)
+def test_property_the_example_is_confirmed_anywhere_in_the_domain(params):
+    example = worked_example(ssd_duality, seed=2, **params)
+    assert example.verified, (params, example.message)
+    mask = np.array(example.values["L"])
+    assert np.allclose(np.triu(mask, 1), 0) and np.allclose(np.diag(mask), 1)
+
+
+def test_worked_example_mask_by_hand():
+    example = worked_example(ssd_duality)
+    assert example.verified and example.params == {"L": 4, "N": 2}
+    A = single_instance(ssd_duality, example.params, seed=0).inputs["A"][0, :, 0]
+    a = np.exp(A)
+    np.testing.assert_allclose(example.values["a"], a, rtol=1e-15)
+    expected = np.zeros((4, 4))
+    for i in range(4):
+        for j in range(i + 1):
+            expected[i, j] = np.prod(a[j + 1 : i + 1])  # a_(j+1) ... a_i, 1-based
+    np.testing.assert_allclose(example.values["L"], expected, rtol=1e-14)
+
+
+def test_the_worked_example_renders_the_matrix():
+    latex = tp.example("ssd-duality").to_latex()
+    assert r"\begin{pmatrix}" in latex and "agree with the recurrences" in latex
+
+
+@pytest.mark.parametrize("bad", [{"L": 0}, {"L": 7}, {"N": 4}])
+def test_out_of_domain_parameters_are_bad_input(bad):
+    with pytest.raises(ValueError):
+        example_params(ssd_duality, bad)
+
+
+def test_cli_bad_parameter_exits_2():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    command = Path(sys.executable).with_name("transformer-proofs")
+    run = subprocess.run(
+        [str(command), "example", "ssd-duality", "--param", "L=7"], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:") and "L=7" in run.stderr

@@ -1,0 +1,104 @@
+"""scan-associativity: verified, every mutant refuted, property test, worked example by hand, bad input."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import transformer_proofs as tp
+from checkers.checking import example_params, mutant_outcome, run_check, single_instance, worked_example
+from checkers.ssm.scan import derived_operator, scan_associativity
+
+
+def test_it_verifies_with_every_step_proved():
+    result = run_check(scan_associativity, instances=150, seed=0)
+    assert result.status == "verified", result.message
+    assert result.symbolic == {"steps": 9, "proved": 9, "sampled": 0, "given": 0, "failed": 0}
+    assert result.numeric.max_error < 0.01
+
+
+def test_every_mutant_is_refuted():
+    outcome = mutant_outcome(scan_associativity, instances=150, seed=0)
+    assert len(outcome.mutants) == 6 and all(m.refuted for m in outcome.mutants), outcome.mutants
+
+
+def test_reversed_products_only_show_with_matrices():
+    """With k = 1 the a-parts commute, so the 'matrix product reversed' mutant agrees; with k = 2 it does not."""
+    mutant = scan_associativity.mutants["matrix product reversed (a1 a2, a2 b1 + b2)"]
+    for k, agrees in ((1, True), (2, False)):
+        group = single_instance(scan_associativity, {"m": 4, "k": k}, seed=1)
+        claim = scan_associativity.evaluate_claim(**group.arguments())
+        assert np.allclose(mutant(m=4, **group.inputs), claim) == agrees
+
+
+def test_the_compiled_operator_composes_in_order():
+    rng = np.random.default_rng(0)
+    a1, a2 = rng.standard_normal((2, 3, 3))
+    b1, b2 = rng.standard_normal((2, 3, 1))
+    a, b = derived_operator()((a1, b1), (a2, b2))
+    np.testing.assert_allclose(a, a2 @ a1)
+    np.testing.assert_allclose(b, a2 @ b1 + b2)
+
+
+@given(tp.strategies.parameters(scan_associativity))
+@settings(max_examples=8, deadline=None)
+def test_property_the_example_is_confirmed_anywhere_in_the_domain(params):
+    example = worked_example(scan_associativity, seed=0, **params)
+    assert example.verified, (params, example.message)
+    L = 2 ** params["m"]
+    assert example.values["work_blelloch"] < 2 * L <= example.values["work_hillis_steele"] + 2 * L - 1
+
+
+def test_worked_example_by_hand():
+    example = worked_example(scan_associativity)
+    assert example.verified and example.params == {"m": 3, "k": 2}
+    counts = {k: v for k, v in example.values.items() if k.startswith(("depth", "work"))}
+    # L = 8: Hillis-Steele rounds of 7, 6, 4 pairs; Blelloch up-sweep 4, 2, 1 and down-sweep 1, 3.
+    assert counts == {
+        "depth_sequential": 7,
+        "work_sequential": 7,
+        "depth_hillis_steele": 3,
+        "work_hillis_steele": 17,
+        "depth_blelloch": 5,
+        "work_blelloch": 11,
+    }
+    inputs = single_instance(scan_associativity, example.params, seed=0).inputs
+    h = np.zeros((2, 1))
+    for a_t, b_t in zip(inputs["a"][0], inputs["b"][0]):
+        h = a_t @ h + b_t
+    np.testing.assert_allclose(example.values["h_L"], h.ravel(), rtol=1e-12)
+
+
+def test_the_worked_example_renders():
+    latex = tp.example("scan-associativity").to_latex()
+    assert r"\num{17}" in latex and r"\num{11}" in latex and "disagree" not in latex
+
+
+@pytest.mark.parametrize("bad", [{"m": 0}, {"m": 11}, {"k": 4}, {"m": 2.5}])
+def test_out_of_domain_parameters_are_bad_input(bad):
+    with pytest.raises(ValueError):
+        example_params(scan_associativity, bad)
+
+
+def test_cli_bad_parameter_exits_2(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    command = Path(sys.executable).with_name("transformer-proofs")
+    run = subprocess.run(
+        [str(command), "example", "scan-associativity", "--param", "m=11"], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:") and "m=11" in run.stderr
+
+
+def test_the_cost_figure_draws_derived_and_counted_costs():
+    from checkers.checking import theorem_figures
+
+    (plot,) = theorem_figures(scan_associativity)
+    assert plot.name == "scan-costs" and len(plot.figure.axes) == 2
+    assert len(plot.figure.axes[1].lines) == 6  # counted and derived, for three scans
+
+
+def test_the_syllabus_claim_of_o_log_l_is_an_erratum():
+    (erratum,) = scan_associativity.errata
+    assert "depth" in erratum.corrected and erratum.refuted_by is None and erratum.evidence

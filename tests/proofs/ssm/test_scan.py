@@ -1,0 +1,76 @@
+"""The scan derivations: every step proved; wrong operators, counts and kernels rejected."""
+
+import pytest
+import sympy as sp
+
+from proofs.derivation import DerivationError
+from proofs.ssm.scan import (
+    A,
+    B,
+    C,
+    Lambda,
+    a_1,
+    a_2,
+    a_3,
+    affine_composition,
+    b_1,
+    b_2,
+    b_3,
+    delta,
+    homogeneous,
+    m,
+    scan_cost,
+    selective_kernel,
+)
+
+
+def test_every_step_is_proved():
+    assert scan_cost().counts() == {"steps": 9, "proved": 9, "sampled": 0, "given": 0, "failed": 0}
+    assert selective_kernel().counts() == {"steps": 8, "proved": 8, "sampled": 0, "given": 0, "failed": 0}
+
+
+def test_the_operator_puts_the_later_step_on_the_left():
+    lemma = affine_composition()
+    assert lemma.expression("combine_a") == a_2 * a_1
+    assert lemma.expression("combine_b") == a_2 * b_1 + b_2
+
+
+def test_associativity_is_checked_with_non_commuting_matrices():
+    """Grouping the other way with the factors in the wrong order is rejected (matrices do not commute)."""
+    lemma = affine_composition()
+    wrong = homogeneous(a_1 * a_2 * a_3, a_3 * a_2 * b_1 + a_3 * b_2 + b_3)
+    with pytest.raises(DerivationError, match="step 5 "):
+        lemma.with_step(5, stated=wrong).check()
+
+
+def test_an_order_swapped_operator_is_rejected():
+    lemma = affine_composition()
+    with pytest.raises(DerivationError, match="step 2 "):
+        lemma.with_step(2, stated=a_1 * a_2).check()
+
+
+def test_counts_at_small_sizes_by_hand():
+    """L = 8: Hillis-Steele combines 7 + 6 + 4 = 17 pairs in 3 rounds; Blelloch 4 + 2 + 1 up, 1 + 3 down = 11 in 5."""
+    counts = scan_cost().result.subs(m, 3)
+    assert list(counts) == [7, 7, 3, 17, 5, 11]
+    assert list(scan_cost().result.subs(m, 1)) == [1, 1, 1, 1, 1, 1]
+
+
+def test_a_wrong_count_is_rejected():
+    derivation = scan_cost()
+    wrong = derivation.result.as_mutable()
+    wrong[3] = 2 * 2**m - 2  # "Hillis-Steele is work-efficient"
+    with pytest.raises(DerivationError, match="step 1 "):
+        derivation.with_step(1, stated=wrong).check()
+
+
+def test_the_selective_kernel():
+    kernel = selective_kernel().result
+    assert sp.simplify(kernel - C * sp.exp(A * Lambda) * delta * B) == 0
+
+
+def test_a_kernel_with_exp_delta_for_b_is_rejected():
+    derivation = selective_kernel()
+    last = len(derivation.steps)
+    with pytest.raises(DerivationError, match=f"step {last} "):
+        derivation.with_step(last, stated=C * sp.exp(A * Lambda) * sp.exp(delta) * B).check()
