@@ -76,6 +76,7 @@ class UnknownTheorem(KeyError):
 class _Domain:
     where: Callable[[Any], bool] | None = field(default=None, kw_only=True)
     default: Any = field(default=None, kw_only=True)
+    condition: str = field(default="", kw_only=True)  # the where= predicate in words, for error messages
 
     def contains(self, value) -> bool:
         return self._in_range(value) and (self.where is None or bool(self.where(value)))
@@ -96,8 +97,11 @@ class _Domain:
         raise TheoremDefinitionError(f"{self!r}: the where= predicate rejects almost every value")
 
     def check_value(self, name: str, value) -> None:
-        if not self.contains(value):
+        if not self._in_range(value):
             raise ValueError(f"parameter {name}={value!r} is outside its domain {self.text()}")
+        if not self.contains(value):
+            rule = self.condition or "its where= condition"
+            raise ValueError(f"parameter {name}={value!r} is in {self.text()} but fails {rule}")
 
 
 @dataclass(frozen=True)

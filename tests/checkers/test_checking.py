@@ -362,3 +362,11 @@ def test_an_erratum_must_name_one_of_the_mutants_or_give_evidence():
 def test_variants_must_name_parameters():
     with pytest.raises(TheoremDefinitionError, match="variants="):
         _claim_theorem(variants={"y": Real(0, 1)})
+
+
+def test_a_value_rejected_by_where_names_the_condition():
+    domain = Real(0.0, 1.0, where=lambda eps: 0 < eps < 1, condition="0 < eps < 1")
+    with pytest.raises(ValueError, match=r"eps=1.0 is in reals in \[0, 1\] but fails 0 < eps < 1"):
+        domain.check_value("eps", 1.0)
+    with pytest.raises(ValueError, match="outside its domain"):
+        domain.check_value("eps", 2.0)
