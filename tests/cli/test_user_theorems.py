@@ -1,0 +1,68 @@
+"""Malformed user theorems at the command line: one line naming the theorem (or module) and the problem, exit 2."""
+
+import textwrap
+
+import pytest
+
+BAD = textwrap.dedent(
+    """
+    import numpy as np
+    import transformer_proofs as tp
+
+    wrong_shape = tp.Theorem(
+        id="wrong-shape", title="t", topic="user", statement="x", parameters={"x": tp.Real(0, 1)},
+        claim=lambda x: x, oracle=lambda x: np.stack([x, x], axis=-1),
+    )
+    nan_claim = tp.Theorem(
+        id="nan-claim", title="t", topic="user", statement="x", parameters={"x": tp.Real(0, 1)},
+        claim=lambda x: x * np.nan, oracle=lambda x: x,
+    )
+    """
+)
+
+
+@pytest.fixture
+def modules(tmp_path):
+    (tmp_path / "bad.py").write_text(BAD)
+    (tmp_path / "clash.py").write_text(
+        "import transformer_proofs as tp\n"
+        "mine = tp.Theorem(id='lsa-gd', title='t', topic='user', statement='x', parameters={'x': tp.Real(0, 1)},"
+        " claim=lambda x: x, oracle=lambda x: x)\n"
+    )
+    (tmp_path / "outside.py").write_text(
+        "import transformer_proofs as tp\n"
+        "mine = tp.Theorem(id='outside', title='t', topic='user', statement='x',"
+        " parameters={'x': tp.Real(0, 1, default=3)}, claim=lambda x: x, oracle=lambda x: x)\n"
+    )
+    (tmp_path / "broken.py").write_text("import a_module_that_does_not_exist\n")
+    return {"PYTHONPATH": str(tmp_path)}
+
+
+def one_line(run, *fragments):
+    assert run.returncode == 2, run.stdout + run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("transformer-proofs: error: "), run.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragments"),
+    [
+        (("example", "wrong-shape", "--module", "bad"), ("wrong-shape", "shape")),
+        (("example", "nan-claim", "--module", "bad"), ("nan-claim", "NaN")),
+        (("example", "nan-claim", "--module", "bad", "--param", "x=5"), ("nan-claim", "x=5", "outside its domain")),
+        (("verify", "--module", "clash"), ("duplicate theorem id 'lsa-gd'", "'clash'")),
+        (("list", "--module", "outside"), ("'outside'", "default 3 is outside")),
+        (("verify", "--module", "broken"), ("cannot import theorem module 'broken'", "a_module_that_does_not_exist")),
+    ],
+)
+def test_a_malformed_user_theorem_is_one_clear_line(tp, modules, arguments, fragments):
+    one_line(tp(*arguments, env=modules), *fragments)
+
+
+def test_verify_reports_each_broken_theorem_as_an_error_not_a_pass(tp, modules):
+    run = tp("verify", "wrong-shape", "nan-claim", "--module", "bad", "--instances", "10", env=modules)
+    assert run.returncode == 2
+    assert "wrong-shape: claim has shape () per instance, oracle (2,)" in run.stdout
+    assert "nan-claim: the claim returned NaN" in run.stdout
