@@ -32,6 +32,8 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_verify.py
+	$(BIN)/python benchmarks/bench_ssm.py ssm-bench.pdf
+	$(BIN)/python benchmarks/bench_scaling_fit.py
 
 clean:
-	rm -rf $(VENV) handout.tex handout.pdf .pytest_cache .hypothesis
+	rm -rf $(VENV) handout.tex handout.pdf ssm-bench.pdf .pytest_cache .hypothesis
