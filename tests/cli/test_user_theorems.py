@@ -66,3 +66,22 @@ def test_verify_reports_each_broken_theorem_as_an_error_not_a_pass(tp, modules):
     assert run.returncode == 2
     assert "wrong-shape: claim has shape () per instance, oracle (2,)" in run.stdout
     assert "nan-claim: the claim returned NaN" in run.stdout
+
+
+def test_an_entry_point_module_is_loaded_without_module(tp, tmp_path):
+    """A distribution naming a module in the group transformer_proofs.theorems, found on the path."""
+    (tmp_path / "pkgtheorems.py").write_text(
+        "import transformer_proofs as tp\n"
+        "double = tp.Theorem(id='entry-double', title='2x = x + x', topic='user', statement='2x = x + x',"
+        " parameters={'x': tp.Real(0, 1)}, claim=lambda x: 2 * x, oracle=lambda x: x + x,"
+        " mutants={'3x': lambda x: 3 * x})\n"
+    )
+    info = tmp_path / "pkgtheorems-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pkgtheorems\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[transformer_proofs.theorems]\npkgtheorems = pkgtheorems\n")
+    env = {"PYTHONPATH": str(tmp_path)}
+    listed = tp("list", "--topic", "user", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "entry-double" in listed.stdout
+    assert tp("verify", "entry-double", "--instances", "50", env=env).returncode == 0
