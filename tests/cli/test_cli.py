@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 
+from checkers.checking import REGISTRY
 from checkers.results import package_version
 
 FIVE = ["softmax-variance", "pe-rotation", "lsa-gd", "chinchilla-allocation", "hippo-legs"]
@@ -186,3 +187,25 @@ def test_listing_imports_neither_torch_nor_matplotlib():
     probe = "import sys, transformer_proofs as tp; tp.theorems(); print(sorted({'torch', 'matplotlib'} & set(sys.modules)))"
     imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert imported.stdout.strip() == "[]", imported.stdout + imported.stderr
+
+
+def _outside(domain):
+    """A value just outside a parameter's domain."""
+    from checkers.checking import Choice
+
+    if isinstance(domain, Choice):
+        return "not-a-choice"
+    return str(domain.high + (domain.step if hasattr(domain, "step") else abs(domain.high) + 1))
+
+
+@pytest.mark.parametrize("theorem_id", [t.id for t in REGISTRY.theorems()])
+def test_every_parameter_outside_its_domain_is_one_line_and_exit_2(theorem_id, capsys):
+    from transformer_proofs.cli import main
+
+    theorem = REGISTRY.get(theorem_id)
+    for name, domain in theorem.parameters.items():
+        with pytest.raises(SystemExit) as exit_status:
+            main(["example", theorem_id, "--param", f"{name}={_outside(domain)}"])
+        error = capsys.readouterr().err.strip().splitlines()
+        assert exit_status.value.code == 2 and len(error) == 1, error
+        assert error[0].startswith(f"transformer-proofs: error: {theorem_id}: parameter {name}="), error[0]
