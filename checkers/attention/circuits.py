@@ -18,6 +18,7 @@ import numpy as np
 from checkers.checking import Deterministic, Integer, Theorem
 from checkers.closed_form import compile_closed_form
 from numerics.attention.circuits import multi_head_attention, rounding_bound
+from numerics.attention.kernels import softmax
 from numerics.attention.rank import numerical_rank, orthonormal_frames
 from proofs.attention.circuits import ELHAGE, ROTH, ROWS_ARE_TOKENS, multihead_as_sum_of_heads
 
@@ -49,15 +50,10 @@ def _logits():
     return compile_closed_form(qk.expression("logits"))
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return weights / weights.sum(axis=-1, keepdims=True)
-
-
 def _patterns(X, W_Q, W_K, d_head) -> np.ndarray:
     """``(m, H, n, n)``: each head's softmax of the compiled QK-circuit logits."""
     heads = range(W_Q.shape[1])
-    return np.stack([_softmax(_logits()(X=X, W_Q=W_Q[:, h], W_K=W_K[:, h], d_head=d_head)) for h in heads], axis=1)
+    return np.stack([softmax(_logits()(X=X, W_Q=W_Q[:, h], W_K=W_K[:, h], d_head=d_head)) for h in heads], axis=1)
 
 
 def _output_rows(W_O, H, d_head):

@@ -11,7 +11,7 @@ import numpy as np
 
 from checkers.checking import Deterministic, Integer, Theorem
 from checkers.results import Erratum, Plot
-from numerics.attention.complexity import attention_layer_costs, measure_costs
+from numerics.attention.complexity import attention_layer_costs, flops_figure
 from proofs.attention.complexity import COUNTING_CONVENTION, attention_costs
 
 VASWANI = "Vaswani et al. 2017, Attention Is All You Need"
@@ -70,23 +70,10 @@ def _cost_values(T, d, bytes_per_element):
 
 
 def _cost_figure(d, bytes_per_element):
-    """FLOPs against sequence length at the example's ``d``: closed forms as lines, torch's counts as points."""
-    from matplotlib.figure import Figure
-
+    """FLOPs against sequence length at the example's ``d``: the compiled closed forms against torch's counts."""
     lengths = np.unique(np.geomspace(1, 256, 40).astype(int))
     counts = _counts(lengths, d, np.full(len(lengths), bytes_per_element))
-    figure = Figure(figsize=(5.0, 3.4))
-    axes = figure.add_subplot()
-    for column, layer, colour in ((0, "softmax", "C0"), (2, "linear", "C1")):
-        axes.loglog(lengths, counts[:, column], color=colour, label=f"{layer} (closed form)")
-        probes = lengths[::6]
-        measured = [measure_costs(layer, int(t), d, bytes_per_element=bytes_per_element)[0] for t in probes]
-        axes.loglog(probes, measured, "o", color=colour, fillstyle="none", label=f"{layer} (torch FlopCounterMode)")
-    axes.axvline(d, color="0.5", linestyle=":", label=f"crossover T = d = {d}")
-    axes.set_xlabel("sequence length T")
-    axes.set_ylabel("FLOPs of one layer")
-    axes.legend(fontsize=7)
-    figure.tight_layout()
+    figure = flops_figure(lengths, {"softmax": counts[:, 0], "linear": counts[:, 2]}, d, bytes_per_element)
     caption = (
         f"FLOPs of one attention layer at d = {d}: softmax attention grows like T squared once T exceeds d, "
         "linear attention like T; the points are torch's own counts."

@@ -20,6 +20,7 @@ from numerics.attention.kernels import (
     hard_attention_weights,
     nadaraya_watson,
     scaled_dot_product_attention,
+    smoother_rounding_bound,
     squared_distances,
     temperature_figure,
 )
@@ -53,14 +54,15 @@ def _draw(rng: np.random.Generator, n: int, tokens: int, d: int, key_norm) -> di
 
 
 def _attention_and_gaussian_smoother(queries, keys, values, temperature, d):
-    """``[softmax attention at tau, Gaussian-kernel smoother with width tau sqrt d]``: ``(m, 2, tokens, VALUE_DIM)``.
+    """``[softmax attention at tau, Gaussian-kernel smoother with width tau sqrt d]``: ``(m, 2, tokens, VALUE_DIM)``,
+    with each instance's rounding bound (:func:`numerics.attention.kernels.smoother_rounding_bound`).
 
     Neither uses the closed form: the first works from dot products, the second from distances.
     """
     temperature = np.asarray(temperature, dtype=float)
     attention = scaled_dot_product_attention(queries / temperature[:, None, None], keys, values)
     smoother = gaussian_kernel_smoother(queries, keys, values, temperature * np.sqrt(d))
-    return np.stack([attention, smoother], axis=1)
+    return np.stack([attention, smoother], axis=1), smoother_rounding_bound(queries, keys, values, temperature)
 
 
 def _twice(outputs: np.ndarray) -> np.ndarray:
@@ -118,7 +120,7 @@ def _example_values(queries, keys, values, temperature, key_norm, tokens, d):
         "values": values[None],
         "temperature": np.array([temperature]),
     }
-    attention = _attention_and_gaussian_smoother(**batch, d=d)[0, 0]
+    attention = _attention_and_gaussian_smoother(**batch, d=d)[0][0, 0]
     # The claim: the Nadaraya-Watson estimator with the derived kernel (both of its stacked copies are equal).
     derived = attention_kernel_smoother.evaluate_claim(**batch, key_norm=np.array([key_norm]), d=d)[0, 0]
     query, mean = queries[0], values.mean(axis=0)
@@ -205,13 +207,14 @@ attention_kernel_smoother = Theorem(
     },
     tolerance=Deterministic(
         rtol=0.0,
-        atol=1e-12,
+        atol=0.0,
         reason=(
-            "all three are convex combinations of the values; the claim's kernel is a product of two "
-            "exponentials of arguments at most E = (|q|^2 + r^2)/(2 tau sqrt d) + |q| r/(tau sqrt d) <= 110 "
-            "over the domain (|q| <= sqrt(d) + 5, r <= 2, tau >= 1/4), the oracle's shifted exponents are at "
-            "most 2E, so every weight is off by at most (4E + 8) u relatively and an output entry, with "
-            "|v| <= 6, by at most 2 (448 u) 6 = 6e-13"
+            "no fixed tolerance: all three are convex combinations of the values, and the oracle states per "
+            "instance a bound on the gap between any two float64 evaluations "
+            "(numerics.attention.kernels.smoother_rounding_bound): with E = (max|q| + max|k|)^2 / (2 tau sqrt d) "
+            "from the instance itself, every exponent is off by at most 6 E gamma_(d+8) (u = 2^-53), each weight "
+            "relatively by twice that plus gamma_(n+1), and an output entry by that times max|v| plus "
+            "gamma_n max|v|; two evaluations by twice the sum"
         ),
     ),
     values=_example_values,

@@ -37,16 +37,15 @@ def _draw(rng, n, n_tokens, d_k, d_v, H, d_model):
     return {"Q": Q, "K": K, "V": V, "W_O": W_O}
 
 
-def _bounds(label, count, n_tokens, d_k, d_v, H, d_model) -> np.ndarray:
-    """The labelled bound (``None``: the whole column) compiled from the derivation, repeated ``count`` times."""
-    value = attention_rank.closed_form(label)(n=n_tokens, d_k=d_k, d_v=d_v, H=H, d_model=d_model)
-    return np.broadcast_to(value, (count,) + value.shape[1:]).copy()
+def _bounds(closed_form, count, n_tokens, d_k, d_v, H, d_model) -> np.ndarray:
+    """A compiled closed form of the derivation at these sizes, repeated for ``count`` instances (all share them)."""
+    value = closed_form(n=n_tokens, d_k=d_k, d_v=d_v, H=H, d_model=d_model)
+    return np.broadcast_to(value, (count,) + np.shape(value)[1:]).copy()
 
 
 def _assemble(closed_form, n_tokens, d_k, d_v, H, d_model, Q):
-    """The compiled column of bounds, repeated for the instances of a group (all share its sizes)."""
-    value = closed_form(n=n_tokens, d_k=d_k, d_v=d_v, H=H, d_model=d_model)
-    return np.broadcast_to(value, (len(Q), 3)).copy()
+    """The claim: the compiled column of the three bounds, one row per instance of the group."""
+    return _bounds(closed_form, len(Q), n_tokens, d_k, d_v, H, d_model)
 
 
 def _with_column(column: int, wrong):
@@ -61,7 +60,10 @@ def _with_column(column: int, wrong):
 
 
 def _labelled(label: str):
-    return lambda n_tokens, d_k, d_v, H, d_model, Q: _bounds(label, len(Q), n_tokens, d_k, d_v, H, d_model)
+    """The bound labelled ``label`` in the derivation, as a column for a mutant."""
+    return lambda n_tokens, d_k, d_v, H, d_model, Q: _bounds(
+        attention_rank.closed_form(label), len(Q), n_tokens, d_k, d_v, H, d_model
+    )
 
 
 def _counterexample_values() -> dict:
@@ -75,20 +77,20 @@ def _counterexample_values() -> dict:
         "A": matrix,
         "det_A": determinant,
         "rank_A": int(numerical_rank(matrix)),
-        "exercise_bound": int(_bounds("linear", 1, n_tokens=2, d_k=1, d_v=2, H=1, d_model=1)[0]),
+        "exercise_bound": int(_labelled("linear")(n_tokens=2, d_k=1, d_v=2, H=1, d_model=1, Q=np.empty(1))[0]),
     }
 
 
 def _rank_values(n_tokens, d_k, d_v, H, d_model, Q, K, V, W_O):
     sizes = {"n_tokens": n_tokens, "d_k": d_k, "d_v": d_v, "H": H, "d_model": d_model}
-    bounds = _bounds(None, 1, **sizes)[0]
+    bounds = attention_rank.evaluate_claim(**sizes, Q=Q[None])[0]
     ranks = attention_output_ranks(Q[None], K[None], V[None], W_O[None])[0]
     names = ("softmax", "linear", "multihead")
     return {
         **_counterexample_values(),
         **{f"bound_{name}": int(b) for name, b in zip(names, bounds)},
         **{f"rank_{name}": int(r) for name, r in zip(names, ranks)},
-        "exercise_bound_here": int(_bounds("linear", 1, **sizes)[0]),
+        "exercise_bound_here": int(_labelled("linear")(**sizes, Q=Q[None])[0]),
     }
 
 
@@ -133,7 +135,11 @@ attention_rank = Theorem(
         r"positive, so the softmax matrix of distinct queries and distinct keys is invertible; for generic $V$ and "
         r"$W_O$ the products then have the largest rank their shapes allow",
         r"numerical rank: the number of singular values above $10^{-10} \sigma_1$; an instance with a singular "
-        r"value between $10^{-12} \sigma_1$ and $10^{-8} \sigma_1$ is undecided and stops the check. Inputs are "
+        r"value between $10^{-12} \sigma_1$ and $10^{-8} \sigma_1$ is undecided and stops the check, and so does "
+        r"one whose rounding floor (a bound on how large an exactly-zero singular value can be computed, from the "
+        r"output's rounding error by Weyl's inequality) reaches $10^{-10} \sigma_1$. Every counted singular value "
+        r"is therefore nonzero, the numerical rank is at most the exact rank, and equality with the proved bound "
+        r"shows attainment on that instance. Inputs are "
         r"drawn so that genuine singular values stay far above the threshold (queries' and keys' first coordinates "
         r"on a jittered grid, orthonormal $V$ and $W_O$); Gaussian queries with $d_k = 1$ give matrices that are "
         r"invertible but numerically rank-deficient beyond $n = 4$ (see the figure)",
@@ -170,8 +176,9 @@ attention_rank = Theorem(
         atol=0.5,
         reason=(
             "claim and oracle are integers (ranks): atol 0.5 accepts exactly equal ranks and any disagreement is "
-            f"at least 1. The oracle's rank is decided robustly: threshold {RANK_THRESHOLD:g} sigma_1, with the "
-            f"band {UNDECIDED} refused (numerics.attention.rank.RANK_THRESHOLD)"
+            f"at least 1. The oracle's rank is decided per instance: threshold {RANK_THRESHOLD:g} sigma_1, with the "
+            f"band {UNDECIDED} refused and each output's rounding floor bounded below the threshold "
+            "(numerics.attention.rank.RANK_THRESHOLD, numerical_rank)"
         ),
     ),
     values=_rank_values,

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.attention.kernels import attention_weights
-
-UNIT_ROUNDOFF = np.finfo(float).eps / 2
+from numerics.attention.kernels import UNIT_ROUNDOFF, attention_weights, gamma
 
 
 def _check_shapes(X, W_Q, W_K, W_V, W_O) -> None:
@@ -50,11 +48,6 @@ def multi_head_attention(X, W_Q, W_K, W_V, W_O) -> tuple[np.ndarray, np.ndarray]
     return concatenated @ W_O, patterns
 
 
-def _gamma(terms: int) -> float:
-    """Higham's ``gamma_k = k u / (1 - k u)``: the relative error bound of a sum of ``k`` rounded products."""
-    return terms * UNIT_ROUNDOFF / (1 - terms * UNIT_ROUNDOFF)
-
-
 def rounding_bound(X, W_Q, W_K, W_V, W_O) -> tuple[np.ndarray, np.ndarray]:
     """Entrywise bounds on ``|Z - Z'|`` and ``|A - A'|`` for two float64 evaluations of the same attention.
 
@@ -77,14 +70,14 @@ def rounding_bound(X, W_Q, W_K, W_V, W_O) -> tuple[np.ndarray, np.ndarray]:
     _check_shapes(X, W_Q, W_K, W_V, W_O)
     m, n, d_model = X.shape
     heads, d_head = W_Q.shape[1], W_Q.shape[3]
-    gamma = 2 * _gamma(n * d_model + n + 2 * d_model + heads * d_head + d_head + heads + 2)
+    chain = 2 * gamma(n * d_model + n + 2 * d_model + heads * d_head + d_head + heads + 2)
     magnitude = np.abs(X)[:, None]
     logits = magnitude @ np.abs(W_Q) @ np.swapaxes(magnitude @ np.abs(W_K), -1, -2) / np.sqrt(d_head)
     _, patterns = multi_head_attention(X, W_Q, W_K, W_V, W_O)
     largest = logits.max(axis=-1, keepdims=True)
     # exp(s - max s) is relatively accurate to the error of its argument, which is at most 2 |s| u after the shift.
-    pattern_error = patterns * ((2 * gamma + 4 * UNIT_ROUNDOFF) * largest + 2 * (n + 4) * UNIT_ROUNDOFF)
+    pattern_error = patterns * ((2 * chain + 4 * UNIT_ROUNDOFF) * largest + 2 * (n + 4) * UNIT_ROUNDOFF)
     output_rows = np.abs(W_O).reshape(m, heads, d_head, d_model)
     carried = magnitude @ np.abs(W_V) @ output_rows
-    output_error = (gamma * patterns + pattern_error) @ carried
+    output_error = (chain * patterns + pattern_error) @ carried
     return output_error.sum(axis=1), pattern_error

@@ -22,6 +22,8 @@ import numpy as np
 from scipy.optimize import elementwise, linprog
 from scipy.sparse import coo_matrix
 
+from numerics.attention.kernels import attention_weights, scaled_dot_product_attention
+
 UNIT_ROUNDOFF = np.finfo(float).eps / 2
 TIE_BREAK = 1e-7
 """Weight of the second objective when the first is minimised (the ends of the trade-off curve)."""
@@ -111,10 +113,11 @@ def residual(Y) -> tuple[np.ndarray, np.ndarray]:
     enumeration is a Python loop over rounds, not over instances). ``f`` and ``g`` are
     evaluated exactly at the returned ``x``, so the norm is the exact composite norm of the
     returned residual and exceeds the minimum by at most the LP's optimality tolerance.
+    Raises ``ValueError`` naming ``Y`` if it is not a finite ``(N, n, d)`` array.
     """
-    Y = np.asarray(Y, dtype=float)
-    if Y.ndim != 3 or Y.shape[1] < 1 or Y.shape[2] < 1:
-        raise ValueError(f"residual: Y must have shape (N, n, d), got {Y.shape}")
+    Y = _finite_batch("residual", "Y", Y, 3)
+    if Y.shape[1] < 1 or Y.shape[2] < 1:
+        raise ValueError(f"residual: Y must have shape (N, n, d) with n, d >= 1, got {Y.shape}")
     # res(Y - 1 c^T) = res(Y) and res(t Y) = t res(Y): solve on the centred matrix scaled to unit largest
     # entry, so the LP's absolute tolerances are relative to the residual, not to the mean row.
     mean = Y.mean(axis=1, keepdims=True)
@@ -156,21 +159,43 @@ def _scaled_residual(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --- self-attention and the constants of the bound --------------------------------------------
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
+def _finite_batch(function: str, name: str, value, ndim: int) -> np.ndarray:
+    """``value`` as a finite float array with ``ndim`` dimensions, or a ValueError naming ``name``."""
+    array = np.asarray(value, dtype=float)
+    if array.ndim != ndim:
+        raise ValueError(f"{function}: {name} must have {ndim} dimensions, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{function}: {name} must be finite (no NaN or infinity)")
+    return array
+
+
+def _attention_inputs(function: str, X, W_Q, W_K, W_V, d_qk):
+    """The checked batch ``(X, W_Q, W_K, W_V, d_qk)``: shapes ``(N, n, d)``, ``(N, d, k)`` twice, ``(N, d, d)``, ``d_qk > 0``."""
+    X = _finite_batch(function, "X", X, 3)
+    W_Q, W_K, W_V = (_finite_batch(function, name, w, 3) for name, w in (("W_Q", W_Q), ("W_K", W_K), ("W_V", W_V)))
+    if W_Q.shape != W_K.shape or W_Q.shape[:2] != X.shape[:1] + X.shape[2:]:
+        raise ValueError(f"{function}: W_Q {W_Q.shape} and W_K {W_K.shape} must both be (N, d, k) for X {X.shape}")
+    if W_V.shape != X.shape[:1] + (X.shape[2], X.shape[2]):
+        raise ValueError(f"{function}: W_V must be (N, d, d) for X {X.shape}, got {W_V.shape}")
+    d_qk = np.broadcast_to(np.asarray(d_qk, dtype=float).reshape(-1), (len(X),)) if np.size(d_qk) in (1, len(X)) else None
+    if d_qk is None or not np.all(np.isfinite(d_qk) & (d_qk > 0)):
+        raise ValueError(f"{function}: d_qk must be positive and finite, a scalar or one per instance")
+    return X, W_Q, W_K, W_V, d_qk
 
 
 def self_attention(X, W_Q, W_K, W_V, d_qk) -> np.ndarray:
     """``SA(X) = softmax(X W_Q W_K^T X^T / sqrt(d_qk)) X W_V`` (row softmax, no skip, no bias), batched.
 
-    ``X`` is ``(N, n, d)``, ``W_Q, W_K`` are ``(N, d, d_qk_max)``, ``W_V`` is ``(N, d, d)``, and
-    ``d_qk`` (scalar or ``(N,)``) is the scale (Dong et al. 2021, section 2).
+    ``X`` is ``(N, n, d)``, ``W_Q, W_K`` are ``(N, d, k)`` (``k`` is ``d_qk`` or larger, with the
+    columns past ``d_qk`` zero), ``W_V`` is ``(N, d, d)``, and ``d_qk`` (scalar or ``(N,)``) is the
+    scale (Dong et al. 2021, section 2). The attention itself is
+    :func:`numerics.attention.kernels.scaled_dot_product_attention`, which divides by
+    ``sqrt(k)``; the queries are multiplied by ``sqrt(k / d_qk)`` so that the scale is ``sqrt(d_qk)``.
+    Raises ``ValueError`` naming the argument for a wrong shape, a non-finite entry or ``d_qk <= 0``.
     """
-    X, W_Q, W_K, W_V = (np.asarray(a, dtype=float) for a in (X, W_Q, W_K, W_V))
-    scale = np.sqrt(np.asarray(d_qk, dtype=float)).reshape(-1, 1, 1)
-    logits = X @ W_Q @ np.swapaxes(W_K, -1, -2) @ np.swapaxes(X, -1, -2) / scale
-    return _softmax(logits) @ X @ W_V
+    X, W_Q, W_K, W_V, d_qk = _attention_inputs("self_attention", X, W_Q, W_K, W_V, d_qk)
+    rescale = np.sqrt(W_Q.shape[-1] / d_qk)[:, None, None]
+    return scaled_dot_product_attention(X @ W_Q * rescale, X @ W_K, X @ W_V)
 
 
 def collapse_constants(X, x, W_Q, W_K, W_V, d_qk) -> dict[str, np.ndarray]:
@@ -185,13 +210,19 @@ def collapse_constants(X, x, W_Q, W_K, W_V, d_qk) -> dict[str, np.ndarray]:
       if the logits had no ``E`` part: ``1 <= gamma <= sqrt(n)``, ``gamma = 1`` for uniform attention;
     * ``eps = ||R||_(1,inf)^2 ||W_QK||_1 / sqrt(d_qk)``, which bounds ``max |E_ij|``; the
       single-layer bound needs ``2 eps <= 1.2564`` (where ``e^t - 1 <= 2t`` holds).
+
+    Raises ``ValueError`` naming the argument for a wrong shape, a non-finite entry or ``d_qk <= 0``.
     """
-    X, x, W_Q, W_K, W_V = (np.asarray(a, dtype=float) for a in (X, x, W_Q, W_K, W_V))
-    scale = np.sqrt(np.asarray(d_qk, dtype=float)).reshape(-1)
+    X, W_Q, W_K, W_V, d_qk = _attention_inputs("collapse_constants", X, W_Q, W_K, W_V, d_qk)
+    x = _finite_batch("collapse_constants", "x", x, 2)
+    if x.shape != (X.shape[0], X.shape[2]):
+        raise ValueError(f"collapse_constants: x must be (N, d) = {(X.shape[0], X.shape[2])}, got {x.shape}")
+    scale = np.sqrt(d_qk)
     W_QK = W_Q @ np.swapaxes(W_K, -1, -2)
     R = X - x[:, None, :]
     r = np.einsum("nik,nlk,nl->ni", R, W_QK, x) / scale[:, None]
-    pi = _softmax(r)
+    # pi = softmax(r): the attention weights of the scores r (one query of score 1 against keys r * sqrt(1)).
+    pi = attention_weights(np.ones((len(X), 1, 1)), r[:, :, None])[:, 0, :]
     n = X.shape[1]
     return {
         "gamma": np.sqrt(n * pi.max(axis=-1)),
@@ -291,8 +322,19 @@ def largest_rate_keeping(layers, fraction, C, power) -> tuple[np.ndarray, np.nda
     :func:`~scipy.optimize.elementwise.find_root` down to a few ulps. ``accuracy`` is the final
     bracket plus the band where rounding of the share (16 ulps of values below 1) can flip its
     sign: ``16 u / |d share / d lambda|`` with ``|d share / d lambda| = p L f`` at the root.
+    Raises ``ValueError`` naming the argument unless ``layers > 0``, ``0 < fraction < 1``, ``C > 0``
+    and ``power > 0``, all finite.
     """
     layers, fraction, C = (np.asarray(v, dtype=float) for v in (layers, fraction, C))
+    for name, value, valid in (
+        ("layers", layers, layers > 0),
+        ("fraction", fraction, (fraction > 0) & (fraction < 1)),
+        ("C", C, C > 0),
+    ):
+        if not np.all(valid & np.isfinite(value)):
+            raise ValueError(f"largest_rate_keeping: {name} must be {'in (0, 1)' if name == 'fraction' else 'positive'} and finite")
+    if not (np.isfinite(power) and power > 0):
+        raise ValueError(f"largest_rate_keeping: power must be positive and finite, got {power!r}")
     arguments = (layers, fraction, C, float(power))
     start = np.zeros_like(fraction)
     bracket = elementwise.bracket_root(_kept_share_gap, start, start + 1, xmin=0.0, args=arguments)

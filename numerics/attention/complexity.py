@@ -16,7 +16,8 @@ divided by the batch size (each batched product is exactly ``batch`` per-sequenc
 On ``device="meta"`` torch dispatches the same aten operations but its meta kernels only
 compute the output shapes, without arithmetic: FLOPs and allocations depend on shapes only,
 so the counts are those of a CPU run (the tests compare the two), at a fraction of the time.
-torch is imported inside the functions, so importing this module stays cheap.
+:func:`flops_figure` draws given FLOP curves against torch's counts for the handout. torch and
+matplotlib are imported inside the functions, so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -125,3 +126,32 @@ def attention_layer_costs(T: int, d: int, bytes_per_element: int, n: int, device
     costs = [value for layer in LAYERS
              for value in measure_costs(layer, T, d, bytes_per_element=bytes_per_element, device=device)]
     return np.tile(np.array(costs, dtype=float), (n, 1))
+
+
+def flops_figure(lengths, closed_forms, d: int, bytes_per_element: int, probe_every: int = 6):
+    """FLOPs of one layer against sequence length ``T`` at width ``d``: given curves as lines, torch's counts as points.
+
+    ``closed_forms`` maps each layer of :data:`LAYERS` to its predicted FLOPs at ``lengths`` (the
+    caller's closed forms; nothing here derives them); every ``probe_every``-th length is measured
+    with :func:`measure_costs`. The crossover ``T = d`` is marked. A ``Figure`` built without
+    pyplot (no global state); the same inputs give the same drawing.
+    """
+    # Imported here: matplotlib is only needed when a handout is drawn (listing theorems stays fast).
+    from matplotlib.figure import Figure
+
+    lengths = np.asarray(lengths)
+    figure = Figure(figsize=(5.0, 3.4))
+    axes = figure.add_subplot()
+    for (layer, predicted), colour in zip(closed_forms.items(), ("C0", "C1", "C2")):
+        if layer not in LAYERS:
+            raise ValueError(f"closed_forms has layer {layer!r}; expected one of {LAYERS}")
+        axes.loglog(lengths, predicted, color=colour, label=f"{layer} (closed form)")
+        probes = lengths[::probe_every]
+        measured = [measure_costs(layer, int(t), d, bytes_per_element=bytes_per_element)[0] for t in probes]
+        axes.loglog(probes, measured, "o", color=colour, fillstyle="none", label=f"{layer} (torch FlopCounterMode)")
+    axes.axvline(d, color="0.5", linestyle=":", label=f"crossover T = d = {d}")
+    axes.set_xlabel("sequence length T")
+    axes.set_ylabel("FLOPs of one layer")
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    return figure

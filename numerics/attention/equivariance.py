@@ -4,11 +4,12 @@ Seed 003, exercise 1.1 and task 2.1 (validation: the attention function is permu
 equivariant). Every function is batched: the first axis is the instance.
 
 * :func:`permute_tokens`: ``P_s X``, row ``i`` being row ``s(i)`` of ``X``.
-* :func:`self_attention`: ``softmax(X W_Q (X W_K)^T / sqrt(d_k)) X W_V`` through
-  :func:`numerics.attention.kernels.scaled_dot_product_attention`.
+* :func:`projections`: ``(X W_Q, X W_K, X W_V)``, the queries, keys and values of self-attention
+  (attention itself is :func:`numerics.attention.kernels.scaled_dot_product_attention`).
 * :func:`sinusoidal_positions`, :func:`causal_mask`: what breaks the equivariance when it
   stays with the slots rather than moving with the tokens.
-* :func:`unnormalised_weights`: ``exp`` of the scores (shifted per row), 0 where masked.
+* :func:`self_attention_rounding_bound`: how far two float64 evaluations of self-attention can
+  differ, per instance.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from numerics.attention import sinusoidal_encoding
-from numerics.attention.kernels import scaled_dot_product_attention
+from numerics.attention.kernels import gamma, softmax_average_error
 
 PE_BASE = 10000.0
 """The base of the sinusoidal encoding (Vaswani et al. 2017, section 3.5)."""
@@ -34,13 +35,10 @@ def inverse_permutation(permutation) -> np.ndarray:
     return np.argsort(np.asarray(permutation), axis=-1)
 
 
-def self_attention(X, W_Q, W_K, W_V, mask=None) -> np.ndarray:
-    """``Attn(X) = softmax(X W_Q (X W_K)^T / sqrt(d_k)) X W_V`` for ``X`` ``(m, n, d)``, weights ``(m, d, d_k)``.
-
-    ``mask`` (boolean, broadcastable to ``(m, n, n)``; ``True`` = the key takes part) as in
-    :func:`~numerics.attention.kernels.scaled_dot_product_attention`.
-    """
-    return scaled_dot_product_attention(X @ W_Q, X @ W_K, X @ W_V, mask)
+def projections(X, W_Q, W_K, W_V) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(X W_Q, X W_K, X W_V)`` for ``X`` ``(m, n, d)`` and weights ``(m, d, d_k)``: self-attention's ``Q, K, V``."""
+    X = np.asarray(X, dtype=float)
+    return X @ W_Q, X @ W_K, X @ W_V
 
 
 def sinusoidal_positions(n: int, d: int) -> np.ndarray:
@@ -54,13 +52,25 @@ def causal_mask(n: int) -> np.ndarray:
     return np.tril(np.ones((n, n), dtype=bool))
 
 
-def unnormalised_weights(X, W_Q, W_K, mask=None) -> np.ndarray:
-    """``exp(S_ij - max_j S_ij)`` (0 where ``mask`` is False), ``S = X W_Q (X W_K)^T / sqrt(d_k)``: ``(m, n, n)``.
+def self_attention_rounding_bound(X, W_Q, W_K, W_V) -> np.ndarray:
+    """``(m,)``: a bound on the entrywise gap between two float64 evaluations of ``softmax(S) X W_V``.
 
-    The softmax weights up to a positive factor per row, which normalising the rows removes;
-    the shift keeps every exponent at most 0.
+    ``S = X W_Q (X W_K)^T / sqrt(d_k)``, with or without a mask (masked weights are exactly 0 in
+    both). From the instance's own magnitudes (Higham, Accuracy and Stability of Numerical
+    Algorithms, 2nd ed., section 3.5, to first order): each score is off by at most
+    ``gamma_(d + d_k + 2) T``, ``T`` the largest entry of ``|X| |W_Q| (|X| |W_K|)^T / sqrt(d_k)``, so
+    each max-shifted exponent by twice that plus ``|S| u <= T u``; each value entry by
+    ``gamma_d V``, ``V`` the largest entry of ``|X| |W_V|`` (also a bound on ``|X W_V|``). Each
+    evaluation is within :func:`~numerics.attention.kernels.softmax_average_error` plus
+    ``gamma_d V`` of the exact output, plus ``gamma_(n+1) V`` if it normalises the weights once
+    more (as the permutation-equivariance closed form does); two evaluations within twice that.
     """
-    scores = (X @ W_Q) @ np.swapaxes(X @ W_K, -1, -2) / np.sqrt(W_Q.shape[-1])
-    if mask is not None:
-        scores = np.where(mask, scores, -np.inf)
-    return np.exp(scores - scores.max(axis=-1, keepdims=True))
+    X, W_Q, W_K, W_V = (np.asarray(a, dtype=float) for a in (X, W_Q, W_K, W_V))
+    m, n, d = X.shape
+    d_k = W_Q.shape[-1]
+    magnitude = np.abs(X)
+    scores = (magnitude @ np.abs(W_Q)) @ np.swapaxes(magnitude @ np.abs(W_K), -1, -2) / np.sqrt(d_k)
+    largest_score = scores.reshape(m, -1).max(axis=1)
+    largest_value = (magnitude @ np.abs(W_V)).reshape(m, -1).max(axis=1)
+    exponent_error = (2 * gamma(d + d_k + 2) + gamma(1)) * largest_score
+    return 2 * (softmax_average_error(exponent_error, largest_value, n) + (gamma(d) + gamma(n + 1)) * largest_value)

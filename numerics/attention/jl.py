@@ -4,7 +4,8 @@
   Dasgupta and Gupta's per-pair tail reaches ``1 - 1/m``, by root finding (seed 003, exercise 1.9).
 * :func:`pair_failure_probability`: the exact probability that a Gaussian projection distorts one
   pair's squared distance by more than ``1 +- eps`` (the squared length of a projected unit
-  vector is ``chi^2_d / d``).
+  vector is ``chi^2_d / d``); :func:`exact_union_bound`: that probability times the number of
+  pairs, the union bound with the exact tail instead of the Chernoff bound.
 * :func:`projection_trials` and :func:`binomial_p_value`: an empirical check that projects ``m``
   random points many times and tests the number of trials with a distorted pair against the
   union-bound rate.
@@ -37,10 +38,18 @@ def union_bound_dimension(m, eps, cubic: bool = True) -> tuple[np.ndarray, np.nd
     :func:`~scipy.optimize.elementwise.find_root`. ``accuracy`` is the final bracket plus the band
     where rounding of the gap (16 ulps of ``ln(m^2)``, its largest term) can flip its sign,
     divided by the slope ``kappa / 2``.
+
+    This is not independent of the derivation's premises: it root-finds the same union-bound
+    equation (the per-pair Chernoff tail ``2 exp(-d kappa / 2)`` and the target ``1 - 1/m``, typed
+    here by hand), so it confirms the algebra (solving, dropping the cubic term), not the tail
+    bound. :func:`exact_union_bound` checks sufficiency with the exact ``chi^2`` tail instead.
+    Raises ``ValueError`` naming ``m`` unless ``m >= 2``, or ``eps`` unless ``0 < eps < 1``.
     """
     m, eps = (np.asarray(v, dtype=float) for v in (m, eps))
-    if np.any(m < 2) or np.any((eps <= 0) | (eps >= 1)):
-        raise ValueError("union_bound_dimension: need m >= 2 and 0 < eps < 1")
+    if not np.all(m >= 2):
+        raise ValueError("union_bound_dimension: m must be at least 2 (and not NaN)")
+    if not np.all((eps > 0) & (eps < 1)):
+        raise ValueError("union_bound_dimension: eps must lie in (0, 1)")
     arguments = (m, eps, float(cubic))
     start = np.zeros_like(eps)
     bracket = elementwise.bracket_root(_log_union_bound_gap, start, start + 1, xmin=0.0, args=arguments)
@@ -65,11 +74,39 @@ def pair_failure_probability(d, eps) -> np.ndarray:
     For ``f(u) = G u / sqrt(d)`` with ``G`` a ``d x D`` standard Gaussian matrix,
     ``||f(u)||^2 / ||u||^2`` has exactly the law of ``chi^2_d / d`` whatever ``u``; both tails
     are taken in logarithms so that values far below 1e-300 do not underflow on the way.
+    Raises ``ValueError`` naming ``d`` unless ``d > 0``, or ``eps`` unless ``0 < eps < 1``.
     """
+    return np.exp(_log_pair_failure(*_checked_dimension_and_distortion("pair_failure_probability", d, eps)))
+
+
+def _checked_dimension_and_distortion(function: str, d, eps) -> tuple[np.ndarray, np.ndarray]:
+    """``(d, eps)`` as float arrays, or a ValueError naming the one out of range (``d > 0`` finite, ``0 < eps < 1``)."""
     d, eps = (np.asarray(v, dtype=float) for v in (d, eps))
-    if np.any(d <= 0) or np.any((eps <= 0) | (eps >= 1)):
-        raise ValueError("pair_failure_probability: need d > 0 and 0 < eps < 1")
-    return np.exp(np.logaddexp(stats.chi2.logsf(d * (1 + eps), d), stats.chi2.logcdf(d * (1 - eps), d)))
+    if not np.all((d > 0) & np.isfinite(d)):
+        raise ValueError(f"{function}: d must be positive and finite")
+    if not np.all((eps > 0) & (eps < 1)):
+        raise ValueError(f"{function}: eps must lie in (0, 1)")
+    return d, eps
+
+
+def _log_pair_failure(d: np.ndarray, eps: np.ndarray) -> np.ndarray:
+    """``ln P(|chi^2_d / d - 1| > eps)``, both tails in logarithms."""
+    return np.logaddexp(stats.chi2.logsf(d * (1 + eps), d), stats.chi2.logcdf(d * (1 - eps), d))
+
+
+def exact_union_bound(m, d, eps) -> np.ndarray:
+    """``m(m-1)/2 * P(|chi^2_d / d - 1| > eps)``: the union bound over all pairs with the exact per-pair law.
+
+    At most ``1 - 1/m`` means the Gaussian projection to ``d`` dimensions keeps every pair of
+    ``m`` points within ``1 +- eps`` with probability at least ``1/m`` without any Chernoff bound:
+    an independent confirmation that a dimension is sufficient. Computed in logarithms (``m`` up
+    to 1e15 has 5e29 pairs). Raises ``ValueError`` naming ``m``, ``d`` or ``eps`` when out of range.
+    """
+    m = np.asarray(m, dtype=float)
+    if not np.all(m >= 2) or not np.all(np.isfinite(m)):
+        raise ValueError("exact_union_bound: m must be at least 2 and finite")
+    d, eps = _checked_dimension_and_distortion("exact_union_bound", d, eps)
+    return np.exp(np.log(m) + np.log(m - 1) - np.log(2.0) + _log_pair_failure(d, eps))
 
 
 def projection_trials(m: int, D: int, d: int, eps: float, trials: int, rng: np.random.Generator) -> np.ndarray:

@@ -3,8 +3,8 @@
 * :func:`scaled_dot_product_attention` (seed 003, task 2.1; Vaswani et al. 2017, section
   3.2.1): ``softmax(Q K^T / sqrt(d_k)) V``, batched over leading dimensions, with a boolean
   mask that follows ``torch.nn.functional.scaled_dot_product_attention``'s ``attn_mask``.
-* :func:`attention_weights`: the softmax weights alone (max-subtracted, so huge logits do not
-  overflow).
+* :func:`softmax`: along the last axis, max-subtracted (huge logits do not overflow), with an
+  optional mask; :func:`attention_weights`: the softmax of the scores ``Q K^T / sqrt(d_k)``.
 * :func:`nadaraya_watson`, :func:`squared_distances`, :func:`gaussian_kernel_smoother`: the
   kernel-weighted average of the values (Nadaraya 1964, Watson 1964), here with the Gaussian
   kernel of the distances between queries and keys.
@@ -12,6 +12,10 @@
   keys with the largest score (ties averaged).
 * :func:`temperature_figure`: the weights of one query across several temperatures, for the
   handout of ``attention-kernel-smoother``.
+* :func:`gamma`, :func:`softmax_weight_error`, :func:`softmax_average_error`,
+  :func:`smoother_rounding_bound`: float64 rounding
+  bounds (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., sections 3.1-3.5) for
+  comparing two evaluations of a softmax-weighted average.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+UNIT_ROUNDOFF = np.finfo(float).eps / 2
+"""``u = 2^-53``: float64 rounds every operation to within a relative ``u``."""
 
 
 def _float_array(name: str, value) -> np.ndarray:
@@ -54,17 +61,16 @@ def _scores(Q, K) -> np.ndarray:
     return (Q @ np.swapaxes(K, -1, -2)) / math.sqrt(Q.shape[-1])
 
 
-def attention_weights(Q, K, mask=None) -> np.ndarray:
-    """``softmax(Q K^T / sqrt(d_k))`` along the keys, shape ``(..., n_queries, n_keys)``.
+def softmax(scores, mask=None) -> np.ndarray:
+    """``softmax`` along the last axis, each row shifted by its largest entry, so no score, however large, overflows.
 
-    The softmax subtracts each row's largest score before exponentiating, so every exponent
-    is at most 0 and no logit, however large, overflows (the result is unchanged: the factor
-    ``exp(-max)`` cancels between numerator and denominator). ``mask`` (boolean, broadcastable
-    to the scores) marks the keys that take part (``True``), as torch's boolean ``attn_mask``;
-    a masked key gets weight exactly 0. A query with no key taking part gets all-zero weights
+    The shift leaves the result unchanged (the factor ``exp(-max)`` cancels between numerator
+    and denominator) and makes every exponent at most 0. ``mask`` (boolean, broadcastable to
+    ``scores``) marks the entries that take part (``True``), as torch's boolean ``attn_mask``; a
+    masked entry gets weight exactly 0, and a row with no entry taking part all-zero weights
     (torch 2.13 returns a zero output there too).
     """
-    scores = _scores(Q, K)
+    scores = np.asarray(scores)
     if mask is not None:
         scores = np.where(_checked_mask(mask, scores.shape), scores, -np.inf)
     largest = scores.max(axis=-1, keepdims=True)
@@ -72,6 +78,16 @@ def attention_weights(Q, K, mask=None) -> np.ndarray:
     shifted = np.exp(scores - np.where(np.isfinite(largest), largest, 0.0))
     total = shifted.sum(axis=-1, keepdims=True)
     return np.divide(shifted, total, out=np.zeros_like(shifted), where=total > 0)
+
+
+def attention_weights(Q, K, mask=None) -> np.ndarray:
+    """``softmax(Q K^T / sqrt(d_k))`` along the keys, shape ``(..., n_queries, n_keys)``.
+
+    The :func:`softmax` is max-subtracted; ``mask`` (boolean, broadcastable to the scores) marks
+    the keys that take part (``True``), as torch's boolean ``attn_mask``; a masked key gets weight
+    exactly 0 and a query with no key taking part all-zero weights.
+    """
+    return softmax(_scores(Q, K), mask)
 
 
 def scaled_dot_product_attention(Q, K, V, mask=None) -> np.ndarray:
@@ -108,9 +124,7 @@ def nadaraya_watson(log_kernel, values) -> np.ndarray:
     Each row's largest ``log K`` is subtracted before exponentiating, so kernels far below
     float64's range (a Gaussian kernel at large distance) still give the right weights.
     """
-    log_kernel = np.asarray(log_kernel, dtype=float)
-    kernel = np.exp(log_kernel - log_kernel.max(axis=-1, keepdims=True))
-    return (kernel / kernel.sum(axis=-1, keepdims=True)) @ np.asarray(values, dtype=float)
+    return softmax(np.asarray(log_kernel, dtype=float)) @ np.asarray(values, dtype=float)
 
 
 def squared_distances(queries, keys) -> np.ndarray:
@@ -168,3 +182,51 @@ def temperature_figure(query, keys, temperatures):
     axes.legend(fontsize=7)
     figure.tight_layout()
     return figure
+
+
+def gamma(terms: int) -> float:
+    """Higham's ``gamma_k = k u / (1 - k u)``: the relative error bound of ``k`` chained rounded operations."""
+    return terms * UNIT_ROUNDOFF / (1 - terms * UNIT_ROUNDOFF)
+
+
+def softmax_weight_error(exponent_error, n_keys: int):
+    """A bound on the relative error of every computed weight ``softmax(s)_j`` (first order in ``u``).
+
+    ``exponent_error`` bounds the absolute error of every (shifted) exponent ``s_j - c`` as
+    computed (broadcasts, e.g. one per instance). Each ``exp`` is then relatively off by
+    ``exponent_error + u``; normalising at most doubles that (the numerator and the sum of
+    positive terms), and the sum and the division add ``gamma_(n+1)``.
+    """
+    return 2 * (np.asarray(exponent_error, dtype=float) + UNIT_ROUNDOFF) + gamma(n_keys + 1)
+
+
+def softmax_average_error(exponent_error, value_magnitude, n_keys: int):
+    """A bound on ``|computed - exact|`` for ``sum_j w_j v_j``, ``w = softmax(s)``, entry by entry.
+
+    The weights are off as :func:`softmax_weight_error` says; ``value_magnitude`` bounds ``|v_j|``
+    (broadcasts); the weighted sum of ``n`` values, whose weights total 1, adds ``gamma_n |v|``.
+    """
+    return (softmax_weight_error(exponent_error, n_keys) + gamma(n_keys)) * np.asarray(value_magnitude, dtype=float)
+
+
+def smoother_rounding_bound(queries, keys, values, temperature) -> np.ndarray:
+    """``(m,)``: a bound on the gap between any two of the evaluations of the attention kernel smoother.
+
+    The evaluations: softmax of ``q.k / (tau sqrt d)`` (max-subtracted), the Gaussian kernel of
+    ``||q - k||^2`` (differences, max-subtracted) and the product ``c(q) exp(q.k / (tau sqrt d))``
+    (not shifted). With ``E = (max|q| + max|k|)^2 / (2 tau sqrt d)`` per instance, every log-kernel is
+    a sum of terms of total size at most ``2E`` (``|q|^2/2, |k|^2/2, |q||k|`` and ``||q-k||^2/2``, over
+    ``tau sqrt d``), each formed in at most ``d + 8`` rounded operations; the shift by the row's
+    largest doubles that, so each exponent is off by at most ``4 E gamma_(d+8)``; keys of norm ``r``
+    stored in float64 change ``|k_j|^2`` by ``gamma_(d+3)`` relatively, another ``2 E gamma_(d+3)`` in the
+    Gaussian exponent. Two evaluations differ by at most twice :func:`softmax_average_error` of
+    ``6 E gamma_(d+8)`` with ``|v| <= max|v|`` (first order in ``u``).
+    """
+    queries, keys, values = (np.asarray(a, dtype=float) for a in (queries, keys, values))
+    m, n_keys, d = keys.shape
+    scale = np.asarray(temperature, dtype=float) * np.sqrt(d)
+    largest_query = np.linalg.norm(queries, axis=-1).reshape(m, -1).max(axis=1)
+    largest_key = np.linalg.norm(keys, axis=-1).max(axis=1)
+    exponent = (largest_query + largest_key) ** 2 / (2 * scale)
+    value_magnitude = np.abs(values).reshape(m, -1).max(axis=1)
+    return 2 * softmax_average_error(6 * exponent * gamma(d + 8), value_magnitude, n_keys)

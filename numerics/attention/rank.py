@@ -16,26 +16,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.attention.kernels import attention_weights, scaled_dot_product_attention
+from numerics.attention.kernels import UNIT_ROUNDOFF, attention_weights, gamma, softmax_weight_error
 
 RANK_THRESHOLD = 1e-10
 """A singular value counts when it exceeds ``RANK_THRESHOLD * sigma_1``.
 
-Rounding: the outputs are products of at most four float64 matrices with at most 24 rows or
-columns, so a singular value that is exactly zero is computed as a few hundred unit roundoffs
-times ``sigma_1`` at most (observed: at most 1.7e-14 relative over 300000 matrices of 100000
-instances drawn as the theorem draws them). Genuine singular values of those instances
-(:func:`separated_queries_keys` queries and keys, orthonormal values and ``W_O``) were at least
-1.8e-7 relative. The threshold sits geometrically between the two, four decades from the
-rounding floor and three from the smallest genuine value.
+The decision is justified per matrix, not by the values seen in samples: :func:`numerical_rank`
+takes a bound on the rounding error of the computed matrix and refuses a matrix whose rounding
+floor (the largest relative size a singular value that is exactly 0 can be computed as) reaches
+``RANK_THRESHOLD``, and a matrix with any relative singular value inside ``UNDECIDED``. So every
+singular value a decided matrix counts is above ``1e-8 sigma_1``, over 100 times its floor, and
+nonzero in exact arithmetic (Weyl's inequality): the numerical rank is at most the exact rank.
+Where it equals a proved upper bound, the bound is attained on that instance. (A genuine
+singular value below ``1e-12 sigma_1`` would go uncounted; the rank would then come out lower
+than the bound and the check would fail, never pass wrongly.)
 """
 
 UNDECIDED = (1e-12, 1e-8)
 """Relative singular values in this band leave the rank undecided (:func:`numerical_rank` raises).
 
-Its ends keep a factor 60 above the largest rounded zero and 18 below the smallest genuine
-value observed; a genuine value lands in it with probability about 2e-7 per matrix (the
-Gaussian tail is linear in the bound), so about 6e-4 per 1000-instance run.
+The theorem's inputs (separated queries and keys, orthonormal values and ``W_O``) keep genuine
+singular values far above the band by construction, and rounding floors (at most ``2e-12`` over
+5000 drawn instances) keep rounded zeros below it; a value that lands in the band stops the check
+instead of being misread.
 """
 
 GRID_HALF_WIDTH = 2.0
@@ -81,21 +84,35 @@ def orthonormal_frames(rng: np.random.Generator, m: int, rows: int, cols: int) -
     return frames if rows >= cols else np.swapaxes(frames, -1, -2)
 
 
-def numerical_rank(Z: np.ndarray) -> np.ndarray:
+def numerical_rank(Z: np.ndarray, error=None) -> np.ndarray:
     """The rank of each matrix of the batch ``Z (..., r, c)``: singular values above ``RANK_THRESHOLD sigma_1``.
 
-    Raises ArithmeticError if a relative singular value lies in the band ``UNDECIDED``,
-    where the rank is not decided robustly.
+    ``error`` (optional, broadcast to the batch) bounds ``||computed Z - exact Z||_2``. By Weyl's
+    inequality and the backward stability of LAPACK's SVD, a singular value that is exactly 0 is
+    then computed below ``floor = error / sigma_1 + max(r, c)^2 u`` relatively (the square a
+    generous stand-in for LAPACK's modest polynomial). Raises ArithmeticError if a floor reaches
+    ``RANK_THRESHOLD`` (rounding could be counted as rank) or a relative singular value lies in
+    the band ``UNDECIDED``: there the rank is not decided robustly.
     """
     Z = np.asarray(Z, dtype=float)
     if Z.ndim < 2:
         raise ValueError(f"Z must be a (batch of) matrix, got shape {Z.shape}")
     singular = np.linalg.svd(Z, compute_uv=False)
+    if error is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            floor = np.asarray(error, dtype=float) / singular[..., 0] + max(Z.shape[-2:]) ** 2 * UNIT_ROUNDOFF
+        if not np.all(floor < RANK_THRESHOLD):
+            raise ArithmeticError(f"numerical_rank: a rounding floor {np.nanmax(floor):.3g} reaches the rank threshold")
     relative = singular / singular[..., :1]
     undecided = (relative > UNDECIDED[0]) & (relative < UNDECIDED[1])
     if undecided.any():
         raise ArithmeticError(f"numerical_rank: a relative singular value {relative[undecided].min():.3g} is undecided")
     return (relative > RANK_THRESHOLD).sum(axis=-1)
+
+
+def _spectral(magnitude: np.ndarray) -> np.ndarray:
+    """``||M||_2`` per matrix of the batch: ``|||F|||_2`` bounds the spectral norm of any ``F`` with ``|F| <= M``."""
+    return np.linalg.norm(magnitude, ord=2, axis=(-2, -1))
 
 
 def attention_output_ranks(Q, K, V, W_O) -> np.ndarray:
@@ -105,19 +122,36 @@ def attention_output_ranks(Q, K, V, W_O) -> np.ndarray:
     The single-head outputs use head 0: ``softmax(Q K^T / sqrt(d_k)) V`` and ``(Q K^T) V``.
     The multi-head output is computed literally: each head's ``softmax(...) V_h``, the heads
     concatenated along the feature axis, the concatenation multiplied by ``W_O``.
+
+    Each rank is decided with a bound on the output's rounding error (Higham, Accuracy and
+    Stability of Numerical Algorithms, 2nd ed., section 3.5, to first order): a product chain
+    is within ``gamma_k |F_1| ... |F_r|`` of the exact one, ``k`` its longest inner sum; each
+    softmax weight is relatively within :func:`~numerics.attention.kernels.softmax_weight_error`
+    of its exponents' error ``(2 gamma_(d_k+2) + u) max |Q| |K|^T / sqrt(d_k)``.
     """
     Q, K, V, W_O = (np.asarray(x, dtype=float) for x in (Q, K, V, W_O))
     if Q.ndim != 4 or K.shape != Q.shape or V.shape[:3] != Q.shape[:3]:
         raise ValueError(f"Q, K must be (m, H, n, d_k) and V (m, H, n, d_v); got {Q.shape}, {K.shape}, {V.shape}")
-    m, heads, n, _ = Q.shape
+    m, heads, n, d_k = Q.shape
     if W_O.ndim != 3 or W_O.shape[:2] != (m, heads * V.shape[-1]):
         raise ValueError(f"W_O must be (m, H d_v, d_model) = ({m}, {heads * V.shape[-1]}, .), got {W_O.shape}")
-    outputs = scaled_dot_product_attention(Q, K, V)
-    softmax_head = outputs[:, 0]
-    linear_head = (Q[:, 0] @ np.swapaxes(K[:, 0], -1, -2)) @ V[:, 0]
+    weights = attention_weights(Q, K)
+    outputs = weights @ V
+    scores = np.abs(Q) @ np.swapaxes(np.abs(K), -1, -2) / np.sqrt(d_k)
+    weight_error = softmax_weight_error((2 * gamma(d_k + 2) + UNIT_ROUNDOFF) * scores.max(axis=(1, 2, 3)), n)
+    carried = weights @ np.abs(V)  # |A| |V|: the weights are positive
     concatenated = np.concatenate([outputs[:, h] for h in range(heads)], axis=-1)
-    multihead = concatenated @ W_O
-    return np.stack([numerical_rank(z) for z in (softmax_head, linear_head, multihead)], axis=-1).astype(float)
+    linear_chain = np.abs(Q[:, 0]) @ np.swapaxes(np.abs(K[:, 0]), -1, -2) @ np.abs(V[:, 0])
+    decided = (
+        (outputs[:, 0], (weight_error + gamma(n)) * _spectral(carried[:, 0])),
+        ((Q[:, 0] @ np.swapaxes(K[:, 0], -1, -2)) @ V[:, 0], gamma(d_k + n) * _spectral(linear_chain)),
+        (
+            concatenated @ W_O,
+            (weight_error + gamma(n) + gamma(heads * V.shape[-1]))
+            * _spectral(np.concatenate(list(np.moveaxis(carried, 1, 0)), axis=-1) @ np.abs(W_O)),
+        ),
+    )
+    return np.stack([numerical_rank(z, error) for z, error in decided], axis=-1).astype(float)
 
 
 def singular_value_figure(seed: int, n: int = 8) -> "Figure":

@@ -1,6 +1,6 @@
 """Derivation of the Johnson-Lindenstrauss target dimension (SymPy only).
 
-* :func:`jl_dimension`: the dimension ``d`` at which a Gaussian projection keeps all pairwise
+* :func:`jl_dimension`: the dimension ``d`` at which a Gaussian projection ``f(u) = G u / sqrt(d)`` keeps all pairwise
   squared distances of ``m`` points within factors ``1 +- eps`` by Dasgupta and Gupta's tail bound
   and a union bound, ``4 ln m / (eps^2/2 - eps^3/3)``, and the course's ``8 ln m / eps^2``, the
   same bound with the cubic term dropped (seed 003, exercise 1.9).
@@ -16,14 +16,24 @@ DASGUPTA_GUPTA = (
     "Dasgupta, Gupta 2003, An elementary proof of a theorem of Johnson and Lindenstrauss, "
     "Random Structures and Algorithms 22(1), Lemma 2.2 and Theorem 2.1"
 )
+ACHLIOPTAS = (
+    "Achlioptas 2003, Database-friendly random projections: Johnson-Lindenstrauss with binary coins, "
+    "Journal of Computer and System Sciences 66(4), Theorem 1.1 and its proof"
+)
 
 m, eps = sp.symbols("m epsilon", positive=True)
 d = sp.Symbol("d", real=True)
 
 PAIR_TAIL = (
-    r"for a Gaussian projection $f(u) = \sqrt{D/d}\, G u$ of one pair, the squared distance leaves "
-    r"$[(1 - \epsilon), (1 + \epsilon)]$ times its original value with probability at most "
-    r"$2 e^{-d (\epsilon^2/2 - \epsilon^3/3)/2}$ (Dasgupta and Gupta 2003, Lemma 2.2), $0 < \epsilon < 1$"
+    r"for a Gaussian projection $f(u) = G u / \sqrt{d}$ ($G$ a $d \times D$ matrix of independent standard normal "
+    r"entries) of one pair, $\|f(u)\|^2 / \|u\|^2$ has the law of $\chi^2_d / d$ and leaves "
+    r"$[1 - \epsilon, 1 + \epsilon]$ with probability at most $2 e^{-d (\epsilon^2/2 - \epsilon^3/3)/2}$, $0 < \epsilon < 1$: "
+    r"the Chernoff bound from the $\chi^2_d$ moment generating function, $P(\chi^2_d / d \ge \beta) \le "
+    r"(\beta e^{1 - \beta})^{d/2}$ for $\beta = 1 + \epsilon$ and $P(\chi^2_d / d \le \beta) \le (\beta e^{1 - \beta})^{d/2}$ "
+    r"for $\beta = 1 - \epsilon$, with $\ln(1 \pm \epsilon) \mp \epsilon \le -(\epsilon^2/2 - \epsilon^3/3)$. This is the "
+    r"$D \to \infty$ limit of Dasgupta and Gupta's Lemma 2.2 (their projection onto a random $d$-dimensional subspace "
+    r"is scaled by $\sqrt{D/d}$ instead) and the bound Achlioptas 2003 proves for $f(u) = R u / \sqrt{d}$ with "
+    r"Gaussian or $\pm 1$ entries"
 )
 SUCCESS_PROBABILITY = (
     r"the union bound over the $m(m-1)/2$ pairs is set to $1 - 1/m$, so that every pair is kept "

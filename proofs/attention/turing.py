@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, differentiate, expand, substitute
+from proofs.derivation import Derivation, apply, differentiate, substitute
 
 PEREZ = "Perez, Barcelo, Marinkovic 2021, Attention is Turing Complete (JMLR 22), section 4"
 
@@ -22,6 +22,7 @@ h, a = sp.symbols("h a", integer=True)
 j, j_other = sp.symbols("j j'", integer=True, nonnegative=True)
 delta = sp.Symbol("delta", integer=True, nonzero=True)
 k = sp.Symbol("k", integer=True, positive=True)
+m = sp.Symbol("m", integer=True, nonnegative=True)
 x = sp.Symbol("x", integer=True)
 p = 1 / (2 * (j + 1))
 
@@ -41,16 +42,29 @@ def _phi(value: sp.Expr) -> sp.Expr:
     return -sp.Abs(value)
 
 
+def _excess_over_bound(argument: sp.Expr) -> sp.Expr:
+    """``|argument| - (1 - p_j)``, the argument brought over one denominator so SymPy can read the sign of ``|.|``."""
+    return sp.Abs(sp.cancel(argument)) - (1 - p)
+
+
+def _negative_part(value: sp.Expr) -> sp.Expr:
+    """``min(0, value)``: SymPy reduces it to 0 only when it can prove ``value >= 0`` from the symbols' assumptions."""
+    return sp.Min(0, value)
+
+
 def most_recent_write() -> Derivation:
     """The score ``-|<W_Q y_t, W_K y_j>|`` picks the most recent write to the head's cell, uniquely.
 
     ``<q, k_j> = h - a + 1/(2(j+1))``. A write to the head's cell (``a = h``) scores
     ``-1/(2(j+1))``, increasing in ``j``: the latest such write wins. A write ``delta != 0`` cells
-    away has ``|delta + p_j| >= 1 - p_j``, so it scores at most ``1/(2(j+1)) - 1``; the margin to
+    away has ``|delta + p_j| >= 1 - p_j`` (proved in two cases, ``delta = 1 + m`` and ``delta = -1 - m``
+    with ``m >= 0``: the excess over the bound is ``m + 2 p_j``, resp. ``m``), so it scores at most
+    ``1/(2(j+1)) - 1``, attained at ``delta = -1``; the margin to
     a matching write at ``j'`` is ``1 - 1/(2(j+1)) - 1/(2(j'+1))``, increasing in ``j`` and ``j'``
     and 0 only at ``j = j' = 0``, one token, which cannot hold both writes. So the maximum is
     strict (no tie ever averages two values) and it is the most recent write to ``h`` when there
-    is one. Labelled: ``score_argument``, ``match_score``, ``mismatch_score``, ``margin``.
+    is one. Labelled: ``score_argument``, ``match_score``, ``offset_argument``, ``mismatch_score``,
+    ``margin``.
     """
     query_token = sp.ImmutableMatrix([h, sp.Symbol("a_t", integer=True), sp.Symbol("p_t", positive=True), 1])
     key_token = sp.ImmutableMatrix([sp.Symbol("h_j", integer=True), a, p, 1])
@@ -82,15 +96,49 @@ def most_recent_write() -> Derivation:
             substitute({a: h - delta}, text=r"a write $\delta \ne 0$ cells away: $a = h - \delta$"),
             delta + p,
             on="score_argument",
+            label="offset_argument",
         )
         .then(
-            substitute({delta: -1}, text=r"$|\delta + p_j|$ is smallest at $\delta = -1$ (as $0 < p_j \le 1/2$)"),
+            substitute({delta: 1 + m}, text=r"$\delta \ge 1$: $\delta = 1 + m$, $m \ge 0$"),
+            1 + m + p,
+        )
+        .then(
+            apply(r"$|\delta + p_j| - (1 - p_j)$", _excess_over_bound),
+            m + 2 * p,
+            note=r"a sum of nonnegative terms",
+        )
+        .then(
+            apply(r"$\min(0, \cdot)$, which is 0 exactly for a nonnegative argument", _negative_part),
+            0,
+            note=r"so $|\delta + p_j| \ge 1 - p_j$ for every $\delta \ge 1$",
+        )
+        .then(
+            substitute({delta: -1 - m}, text=r"$\delta \le -1$: $\delta = -1 - m$, $m \ge 0$"),
+            p - 1 - m,
+            on="offset_argument",
+        )
+        .then(
+            apply(r"$|\delta + p_j| - (1 - p_j)$ (over the common denominator, whose numerator has one sign)",
+                  _excess_over_bound),
+            m,
+        )
+        .then(
+            apply(r"$\min(0, \cdot)$, which is 0 exactly for a nonnegative argument", _negative_part),
+            0,
+            note=r"so $|\delta + p_j| \ge 1 - p_j$ for every $\delta \le -1$ as well",
+        )
+        .then(
+            substitute({delta: -1}, text=r"the bound is attained at $\delta = -1$"),
             p - 1,
+            on="offset_argument",
         )
         .then(
             apply(r"apply the score $\varphi(z) = -|z|$", _phi),
             p - 1,
-            note=r"$p_j - 1 < 0$: every write elsewhere scores at most $p_j - 1 \le -1/2$",
+            note=(
+                r"by the two cases every write elsewhere scores at most $p_j - 1 \le -1/2$, "
+                r"and $\delta = -1$ attains it"
+            ),
             label="mismatch_score",
         )
         .then(

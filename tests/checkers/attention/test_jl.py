@@ -5,12 +5,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.attention.jl import jl_dimension_theorem
 from checkers.checking import example_params, mutant_outcome, run_check, worked_example
+from numerics.attention.jl import exact_union_bound
+from transformer_proofs.render import environment
+
+
+def example_latex(example):
+    """The theorem's own template, rendered directly (not through the registry of every topic)."""
+    template = environment().get_template("attention/jl-dimension.tex.j2")
+    return template.render(example=example, theorem=jl_dimension_theorem, derivation=jl_dimension_theorem.built_derivation())
 
 COMMAND = Path(sys.executable).with_name("transformer-proofs")
 
@@ -36,7 +47,34 @@ def test_the_exercise_numbers_by_hand():
     assert v["d_dasgupta_gupta_exact"] == pytest.approx(4 * 12 * math.log(10) / (0.005 - 0.001 / 3), rel=1e-13)
     assert v["d_dasgupta_gupta"] == 23684
     assert 0.40 < v["success_probability_at_d_min"] < 0.45 < 0.98 < v["success_probability_at_d_dasgupta_gupta"]
-    assert v["binomial_p_value"] > 1e-9 and v["simulated_dimension"] == math.ceil(4 * math.log(50) / (0.005 - 0.001 / 3))
+    # Exact chi^2 union bound at d_DG, well below the 1 - 1/m the lemma needs (1 - 0.986 by the line above).
+    assert 0.01 < v["exact_union_bound_at_d_dasgupta_gupta"] < 0.02 and v["required_union_bound"] == 1 - 1e-12
+
+
+def test_the_simulation_reduces_the_dimension_and_agrees_with_the_lemma():
+    v = worked_example(jl_dimension_theorem).values
+    by_hand = math.ceil(4 * math.log(50) / (0.3**2 / 2 - 0.3**3 / 3))  # 435
+    assert v["simulated_eps"] == 0.3 and v["simulated_dimension"] == by_hand == 435
+    assert v["simulated_ambient"] >= 8 * v["simulated_dimension"]  # a reduction, not an embedding
+    assert 0 <= v["simulated_failed_trials"] <= v["simulated_trials"] == 20
+    assert v["binomial_p_value"] >= v["rejection_level"] == 1e-9 and v["simulation_consistent"] == "yes"
+
+
+def test_the_template_follows_the_binomial_test():
+    example = worked_example(jl_dimension_theorem)
+    assert "consistent with the lemma" in example_latex(example)
+    rejected = replace(example, values={**example.values, "binomial_p_value": 1e-12, "simulation_consistent": "no"})
+    text = example_latex(rejected)
+    assert "rejects the lemma's rate" in text and "consistent with the lemma" not in text
+
+
+@given(tp.strategies.parameters(jl_dimension_theorem))
+@settings(max_examples=60, deadline=None)
+def test_property_the_exact_union_bound_confirms_dasgupta_gupta(params):
+    """Sufficiency without the Chernoff tail: m(m-1)/2 P(|chi^2_d/d - 1| > eps) <= 1 - 1/m at d = ceil(d_DG)."""
+    m, eps = params["m"], params["eps"]
+    d_dg = math.ceil(4 * math.log(m) / (eps**2 / 2 - eps**3 / 3))  # by hand
+    assert exact_union_bound(np.array([m]), np.array([d_dg]), np.array([eps]))[0] <= 1 - 1 / m
 
 
 @given(tp.strategies.parameters(jl_dimension_theorem))

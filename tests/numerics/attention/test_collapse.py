@@ -103,3 +103,64 @@ def test_largest_rate_by_hand():
     squared, _ = largest_rate_keeping(np.array([12.0]), np.array([0.1]), np.array([1.0]), 2)
     assert squared == pytest.approx([math.log(10) / 24], rel=1e-13)
     assert np.all(accuracy < 1e-12)
+
+
+def test_self_attention_by_hand_with_a_scale_other_than_the_width():
+    # One instance, W_Q, W_K 2 x 3 (k = 3) but d_qk = 4: logits X W_Q W_K^T X^T / 2, softmax by hand.
+    X = np.array([[[1.0, 0.0], [0.0, 2.0]]])
+    W_Q = np.array([[[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]])
+    W_K = np.array([[[2.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    W_V = np.array([[[1.0, 1.0], [0.0, 3.0]]])
+    logits = np.array([[2.0, 0.0], [0.0, 4.0]]) / 2  # X W_Q W_K^T X^T = [[2, 0], [0, 4]]
+    weights = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    expected = weights @ np.array([[1.0, 1.0], [0.0, 6.0]])  # X W_V
+    assert self_attention(X, W_Q, W_K, W_V, 4)[0] == pytest.approx(expected, rel=1e-14)
+
+
+def _attention_batch():
+    rng = np.random.default_rng(6)
+    return {"X": rng.standard_normal((2, 3, 2)), "W_Q": rng.standard_normal((2, 2, 2)),
+            "W_K": rng.standard_normal((2, 2, 2)), "W_V": rng.standard_normal((2, 2, 2))}
+
+
+@pytest.mark.parametrize("name", ["X", "W_Q", "W_K", "W_V"])
+def test_attention_rejects_nan_naming_the_argument(name):
+    batch = _attention_batch()
+    batch[name] = batch[name].copy()
+    batch[name][0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=f"self_attention: {name} must be finite"):
+        self_attention(d_qk=2, **batch)
+    with pytest.raises(ValueError, match=f"collapse_constants: {name} must be finite"):
+        collapse_constants(x=np.zeros((2, 2)), d_qk=2, **batch)
+
+
+@pytest.mark.parametrize(
+    "change, name",
+    [({"d_qk": 0}, "d_qk"), ({"d_qk": np.array([1.0, 2.0, 3.0])}, "d_qk"), ({"W_V": np.zeros((2, 2, 3))}, "W_V"),
+     ({"W_K": np.zeros((2, 2, 3))}, "W_K"), ({"X": np.zeros((3, 2))}, "X")],
+)
+def test_attention_rejects_bad_shapes_and_scales_naming_the_argument(change, name):
+    arguments = {**_attention_batch(), "d_qk": 2, **change}
+    with pytest.raises(ValueError, match=name):
+        self_attention(**arguments)
+
+
+@pytest.mark.parametrize("x", [np.zeros((2, 3)), np.full((2, 2), np.inf)])
+def test_constants_reject_a_bad_centre(x):
+    with pytest.raises(ValueError, match="collapse_constants: x must"):
+        collapse_constants(x=x, d_qk=2, **_attention_batch())
+
+
+def test_residual_rejects_nan_naming_y():
+    with pytest.raises(ValueError, match="residual: Y must be finite"):
+        residual(np.array([[[1.0], [np.nan]]]))
+
+
+@pytest.mark.parametrize(
+    "arguments, name",
+    [((0, 0.1, 1.0, 1), "layers"), ((12, 1.5, 1.0, 1), "fraction"), ((12, 0.0, 1.0, 1), "fraction"),
+     ((12, 0.1, -1.0, 1), "C"), ((12, 0.1, np.nan, 1), "C"), ((12, 0.1, 1.0, 0), "power")],
+)
+def test_largest_rate_rejects_bad_input_naming_the_argument(arguments, name):
+    with pytest.raises(ValueError, match=f"largest_rate_keeping: {name} must"):
+        largest_rate_keeping(*(np.array([v]) if i < 3 else v for i, v in enumerate(arguments)))

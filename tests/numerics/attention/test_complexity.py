@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from numerics.attention.complexity import attention_layer_costs, linear_attention, measure_costs, softmax_attention
+from numerics.attention.complexity import (
+    attention_layer_costs,
+    flops_figure,
+    linear_attention,
+    measure_costs,
+    softmax_attention,
+)
 
 
 def test_softmax_costs_at_T3_d2_by_hand():
@@ -60,3 +66,16 @@ def test_bad_input_names_the_argument(bad):
     name = next(iter(bad))
     with pytest.raises(ValueError, match=name):
         measure_costs(arguments.pop("layer"), arguments.pop("T"), arguments.pop("d"), **arguments)
+
+
+def test_the_flops_figure_draws_the_given_curves_and_torch_points():
+    lengths = np.array([1, 2, 4, 8, 16, 32, 64])
+    # Curves by hand (8 T d^2 + 4 T^2 d and 12 T d^2 at d = 3); the points are torch's counts at T = 1 and 64.
+    curves = {"softmax": 72 * lengths + 12 * lengths**2, "linear": 108 * lengths}
+    figure = flops_figure(lengths, curves, 3, 4)
+    lines = figure.axes[0].lines
+    assert len(lines) == 5  # two curves, two sets of points, the crossover
+    np.testing.assert_array_equal(lines[0].get_ydata(), curves["softmax"])
+    np.testing.assert_array_equal(lines[1].get_ydata(), [72 + 12, 72 * 64 + 12 * 64**2])
+    with pytest.raises(ValueError, match="closed_forms"):
+        flops_figure(lengths, {"cubic": lengths}, 3, 4)

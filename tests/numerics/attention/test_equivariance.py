@@ -1,5 +1,6 @@
 """Task 2.1's validation for any number of tokens: the numpy attention is permutation equivariant, unless
-positions or a causal mask stay with the slots; the helpers (permutations, encodings, mask, weights) by hand."""
+positions or a causal mask stay with the slots; the helpers (permutations, encodings, mask) by hand; the rounding
+bound against extended precision."""
 
 import math
 
@@ -12,10 +13,15 @@ from numerics.attention.equivariance import (
     causal_mask,
     inverse_permutation,
     permute_tokens,
-    self_attention,
+    projections,
+    self_attention_rounding_bound,
     sinusoidal_positions,
-    unnormalised_weights,
 )
+from numerics.attention.kernels import scaled_dot_product_attention
+
+
+def self_attention(X, W_Q, W_K, W_V, mask=None):
+    return scaled_dot_product_attention(*projections(X, W_Q, W_K, W_V), mask)
 
 
 def _instance(seed, m, n, d, d_head):
@@ -81,15 +87,40 @@ def test_causal_mask_by_hand():
     np.testing.assert_array_equal(causal_mask(3), [[True, False, False], [True, True, False], [True, True, True]])
 
 
-def test_unnormalised_weights_normalise_to_softmax_and_are_zero_where_masked():
-    X, W_Q, W_K, _, _ = _instance(8, 2, 4, 3, 2)
-    w = unnormalised_weights(X, W_Q, W_K)
-    scores = (X @ W_Q) @ np.swapaxes(X @ W_K, 1, 2) / math.sqrt(2)
-    softmax = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
-    np.testing.assert_allclose(w / w.sum(axis=-1, keepdims=True), softmax, rtol=1e-14)
-    assert np.all(w <= 1.0) and np.all(w.max(axis=-1) == 1.0)
-    masked = unnormalised_weights(X, W_Q, W_K, causal_mask(4))
-    assert np.all(masked[:, ~causal_mask(4)] == 0.0)
+def test_projections_are_the_queries_keys_and_values():
+    X, W_Q, W_K, W_V, _ = _instance(8, 2, 4, 3, 2)
+    for got, W in zip(projections(X, W_Q, W_K, W_V), (W_Q, W_K, W_V)):
+        by_hand = [[[sum(x[i] * w[i, j] for i in range(3)) for j in range(2)] for x in rows] for rows, w in zip(X, W)]
+        np.testing.assert_allclose(got, by_hand, rtol=0, atol=1e-15)
+
+
+def _extended_precision_attention(X, W_Q, W_K, W_V):
+    """The same attention in numpy's long double (64-bit significand on x86, u = 2^-64), written out here."""
+    X, W_Q, W_K, W_V = (np.asarray(a, dtype=np.longdouble) for a in (X, W_Q, W_K, W_V))
+    scores = (X @ W_Q) @ np.swapaxes(X @ W_K, 1, 2) / np.sqrt(np.longdouble(W_Q.shape[-1]))
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return (weights / weights.sum(axis=-1, keepdims=True)) @ (X @ W_V)
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="long double is no wider than float64 here")
+@pytest.mark.parametrize("scale", [1.0, 30.0])
+def test_the_rounding_bound_covers_float64_against_extended_precision(scale):
+    X, W_Q, W_K, W_V, _ = _instance(11, 500, 6, 8, 4)
+    X = scale * X
+    gap = np.abs(self_attention(X, W_Q, W_K, W_V) - _extended_precision_attention(X, W_Q, W_K, W_V))
+    bound = self_attention_rounding_bound(X, W_Q, W_K, W_V)
+    # One float64 evaluation is within half the bound (the bound covers two of them).
+    used = gap.reshape(500, -1).max(axis=1) / (bound / 2)
+    assert used.max() <= 1
+    # Not vacuous: a worst case, but the largest gap comes within four decades of it.
+    assert used.max() > 1e-4
+
+
+def test_the_rounding_bound_grows_with_the_values():
+    X, W_Q, W_K, W_V, _ = _instance(12, 3, 4, 3, 2)
+    np.testing.assert_allclose(
+        self_attention_rounding_bound(X, W_Q, W_K, 2 * W_V), 2 * self_attention_rounding_bound(X, W_Q, W_K, W_V)
+    )
 
 
 @pytest.mark.parametrize("n", [1, 2])

@@ -5,7 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from numerics.attention.jl import binomial_p_value, pair_failure_probability, projection_trials, union_bound_dimension
+from numerics.attention.jl import (
+    binomial_p_value,
+    exact_union_bound,
+    pair_failure_probability,
+    projection_trials,
+    union_bound_dimension,
+)
 
 
 def test_union_bound_dimension_for_one_pair_by_hand():
@@ -46,17 +52,30 @@ def test_binomial_p_value():
     assert binomial_p_value(10, 10, 0.5) == pytest.approx(0.5**10)
 
 
+def test_exact_union_bound_by_hand_at_two_dimensions():
+    # chi^2_2 / 2 is Exp(1): P(> 1 + eps) = e^-(1 + eps), P(< 1 - eps) = 1 - e^-(1 - eps); 10 points have 45 pairs.
+    eps = 0.5
+    one_pair = math.exp(-(1 + eps)) + 1 - math.exp(-(1 - eps))
+    assert pair_failure_probability(np.array([2.0]), np.array([eps]))[0] == pytest.approx(one_pair, rel=1e-13)
+    assert exact_union_bound(np.array([10.0]), np.array([2.0]), np.array([eps]))[0] == pytest.approx(45 * one_pair, rel=1e-13)
+
+
 @pytest.mark.parametrize(
-    "call",
+    "call, name",
     [
-        lambda: union_bound_dimension(np.array([1.0]), np.array([0.1])),
-        lambda: union_bound_dimension(np.array([10.0]), np.array([1.0])),
-        lambda: pair_failure_probability(np.array([5.0]), np.array([0.0])),
-        lambda: projection_trials(1, 4, 4, 0.1, 3, np.random.default_rng(0)),
-        lambda: projection_trials(5, 4, 4, 1.5, 3, np.random.default_rng(0)),
-        lambda: binomial_p_value(1, 3, 1.5),
+        (lambda: union_bound_dimension(np.array([1.0]), np.array([0.1])), "m"),
+        (lambda: union_bound_dimension(np.array([np.nan]), np.array([0.1])), "m"),
+        (lambda: union_bound_dimension(np.array([10.0]), np.array([1.0])), "eps"),
+        (lambda: pair_failure_probability(np.array([5.0]), np.array([0.0])), "eps"),
+        (lambda: pair_failure_probability(np.array([0.0]), np.array([0.1])), "d"),
+        (lambda: exact_union_bound(np.array([1.0]), np.array([5.0]), np.array([0.1])), "m"),
+        (lambda: exact_union_bound(np.array([5.0]), np.array([-1.0]), np.array([0.1])), "d"),
+        (lambda: exact_union_bound(np.array([5.0]), np.array([5.0]), np.array([np.nan])), "eps"),
+        (lambda: projection_trials(1, 4, 4, 0.1, 3, np.random.default_rng(0)), "m"),
+        (lambda: projection_trials(5, 4, 4, 1.5, 3, np.random.default_rng(0)), "eps"),
+        (lambda: binomial_p_value(1, 3, 1.5), "rate"),
     ],
 )
-def test_bad_input_is_rejected(call):
-    with pytest.raises(ValueError):
+def test_bad_input_is_rejected_naming_the_argument(call, name):
+    with pytest.raises(ValueError, match=f": {name} must"):
         call()

@@ -1,5 +1,7 @@
 """numpy scaled dot-product attention (task 2.1) against torch, masks, huge logits, bad input; the kernel smoothers."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +15,8 @@ from numerics.attention.kernels import (
     hard_attention_weights,
     nadaraya_watson,
     scaled_dot_product_attention,
+    smoother_rounding_bound,
+    softmax,
     squared_distances,
     temperature_figure,
 )
@@ -191,3 +195,38 @@ def test_temperature_figure_is_deterministic():
     lines = temperature_figure(query, keys, (0.1, 1.0, 10.0)).axes[0].get_lines()
     # The first line is the coldest: almost all weight on key 1 (score 1 against 0 and -1).
     assert lines[0].get_ydata()[0] > 0.99
+
+
+def _extended_precision_smoother(queries, keys, values, temperature):
+    """Softmax attention at temperature tau in numpy's long double (u = 2^-64 on x86), written out here."""
+    queries, keys, values = (np.asarray(a, dtype=np.longdouble) for a in (queries, keys, values))
+    scale = np.asarray(temperature, dtype=np.longdouble)[:, None, None] * np.sqrt(np.longdouble(keys.shape[-1]))
+    scores = queries @ np.swapaxes(keys, 1, 2) / scale
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return (weights / weights.sum(axis=-1, keepdims=True)) @ values
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="long double is no wider than float64 here")
+def test_the_smoother_rounding_bound_covers_both_float64_evaluations():
+    rng = np.random.default_rng(5)
+    m, n, d = 400, 12, 16
+    directions = rng.normal(size=(m, n, d))
+    keys = 2.0 * directions / np.linalg.norm(directions, axis=-1, keepdims=True)
+    queries, values = 3 * rng.normal(size=(m, n, d)), rng.normal(size=(m, n, 3))
+    temperature = rng.uniform(0.25, 4.0, m)
+    exact = _extended_precision_smoother(queries, keys, values, temperature)
+    bound = smoother_rounding_bound(queries, keys, values, temperature)
+    attention = scaled_dot_product_attention(queries / temperature[:, None, None], keys, values)
+    gaussian = gaussian_kernel_smoother(queries, keys, values, temperature * np.sqrt(d))
+    for computed in (attention, gaussian):
+        used = np.abs(computed - exact).reshape(m, -1).max(axis=1) / (bound / 2)
+        # Each evaluation is within half the bound (it covers two), and the bound is not vacuous.
+        assert used.max() <= 1 and used.max() > 1e-5
+
+
+def test_softmax_by_hand_huge_and_masked():
+    e = np.exp([0.0, 1.0, 2.0])
+    np.testing.assert_allclose(softmax([[0.0, 1.0, 2.0]]), [e / e.sum()], rtol=1e-15)
+    np.testing.assert_allclose(softmax([[1000.0, 1001.0, 1002.0]]), [e / e.sum()], rtol=1e-14)  # no overflow
+    masked = softmax([[0.0, 1.0, 2.0], [5.0, 6.0, 7.0]], mask=np.array([[True, True, False], [False, False, False]]))
+    np.testing.assert_allclose(masked, [[1 / (1 + math.e), math.e / (1 + math.e), 0.0], [0.0, 0.0, 0.0]], rtol=1e-15)

@@ -29,6 +29,27 @@ def test_a_singular_value_in_the_undecided_band_stops(small):
         numerical_rank(np.diag([1.0, small]))
 
 
+def test_a_rounding_floor_reaching_the_threshold_stops():
+    # floor = error / sigma_1 + max(r, c)^2 u: an error bound of 1e-9 on a matrix with sigma_1 = 1 is too coarse.
+    with pytest.raises(ArithmeticError, match="rounding floor"):
+        numerical_rank(np.diag([1.0, 1e-3]), error=1e-9)
+    assert numerical_rank(np.diag([1.0, 1e-3]), error=1e-14).tolist() == 2
+
+
+def test_exact_zeros_are_computed_below_the_rounding_floor():
+    # Linear attention with d_k = 1 has rank 1 exactly; its other singular values are pure rounding, and must lie
+    # below error / sigma_1 with error = gamma_(d_k + n) || |Q| |K|^T |V| ||_2 (Higham 3.5, written out here).
+    rng = np.random.default_rng(4)
+    n, u = 8, np.finfo(float).eps / 2
+    Q, K, V = (rng.standard_normal((2000, n, k)) * 10 ** rng.uniform(-3, 3, (2000, 1, 1)) for k in (1, 1, 6))
+    Z = (Q @ np.swapaxes(K, 1, 2)) @ V
+    magnitude = np.abs(Q) @ np.abs(np.swapaxes(K, 1, 2)) @ np.abs(V)
+    error = (1 + n) * u / (1 - (1 + n) * u) * np.linalg.norm(magnitude, 2, axis=(1, 2))
+    singular = np.linalg.svd(Z, compute_uv=False)
+    assert np.all(singular[:, 1:] <= error[:, None] + 36 * u * singular[:, :1])
+    assert numerical_rank(Z, error).tolist() == [1] * 2000
+
+
 def test_bad_input_is_rejected():
     with pytest.raises(ValueError, match="Z"):
         numerical_rank(np.ones(3))

@@ -1,13 +1,17 @@
-"""Rank-collapse derivations: every step proved, the unrolled bound by hand, wrong steps rejected."""
+"""Rank-collapse derivations: the evidence of each step, the unrolled bound by hand, wrong steps rejected."""
+
+import math
 
 import pytest
 import sympy as sp
 
+import proofs.attention.collapse as collapse
 from proofs.attention.collapse import (
     L,
     a,
     beta,
     d_qk,
+    epsilon,
     fraction,
     gamma,
     layers,
@@ -15,13 +19,50 @@ from proofs.attention.collapse import (
     res_norm,
     residual_bound_over_depth,
     s_0,
+    single_layer_bound,
 )
 from proofs.derivation import DerivationError
 
 
-def test_every_step_of_the_depth_bound_is_proved():
+def test_the_depth_bound_and_its_single_layer_lemma_count_their_given_steps():
+    # The lemma's three norm inequalities are given (prose); its algebra and e^t - 1 <= 2t are proved.
+    assert single_layer_bound().counts() == {"steps": 7, "proved": 4, "sampled": 0, "given": 3, "failed": 0}
+    assert [step.evidence for step in single_layer_bound().check()] == [
+        "given", "given", "proved", "given", "proved", "proved", "proved"
+    ]
     derivation = residual_bound_over_depth()
-    assert derivation.counts() == {"steps": 5, "proved": 5, "sampled": 0, "given": 0, "failed": 0}
+    assert derivation.counts() == {"steps": 12, "proved": 9, "sampled": 0, "given": 3, "failed": 0}
+
+
+def test_the_lemma_ends_in_the_bound_the_depth_derivation_starts_from():
+    lemma = single_layer_bound().result
+    assert sp.simplify(lemma - 4 * gamma * beta * res_norm**3 / sp.sqrt(d_qk)) == 0
+    start = residual_bound_over_depth().start.subs(a, 4 * gamma * beta / sp.sqrt(d_qk))
+    assert sp.simplify(lemma - start) == 0
+
+
+def test_the_linear_bound_of_the_exponential_by_hand():
+    # e^t - 1 <= 2t up to t = 2 * 0.628 = 1.256 and not beyond 1.2565 (by hand, in floats).
+    assert math.expm1(1.256) <= 2 * 1.256 and math.expm1(1.2565) > 2 * 1.2565
+    assert collapse._linear_bound_of_the_exponential(3 * (sp.exp(2 * epsilon) - 1)) == 12 * epsilon
+
+
+def test_the_linear_bound_is_refused_for_a_negative_multiple():
+    with pytest.raises(DerivationError, match="positive multiple"):
+        collapse._linear_bound_of_the_exponential(1 - sp.exp(2 * epsilon))
+
+
+def test_the_linear_bound_is_refused_where_it_fails(monkeypatch):
+    monkeypatch.setattr(collapse, "CONTRACTING_EPS", sp.Rational(63, 100))  # 2 eps = 1.26 > 1.25643
+    with pytest.raises(DerivationError, match="e\\^t - 1 <= 2t"):
+        collapse._linear_bound_of_the_exponential(sp.exp(2 * epsilon) - 1)
+
+
+def test_a_wrong_factor_in_the_lemma_is_rejected():
+    lemma = single_layer_bound()
+    wrong = lemma.with_step(5, stated=2 * epsilon * gamma * res_norm * collapse.v_norm)  # e^(2 eps) - 1 <= 2 eps
+    with pytest.raises(DerivationError, match="step 5"):
+        wrong.check()
 
 
 def test_the_unrolled_bound_matches_iterating_the_single_layer_by_hand():

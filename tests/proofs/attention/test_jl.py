@@ -3,7 +3,7 @@
 import pytest
 import sympy as sp
 
-from proofs.attention.jl import eps, jl_dimension, m
+from proofs.attention.jl import PAIR_TAIL, eps, jl_dimension, m
 from proofs.derivation import DerivationError
 
 
@@ -27,3 +27,9 @@ def test_a_wrong_solution_is_rejected():
     wrong = jl_dimension().with_step(3, stated=8 * sp.log(m) / eps**2)
     with pytest.raises(DerivationError, match="step 3"):
         wrong.check()
+
+
+def test_the_pair_tail_names_the_projection_the_numerics_use():
+    # f(u) = G u / sqrt(d) (chi^2_d / d), not Dasgupta-Gupta's sqrt(D/d) scaling of a random subspace.
+    assert r"f(u) = G u / \sqrt{d}" in PAIR_TAIL and r"\chi^2_d / d" in PAIR_TAIL
+    assert r"f(u) = \sqrt{D/d}" not in PAIR_TAIL

@@ -3,12 +3,12 @@
 import pytest
 import sympy as sp
 
-from proofs.attention.turing import W_K, W_Q, a, h, j, match_detector, most_recent_write
+from proofs.attention.turing import W_K, W_Q, a, h, j, m, match_detector, most_recent_write
 from proofs.derivation import DerivationError
 
 
 def test_every_step_is_proved():
-    for derivation, steps in ((most_recent_write(), 10), (match_detector(), 3)):
+    for derivation, steps in ((most_recent_write(), 16), (match_detector(), 3)):
         assert [s.evidence for s in derivation.check()] == ["proved"] * steps
         assert derivation.counts()["proved"] == steps
 
@@ -48,6 +48,24 @@ def test_a_wrong_margin_is_rejected():
     number = derivation.step_number("margin")
     with pytest.raises(DerivationError, match=rf"step {number} "):
         derivation.with_step(number, stated=sp.Integer(1)).check()
+
+
+def test_the_mismatch_bound_is_derived_in_both_directions():
+    # The two cases delta = 1 + m and delta = -1 - m each end in min(0, excess) = 0.
+    derivation = most_recent_write()
+    texts = [s.operation.text for s in derivation.steps]
+    assert sum("min(0" in t for t in texts) == 2
+    assert all(s.evidence == "proved" for s in derivation.check())
+
+
+def test_a_bound_stronger_than_1_minus_p_is_rejected():
+    # A wrong excess for delta <= -1 is rejected, and min(0, .) of an expression that can be negative
+    # (m - 1 at m = 0) does not reduce to 0, so the sign step proves only what holds.
+    derivation = most_recent_write()
+    number = next(i for i, s in enumerate(derivation.steps, 1) if "common denominator" in s.operation.text)
+    with pytest.raises(DerivationError, match=rf"step {number} "):
+        derivation.with_step(number, stated=m - 1).check()
+    assert sp.Min(0, m - 1) != 0
 
 
 def test_the_detector_is_not_one_off_zero():
