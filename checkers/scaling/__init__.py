@@ -28,8 +28,24 @@ ORDER = ("frontier", "fit", "kaplan", "manifold", "inference")
 ALLOCATION_VALUES = ("N_opt", "D_opt", "L_opt", "a", "b", "G", "tokens_per_param")
 
 
-def _labelled(label: str, **params) -> np.ndarray:
-    return chinchilla_allocation.closed_form(label)(**params)
+def evaluated(theorem: Theorem, label: str | None = None, **arguments):
+    """``theorem``'s derivation step ``label`` compiled (its claim when ``label`` is None), at a point or a batch.
+
+    With only scalar arguments: the value at that point (a float, or an array for a column
+    result). With arrays (one batch; scalars are repeated along it): the batch ``(n, ...)``.
+    The one way this topic's mutants, worked examples and figures reuse a theorem's closed
+    forms instead of restating them.
+    """
+    sizes = [np.shape(value)[0] for value in arguments.values() if np.ndim(value) > 0]
+    n = sizes[0] if sizes else 1
+    batch = {
+        name: np.broadcast_to(np.asarray(value, dtype=float), (n, *np.shape(value)[1:])).copy()
+        for name, value in arguments.items()
+    }
+    values = theorem.closed_form(label)(**batch) if label else theorem.evaluate_claim(**batch)
+    if sizes:
+        return values
+    return float(values[0]) if np.ndim(values[0]) == 0 else values[0]
 
 
 def _allocation_with(size_exponent: str, data_exponent: str, scale_power: int, budget_factor: float):
@@ -43,19 +59,18 @@ def _allocation_with(size_exponent: str, data_exponent: str, scale_power: int, b
 
     def mutant(A, B, C, E, alpha, beta):
         params = {"A": A, "B": B, "alpha": alpha, "beta": beta}
-        G = _labelled("G", **params) ** scale_power
+        G = evaluated(chinchilla_allocation, "G", **params) ** scale_power
         budget = budget_factor * C
-        N = G * budget ** _labelled(size_exponent, **params)
-        D = budget ** _labelled(data_exponent, **params) / G
+        N = G * budget ** evaluated(chinchilla_allocation, size_exponent, **params)
+        D = budget ** evaluated(chinchilla_allocation, data_exponent, **params) / G
         return np.stack([N, D, parametric_loss(N, D, A, B, E, alpha, beta)], axis=-1)
 
     return mutant
 
 
 def _allocation_values(A, B, C, E, alpha, beta):
-    scalars = {"A": A, "B": B, "C": C, "E": E, "alpha": alpha, "beta": beta}
-    params = {name: np.array([value]) for name, value in scalars.items()}
-    return {name: float(_labelled(name, **params)[0]) for name in ALLOCATION_VALUES}
+    params = {"A": A, "B": B, "C": C, "E": E, "alpha": alpha, "beta": beta}
+    return {name: evaluated(chinchilla_allocation, name, **params) for name in ALLOCATION_VALUES}
 
 
 chinchilla_allocation = Theorem(

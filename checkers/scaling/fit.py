@@ -5,7 +5,8 @@ derivation): :func:`numerics.scaling.fit.fit_chinchilla` on synthetic runs. The 
 planted law, refined to the exact minimiser of the Huber objective by an independent solver
 (scipy's trust-region least squares on the original, not the log-sum-exp, form) started at the
 planted parameters. The log-sum-exp form and the gradient L-BFGS uses are derived and checked
-in :mod:`proofs.scaling.fit`; the tests compare that compiled gradient with the numerics'.
+in :mod:`proofs.scaling.fit`, the theorem's lemma (shown and counted with it); the tests
+compare that compiled gradient with the numerics'.
 
 With ``data`` (a path, or the environment variable ``TP_CHINCHILLA_DATA``) the worked example
 refits Hoffmann et al.'s published runs as extracted by Epoch AI (Besiroglu et al. 2024), read
@@ -39,6 +40,7 @@ from numerics.scaling.fit import (
     planted_runs,
 )
 from proofs.scaling import HOFFMANN
+from proofs.scaling.fit import log_sum_exp_form
 
 DATA_VARIABLE = "TP_CHINCHILLA_DATA"
 EPOCH_DATA = (
@@ -223,7 +225,7 @@ scaling_law_fit = Theorem(
         r"solver (trust-region least squares with a Huber loss on $\ln(E + A N^{-\alpha} + B D^{-\beta})$, "
         r"started at the planted parameters); for $k = 0$ that minimiser is the planted law itself",
         r"the log-sum-exp form equals $\ln L$ and its gradient is the softmax weights of its terms: "
-        r"derived and checked in \texttt{proofs.scaling.fit}",
+        r"derived and checked in this theorem's lemma (\texttt{proofs.scaling.fit})",
     ),
     sources=(
         f"{HOFFMANN}, section 3.3 (approach 3) and appendix D.2",
@@ -244,6 +246,7 @@ scaling_law_fit = Theorem(
     },
     inputs=_synthetic_runs,
     claim=_fitted,
+    lemmas=(log_sum_exp_form,),
     oracle=_planted_minimiser,
     mutants={
         "squared error on the raw loss": _fitted_with(_squared_raw_loss, CENTRE_START),

@@ -11,7 +11,7 @@ import numpy as np
 
 from checkers.checking import Deterministic, Real, Theorem
 from checkers.results import Plot
-from checkers.scaling import chinchilla_allocation
+from checkers.scaling import chinchilla_allocation, evaluated
 from numerics.scaling.frontier import budget_split, frontier_figure
 from proofs.scaling import HOFFMANN
 from proofs.scaling.frontier import TOKENS_PER_PARAM_RULE, chinchilla_frontier as frontier_derivation
@@ -36,41 +36,33 @@ def _frontier(closed_form, C, tokens_per_param):
     return closed_form(C=C, r=tokens_per_param)
 
 
-def _labelled(label: str, **arguments) -> np.ndarray:
-    return chinchilla_frontier.closed_form(label)(**arguments)
-
-
 def _frontier_with(budget_factor: float, swapped: bool = False):
     """A wrong frontier: the true closed form at ``budget_factor * C``, or with ``N`` and ``D`` exchanged."""
 
     def mutant(C, tokens_per_param):
-        values = _frontier(chinchilla_frontier.closed_form(), budget_factor * C, tokens_per_param)
+        values = evaluated(chinchilla_frontier, C=budget_factor * C, tokens_per_param=tokens_per_param)
         return values[:, ::-1] if swapped else values
 
     return mutant
 
 
 def _frontier_values(C, tokens_per_param):
-    one = lambda x: np.array([float(x)])
-    N, D = _frontier(chinchilla_frontier.closed_form(), one(C), one(tokens_per_param))[0]
+    N, D = evaluated(chinchilla_frontier, C=C, tokens_per_param=tokens_per_param)
     sizes = np.array(TABLE_SIZES)
-    r = np.full_like(sizes, tokens_per_param)
     return {
         "N": float(N),
         "D": float(D),
         "table_N": sizes.tolist(),
-        "table_D": _labelled("D_of_N", N=sizes, r=r).tolist(),
-        "table_C": _labelled("C_of_N", N=sizes, r=r).tolist(),
+        "table_D": evaluated(chinchilla_frontier, "D_of_N", N=sizes, r=tokens_per_param).tolist(),
+        "table_C": evaluated(chinchilla_frontier, "C_of_N", N=sizes, r=tokens_per_param).tolist(),
     }
 
 
 def _frontier_figures(C, tokens_per_param):
     """The frontier of this theorem (at ``tokens_per_param``) beside the approach-3 fit's, with models marked."""
     budgets = np.logspace(21, 26, 101)
-    rule = _frontier(chinchilla_frontier.closed_form(), budgets, np.full_like(budgets, tokens_per_param))
-    fit = {k: np.full_like(budgets, v) for k, v in chinchilla_allocation.default_params().items()}
-    fit["C"] = budgets
-    allocation = chinchilla_allocation.evaluate_claim(**fit)
+    rule = evaluated(chinchilla_frontier, C=budgets, tokens_per_param=tokens_per_param)
+    allocation = evaluated(chinchilla_allocation, **{**chinchilla_allocation.default_params(), "C": budgets})
     frontiers = {
         f"$D = {tokens_per_param:g}\\,N$": (rule[:, 0], rule[:, 1]),
         "approach-3 fit": (allocation[:, 0], allocation[:, 1]),

@@ -1,7 +1,8 @@
 """``inference-optimal`` (Sardana et al. 2023): the cheapest model over training plus inference at a fixed loss.
 
 The Lagrange conditions (proofs.scaling.inference) reduce the problem to the root of one
-increasing function ``h(D)``; the claim is that root and the ``N`` the constraint gives there.
+increasing function ``h(D)``; the claim is that root, the ``N`` the constraint gives there and
+the lifetime cost of that model, all compiled from the derivation's closed form.
 The oracle (numerics.scaling.inference) minimises the lifetime cost directly along the models of
 the same loss, parametrised by the share of the reducible loss due to model size.
 """
@@ -12,7 +13,7 @@ import numpy as np
 
 from checkers.checking import Deterministic, Real, Theorem
 from checkers.results import Plot
-from checkers.scaling import chinchilla_allocation
+from checkers.scaling import chinchilla_allocation, evaluated
 from checkers.scaling.frontier import LLAMA3, chinchilla_frontier
 from numerics.scaling.inference import (
     increasing_root,
@@ -29,62 +30,64 @@ TABLE_SIZES = (1e10, 1e11, 1e12)
 """Reference models of the budget table: 10B to 1T parameters at 20 tokens per parameter."""
 
 
-def _optimum(closed_form, A, B, alpha, beta, N_ref, D_ref, D_inf):
-    """``(N, D, cost)``: the root ``D`` of the derived ``h`` (compiled), ``N`` from the constraint there, and the cost."""
-    R = reducible_loss(N_ref, D_ref, A, B, alpha, beta)
+def _optimal_tokens(closed_form, A, B, R, alpha, beta, D_ref, D_inf) -> np.ndarray:
+    """The root ``D`` of the derived ``h`` (the first entry of the compiled closed form), searched from ``D_ref``."""
 
     def h(log_D, A, B, R, alpha, beta, D_inf):
-        # Below the smallest feasible D the second entry, N(D), is NaN; only h (the first) is used here.
+        # Below the smallest feasible D the other entries, N(D) and its cost, are NaN; only h is used here.
         with np.errstate(invalid="ignore"):
             return closed_form(D=np.exp(log_D), A=A, B=B, R=R, alpha=alpha, beta=beta, D_inf=D_inf)[:, 0]
 
     D, _ = increasing_root(h, D_ref, args=(A, B, R, alpha, beta, D_inf))
-    N = closed_form(D=D, A=A, B=B, R=R, alpha=alpha, beta=beta, D_inf=D_inf)[:, 1]
-    return np.stack([N, D, 6 * N * D + 2 * N * D_inf], axis=-1)
+    return D
+
+
+def _trained_on(closed_form, D, A, B, R, alpha, beta, D_inf) -> np.ndarray:
+    """``(N, D, cost)`` of the model of reducible loss ``R`` trained on ``D`` tokens: the derived ``N(D)``, cost."""
+    _, N, cost = closed_form(D=D, A=A, B=B, R=R, alpha=alpha, beta=beta, D_inf=D_inf).T
+    return np.stack([N, D, cost], axis=-1)
+
+
+def _optimum(closed_form, A, B, alpha, beta, N_ref, D_ref, D_inf):
+    """The claim ``(N, D, cost)``: the root of ``h``, and ``N`` and the lifetime cost there (all compiled)."""
+    R = reducible_loss(N_ref, D_ref, A, B, alpha, beta)
+    D = _optimal_tokens(closed_form, A, B, R, alpha, beta, D_ref, D_inf)
+    return _trained_on(closed_form, D, A, B, R, alpha, beta, D_inf)
 
 
 def _priced(factor: float):
-    """The optimum with the inference demand scaled by ``factor``, its cost priced at the true ``2 N`` per token."""
+    """The optimum for the inference demand scaled by ``factor``, its cost at the true demand (``2 N`` per token)."""
 
     def mutant(A, B, alpha, beta, N_ref, D_ref, D_inf):
-        wrong = _optimum(inference_optimal.closed_form(), A, B, alpha, beta, N_ref, D_ref, factor * D_inf)
-        N, D = wrong[:, 0], wrong[:, 1]
-        return np.stack([N, D, 6 * N * D + 2 * N * D_inf], axis=-1)
+        closed_form = inference_optimal.closed_form()
+        R = reducible_loss(N_ref, D_ref, A, B, alpha, beta)
+        D = _optimal_tokens(closed_form, A, B, R, alpha, beta, D_ref, factor * D_inf)
+        return _trained_on(closed_form, D, A, B, R, alpha, beta, D_inf)
 
     return mutant
-
-
-def _one(x) -> np.ndarray:
-    return np.array([float(x)])
-
-
-def _optimum_at(params: dict, **changes) -> np.ndarray:
-    arguments = {k: _one(v) for k, v in {**params, **changes}.items()}
-    return inference_optimal.evaluate_claim(**arguments)[0]
 
 
 def _inference_values(A, B, E, alpha, beta, N_ref, D_ref, D_inf):
     params = {"A": A, "B": B, "alpha": alpha, "beta": beta, "N_ref": N_ref, "D_ref": D_ref, "D_inf": D_inf}
     R = float(reducible_loss(N_ref, D_ref, A, B, alpha, beta))
-    compute_ref = 6 * N_ref * D_ref
-    fit = {"A": _one(A), "B": _one(B), "E": _one(E), "alpha": _one(alpha), "beta": _one(beta), "C": _one(compute_ref)}
-    N_opt, D_opt, cost_opt = _optimum_at(params)
-    N_chin, D_chin, _ = _optimum_at(params, D_inf=0.0)
-    sweep = np.array([_optimum_at(params, D_inf=demand) for demand in DEMAND_SWEEP])
-    table = np.array([_optimum_at(params, N_ref=size, D_ref=20 * size) for size in TABLE_SIZES])
-    table_reference_cost = np.array([6 * n * 20 * n + 2 * n * D_inf for n in TABLE_SIZES])
-    demand_for_reference = inference_optimal.closed_form("D_inf_for_D")(
-        D=_one(D_ref), R=_one(R), B=_one(B), alpha=_one(alpha), beta=_one(beta)
-    )
-    rule = chinchilla_frontier.evaluate_claim(C=_one(compute_ref), tokens_per_param=_one(20.0))[0]
+    compute_ref = evaluated(inference_optimal, "lifetime_cost", N=N_ref, D=D_ref, D_inf=0.0)  # training: 6 N D
+    fit = {"A": A, "B": B, "E": E, "alpha": alpha, "beta": beta, "C": compute_ref}
+    N_opt, D_opt, cost_opt = evaluated(inference_optimal, **params)
+    N_chin, D_chin, _ = evaluated(inference_optimal, **{**params, "D_inf": 0.0})
+    sweep = evaluated(inference_optimal, **{**params, "D_inf": np.array(DEMAND_SWEEP)})
+    sizes = np.array(TABLE_SIZES)
+    table = evaluated(inference_optimal, **{**params, "N_ref": sizes, "D_ref": 20 * sizes})
+    table_reference_cost = evaluated(inference_optimal, "lifetime_cost", N=sizes, D=20 * sizes, D_inf=D_inf)
+    rule = evaluated(chinchilla_frontier, C=compute_ref, tokens_per_param=20.0)
+    L_chinchilla_fit = evaluated(chinchilla_allocation, "L_opt", **fit)
     return {
         "loss_ref": E + R,
         "tokens_per_param_ref": D_ref / N_ref,
         "compute_ref": compute_ref,
-        "N_chinchilla_fit": float(chinchilla_allocation.closed_form("N_opt")(**fit)[0]),
-        "D_chinchilla_fit": float(chinchilla_allocation.closed_form("D_opt")(**fit)[0]),
-        "L_chinchilla_fit": float(chinchilla_allocation.closed_form("L_opt")(**fit)[0]),
-        "loss_gap": E + R - float(chinchilla_allocation.closed_form("L_opt")(**fit)[0]),
+        "N_chinchilla_fit": evaluated(chinchilla_allocation, "N_opt", **fit),
+        "D_chinchilla_fit": evaluated(chinchilla_allocation, "D_opt", **fit),
+        "L_chinchilla_fit": L_chinchilla_fit,
+        "loss_gap": E + R - L_chinchilla_fit,
         "N_chinchilla_20": float(rule[0]),
         "D_chinchilla_20": float(rule[1]),
         "N_opt": float(N_opt),
@@ -93,9 +96,9 @@ def _inference_values(A, B, E, alpha, beta, N_ref, D_ref, D_inf):
         "tokens_per_param_opt": float(D_opt / N_opt),
         "N_same_loss_chinchilla": float(N_chin),
         "D_same_loss_chinchilla": float(D_chin),
-        "cost_same_loss_chinchilla": float(6 * N_chin * D_chin + 2 * N_chin * D_inf),
-        "cost_ref": compute_ref + 2 * N_ref * D_inf,
-        "D_inf_for_reference": float(demand_for_reference[0]),
+        "cost_same_loss_chinchilla": evaluated(inference_optimal, "lifetime_cost", N=N_chin, D=D_chin, D_inf=D_inf),
+        "cost_ref": evaluated(inference_optimal, "lifetime_cost", N=N_ref, D=D_ref, D_inf=D_inf),
+        "D_inf_for_reference": evaluated(inference_optimal, "D_inf_for_D", D=D_ref, R=R, B=B, alpha=alpha, beta=beta),
         "sweep_D_inf": list(DEMAND_SWEEP),
         "sweep_N": sweep[:, 0].tolist(),
         "sweep_D": sweep[:, 1].tolist(),
@@ -107,10 +110,8 @@ def _inference_values(A, B, E, alpha, beta, N_ref, D_ref, D_inf):
 
 
 def _inference_figures(A, B, alpha, beta, N_ref, D_ref):
-    params = {"A": A, "B": B, "alpha": alpha, "beta": beta, "N_ref": N_ref, "D_ref": D_ref}
     demands = np.logspace(10, 17, 57)
-    n = len(demands)
-    optimum = inference_optimal.evaluate_claim(**{k: np.full(n, v) for k, v in params.items()}, D_inf=demands)
+    optimum = evaluated(inference_optimal, A=A, B=B, alpha=alpha, beta=beta, N_ref=N_ref, D_ref=D_ref, D_inf=demands)
     figure = inference_figure(demands, optimum[:, 0], optimum[:, 1], N_ref, D_ref)
     caption = (
         f"The inference-optimal model as good as a reference of {N_ref:.3g} parameters trained on {D_ref:.3g} "

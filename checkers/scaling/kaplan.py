@@ -11,7 +11,7 @@ import numpy as np
 
 from checkers.checking import Deterministic, Real, Theorem
 from checkers.results import Erratum
-from checkers.scaling import chinchilla_allocation
+from checkers.scaling import chinchilla_allocation, evaluated
 from numerics.scaling.kaplan import kaplan_allocation as minimise_joint_law
 from numerics.scaling.kaplan import kaplan_loss
 from proofs.scaling import HOFFMANN
@@ -32,10 +32,6 @@ KAPLAN_VALUES = (
 )
 
 
-def _labelled(label: str, **params) -> np.ndarray:
-    return kaplan_exponents.closed_form(label)(**params)
-
-
 def _allocation_at(N, C, N_c, D_c, alpha_N, alpha_D) -> np.ndarray:
     """``(N, D, L)`` for a model of ``N`` parameters trained on the rest of the budget ``C = 6 N D``."""
     D = C / (6 * N)
@@ -45,45 +41,40 @@ def _allocation_at(N, C, N_c, D_c, alpha_N, alpha_D) -> np.ndarray:
 def _swapped_exponents(C, N_c, D_c, alpha_N, alpha_D):
     """N grows as C^b and D as C^a: the exponents of model and data exchanged."""
     params = {"alpha_N": alpha_N, "alpha_D": alpha_D}
-    a, b = _labelled("a", **params), _labelled("b", **params)
+    a, b = evaluated(kaplan_exponents, "a", **params), evaluated(kaplan_exponents, "b", **params)
     N = N_c**a * (alpha_N * C / (6 * alpha_D * D_c)) ** b
     return _allocation_at(N, C, N_c, D_c, alpha_N, alpha_D)
 
 
 def _whole_budget(C, N_c, D_c, alpha_N, alpha_D):
     """C instead of C/6 in N_opt (the factor 6 of C = 6 N D dropped)."""
-    N = _labelled("N_opt", C=6 * C, N_c=N_c, D_c=D_c, alpha_N=alpha_N, alpha_D=alpha_D)
+    N = evaluated(kaplan_exponents, "N_opt", C=6 * C, N_c=N_c, D_c=D_c, alpha_N=alpha_N, alpha_D=alpha_D)
     return _allocation_at(N, C, N_c, D_c, alpha_N, alpha_D)
 
 
 def _sum_of_single_laws(C, N_c, D_c, alpha_N, alpha_D):
     """Treat the loss as (N_c/N)^alpha_N + (D_c/D)^alpha_D and use Chinchilla's allocation for that sum."""
-    N = chinchilla_allocation.closed_form("N_opt")(
-        A=N_c**alpha_N, B=D_c**alpha_D, alpha=alpha_N, beta=alpha_D, C=C
-    )
+    N = evaluated(chinchilla_allocation, "N_opt", A=N_c**alpha_N, B=D_c**alpha_D, alpha=alpha_N, beta=alpha_D, C=C)
     return _allocation_at(N, C, N_c, D_c, alpha_N, alpha_D)
 
 
 def _bracket_exponent_dropped(C, N_c, D_c, alpha_N, alpha_D):
     """Read the joint form as (N_c/N + D_c/D)^alpha_D: the exponent alpha_N/alpha_D inside the bracket dropped."""
-    N = _labelled("N_opt", C=C, N_c=N_c, D_c=D_c, alpha_N=alpha_D, alpha_D=alpha_D)
+    N = evaluated(kaplan_exponents, "N_opt", C=C, N_c=N_c, D_c=D_c, alpha_N=alpha_D, alpha_D=alpha_D)
     return _allocation_at(N, C, N_c, D_c, alpha_N, alpha_D)
 
 
 def _kaplan_values(C, N_c, D_c, alpha_N, alpha_D):
-    one = lambda x: np.array([float(x)])
-    params = {"C": one(C), "N_c": one(N_c), "D_c": one(D_c), "alpha_N": one(alpha_N), "alpha_D": one(alpha_D)}
-    values = {name: float(_labelled(name, **params)[0]) for name in KAPLAN_VALUES if name != "tokens_per_param"}
+    params = {"C": C, "N_c": N_c, "D_c": D_c, "alpha_N": alpha_N, "alpha_D": alpha_D}
+    values = {name: evaluated(kaplan_exponents, name, **params) for name in KAPLAN_VALUES if name != "tokens_per_param"}
     values["tokens_per_param"] = values["D_opt"] / values["N_opt"]
     values["N_ridge_exponent"] = float(alpha_N / alpha_D)
-    seed = {k: one(v) for k, v in SEED_EXPONENTS.items()}
-    values["a_seed"] = float(_labelled("a", **seed)[0])
-    values["gain_N_seed"] = float(_labelled("gain_N", **seed)[0])
+    values["a_seed"] = evaluated(kaplan_exponents, "a", **SEED_EXPONENTS)
+    values["gain_N_seed"] = evaluated(kaplan_exponents, "gain_N", **SEED_EXPONENTS)
     values["a_kaplan_published"] = KAPLAN_PUBLISHED_SIZE_EXPONENT
-    fit = {k: one(v) for k, v in chinchilla_allocation.default_params().items()}
-    fit["C"] = one(C)
+    fit = {**chinchilla_allocation.default_params(), "C": C}
     for name in ("a", "N_opt", "D_opt"):
-        values[f"{name}_chinchilla"] = float(chinchilla_allocation.closed_form(name)(**fit)[0])
+        values[f"{name}_chinchilla"] = evaluated(chinchilla_allocation, name, **fit)
     return values
 
 

@@ -40,10 +40,12 @@ def inference_optimal_allocation() -> Derivation:
 
     Labelled results: ``tangency`` (``alpha A N^-alpha - beta B D^-beta (1 + D_inf/(3D))``),
     ``h`` (the condition in ``D`` alone, after eliminating ``N`` with the constraint),
-    ``N_of_D`` (the constraint solved for ``N``), ``D_inf_for_D`` (the inference demand for
-    which a given ``D`` is optimal). ``h`` rises with ``D`` from ``-inf`` to ``alpha R``, so its
-    root ``D*`` is unique, and ``dD*/dD_inf > 0``. The closed form is the column ``(h, N_of_D)``:
-    the claim is its root in ``D`` and the ``N`` there.
+    ``N_of_D`` (the constraint solved for ``N``), ``lifetime_cost`` (the Lagrangian on the
+    constraint surface: ``6 N D + 2 N D_inf``), ``cost_of_D`` (that cost at ``N_of_D``),
+    ``D_inf_for_D`` (the inference demand for which a given ``D`` is optimal). ``h`` rises with
+    ``D`` from ``-inf`` to ``alpha R``, so its root ``D*`` is unique, and ``dD*/dD_inf > 0``. The
+    closed form is the column ``(h, N_of_D, cost_of_D)``: the claim is its root in ``D`` and the
+    ``N`` and cost there.
     Sardana et al. 2023, section 2; Hoffmann et al. 2022, section 3.3.
     """
     derivation = (
@@ -94,6 +96,23 @@ def inference_optimal_allocation() -> Derivation:
             label="N_of_D",
         )
         .then(
+            apply(
+                r"on the fixed-loss surface ($\partial_\lambda = 0$) drop the constraint term: subtract "
+                r"$\lambda\, \partial_\lambda$",
+                lambda lagrangian: lagrangian - lambda_ * sp.diff(lagrangian, lambda_),
+            ),
+            LIFETIME_COST,
+            on="start",
+            note=r"the lifetime cost of a model of the fixed loss",
+            label="lifetime_cost",
+        )
+        .then(
+            substitute({N: _N_of_D}, text=r"the model of the fixed loss trained on $D$ tokens: $N = N(D)$"),
+            (6 * D + 2 * D_inf) * _N_of_D,
+            note=r"the lifetime cost as a function of $D$ alone",
+            label="cost_of_D",
+        )
+        .then(
             substitute({A * N**-alpha: R - B * D**-beta}, text=r"eliminate $N$: $A N^{-\alpha} = R - B D^{-\beta}$"),
             _h,
             on="tangency",
@@ -134,8 +153,12 @@ def inference_optimal_allocation() -> Derivation:
             label="D_inf_for_D",
         )
     )
+    N_of_D, cost_of_D = derivation.expression("N_of_D"), derivation.expression("cost_of_D")
     return derivation.then(
-        apply(r"collect $(h, N(D))$: the optimum is the root of $h$ and $N$ there", lambda h: sp.Matrix([h, _N_of_D])),
-        sp.Matrix([_h, _N_of_D]),
+        apply(
+            r"collect $(h, N(D), \mathrm{cost}(D))$: the optimum is the root of $h$, with $N$ and the cost there",
+            lambda h: sp.Matrix([h, N_of_D, cost_of_D]),
+        ),
+        sp.Matrix([_h, _N_of_D, (6 * D + 2 * D_inf) * _N_of_D]),
         on="h",
     )

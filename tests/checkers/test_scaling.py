@@ -7,7 +7,7 @@ from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.checking import example_params, mutant_outcome, run_check, worked_example
-from checkers.scaling import ALLOCATION_VALUES, chinchilla_allocation
+from checkers.scaling import ALLOCATION_VALUES, chinchilla_allocation, evaluated
 
 CATALOG_VALUES = {"N_opt", "D_opt", "L_opt", "a", "b", "G"}
 
@@ -62,6 +62,17 @@ def test_the_worked_example_renders():
     assert r"\num{3.21899e+10}" in latex and r"\num{92.6474}" in latex
     assert r"\frac{\beta}{\alpha + \beta}" in latex and "Not confirmed" not in latex
 
+
+def test_evaluated_at_a_point_and_on_a_batch():
+    # a = beta/(alpha + beta) by hand: 0.28/0.62 at Hoffmann et al.'s fit.
+    a = evaluated(chinchilla_allocation, "a", alpha=0.34, beta=0.28)
+    assert isinstance(a, float) and a == pytest.approx(0.28 / 0.62, rel=1e-15)
+    # Arrays give the batch; scalars are repeated along it.
+    batch = evaluated(chinchilla_allocation, "a", alpha=np.array([0.34, 0.5]), beta=0.28)
+    np.testing.assert_allclose(batch, [0.28 / 0.62, 0.28 / 0.78], rtol=1e-15)
+    # No label: the claim, one row (N_opt, D_opt, L_opt) at a point; D_opt = C/(6 N_opt) by the budget.
+    N, D, _ = evaluated(chinchilla_allocation, **chinchilla_allocation.default_params())
+    assert D == pytest.approx(5.76e23 / (6 * N), rel=1e-13)
 
 
 @pytest.mark.parametrize(

@@ -16,13 +16,26 @@ from checkers.scaling.inference import inference_optimal
 def test_it_verifies_with_every_step_proved():
     result = run_check(inference_optimal, instances=200, seed=0)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 15, "proved": 15, "sampled": 0, "given": 0, "failed": 0}
+    assert result.symbolic == {"steps": 17, "proved": 17, "sampled": 0, "given": 0, "failed": 0}
     assert result.numeric.max_error < 1
 
 
 def test_every_mutant_is_refuted():
     outcome = mutant_outcome(inference_optimal, instances=200, seed=0)
     assert len(outcome.mutants) == 3 and all(m.refuted for m in outcome.mutants), outcome.mutants
+
+
+def test_the_claim_s_cost_is_the_lifetime_cost_of_its_model():
+    rng = np.random.default_rng(5)
+    n = 50
+    params = {
+        "A": rng.uniform(100, 1000, n), "B": rng.uniform(100, 1000, n), "alpha": rng.uniform(0.2, 0.5, n),
+        "beta": rng.uniform(0.2, 0.5, n), "N_ref": 10 ** rng.uniform(9, 12, n), "D_ref": 10 ** rng.uniform(11, 14, n),
+        "D_inf": 10 ** rng.uniform(10, 15, n),
+    }
+    N, D, cost = inference_optimal.evaluate_claim(**params).T
+    # By hand: training 6 N D plus 2 N per inference token.
+    np.testing.assert_allclose(cost, 6 * N * D + 2 * N * params["D_inf"], rtol=1e-14)
 
 
 @given(tp.strategies.parameters(inference_optimal))

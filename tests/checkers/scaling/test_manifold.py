@@ -15,7 +15,7 @@ from checkers.scaling.manifold import manifold_exponent_theorem
 def test_it_verifies_with_every_step_proved():
     result = run_check(manifold_exponent_theorem, instances=150, seed=0)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 7, "proved": 7, "sampled": 0, "given": 0, "failed": 0}
+    assert result.symbolic == {"steps": 9, "proved": 9, "sampled": 0, "given": 0, "failed": 0}
     assert result.numeric.max_error < 1
 
 

@@ -9,7 +9,7 @@ from proofs.scaling.inference import D_inf, R, inference_optimal_allocation
 
 
 def test_every_step_is_proved():
-    assert inference_optimal_allocation().counts() == {"steps": 15, "proved": 15, "sampled": 0, "given": 0, "failed": 0}
+    assert inference_optimal_allocation().counts() == {"steps": 17, "proved": 17, "sampled": 0, "given": 0, "failed": 0}
 
 
 def test_the_tangency_condition():
@@ -18,6 +18,21 @@ def test_the_tangency_condition():
     assert sp.simplify(tangency - expected) == 0
     # No inference: Chinchilla's alpha A N^-alpha = beta B D^-beta.
     assert sp.simplify(tangency.subs(D_inf, 0) - (alpha * A * N**-alpha - beta * B * D**-beta)) == 0
+
+
+def test_the_cost_column_is_the_lifetime_cost_at_N_of_D():
+    derivation = inference_optimal_allocation()
+    assert derivation.expression("lifetime_cost") == 6 * N * D + 2 * N * D_inf
+    N_of_D = (A / (R - B * D**-beta)) ** (1 / alpha)
+    assert sp.simplify(derivation.expression("cost_of_D") - (6 * N_of_D * D + 2 * N_of_D * D_inf)) == 0
+    assert list(derivation.result) == [derivation.expression(k) for k in ("h", "N_of_D", "cost_of_D")]
+
+
+def test_a_retyped_cost_with_the_wrong_inference_price_is_rejected():
+    derivation = inference_optimal_allocation()
+    number = derivation.step_number("lifetime_cost")
+    with pytest.raises(DerivationError, match=rf"step {number} "):
+        derivation.with_step(number, stated=6 * N * D + 6 * N * D_inf).check()
 
 
 def test_the_demand_formula_inverts_h():

@@ -4,11 +4,23 @@ import pytest
 import sympy as sp
 
 from proofs.derivation import DerivationError
-from proofs.scaling.manifold import N, a1, a2, cells_filling_the_manifold, d, h, manifold_exponent, x, y
+from proofs.scaling.manifold import (
+    K,
+    N,
+    a1,
+    a2,
+    axis_error_scaling,
+    cells_filling_the_manifold,
+    d,
+    h,
+    manifold_exponent,
+    x,
+    y,
+)
 
 
 def test_every_step_is_proved_with_the_lemma():
-    assert manifold_exponent().counts() == {"steps": 7, "proved": 7, "sampled": 0, "given": 0, "failed": 0}
+    assert manifold_exponent().counts() == {"steps": 9, "proved": 9, "sampled": 0, "given": 0, "failed": 0}
     assert cells_filling_the_manifold().expression("h") == N ** (-1 / d)
 
 
@@ -23,6 +35,29 @@ def test_the_result_is_minus_four_over_d():
     derivation = manifold_exponent()
     assert derivation.result == -4 / d
     assert derivation.expression("error") == a1 * x * (x - h) + a2 * y * (y - h)
+
+
+def test_for_every_d_the_constant_is_a_symbol_not_the_square_cell_s():
+    derivation = manifold_exponent()
+    assert derivation.expression("mse_of_N") == K * N ** (-4 / d)
+    # The d = 2 constant carried into the step for general d is rejected.
+    number = derivation.step_number("mse_of_N")
+    square_cell = a1**2 / 30 + a1 * a2 / 18 + a2**2 / 30
+    with pytest.raises(DerivationError, match=rf"step {number} "):
+        derivation.with_step(number, stated=N ** (-4 / d) * square_cell).check()
+
+
+def test_in_three_dimensions_the_mean_square_is_h4_times_another_constant():
+    # By hand for d = 3: the mean of (sum_i a_i x_i (x_i - h))^2 over [0, h]^3 has no h left after dividing by h^4,
+    # and it differs from the square cell's constant (a_3 enters), which is why the general step names it K.
+    a3, z = sp.symbols("a_3 z", real=True)
+    error = a1 * x * (x - h) + a2 * y * (y - h) + a3 * z * (z - h)
+    mean = sp.integrate(error**2, (x, 0, h), (y, 0, h), (z, 0, h)) / h**3
+    constant = sp.simplify(mean / h**4)
+    assert h not in constant.free_symbols and a3 in constant.free_symbols
+    # Each term x(x - h) has mean -h^2/6 and mean square h^4/30: K_3 = sum a_i^2/30 + sum_{i != j} a_i a_j/36.
+    assert sp.expand(constant - (a1**2 + a2**2 + a3**2) / 30 - (a1 * a2 + a1 * a3 + a2 * a3) / 18) == 0
+    assert axis_error_scaling().counts() == {"steps": 1, "proved": 1, "sampled": 0, "given": 0, "failed": 0}
 
 
 def test_the_root_mean_square_exponent_is_rejected():
