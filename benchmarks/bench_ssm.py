@@ -9,10 +9,12 @@
 3. ``ssd`` (batch 2, 4 heads, head dim 32, N 16): chunked against the recurrent form at
    L = 4096 (target >= 8x), and the quadratic form's cost as L grows.
 4. Accuracy against the sequential float64 oracle: every fast method in float64 (target:
-   relative error <= 1e-10), and float32 error as L grows, with the cause of any growth.
+   relative error <= 1e-10), and float32 error as L grows, with the cause of any growth; the
+   same for the linear recurrence's Hillis-Steele, Blelloch and chunked scans.
 
-Absolute times on a shared machine are noisy; each time is the best of ``--repeats`` runs and
-the ratios are taken within this run.
+Each target is printed beside its measured ratio (or error) with "met" or "MISSED". Absolute
+times on a shared machine are noisy; each time is the best of ``--repeats`` runs and the ratios
+are taken within this run.
 
     python benchmarks/bench_ssm.py OUT.pdf [--quick] [--repeats 3] [--threads 2]
 """
@@ -27,7 +29,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from numerics.ssm.scan import linear_recurrence
+from numerics.ssm.scan import linear_recurrence, sequential_recurrence
 from numerics.ssm.selective import DEFAULT_METHOD, SELECTIVE_METHODS, selective_scan
 from numerics.ssm.duality import ssd, ssd_quadratic, ssd_recurrent
 
@@ -37,6 +39,25 @@ BLOCK_LEN = 32
 
 FAST_REPEATS = 7
 """Fast methods are timed at least this often: a single run is easily hit by another process on a shared machine."""
+
+SELECTIVE_TARGET = (2048, 3.0)
+"""Issue 7: selective_scan's default method at least 3x the sequential loop at L = 2048."""
+RECURRENCE_L = 4096
+RECURRENCE_REGIMES = (("few channels", (1, 4), 10.0), ("many channels", (8, 64), 1.5))
+"""Issue 7: linear_recurrence's default method against the loop, (batch, channels) and target speed-up."""
+RECURRENCE_SCANS = ("hillis-steele", "blelloch", "chunked")
+SSD_TARGET = (4096, 8.0)
+"""Issue 7: ssd (chunked) at least 8x the recurrent form at L = 4096."""
+FLOAT64_TARGET = 1e-10
+"""Issue 7: every fast method within this relative error of the sequential float64 oracle, in float64."""
+
+
+def speedup_verdict(ratio: float, target: float) -> str:
+    return f"{ratio:.1f}x (target >= {target:g}x: {'met' if ratio >= target else 'MISSED'})"
+
+
+def error_verdict(error: float, target: float) -> str:
+    return f"{error:.1e} (target <= {target:.0e}: {'met' if error <= target else 'MISSED'})"
 
 
 def best_time(function, repeats: int) -> float:
@@ -101,26 +122,55 @@ def bench_selective(lengths, repeats) -> dict:
         row = [times[m][-1] for m in SELECTIVE_METHODS]
         ratios = [times["sequential"][-1] / times[m][-1] for m in SELECTIVE_METHODS[1:]]
         print(f"   {L:>6} " + " ".join(f"{t:>11.4f}" for t in row) + "   " + " ".join(f"{r:>11.1f}" for r in ratios))
+    length, target = SELECTIVE_TARGET
+    if length in lengths:
+        i = lengths.index(length)
+        ratio = times["sequential"][i] / times[DEFAULT_METHOD][i]
+        print(f"   target, default ({DEFAULT_METHOD}) at L = {length}: {speedup_verdict(ratio, target)}")
     return times
 
 
-def bench_recurrence(repeats) -> None:
-    print("\n2. linear recurrence h_t = a_t h_(t-1) + b_t, L = 4096, float32: seconds, x the loop, / cumsum floor")
-    for label, shape in (
-        ("few channels (batch 1, 4 ch)", (1, 4, 4096)),
-        ("many channels (batch 8, 64 ch)", (8, 64, 4096)),
-    ):
+def bench_recurrence(repeats, length: int = RECURRENCE_L) -> dict:
+    """The default method's speed-up over the loop per regime (and every scan's, printed)."""
+    print(f"\n2. linear recurrence h_t = a_t h_(t-1) + b_t, L = {length}, float32: seconds, x the loop, / cumsum floor")
+    speedups = {}
+    for label, (batch, channels), target in RECURRENCE_REGIMES:
         g = torch.Generator().manual_seed(0)
+        shape = (batch, channels, length)
         a, b = torch.rand(shape, generator=g), torch.randn(shape, generator=g)
         floor = best_time(lambda: torch.cumsum(b, dim=-1), repeats * 3)
         loop = best_time(lambda: linear_recurrence(a, b, "sequential"), max(1, repeats - 1))
-        print(f"   {label}: cumsum floor {floor:.2e} s, loop {loop:.4f} s")
-        for method in ("hillis-steele", "blelloch", "chunked", None):
+        print(f"   {label} (batch {batch}, {channels} ch): cumsum floor {floor:.2e} s, loop {loop:.4f} s")
+        for method in RECURRENCE_SCANS + (None,):
             seconds = best_time(lambda: linear_recurrence(a, b, method), max(FAST_REPEATS, repeats))
             name = method or "default"
+            verdict = f"   target: {speedup_verdict(loop / seconds, target)}" if method is None else ""
             print(
                 f"     {name:>14}: {seconds:.2e} s   {loop / seconds:7.1f}x the loop   {seconds / floor:7.1f}x cumsum"
+                + verdict
             )
+        speedups[label] = loop / seconds
+    return speedups
+
+
+def recurrence_accuracy(lengths, batch: int = 8, channels: int = 64) -> dict:
+    """Relative error of each scan against the float64 loop, in float64 and float32: {(scan, dtype): [per L]}."""
+    print(f"\n   linear recurrence (batch {batch}, {channels} ch, a ~ U[0, 1), b ~ N(0, 1)): relative error")
+    errors = {(scan, dtype): [] for scan in RECURRENCE_SCANS for dtype in ("float64", "float32")}
+    for L in lengths:
+        g = torch.Generator().manual_seed(2)
+        a = torch.rand(batch, channels, L, generator=g, dtype=torch.float64)
+        b = torch.randn(batch, channels, L, generator=g, dtype=torch.float64)
+        exact = sequential_recurrence(a, b)
+        for scan in RECURRENCE_SCANS:
+            errors[scan, "float64"].append(relative_error(linear_recurrence(a, b, scan), exact))
+            errors[scan, "float32"].append(relative_error(linear_recurrence(a.float(), b.float(), scan), exact))
+    print(f"   {'L':>6} " + " ".join(f"{scan + ' ' + dtype[-2:]:>16}" for scan, dtype in errors))
+    for i, L in enumerate(lengths):
+        print(f"   {L:>6} " + " ".join(f"{values[i]:>16.2e}" for values in errors.values()))
+    worst = max(max(v) for (_, dtype), v in errors.items() if dtype == "float64")
+    print(f"   float64, every scan, all L: max {error_verdict(worst, FLOAT64_TARGET)}")
+    return errors
 
 
 def bench_ssd(lengths, quadratic_lengths, repeats) -> dict:
@@ -132,9 +182,11 @@ def bench_ssd(lengths, quadratic_lengths, repeats) -> dict:
         times["chunked"].append(best_time(lambda: ssd(X, A, B, C, min(BLOCK_LEN, L)), max(FAST_REPEATS, repeats)))
         quadratic = best_time(lambda: ssd_quadratic(X, A, B, C), repeats) if L in quadratic_lengths else float("nan")
         times["quadratic"].append(quadratic)
+        ratio = times["recurrent"][-1] / times["chunked"][-1]
+        verdict = f"   target: {speedup_verdict(ratio, SSD_TARGET[1])}" if L == SSD_TARGET[0] else ""
         print(
             f"   L {L:>5}: recurrent {times['recurrent'][-1]:.4f}  chunked {times['chunked'][-1]:.4f} "
-            f"({times['recurrent'][-1] / times['chunked'][-1]:.1f}x)  quadratic {quadratic:.4f}"
+            f"({ratio:.1f}x)  quadratic {quadratic:.4f}" + verdict
         )
     return times
 
@@ -178,8 +230,8 @@ def accuracy(lengths) -> dict:
         quadratic = ssd_quadratic(*(t.float() for t in (X, A, B, C)))[0] if L <= 4096 else None
         errors["ssd quadratic"].append(relative_error(quadratic, Y) if quadratic is not None else float("nan"))
     print(
-        f"   float64, every fast method (selective parallel/chunked, ssd chunked), all L: max {max(f64):.1e}"
-        " (target 1e-10)"
+        "   float64, every fast method (selective parallel/chunked, ssd chunked), all L: max "
+        + error_verdict(max(f64), FLOAT64_TARGET)
     )
     print("   float32:")
     print(f"   {'L':>6} " + " ".join(f"{name:>14}" for name in errors))
@@ -230,10 +282,9 @@ def main() -> None:
     parser.add_argument("pdf", help="where to write the figure (PDF)")
     parser.add_argument("--quick", action="store_true", help="fewer lengths and repeats (about a minute)")
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default: 2, this machine's cores)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     repeats = args.repeats or (2 if args.quick else 3)
     lengths = [512, 1024, 2048] if args.quick else [512, 1024, 2048, 4096, 8192, 16384]
     ssd_lengths = [256, 1024, 4096] if args.quick else [256, 512, 1024, 2048, 4096, 8192]
@@ -250,6 +301,7 @@ def main() -> None:
     bench_recurrence(repeats)
     ssd_times = bench_ssd(ssd_lengths, quadratic_lengths, repeats)
     errors = accuracy(error_lengths)
+    recurrence_accuracy(error_lengths)
     figure(args.pdf, lengths, selective_times, ssd_lengths, ssd_times, error_lengths, errors)
 
 

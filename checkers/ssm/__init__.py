@@ -16,7 +16,7 @@ import numpy as np
 
 from checkers.checking import Deterministic, Integer, Theorem
 from checkers.results import Erratum
-from numerics.ssm import fourier_signal, integrate_memory, legendre_projection
+from numerics.ssm.legs import fourier_signal, integrate_memory, legendre_projection
 from proofs.ssm import LEGS_N_MAX, legs_dynamics
 
 # The registry loads the submodules in the syllabus order of their theorems (CATALOG.md).
@@ -35,17 +35,18 @@ MAX_FREQUENCY = 2.0
 only like ``f(0) ln(T / t0)``)."""
 
 
-def _legs_inputs(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """A horizon ``T`` and a random trigonometric signal per instance."""
+def signal_inputs(rng: np.random.Generator, n: int, horizon: tuple[float, float] = HORIZON) -> dict[str, np.ndarray]:
+    """A time ``T`` uniform in ``horizon`` and a random trigonometric signal (defined for all times) per instance."""
     return {
-        "T": rng.uniform(*HORIZON, size=n),
+        "T": rng.uniform(*horizon, size=n),
         "amplitude": rng.standard_normal((n, SIGNAL_TERMS)),
         "frequency": rng.uniform(0.0, MAX_FREQUENCY, size=(n, SIGNAL_TERMS)),
         "phase": rng.uniform(0.0, 2 * np.pi, size=(n, SIGNAL_TERMS)),
     }
 
 
-def _signal(amplitude, frequency, phase):
+def signal_of(amplitude, frequency, phase):
+    """The batch of signals ``sum_k a_k cos(w_k t + phi_k)`` with these coefficients, as a function of the times."""
     return functools.partial(fourier_signal, amplitude=amplitude, frequency=frequency, phase=phase)
 
 
@@ -62,12 +63,12 @@ def leading_dynamics(closed_form, N: int) -> tuple[np.ndarray, np.ndarray]:
 def _memory_at_horizon(closed_form, N, T, amplitude, frequency, phase):
     """``c(T)``: the LegS ODE with the derivation's ``A`` and ``B``, integrated for the whole batch at once."""
     A, B = leading_dynamics(closed_form, N)
-    return integrate_memory(A, B, _signal(amplitude, frequency, phase), T)
+    return integrate_memory(A, B, signal_of(amplitude, frequency, phase), T)
 
 
 def _projection_by_quadrature(N, T, amplitude, frequency, phase):
     """The oracle: ``c_n(T)`` straight from the projection integral (never uses ``A`` or ``B``)."""
-    return legendre_projection(_signal(amplitude, frequency, phase), T, N)
+    return legendre_projection(signal_of(amplitude, frequency, phase), T, N)
 
 
 def _memory_with(change):
@@ -75,7 +76,7 @@ def _memory_with(change):
 
     def mutant(N, T, amplitude, frequency, phase):
         A, B, scaled = change(*leading_dynamics(hippo_legs.closed_form(), N))
-        return integrate_memory(A, B, _signal(amplitude, frequency, phase), T, scaled=scaled)
+        return integrate_memory(A, B, signal_of(amplitude, frequency, phase), T, scaled=scaled)
 
     return mutant
 
@@ -113,7 +114,7 @@ hippo_legs = Theorem(
     ),
     sources=(f"{HIPPO}, section 3 and appendix D.3", SYLLABUS),
     parameters={"N": Integer(1, LEGS_N_MAX, shape=True, default=4)},
-    inputs=_legs_inputs,
+    inputs=signal_inputs,
     derivation=legs_dynamics,
     assemble=_memory_at_horizon,
     oracle=_projection_by_quadrature,

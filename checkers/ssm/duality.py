@@ -1,6 +1,7 @@
 """ssd-duality: a scalar-times-identity SSM is masked linear attention; the chunked SSD algorithm equals both.
 
-The derived mask ``L_ij = a_(j+1) ... a_i`` (compiled from :func:`proofs.ssm.duality.ssd_mask`)
+The derived mask ``L_ij = a_(j+1) ... a_i`` (the result labelled ``mask`` of
+:func:`proofs.ssm.duality.ssd_mask`, compiled)
 builds ``Y = (L o C B^T) X`` for Mamba-2's shapes; ``numerics.ssm.ssd`` (chunked, every block
 length dividing ``L``) gives ``Y`` and the final state; the mask at ``a_t = 1`` gives causal
 linear attention. The oracles are the recurrences: ``numerics.ssm.ssd_recurrent``
@@ -13,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from checkers.checking import Deterministic, Integer, Theorem
-from proofs.ssm.duality import LINEAR_ATTENTION, MAMBA2, SSD_L_MAX, SYLLABUS, ssd_mask
+from checkers.ssm.selective import per_instance
+from proofs.ssm.duality import LINEAR_ATTENTION, MAMBA2, SSD_L_MAX, ssd_mask
+from proofs.ssm.scan import SYLLABUS
 
 HEADS = 2
 HEAD_DIM = 2
@@ -65,19 +68,17 @@ def _chunked(X, A, B, C, device="cpu"):
     return parts
 
 
-def _flat(n, *parts):
-    return np.concatenate([p.reshape(n, -1) for p in parts], axis=1)
-
-
 def _claim_with(mask_of, X, A, B, C, chunked):
     """(mask form, chunked outputs and final states, causal linear attention) for a mask built by ``mask_of``."""
     decays = np.exp(np.swapaxes(A, 1, 2))
     ssm = _attention(mask_of(decays), X, B, C)
     linear = _attention(mask_of(np.ones_like(decays)), X, B, C)
-    return _flat(len(X), ssm, *chunked, linear)
+    return per_instance(len(X), ssm, *chunked, linear)
 
 
-def _claim(closed_form, X, A, B, C, device="cpu"):
+def _claim(_causal, X, A, B, C, device="cpu"):
+    """The claim. The engine passes the derivation's last result (the mask at a_t = 1); the claim is ``mask``."""
+    closed_form = ssd_duality.closed_form("mask")
     return _claim_with(lambda decays: _derived_mask(closed_form, decays), X, A, B, C, _chunked(X, A, B, C, device))
 
 
@@ -90,21 +91,21 @@ def _recurrences(X, A, B, C, device="cpu"):
     X_, A_, B_, C_ = (torch.as_tensor(x, dtype=torch.float64, device=device) for x in (X, A, B, C))
     Y, final = (x.cpu().numpy() for x in ssd_recurrent(X_, A_, B_, C_))
     linear = linear_attention_rnn(C_.expand(-1, -1, HEADS, -1), B_.expand(-1, -1, HEADS, -1), X_).cpu().numpy()
-    return _flat(len(X), Y, *([Y, final] * len(_divisors(X.shape[1]))), linear)
+    return per_instance(len(X), Y, *([Y, final] * len(_divisors(X.shape[1]))), linear)
 
 
 def _mutant(wrong_mask):
     """A wrong mask ``wrong_mask(derived mask, decays)`` used for every output (the final states stay right)."""
 
     def mutant(X, A, B, C):
-        closed_form = ssd_duality.closed_form()
+        closed_form = ssd_duality.closed_form("mask")
         right = _chunked(X, A, B, C)
         decays = np.exp(np.swapaxes(A, 1, 2))
         mask = wrong_mask(_derived_mask(closed_form, decays), decays)
         Y = _attention(mask, X, B, C)
         chunked = [Y if i % 2 == 0 else part for i, part in enumerate(right)]
         linear = _attention(wrong_mask(_derived_mask(closed_form, np.ones_like(decays)), np.ones_like(decays)), X, B, C)
-        return _flat(len(X), Y, *chunked, linear)
+        return per_instance(len(X), Y, *chunked, linear)
 
     return mutant
 
@@ -118,7 +119,7 @@ def _block_diagonal(mask, decays):
 
 def _ssd_values(L, N, X, A, B, C, seed):
     decays = np.exp(A[:, 0])  # head 0
-    mask = _derived_mask(ssd_duality.closed_form(), decays[None, None, :])[0, 0]
+    mask = _derived_mask(ssd_duality.closed_form("mask"), decays[None, None, :])[0, 0]
     return {"a": decays.tolist(), "L": mask.tolist()}
 
 
@@ -141,7 +142,11 @@ ssd_duality = Theorem(
         r"inputs: $X, B, C \sim \mathcal{N}(0, 1)$, $A_t \sim -U[0, 1.5]$; 2 heads of dimension 2 sharing one "
         r"group of $B, C$; linear attention reuses $Q = C$, $K = B$, $V = X$",
     ),
-    sources=(f"{MAMBA2}, sections 3-6 and Listing 1", LINEAR_ATTENTION, SYLLABUS),
+    sources=(
+        f"{MAMBA2}, sections 3-6 and Listing 1",
+        LINEAR_ATTENTION,
+        f"{SYLLABUS}: The Frontier: State Space Duality (Mamba-2)",
+    ),
     parameters={"L": Integer(1, SSD_L_MAX, shape=True, default=4), "N": Integer(1, 3, shape=True, default=2)},
     inputs=_ssd_inputs,
     derivation=ssd_mask,

@@ -21,8 +21,7 @@ import numpy as np
 
 from checkers.checking import Deterministic, Integer, Real, Theorem
 from checkers.results import Plot
-from checkers.ssm import HIPPO, MAX_FREQUENCY, SIGNAL_TERMS, SYLLABUS, leading_dynamics, hippo_legs
-from numerics.ssm import fourier_signal, integrate_memory
+from checkers.ssm import HIPPO, SYLLABUS, hippo_legs, leading_dynamics, signal_inputs, signal_of
 from numerics.ssm.hippo import (
     fourier_derivative,
     integrate_window_memory,
@@ -31,6 +30,7 @@ from numerics.ssm.hippo import (
     reconstruction_figure,
     window_projection,
 )
+from numerics.ssm.legs import integrate_memory
 from proofs.ssm.hippo import LAGT_N_MAX, LEGT_N_MAX, lagt_dynamics, legt_dynamics
 
 VOELKER = (
@@ -46,35 +46,27 @@ FIGURE_TERMS = 6
 FIGURE_MAX_FREQUENCY = 4.0
 
 
-def _signal_inputs(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """A time ``T`` (the window's end for LegT) and a random trigonometric signal, defined for all times."""
-    return {
-        "T": rng.uniform(*HORIZON, size=n),
-        "amplitude": rng.standard_normal((n, SIGNAL_TERMS)),
-        "frequency": rng.uniform(0.0, MAX_FREQUENCY, size=(n, SIGNAL_TERMS)),
-        "phase": rng.uniform(0.0, 2 * np.pi, size=(n, SIGNAL_TERMS)),
-    }
+def _legt_matrices(closed_form, exact_dynamics, N: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``A`` (N x N), ``B`` and ``e`` (N,): leading blocks of the compiled closed forms given.
 
-
-def _signal(amplitude, frequency, phase):
-    return functools.partial(fourier_signal, amplitude=amplitude, frequency=frequency, phase=phase)
-
-
-def _legt_matrices(N: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``A`` (N x N), ``B`` and ``e`` (N,): leading blocks of ``(A | B)`` and of ``e`` in ``(D | B | e)``.
-
-    ``D`` is strictly lower triangular, so the first ``N`` coefficients obey the exact dynamics
-    with the leading blocks, and the LegT memory of size ``N`` (whose reconstruction uses
-    ``N`` terms) has ``A_N = D_N + e_N e_N^T``, the leading block of ``A``.
+    ``closed_form`` is the derivation's result ``(A | B)``, ``exact_dynamics`` its step labelled
+    ``exact-dynamics``, ``(D | B | e)``. ``D`` is strictly lower triangular, so the first ``N``
+    coefficients obey the exact dynamics with the leading blocks, and the LegT memory of size ``N``
+    (whose reconstruction uses ``N`` terms) has ``A_N = D_N + e_N e_N^T``, the leading block of ``A``.
     """
-    dynamics = hippo_legt.closed_form()()[0]
-    window_start = hippo_legt.closed_form("exact-dynamics")()[0][:, LEGT_N_MAX + 1]
+    dynamics = closed_form()[0]
+    window_start = exact_dynamics()[0][:, LEGT_N_MAX + 1]
     return dynamics[:N, :N], dynamics[:N, LEGT_N_MAX], window_start[:N]
+
+
+def _derived_legt_matrices(N: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The theorem's own ``A``, ``B`` and ``e`` (for the mutants, the worked example and the figure)."""
+    return _legt_matrices(hippo_legt.closed_form(), hippo_legt.closed_form("exact-dynamics"), N)
 
 
 def _window_rate(A, B, e, theta, T, amplitude, frequency, phase) -> np.ndarray:
     """``(1/theta)(-A c + B f(T) + e (e^T c - f(T - theta)))`` at the projection ``c`` of ``f`` on the window."""
-    signal = _signal(amplitude, frequency, phase)
+    signal = signal_of(amplitude, frequency, phase)
     coefficients = window_projection(signal, T, theta, len(B))
     entering = signal(T[:, None])[:, 0]
     leaving = signal((T - theta)[:, None])[:, 0]
@@ -83,20 +75,25 @@ def _window_rate(A, B, e, theta, T, amplitude, frequency, phase) -> np.ndarray:
 
 
 def _legt_rate(closed_form, N, theta, T, amplitude, frequency, phase):
-    """The claim: the LegT right-hand side with the derivation's ``A``, ``B``, plus the approximation's error term."""
-    return _window_rate(*_legt_matrices(N), theta, T, amplitude, frequency, phase)
+    """The claim: the LegT right-hand side with ``A``, ``B`` from ``closed_form``, plus the approximation's error term.
+
+    The engine passes only the compiled result ``(A | B)``; ``e`` comes from the derivation's step
+    labelled ``exact-dynamics``.
+    """
+    matrices = _legt_matrices(closed_form, hippo_legt.closed_form("exact-dynamics"), N)
+    return _window_rate(*matrices, theta, T, amplitude, frequency, phase)
 
 
 def _rate_by_quadrature(N, theta, T, amplitude, frequency, phase):
     """The oracle: ``d/dt c_n(T)``, the window projection of ``f'`` (never uses ``A``, ``B`` or a Legendre identity)."""
-    return window_projection(_signal(**fourier_derivative(amplitude, frequency, phase)), T, theta, N)
+    return window_projection(signal_of(**fourier_derivative(amplitude, frequency, phase)), T, theta, N)
 
 
 def _rate_with(change):
     """A mutant: the rate with ``change(A, B, e, theta) -> (A, B, theta)`` applied to the derived matrices."""
 
     def mutant(N, theta, T, amplitude, frequency, phase):
-        A, B, e = _legt_matrices(N)
+        A, B, e = _derived_legt_matrices(N)
         A, B, scale = change(A, B, e, theta)
         return _window_rate(A, B, e, scale, T, amplitude, frequency, phase)
 
@@ -108,13 +105,13 @@ def _alternating(size: int) -> np.ndarray:
 
 
 def _legt_values(N):
-    A, B, _ = _legt_matrices(N)
+    A, B, _ = _derived_legt_matrices(N)
     return {"A": A, "B": B.tolist()}
 
 
 def _online_legt(N, signal, theta):
     """The LegT memory of size ``N`` run from rest at ``t = 0`` to the figure's horizon, reconstructed on its window."""
-    A, B, _ = _legt_matrices(N)
+    A, B, _ = _derived_legt_matrices(N)
     memory = integrate_window_memory(A, B, signal, np.array([FIGURE_HORIZON]), np.array([theta]), np.zeros((1, N)))
     return legendre_reconstruction(memory[0], np.linspace(-1, 1, 200))
 
@@ -133,7 +130,7 @@ def _reconstruction_figures(seed, theta):
         "frequency": rng.uniform(0.0, FIGURE_MAX_FREQUENCY, size=(1, FIGURE_TERMS)),
         "phase": rng.uniform(0.0, 2 * np.pi, size=(1, FIGURE_TERMS)),
     }
-    signal = _signal(**coefficients)
+    signal = signal_of(**coefficients)
     times = np.linspace(0.0, FIGURE_HORIZON, 800)
     values = signal(times[None, :])[0]
     legt_window = np.linspace(FIGURE_HORIZON - theta, FIGURE_HORIZON, 200)
@@ -192,7 +189,7 @@ hippo_legt = Theorem(
         "N": Integer(1, LEGT_N_MAX, shape=True, default=4),
         "theta": Real(0.5, 2.0, default=1.0),
     },
-    inputs=_signal_inputs,
+    inputs=functools.partial(signal_inputs, horizon=HORIZON),
     derivation=legt_dynamics,
     assemble=_legt_rate,
     oracle=_rate_by_quadrature,
@@ -225,21 +222,21 @@ hippo_legt = Theorem(
 # --- hippo-lagt -------------------------------------------------------------------------------
 
 
-def _lagt_matrices(N: int) -> tuple[np.ndarray, np.ndarray]:
-    """``A`` (N x N) and ``B`` (N,): leading blocks of the derivation's ``(A | B)`` (``A`` is lower triangular)."""
-    dynamics = hippo_lagt.closed_form()()[0]
+def _lagt_matrices(closed_form, N: int) -> tuple[np.ndarray, np.ndarray]:
+    """``A`` (N x N) and ``B`` (N,): leading blocks of the compiled ``(A | B)`` (``A`` is lower triangular)."""
+    dynamics = closed_form()[0]
     return dynamics[:N, :N], dynamics[:N, LAGT_N_MAX]
 
 
 def _laguerre_rate(A, B, T, amplitude, frequency, phase) -> np.ndarray:
     """``-A c(T) + B f(T)`` at the Laguerre coefficients ``c(T)`` of the signal."""
     coefficients = laguerre_projection(T, amplitude, frequency, phase, len(B))
-    return -coefficients @ A.T + np.multiply.outer(_signal(amplitude, frequency, phase)(T[:, None])[:, 0], B)
+    return -coefficients @ A.T + np.multiply.outer(signal_of(amplitude, frequency, phase)(T[:, None])[:, 0], B)
 
 
 def _lagt_rate(closed_form, N, T, amplitude, frequency, phase):
-    """The claim: the LagT right-hand side with the derivation's ``A`` and ``B``."""
-    return _laguerre_rate(*_lagt_matrices(N), T, amplitude, frequency, phase)
+    """The claim: the LagT right-hand side with ``A`` and ``B`` from ``closed_form``."""
+    return _laguerre_rate(*_lagt_matrices(closed_form, N), T, amplitude, frequency, phase)
 
 
 def _laguerre_rate_by_transform(N, T, amplitude, frequency, phase):
@@ -251,13 +248,13 @@ def _laguerre_rate_with(change):
     """A mutant: the rate with ``change(A, B) -> (A, B)`` applied to the derived matrices."""
 
     def mutant(N, T, amplitude, frequency, phase):
-        return _laguerre_rate(*change(*_lagt_matrices(N)), T, amplitude, frequency, phase)
+        return _laguerre_rate(*change(*_lagt_matrices(hippo_lagt.closed_form(), N)), T, amplitude, frequency, phase)
 
     return mutant
 
 
 def _lagt_values(N):
-    A, B = _lagt_matrices(N)
+    A, B = _lagt_matrices(hippo_lagt.closed_form(), N)
     return {"A": A, "B": B.tolist()}
 
 
@@ -288,7 +285,7 @@ hippo_lagt = Theorem(
     ),
     sources=(f"{HIPPO}, section 2 and appendix D.2", SYLLABUS),
     parameters={"N": Integer(1, LAGT_N_MAX, shape=True, default=4)},
-    inputs=_signal_inputs,
+    inputs=functools.partial(signal_inputs, horizon=HORIZON),
     derivation=lagt_dynamics,
     assemble=_lagt_rate,
     oracle=_laguerre_rate_by_transform,

@@ -22,13 +22,16 @@ Causal linear attention is the case ``A = 0``: ``Y = (tril o Q K^T) V`` equals t
 ``S_t = S_(t-1) + k_t v_t^T``, ``y_t = S_t^T q_t`` (:func:`causal_linear_attention`,
 :func:`linear_attention_rnn`; Katharopoulos et al. 2020, section 3.4).
 
-Shapes (Mamba-2's): X (batch, L, heads, p); A (batch, L, heads); B, C (batch, L, groups, N)
-with groups dividing heads (head ``h`` uses group ``h // (heads / groups)``); initial and
-final states (batch, heads, p, N). Returns ``(Y, final_state)``. torch is imported inside the
+Shapes (Mamba-2's): X (batch, L, heads, p), L >= 1; A (batch, L, heads); B, C (batch, L,
+groups, N) with groups dividing heads (head ``h`` uses group ``h // (heads / groups)``); initial
+and final states (batch, heads, p, N). X, A, B, C and the initial state share one real
+floating dtype and device. Returns ``(Y, final_state)``. Bad input: ValueError naming it. torch is imported inside the
 functions, so that listing the theorems does not load it.
 """
 
 from __future__ import annotations
+
+import operator
 
 from numerics.ssm.scan import all_finite, sequential_scan
 
@@ -44,9 +47,14 @@ def _check_ssd_inputs(X, A, B, C, initial_states=None) -> None:
             raise ValueError(f"{name} must be a torch tensor, got {type(x).__name__}")
         if x.ndim != ndim:
             raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise ValueError(f"{name} must be a real floating-point tensor, got dtype {x.dtype}")
+        _check_like_X(name, x, X)
         if not all_finite(x):
             raise ValueError(f"{name} contains NaN or infinite values")
     batch, length, heads, _ = X.shape
+    if length == 0:
+        raise ValueError(f"X must have at least one step (L >= 1), got shape {tuple(X.shape)}")
     if A.shape != (batch, length, heads):
         raise ValueError(f"A must have shape (batch, L, heads) = {(batch, length, heads)}, got {tuple(A.shape)}")
     if (A > 0).any():
@@ -67,8 +75,31 @@ def _check_ssd_inputs(X, A, B, C, initial_states=None) -> None:
             raise ValueError(
                 f"initial_states must have shape (batch, heads, p, N) = {state} (or Mamba's with a block axis of 1)"
             )
+        _check_like_X("initial_states", initial_states, X)
         if not all_finite(initial_states):
             raise ValueError("initial_states contains NaN or infinite values")
+
+
+def _check_like_X(name: str, x, X) -> None:
+    """``x`` has X's dtype and device (torch would otherwise fail deep inside, without naming it)."""
+    if x.dtype != X.dtype or x.device != X.device:
+        raise ValueError(
+            f"{name} has dtype {x.dtype} on {x.device}, but X has {X.dtype} on {X.device}: X, A, B, C and "
+            "initial_states must share one dtype and device"
+        )
+
+
+def _block_length(block_len, length: int) -> int:
+    """``block_len`` as a Python int (numpy integers too; not bool), checked to divide ``length``."""
+    try:
+        if isinstance(block_len, bool):
+            raise TypeError
+        block_len = operator.index(block_len)
+    except TypeError:
+        raise ValueError(f"block_len must be a positive integer dividing L = {length}, got {block_len!r}") from None
+    if block_len < 1 or length % block_len:
+        raise ValueError(f"block_len must be a positive integer dividing L = {length}, got {block_len!r}")
+    return block_len
 
 
 def _per_head(x, heads: int):
@@ -81,7 +112,7 @@ def _initial(initial_states, X, B):
     batch, _, heads, p = X.shape
     if initial_states is None:
         return X.new_zeros(batch, heads, p, B.shape[3])
-    return initial_states.reshape(batch, heads, p, B.shape[3]).to(X.dtype)
+    return initial_states.reshape(batch, heads, p, B.shape[3])
 
 
 def segment_sums(A):
@@ -145,7 +176,7 @@ def ssd_quadratic(X, A, B, C, initial_states=None):
 def ssd(X, A, B, C, block_len, initial_states=None):
     """The chunked SSD algorithm (Mamba-2's ``ssd_minimal_discrete``): (Y, final_state).
 
-    With blocks of ``block_len`` steps (it must divide L):
+    With blocks of ``block_len`` steps (an integer, numpy's too, dividing L):
 
     1. inside each block, the quadratic form with the block's own mask (diagonal blocks of L);
     2. each block's contribution to the state at its end: ``sum_j exp(A_(j+1) + ... + A_end) x_j B_j^T``;
@@ -164,8 +195,7 @@ def ssd(X, A, B, C, block_len, initial_states=None):
     import torch
 
     _check_ssd_inputs(X, A, B, C, initial_states)
-    if not isinstance(block_len, int) or block_len < 1 or X.shape[1] % block_len:
-        raise ValueError(f"block_len must be a positive integer dividing L = {X.shape[1]}, got {block_len!r}")
+    block_len = _block_length(block_len, X.shape[1])
     state = _initial(initial_states, X, B)
     span = block_len * max(1, SPAN_STEPS // block_len)
     outputs = []

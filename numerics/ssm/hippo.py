@@ -3,7 +3,7 @@
 * :func:`window_projection`: ``c_n(T) = (1/theta) int_{T-theta}^T f(s) g_n(s, T) ds`` with
   ``g_n(s, T) = sqrt(2n+1) P_n(2(s - T)/theta + 1)``, by Gauss-Legendre quadrature;
 * :func:`fourier_derivative`: the coefficients of ``f'`` for the trigonometric signals of
-  :func:`numerics.ssm.fourier_signal`, so that the projection of ``f'`` (the rate of change of
+  :func:`numerics.ssm.legs.fourier_signal`, so that the projection of ``f'`` (the rate of change of
   the window's coefficients at fixed ``x``) is computed without any Legendre identity;
 * :func:`integrate_window_memory`: the linear memory ``c' = (1/theta)(-A c + B f(t))`` with
   ``A`` and ``B`` supplied by the caller, for a batch in one stacked ``solve_ivp``;
@@ -16,20 +16,11 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
-from numpy.polynomial import legendre
 
-from numerics.ssm import QUADRATURE_NODES, scaled_legendre_basis
-
-Signal = Callable[[np.ndarray], np.ndarray]
-
-
-def _probability_quadrature(nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes on [-1, 1] and weights for the probability measure ``dx / 2``."""
-    x, w = legendre.leggauss(nodes)
-    return x, w / 2
+from numerics.ssm.legs import QUADRATURE_NODES, Signal, scaled_legendre_basis, unit_interval_quadrature
 
 
 def window_times(T, theta, x) -> np.ndarray:
@@ -52,7 +43,7 @@ def window_projection(signal: Signal, T, theta, size: int, nodes: int = QUADRATU
         raise ValueError("theta must be positive")
     if size < 1:
         raise ValueError("size must be at least 1")
-    x, w = _probability_quadrature(nodes)
+    x, w = unit_interval_quadrature(nodes)
     return (signal(window_times(T, theta, x)) * w) @ scaled_legendre_basis(x, size)
 
 

@@ -19,11 +19,16 @@ are extreme). The default is ``"chunked"``, the fastest on CPU (benchmarks/bench
 about 5x the sequential loop at batch 2, dim 64, N 16, L = 2048, float32).
 
 Dtypes: float16/bfloat16 inputs are computed in float32 (as the reference does); float64
-inputs stay float64 (the reference would round them to float32). The output has ``u``'s dtype.
+inputs stay float64 (the reference would round them to float32). The output has ``u``'s dtype;
+the last state keeps the computing dtype (as the reference's does).
+``A``, ``B``, ``C`` must be real: the reference also accepts complex ones (S4D's complex
+diagonal ``A``, whose output is the real part), which are rejected here with a ValueError.
 torch is imported inside the functions, so that listing the theorems does not load it.
 """
 
 from __future__ import annotations
+
+import operator
 
 from numerics.ssm.scan import all_finite, blelloch_scan
 
@@ -41,7 +46,10 @@ def _require_tensor(name: str, x, ndims: tuple[int, ...]) -> None:
     if x.ndim not in ndims:
         raise ValueError(f"{name} must have {' or '.join(map(str, ndims))} dimensions, got shape {tuple(x.shape)}")
     if x.is_complex():
-        raise ValueError(f"{name}: complex tensors are not supported (real A, B, C only)")
+        raise ValueError(
+            f"{name}: complex tensors are not supported (real A, B, C only; selective_scan_ref's complex S4D mode "
+            "is not implemented)"
+        )
     if not all_finite(x):
         raise ValueError(f"{name} contains NaN or infinite values")
 
@@ -49,6 +57,8 @@ def _require_tensor(name: str, x, ndims: tuple[int, ...]) -> None:
 def _check_shapes(u, delta, A, B, C, D, z, delta_bias) -> None:
     _require_tensor("u", u, (3,))
     batch, dim, length = u.shape
+    if length == 0:
+        raise ValueError(f"u must have at least one step (L >= 1), got shape {tuple(u.shape)}")
     _require_tensor("delta", delta, (3,))
     _require_tensor("A", A, (2,))
     if delta.shape != u.shape:
@@ -132,7 +142,8 @@ def _sequential_states(decay, inputs, C):
 def _parallel_states(decay, inputs, C):
     """Blelloch's scan of the pairs (decay, input); the states read out at every step."""
     _, states = blelloch_scan(decay, inputs, overwrite=True, products=False)
-    return _readout(states, C), states[-1]
+    # A copy: the view states[-1] would keep the whole (L, batch, dim, N) buffer alive.
+    return _readout(states, C), states[-1].clone()
 
 
 def _chunked_states(u, delta, A, B, C, block=None):
@@ -158,7 +169,21 @@ def _chunked_states(u, delta, A, B, C, block=None):
         _, states = blelloch_scan(decays, inputs, overwrite=True, products=False)
         y[..., steps] = _readout(states, C_block)
         carry = states[-1]
-    return y, carry
+    # A copy: the view would keep the last block's buffer alive.
+    return y, carry.clone()
+
+
+def _steps_per_block(block) -> int:
+    """``block`` as a positive Python int (numpy integers too; not bool)."""
+    try:
+        if isinstance(block, bool):
+            raise TypeError
+        block = operator.index(block)
+    except TypeError:
+        raise ValueError(f"block must be a positive integer (steps per block), got {block!r}") from None
+    if block < 1:
+        raise ValueError(f"block must be a positive integer (steps per block), got {block!r}")
+    return block
 
 
 def selective_scan(
@@ -181,9 +206,10 @@ def selective_scan(
     (batch, groups, N, L) with groups dividing dim, or time-invariant (dim, N); D, delta_bias:
     (dim,); z: (batch, dim, L). Returns out (batch, dim, L), and with ``return_last_state``
     also the last state (batch, dim, N). ``method``: "sequential", "parallel" or "chunked"
-    (default: ``DEFAULT_METHOD``); ``block``: steps per block of "chunked" (default: blocks of
-    about ``BLOCK_ELEMENTS`` entries). Bad input (shapes, NaN, positive A, a block that is not a
-    positive integer): ValueError naming it.
+    (default: ``DEFAULT_METHOD``); ``block``: steps per block of "chunked", an integer (numpy's
+    too) (default: blocks of about ``BLOCK_ELEMENTS`` entries). A, B, C must be real (the
+    reference's complex mode is not implemented). Bad input (shapes, L = 0, NaN, complex or
+    positive A, a block that is not a positive integer): ValueError naming it.
     """
     import torch
     import torch.nn.functional as F
@@ -192,8 +218,7 @@ def selective_scan(
     method = method or DEFAULT_METHOD
     if method not in SELECTIVE_METHODS:
         raise ValueError(f"method must be one of {', '.join(SELECTIVE_METHODS)}, got {method!r}")
-    if block is not None and (not isinstance(block, int) or block < 1):
-        raise ValueError(f"block must be a positive integer (steps per block), got {block!r}")
+    block = None if block is None else _steps_per_block(block)
     dtype_in = u.dtype
     dtype = torch.float64 if torch.float64 in (u.dtype, delta.dtype, A.dtype, B.dtype, C.dtype) else torch.float32
     u, delta, A, B, C = (x.to(dtype) for x in (u, delta, A, B, C))

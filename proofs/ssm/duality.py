@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, expand, rewrite, substitute
+from proofs.derivation import Derivation, apply, expand, substitute
 
 MAMBA2 = (
     "Dao and Gu 2024, Transformers are SSMs: Generalized Models and Efficient Algorithms Through Structured State "
     "Space Duality"
 )
 LINEAR_ATTENTION = "Katharopoulos, Vyas, Pappas, Fleuret 2020, Transformers are RNNs, section 3.4"
-SYLLABUS = "seed 000 (syllabus), hours 9-10: The Frontier: State Space Duality (Mamba-2)"
 
 SSD_L_MAX = 6
 """The derivation unrolls this many steps; the mask of a shorter sequence is its leading block (causality)."""
@@ -54,12 +53,13 @@ def ssd_mask() -> Derivation:
     """``L_ij = a_(j+1) ... a_i``: the SSM's outputs are ``(L o C B^T) x`` (one state and one channel, ``L = 6``).
 
     The Jacobian ``dy/dx`` of the unrolled recurrence is ``L o c b^T``; dividing entrywise by
-    ``c_i b_j`` leaves the mask (labelled ``mask``, the closed form, in ``a_1 .. a_6``). With a
-    state of size ``N`` and ``p`` channels the same recurrence runs per state and channel and
-    ``c_i b_j`` becomes ``C_i . B_j``. Two properties follow: the block below the diagonal at
-    the split after step 3 is the outer product of ``(a_4, a_4 a_5, a_4 a_5 a_6)`` and
-    ``(a_2 a_3, a_3, 1)``, rank one (it passes a state across the split: the chunked
-    algorithm); and with every ``a_t = 1`` the mask is the causal mask of linear attention.
+    ``c_i b_j`` leaves the mask (labelled ``mask``: the claim, in ``a_1 .. a_6``). With a state
+    of size ``N`` and ``p`` channels the same recurrence runs per state and channel and
+    ``c_i b_j`` becomes ``C_i . B_j``. Two properties follow (the last two steps): the block
+    below the diagonal at the split after step 3 is the outer product of
+    ``(a_4, a_4 a_5, a_4 a_5 a_6)`` and ``(a_2 a_3, a_3, 1)``, rank one (labelled
+    ``off_diagonal_block``; it passes a state across the split: the chunked algorithm); and
+    with every ``a_t = 1`` the mask is the causal mask of linear attention.
     Dao and Gu 2024, sections 3.2-3.3 (Theorem 3.5) and 6.
     """
     mask = mask_matrix()
@@ -93,6 +93,7 @@ def ssd_mask() -> Derivation:
             apply(r"take the block of rows $4..6$, columns $1..3$", lambda M: M[SPLIT:, :SPLIT]),
             below * across,
             note=r"rank one: $(a_4, a_4 a_5, a_4 a_5 a_6)^{\top} (a_2 a_3, a_3, 1)$; the state crosses the split",
+            label="off_diagonal_block",
         )
         .then(
             substitute({ai: 1 for ai in a}, text=r"no decay: $a_t = 1$"),
@@ -100,5 +101,4 @@ def ssd_mask() -> Derivation:
             on="mask",
             note=r"the causal mask: causal linear attention $y = (\mathrm{tril} \circ c\, b^{\top})\, x$",
         )
-        .then(rewrite("the mask"), mask, on="mask")
     )

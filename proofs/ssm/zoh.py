@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, differentiate, identity, integrate, substitute
+from proofs.derivation import Derivation, apply, differentiate, identity, integrate, solve_for, substitute
 
 a = sp.Symbol("a", real=True, nonzero=True)
 b = sp.Symbol("b", real=True)
@@ -33,12 +33,17 @@ B_column = sp.Matrix(sp.symbols("b_1 b_2", real=True))
 A_BAR = sp.exp(Delta * a)
 B_BAR = (sp.exp(Delta * a) - 1) * b / a
 
+def fundamental_theorem(antiderivative: sp.Expr):
+    """The operation ``integral -> Eq(F(Delta) - F(0), integral)`` for ``F = antiderivative`` (a function of ``s``).
 
-def _solve_for_endpoint(integral: sp.Expr) -> sp.Expr:
-    """Solve ``e^{-a Delta} x(Delta) - x_0 = integral`` (the fundamental theorem of calculus) for ``x(Delta)``."""
-    endpoint = sp.Symbol("x_Delta")
-    (solution,) = sp.solve(sp.Eq(sp.exp(-a * Delta) * endpoint - x_0, integral), endpoint)
-    return solution
+    The fundamental theorem of calculus: the integral over ``[0, Delta]`` of ``F'`` is the increment of
+    ``F``. The left side is built from ``F`` itself, so a step using it follows from the start.
+    """
+
+    def equate_with_increment(integral: sp.Expr) -> sp.Eq:
+        return sp.Eq(antiderivative.subs(s, Delta) - antiderivative.subs(s, 0), integral)
+
+    return equate_with_increment
 
 
 def _read_off_update(update: sp.Expr) -> sp.Matrix:
@@ -53,38 +58,50 @@ def zoh_discretization() -> Derivation:
     """ZOH: ``x(t + Delta) = exp(Delta a) x(t) + (Delta a)^-1 (exp(Delta a) - 1) Delta b u``.
 
     Multiply by the integrating factor ``e^{-a s}``: ``(e^{-a s} x(s))' = e^{-a s} b u`` when
-    ``u`` is held; integrate over ``[0, Delta]`` (time measured from ``t``) and solve for the
-    endpoint. The closed form is the column ``(A_bar, B_bar)``. Every step treats ``a`` and
-    ``b`` only through sums, products and power series of ``a``, so it holds verbatim for a
-    diagonal ``A`` (Mamba's case: one scalar system per state) and, by the spectral mapping
+    ``u`` is held; integrate over ``[0, Delta]`` (time measured from ``t``), equate the integral with
+    the increment ``e^{-a Delta} x(Delta) - x(0)`` of the start (the fundamental theorem of calculus,
+    the left side built from the start itself), put in ``x(0) = x_0`` and solve for ``x(Delta)``.
+    The closed form is the column ``(A_bar, B_bar)``. Every step treats ``a`` and ``b`` only
+    through sums, products and power series of ``a``, so it holds verbatim for a diagonal ``A``
+    (Mamba's case: one scalar system per state) and, by the spectral mapping
     ``f(V Lambda V^-1) = V f(Lambda) V^-1``, for a diagonalisable ``A``: the lemma
     :func:`zoh_two_by_two` checks that for ``2 x 2`` with symbolic ``V``. Lemma
     :func:`euler_input_error`: Mamba's ``B_bar = Delta b`` is off by ``Delta^2 a b / 2 + O(Delta^3)``.
     """
+    endpoint = x(Delta)
+    input_integral = b * u * (1 - sp.exp(-a * Delta)) / a
+    derivation = Derivation(
+        "Zero-order hold by the integrating factor",
+        sp.exp(-a * s) * x(s),
+        start_note=(
+            r"$e^{-a s} x(s)$ for $x' = a x + b u$ with $u$ held constant on $[0, \Delta]$ "
+            r"(time measured from $t$) and $x(0) = x_0$"
+        ),
+        assumptions=(r"$u$ is constant on $[t, t + \Delta]$ (zero-order hold), $a \ne 0$",),
+        lemmas=(zoh_two_by_two(), euler_input_error()),
+    )
     return (
-        Derivation(
-            "Zero-order hold by the integrating factor",
-            sp.exp(-a * s) * x(s),
-            start_note=(
-                r"$e^{-a s} x(s)$ for $x' = a x + b u$ with $u$ held constant on $[0, \Delta]$ "
-                r"(time measured from $t$) and $x(0) = x_0$"
-            ),
-            assumptions=(r"$u$ is constant on $[t, t + \Delta]$ (zero-order hold), $a \ne 0$",),
-            lemmas=(zoh_two_by_two(), euler_input_error()),
-        )
-        .then(differentiate(s), -a * sp.exp(-a * s) * x(s) + sp.exp(-a * s) * sp.Derivative(x(s), s))
+        derivation.then(differentiate(s), -a * sp.exp(-a * s) * x(s) + sp.exp(-a * s) * sp.Derivative(x(s), s))
         .then(
             substitute({sp.Derivative(x(s), s): a * x(s) + b * u}, r"substitute the dynamics $x'(s) = a x(s) + b u$"),
             sp.exp(-a * s) * b * u,
             note="the state drops out: the derivative of the weighted state is the weighted input",
         )
+        .then(integrate(s, 0, Delta), input_integral)
         .then(
-            integrate(s, 0, Delta),
-            b * u * (1 - sp.exp(-a * Delta)) / a,
-            note=r"by the fundamental theorem of calculus the left side integrates to $e^{-a\Delta} x(\Delta) - x_0$",
+            apply(
+                r"fundamental theorem of calculus: this integral of the derivative of the start $e^{-a s} x(s)$ "
+                r"equals its increment from $s = 0$ to $s = \Delta$",
+                fundamental_theorem(derivation.start),
+            ),
+            sp.Eq(sp.exp(-a * Delta) * endpoint - x(0), input_integral),
         )
         .then(
-            apply(r"solve $e^{-a\Delta} x(\Delta) - x_0 = $ (this) for $x(\Delta)$", _solve_for_endpoint),
+            substitute({x(0): x_0}, r"the initial state $x(0) = x_0$"),
+            sp.Eq(sp.exp(-a * Delta) * endpoint - x_0, input_integral),
+        )
+        .then(
+            solve_for(endpoint, r"solve for $x(\Delta)$"),
             sp.exp(Delta * a) * x_0 + (sp.exp(Delta * a) - 1) * b * u / a,
             label="update",
         )

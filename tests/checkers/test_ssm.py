@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from checkers.checking import draw_instances, example_params, mutant_outcome, run_check, worked_example
 from checkers import ssm
-from numerics.ssm import fourier_signal, residual_inner_products
+from numerics.ssm.legs import fourier_signal, residual_inner_products
 from proofs.ssm import LEGS_N_MAX
 
 MUTANTS = {"diagonal n instead of n + 1", "B_n = 1", "no 1/t: c' = -A c + B f"}
@@ -84,3 +84,17 @@ def test_worked_example_renders():
 
     latex = example_latex(worked_example(ssm.hippo_legs, seed=0))
     assert r"\begin{pmatrix}" in latex and r"\num{5.916}" in latex and "agree within the tolerance" in latex
+
+
+def test_the_worked_example_renders_the_derived_rows():
+    import sympy as sp
+
+    from proofs.ssm import c, f, t
+    from transformer_proofs.render import example_latex
+
+    latex = example_latex(worked_example(ssm.hippo_legs, seed=0))
+    rows = ssm.hippo_legs.built_derivation().expression("ode")
+    # By hand: c_0' = (f - c_0)/t and c_1' = (sqrt(3) f - sqrt(3) c_0 - 2 c_1)/t.
+    assert sp.simplify(rows[0] - (f(t) - c(0, t)) / t) == 0
+    assert sp.simplify(rows[1] - (sp.sqrt(3) * (f(t) - c(0, t)) - 2 * c(1, t)) / t) == 0
+    assert all(sp.latex(rows[n]) in latex for n in range(4)) and sp.latex(rows[4]) not in latex

@@ -5,12 +5,13 @@ import functools
 import numpy as np
 import pytest
 
-from numerics.ssm import (
+from numerics.ssm.legs import (
     fourier_signal,
     integrate_memory,
     legendre_projection,
     residual_inner_products,
     scaled_legendre_basis,
+    unit_interval_quadrature,
 )
 
 # The LegS dynamics for N = 2, typed here only as a hand case for the solver.
@@ -117,3 +118,22 @@ def test_memory_batch_matches_each_instance_and_has_the_batch_shape(size):
         single = integrate_memory(A, B, signal_of(coefficients, slice(i, i + 1)), T[i : i + 1])
         # Adaptive steps differ between a batch and a single instance: agreement to the solver's accuracy.
         np.testing.assert_allclose(batch[i], single[0], rtol=1e-8, atol=1e-9)
+
+
+def test_the_package_re_exports_the_public_functions_of_its_submodules():
+    import numerics.ssm
+    from numerics.ssm import duality, legs, scan, selective
+
+    for module in (duality, legs, scan, selective):
+        exported = [name for name in numerics.ssm.__all__ if hasattr(module, name)]
+        assert exported, module.__name__
+        for name in exported:
+            assert getattr(numerics.ssm, name) is getattr(module, name)
+    assert {"ssd_quadratic", "ssd_recurrent", "selective_scan_ref", "ssd_minimal_discrete"} <= set(numerics.ssm.__all__)
+
+
+def test_the_shared_quadrature_is_for_the_probability_measure_on_minus_one_one():
+    # (1/2) int_{-1}^{1} x^k dx = 1/(k + 1) for even k, 0 for odd k; 4 nodes are exact up to degree 7.
+    x, w = unit_interval_quadrature(4)
+    for k in range(8):
+        assert np.dot(w, x**k) == pytest.approx(1 / (k + 1) if k % 2 == 0 else 0.0, abs=1e-15)

@@ -7,14 +7,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkers.checking import draw_instances, example_params, mutant_outcome, run_check, theorem_figures, worked_example
+from checkers.checking import (
+    call_with,
+    draw_instances,
+    example_params,
+    mutant_outcome,
+    run_check,
+    theorem_figures,
+    worked_example,
+)
 from checkers.ssm.hippo import FIGURE_HORIZON, FIGURE_SIZES, hippo_lagt, hippo_legt as theorem
-from numerics.ssm import fourier_signal
 from numerics.ssm.hippo import integrate_window_memory, laguerre_projection, window_projection
+from numerics.ssm.legs import fourier_signal
+from proofs.ssm import c, f, t
 from proofs.ssm.hippo import LAGT_N_MAX, LEGT_N_MAX
+from proofs.ssm.hippo import theta as window_length
+from transformer_proofs.render import example_latex
 
 COMMAND = Path(sys.executable).with_name("transformer-proofs")
 MUTANTS = {
@@ -182,3 +194,67 @@ def test_the_lagt_memory_integrated_from_the_past_matches_the_laplace_coefficien
 def test_lagt_size_outside_the_domain_is_bad_input():
     with pytest.raises(ValueError, match=f"N={LAGT_N_MAX + 1}"):
         example_params(hippo_lagt, {"N": LAGT_N_MAX + 1})
+
+
+
+def _given_dynamics(A, B):
+    """A compiled closed form typed here: the constant ``(A | B)`` as a batch of one."""
+    return lambda: np.concatenate([A, B[:, None]], axis=1)[None]
+
+
+def lagt_by_hand(N):
+    """Gu et al.'s untilted LagT matrices (appendix D.2): ones on and below the diagonal, B_n = 1."""
+    return np.tril(np.ones((N, N))), np.ones(N)
+
+
+@pytest.mark.parametrize(
+    "subject, by_hand, size", [(theorem, legt_by_hand, LEGT_N_MAX), (hippo_lagt, lagt_by_hand, LAGT_N_MAX)]
+)
+def test_the_claims_use_the_closed_form_they_are_given(subject, by_hand, size):
+    # The paper's (A | B) given by hand reproduces the claim; with B = 0 the claim loses exactly B_n f(T)
+    # (over theta for LegT).
+    A, B = by_hand(size)
+    for group in draw_instances(subject, 40, seed=4):
+        arguments = group.arguments()
+        claim = call_with(functools.partial(subject.assemble, _given_dynamics(A, B)), arguments)
+        without_input = call_with(functools.partial(subject.assemble, _given_dynamics(A, 0 * B)), arguments)
+        coefficients = {name: arguments[name] for name in ("amplitude", "frequency", "phase")}
+        signal = fourier_signal(arguments["T"][:, None], **coefficients)[:, 0]
+        scale = arguments["theta"][:, None] if "theta" in arguments else 1.0
+        np.testing.assert_allclose(claim, subject.evaluate_claim(**arguments), atol=1e-12)
+        lost = np.multiply.outer(signal, B[: arguments["N"]]) / scale
+        np.testing.assert_allclose(claim - without_input, lost, atol=1e-12)
+
+
+def _rendered_rows(subject, label, hand_rows, N):
+    """The worked example's LaTeX shows the derivation's rows ``n < N`` (equal to ``hand_rows``) and no others."""
+    latex = example_latex(worked_example(subject, seed=0))
+    rows = subject.built_derivation().expression(label)
+    for n, hand in enumerate(hand_rows):
+        assert sp.simplify(rows[n] - hand) == 0
+    assert all(sp.latex(rows[n]) in latex for n in range(N)) and sp.latex(rows[N]) not in latex
+    return latex
+
+
+def test_the_legt_worked_example_renders_the_derived_exact_rows():
+    # By hand from e_n = (-1)^n sqrt(2n+1), D_10 = 2 sqrt(3): c_0' = (f(t) - f(t - theta))/theta,
+    # c_1' = sqrt(3) (f(t) + f(t - theta) - 2 c_0)/theta.
+    w = window_length
+    hand = [(f(t) - f(t - w)) / w, sp.sqrt(3) * (f(t) + f(t - w) - 2 * c(0, t)) / w]
+    latex = _rendered_rows(theorem, "exact", hand, N=4)
+    assert r"\frac{1}{\theta} A" not in latex
+
+
+def test_the_lagt_worked_example_renders_the_derived_rows():
+    hand = [f(t) - c(0, t), f(t) - c(0, t) - c(1, t)]
+    _rendered_rows(hippo_lagt, "ode", hand, N=4)
+
+
+def test_window_times_are_drawn_from_their_own_horizon_by_the_shared_generator():
+    from checkers.ssm import hippo_legs
+
+    # LegT and LagT allow T in [0, 5] (a window may reach below 0); LegS needs T >= 0.5.
+    for subject in (theorem, hippo_lagt):
+        T = subject.inputs(rng=np.random.default_rng(0), n=2000)["T"]
+        assert 0.0 <= T.min() < 0.01 and 4.99 < T.max() <= 5.0
+    assert hippo_legs.inputs(rng=np.random.default_rng(0), n=2000)["T"].min() >= 0.5

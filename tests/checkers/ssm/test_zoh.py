@@ -12,6 +12,7 @@ from scipy.linalg import expm
 
 from checkers.checking import draw_instances, example_params, mutant_outcome, run_check, theorem_figures, worked_example
 from checkers.ssm.zoh import N_MAX, zoh_discretization as theorem
+from transformer_proofs.render import example_latex
 
 COMMAND = Path(sys.executable).with_name("transformer-proofs")
 MUTANTS = {
@@ -25,7 +26,7 @@ MUTANTS = {
 def test_it_verifies_with_every_step_proved():
     result = run_check(theorem, instances=200, seed=1)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 8, "proved": 8, "sampled": 0, "given": 0, "failed": 0}
+    assert result.symbolic == {"steps": 10, "proved": 10, "sampled": 0, "given": 0, "failed": 0}
     assert result.numeric.max_error < 0.01
 
 
@@ -88,3 +89,11 @@ def test_a_step_outside_the_domain_is_bad_input():
         [str(COMMAND), "example", "zoh-discretization", "--param", "N=5"], capture_output=True, text=True, timeout=120
     )
     assert process.returncode == 2 and process.stderr.startswith("transformer-proofs: error:"), process.stderr
+
+
+def test_the_worked_example_renders_the_derived_formulas():
+    latex = example_latex(worked_example(theorem, seed=0))
+    # The scalar closed form and the lemma's series, as SymPy prints them, typed here by hand.
+    assert r"\bar A = e^{\Delta a}" in latex and r"\bar B = \frac{b \left(e^{\Delta a} - 1\right)}{a}" in latex
+    assert r"\frac{\Delta^{3} a^{2} b}{6} + \frac{\Delta^{2} a b}{2}" in latex
+    assert r"e^{\Delta A}" not in latex and "Not confirmed" not in latex

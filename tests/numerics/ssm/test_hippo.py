@@ -5,7 +5,6 @@ import functools
 import numpy as np
 import pytest
 
-from numerics.ssm import fourier_signal
 from numerics.ssm.hippo import (
     fourier_derivative,
     integrate_window_memory,
@@ -15,6 +14,7 @@ from numerics.ssm.hippo import (
     window_projection,
     window_times,
 )
+from numerics.ssm.legs import fourier_signal
 
 
 def identity_signal(times):

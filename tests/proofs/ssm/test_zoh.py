@@ -10,6 +10,7 @@ from proofs.ssm.zoh import (
     a,
     b,
     euler_input_error,
+    fundamental_theorem,
     lambda_1,
     lambda_2,
     p,
@@ -26,8 +27,23 @@ from proofs.ssm.zoh import (
 
 def test_every_step_is_proved_lemmas_included():
     derivation = zoh_discretization()
-    assert [step.evidence for step in derivation.check()] == ["proved"] * 5
-    assert derivation.counts() == {"steps": 8, "proved": 8, "sampled": 0, "given": 0, "failed": 0}
+    assert [step.evidence for step in derivation.check()] == ["proved"] * 7
+    assert derivation.counts() == {"steps": 10, "proved": 10, "sampled": 0, "given": 0, "failed": 0}
+
+
+def test_the_endpoint_equation_is_built_from_the_start():
+    # The step after the integral equates it with the start's increment e^{-a Delta} x(Delta) - x(0), by hand.
+    derivation = zoh_discretization()
+    assert derivation.start == sp.exp(-a * s) * x(s)
+    equation = derivation.steps[3].stated
+    assert sp.expand(equation.lhs - (sp.exp(-a * Delta) * x(Delta) - x(0))) == 0
+    assert equation.rhs == derivation.steps[2].stated
+
+
+def test_the_fundamental_theorem_operation_at_a_known_antiderivative():
+    # int_0^Delta cos = sin(Delta) - sin(0): the operation's equation holds identically.
+    assert fundamental_theorem(sp.sin(s))(sp.integrate(sp.cos(s), (s, 0, Delta))) == sp.true
+    assert fundamental_theorem(sp.sin(s))(sp.sin(Delta) + 1) == sp.Eq(sp.sin(Delta), sp.sin(Delta) + 1)
 
 
 def test_the_closed_form_is_the_zoh_pair():
@@ -66,12 +82,20 @@ def _wrong_integral(derivation):
     return derivation.steps[2].stated * a  # the 1/a of the integral dropped
 
 
+def _unweighted_increment(derivation):
+    return sp.Eq(x(Delta) - x(0), derivation.steps[2].stated)  # the integrating factor forgotten at s = Delta
+
+
+def _wrong_initial_state(derivation):
+    return derivation.steps[3].stated.subs(x(0), 0)
+
+
 def _wrong_endpoint(derivation):
-    return derivation.steps[3].stated.subs(x_0, 0)
+    return derivation.steps[5].stated.subs(x_0, 0)
 
 
 def _wrong_read_off(derivation):
-    return sp.Matrix([sp.exp(a), derivation.steps[4].stated[1]])  # exp(A) instead of exp(Delta A)
+    return sp.Matrix([sp.exp(a), derivation.steps[6].stated[1]])  # exp(A) instead of exp(Delta A)
 
 
 def _wrong_substitution(derivation):
@@ -80,7 +104,14 @@ def _wrong_substitution(derivation):
 
 @pytest.mark.parametrize(
     "number, perturb",
-    [(2, _wrong_substitution), (3, _wrong_integral), (4, _wrong_endpoint), (5, _wrong_read_off)],
+    [
+        (2, _wrong_substitution),
+        (3, _wrong_integral),
+        (4, _unweighted_increment),
+        (5, _wrong_initial_state),
+        (6, _wrong_endpoint),
+        (7, _wrong_read_off),
+    ],
 )
 def test_a_perturbed_step_is_rejected_with_its_number(number, perturb):
     derivation = zoh_discretization()
