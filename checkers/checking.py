@@ -551,6 +551,11 @@ class Registry:
         chosen = [t for t in self._theorems.values() if topic is None or t.topic == topic]
         return sorted(chosen, key=lambda t: order.get(t.topic, len(order)))
 
+    def holds(self, theorem: Theorem) -> bool:
+        """Whether this very theorem is registered (so that ``tp.check(id)`` finds it)."""
+        self._ensure_builtins()
+        return self._theorems.get(theorem.id) is theorem
+
     def get(self, theorem_id: str) -> Theorem:
         self._ensure_builtins()
         if theorem_id not in self._theorems:
@@ -777,7 +782,16 @@ def check(theorem: Theorem | str, *, instances: int = 1000, seed: int = 0, devic
 
 
 def replay_line(theorem: Theorem, seed: int) -> str:
-    return f"replay: tp.check({theorem.id!r}, seed={seed})  or  pytest --tp-seed {seed}"
+    """The call that repeats this check: by id when the registry holds the theorem, else by its module's name for it."""
+    return f"replay: tp.check({_reference(theorem)}, seed={seed})"
+
+
+def _reference(theorem: Theorem) -> str:
+    if REGISTRY.holds(theorem):
+        return repr(theorem.id)
+    module = sys.modules.get(theorem.defined_in)
+    names = [name for name, value in vars(module).items() if value is theorem] if module else []
+    return f"{theorem.defined_in}.{names[0]}" if names else repr(theorem.id)
 
 
 def run_check(
@@ -846,9 +860,11 @@ def _numeric_summary(theorem: Theorem, oracles: list[_OracleValues], seed: int, 
         message = f"verified on {instances} instances; max error {max_error:.3g} of tolerance"
         return NumericSummary(instances, max_error, tolerance, policy.name, None, draws, oracle_accuracy), message
     counterexample = _counterexample(theorem, group, claim, comparison, i, seed, device)
+    bounds = ", ".join(f"{name} {value:g}" for name, value in tolerance.items())
     message = (
         f"{theorem.id}: claim and oracle disagree {counterexample.describe()} "
-        f"(error {max_error:.3g} times the {policy.name} tolerance {tolerance})"
+        f"(error {counterexample.error:.3g} times the {policy.name} tolerance ({bounds}) there; "
+        f"{max_error:.3g} at the worst of the {instances} sampled instances)"
     )
     return NumericSummary(instances, max_error, tolerance, policy.name, counterexample, draws, oracle_accuracy), message
 
@@ -870,7 +886,7 @@ def _counterexample(theorem, group, claim, comparison, i, seed, device) -> Count
         shrunk = _shrink(theorem, params, seed, device)
         if shrunk is not None:
             return shrunk
-    return Counterexample(params, claim[i], comparison.reference[i])
+    return Counterexample(params, claim[i], comparison.reference[i], error=float(comparison.errors[i]))
 
 
 def _shrink(theorem: Theorem, params: dict, seed: int, device: str) -> Counterexample | None:
@@ -900,7 +916,8 @@ def _failing_instance(theorem, params, seed, device) -> Counterexample | None:
         return None
     if comparison.errors[0] <= 1:
         return None
-    return Counterexample(dict(params), claim[0], comparison.reference[0], {k: v[0] for k, v in group.inputs.items()})
+    inputs = {k: v[0] for k, v in group.inputs.items()}
+    return Counterexample(dict(params), claim[0], comparison.reference[0], inputs, float(comparison.errors[0]))
 
 
 def _mutant_results(theorem: Theorem, oracles: list[_OracleValues], device: str) -> tuple[MutantResult, ...]:
@@ -1032,12 +1049,26 @@ def worked_example(
     comparison = _compare(theorem.policy, claim, oracle, 1)
     if theorem.values is not None:
         arguments = {**params, **{k: v[0] for k, v in group.inputs.items()}, "device": device, "seed": seed, "data": data}
-        values = dict(call_with(theorem.values, arguments))
+        values = dict(_guarded(theorem, "values", theorem.values, arguments))
     else:
         values = {"claim": claim[0], "oracle": comparison.reference[0]}
     verified = bool(comparison.errors[0] <= 1 and all(_finite(v) for v in values.values()))
     message = f"claim and oracle agree within {comparison.errors[0]:.3g} of the tolerance"
     return WorkedExample(theorem.id, seed, params, values, verified, message)
+
+
+def _guarded(theorem: Theorem, role: str, function: Callable, arguments: Mapping[str, Any]):
+    """``function(**arguments)``, naming the theorem in what it raises.
+
+    A ValueError stays one (bad input, such as a data file that is not there); any other
+    exception is the theorem's code failing, a TheoremError.
+    """
+    try:
+        return call_with(function, arguments)
+    except ValueError as error:
+        raise ValueError(f"{theorem.id}: {error}") from error
+    except Exception as error:
+        raise TheoremError(f"{theorem.id}: {role}= raised {type(error).__name__}: {error}") from error
 
 
 def _finite(value) -> bool:
@@ -1054,7 +1085,7 @@ def theorem_figures(theorem: Theorem, *, seed: int = 0, data: str | None = None,
     if theorem.figures is None:
         return []
     arguments = {**example_params(theorem, overrides), "seed": seed, "data": data}
-    plots = list(call_with(theorem.figures, arguments))
+    plots = list(_guarded(theorem, "figures", theorem.figures, arguments))
     for plot in plots:
         if not isinstance(plot, Plot) or not re.fullmatch(r"[a-z0-9-]+", plot.name):
             raise TheoremError(f"theorem {theorem.id!r}: figures= must return Plot records with kebab-case names")

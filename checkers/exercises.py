@@ -19,6 +19,11 @@ class Exercise:
     wording: str
     theorem_id: str | None = None
 
+    @property
+    def kind(self) -> str:
+        """The sheet's own name for it: its section 1 holds exercises, section 2 coding tasks."""
+        return "Exercise" if self.number.startswith("1.") else "Task"
+
 
 SHEET_SOURCE = "seed 003, Topic 10: Practice and Exercises"
 
@@ -42,7 +47,7 @@ EXERCISES = (
         "1.3",
         "The rank of an attention layer",
         r"Bound the rank of a single head's output $Z$ in terms of $n$, $d_k$ and $d_v$, and say what changes "
-        r"with $H$ heads. (The sheet's bound $\min(n, d_k, d_v)$ is false for softmax attention.)",
+        r"with $H$ heads.",
         "attention-rank",
     ),
     Exercise(

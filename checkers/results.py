@@ -43,6 +43,7 @@ class Counterexample:
     claim: Any
     oracle: Any
     inputs: dict[str, Any] = field(default_factory=dict)
+    error: float | None = None  # in units of the tolerance, at this instance
 
     def to_json(self) -> dict:
         return to_jsonable({"params": self.params, "claim": self.claim, "oracle": self.oracle})

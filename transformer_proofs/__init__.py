@@ -19,7 +19,9 @@ from checkers.checking import (
 )
 from checkers.results import (
     CheckResult,
+    Erratum,
     MutantReport,
+    Plot,
     Report,
     TheoremError,
     TheoremFailed,
@@ -46,9 +48,11 @@ def __getattr__(name):
 __all__ = [
     "CheckResult",
     "Choice",
+    "Erratum",
     "Deterministic",
     "Integer",
     "MutantReport",
+    "Plot",
     "Real",
     "Report",
     "Statistical",

@@ -17,6 +17,17 @@ from checkers.checking import REGISTRY, Theorem, mutant_outcome, run_check, work
 from checkers.results import Erratum, MutantReport, Report, WorkedExample, package_version
 
 
+def check_device(device: str) -> None:
+    """Refuse a device this machine does not have, before any work is done."""
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device {device!r}: use 'cpu' or 'cuda'")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("device 'cuda': CUDA is not available on this machine (use 'cpu')")
+
+
 def theorems(topic: str | None = None) -> list[Theorem]:
     """Every registered theorem (built-in, entry points, loaded modules), in syllabus order."""
     return REGISTRY.theorems(topic)
@@ -46,7 +57,11 @@ def select(ids: Iterable[str] | None = None, topic: str | None = None) -> list[T
 def verify(
     ids: Iterable[str] | None = None, *, instances: int = 1000, seed: int = 0, device: str = "cpu", topic: str | None = None
 ) -> Report:
-    """Check derivations and claims of the chosen theorems (all by default); mutants are not run here."""
+    """Check derivations and claims of the chosen theorems (all by default); mutants are not run here.
+
+    ``device="cuda"`` needs CUDA (a ValueError otherwise).
+    """
+    check_device(device)
     results = tuple(
         run_check(t, instances=instances, seed=seed, device=device) for t in select(ids, topic)
     )
@@ -66,7 +81,11 @@ def example(theorem_id: str, *, seed: int = 0, data: str | None = None, **params
     from transformer_proofs.render import example_latex
 
     theorem = get(theorem_id)
-    return replace(worked_example(theorem, seed=seed, data=data, **params), renderer=example_latex)
+    try:
+        worked = worked_example(theorem, seed=seed, data=data, **params)
+    except ValueError as error:
+        raise ValueError(f"{theorem.id}: {error}") from None
+    return replace(worked, renderer=example_latex)
 
 
 def errata(topic: str | None = None) -> list[tuple[Theorem, Erratum]]:

@@ -111,11 +111,10 @@ def _emit_json(document: dict, target: Optional[str]) -> None:
 
 
 def _check_device(device: Device) -> None:
-    if device is Device.cuda:
-        import torch
-
-        if not torch.cuda.is_available():
-            raise BadInput("--device cuda: CUDA is not available on this machine (use --device cpu)")
+    try:
+        api.check_device(device.value)
+    except ValueError as error:
+        raise BadInput(f"--device: {error}") from None
 
 
 @app.command("list")
@@ -141,6 +140,7 @@ def list_theorems(
         _emit_json(document, "-")
         return
     table = Table("id", "topic", "title", "parameters (default)", box=None, pad_edge=False)
+    table.columns[0].no_wrap = True  # ids are copied into other commands: never cut them
     for t in chosen:
         params = ", ".join(f"{n}={d.default_value()}" for n, d in t.parameters.items())
         table.add_row(t.id, t.topic, t.title, params)
@@ -309,6 +309,7 @@ def render(
     module: ModuleOption = None,
 ) -> None:
     """Build a LaTeX handout (.tex, or .pdf through latexmk) of verified theorems."""
+    from checkers.results import TheoremError
     from transformer_proofs.render import LatexMissing, write_handout, write_sheet
 
     if output is None:
@@ -324,14 +325,14 @@ def render(
                 handouts = write_sheet(output, **options)
             else:
                 handouts = (write_handout(chosen, output, solutions=solutions, **options),)
-    except (LatexMissing, ValueError, RuntimeError) as error:
+    except (LatexMissing, ValueError, RuntimeError, TheoremError) as error:
         raise BadInput(str(error)) from None
     for handout in handouts:
         console.print(f"wrote {handout.path}")
     ok = all(h.ok for h in handouts)
     if not ok:
         console.print("not everything in it was verified (see the sections' stamps); run verify and mutants for details")
-    raise typer.Exit(0 if ok else 1)
+    raise typer.Exit(2 if any(h.has_errors for h in handouts) else 0 if ok else 1)
 
 
 @app.command()

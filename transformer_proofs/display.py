@@ -151,7 +151,8 @@ def _indent(text: str) -> str:
 
 def print_report(report: Report, console: Console) -> None:
     table = Table("theorem", "status", "steps p/s/g", "n", "max err", "policy", "s", box=None, pad_edge=False)
-    table.columns[0].no_wrap = True
+    for column in (0, 1, 5):  # id, status and policy are read whole; the numbers can wrap
+        table.columns[column].no_wrap = True
     for r in report.results:
         s = r.symbolic
         steps = f"{s['steps']}: {s['proved']}/{s['sampled']}/{s['given']}" if s else "-"

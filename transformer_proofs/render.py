@@ -65,8 +65,8 @@ def operation_text(text: str) -> str:
 
 
 def latex_prose(text: str) -> str:
-    """A statement or assumption: text with ``$...$`` math is used as is; a bare formula is displayed."""
-    return text if "$" in text or "\\(" in text else rf"\[ {text} \]"
+    """A statement or assumption: LaTeX with ``$...$`` math is used as is; text without math is escaped."""
+    return text if "$" in text or "\\(" in text else escape_tex(text)
 
 
 def latex_expression(expr: Any) -> str:
@@ -76,7 +76,9 @@ def latex_expression(expr: Any) -> str:
 
 
 def number(value: Any, digits: int = 6) -> str:
-    """A number typeset with siunitx (6 significant digits)."""
+    """A number typeset with siunitx (6 significant digits); text (a Choice value) as text."""
+    if isinstance(value, str):
+        return rf"\text{{{escape_tex(value)}}}"
     if isinstance(value, (bool, np.bool_)):
         return r"\text{true}" if value else r"\text{false}"
     value = np.asarray(value).item() if np.ndim(value) == 0 else value
@@ -85,6 +87,8 @@ def number(value: Any, digits: int = 6) -> str:
     value = float(value)
     if not np.isfinite(value):
         return rf"\text{{{value}}}"
+    if value.is_integer() and abs(value) < 1e9:  # counts in full; larger values in scientific notation
+        return rf"\num{{{int(value)}}}"
     return rf"\num{{{value:.{digits}g}}}"
 
 
@@ -165,10 +169,11 @@ class Section:
 
 @dataclass(frozen=True)
 class Handout:
-    """A written handout and whether everything in it was verified."""
+    """A written handout, whether everything in it was verified, and whether a theorem's code raised."""
 
     path: Path
     ok: bool
+    has_errors: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,7 @@ class HandoutSource:
     tex: str
     figures: dict[str, bytes]
     ok: bool
+    has_errors: bool = False
 
 
 def handout_latex(theorems: Sequence[Theorem], **options) -> str:
@@ -222,13 +228,25 @@ def sheet_sources(
         seed=seed,
         instances=instances,
         variant=variant,
-        exercises=[(e, sections.get(e.theorem_id)) for e in exercises],
+        exercises=_with_earlier_answers(exercises, sections),
         sheet_source=SHEET_SOURCE,
     )
     return tuple(
         _source("sheet.tex.j2", list(sections.values()), sources, solutions=solutions, **context)
         for solutions in (False, True)
     )
+
+
+def _with_earlier_answers(exercises: Sequence[Exercise], sections: dict) -> list[tuple]:
+    """``(exercise, section or None, the earlier exercise answered by the same theorem or None)``, in order."""
+    first: dict[str, Exercise] = {}
+    rows = []
+    for exercise in exercises:
+        section = sections.get(exercise.theorem_id)
+        rows.append((exercise, section, first.get(exercise.theorem_id)))
+        if section is not None:
+            first.setdefault(exercise.theorem_id, exercise)
+    return rows
 
 
 def _registered(theorem_id: str | None) -> Theorem | None:
@@ -250,7 +268,8 @@ def _source(template: str, sections: list, sources: list[str], **context) -> Han
         **context,
     )
     figures = {name: figure_pdf(plot) for section in sections for name, plot in section.figures}
-    return HandoutSource(tex, figures, all(section.ok for section in sections))
+    has_errors = any("error" in (s.result.status, s.refutations.status) for s in sections)
+    return HandoutSource(tex, figures, all(section.ok for section in sections), has_errors)
 
 
 def _section(
@@ -333,7 +352,7 @@ def _write(source: HandoutSource, path: Path) -> Handout:
             (path.parent / name).write_bytes(content)
     else:
         path.write_bytes(compile_pdf(source.tex, files=source.figures))
-    return Handout(path, source.ok)
+    return Handout(path, source.ok, source.has_errors)
 
 
 def compile_pdf(tex: str, *, files: dict[str, bytes] | None = None, time_limit: int = LATEX_TIME_LIMIT) -> bytes:

@@ -323,6 +323,7 @@ def _rate_values(layers, fraction, C):
 
 rate_for_kept_fraction_theorem = Theorem(
     id="rank-collapse-rate",
+    variants={"layers": Integer(6, 48), "fraction": Real(0.05, 0.5)},
     title="Largest convergence rate that keeps 10% after 12 layers (Ex. 1.7)",
     topic="attention",
     statement=(

@@ -101,6 +101,7 @@ def _jl_values(m, eps, seed):
 
 jl_dimension_theorem = Theorem(
     id="jl-dimension",
+    variants={"m": Real(1e3, 1e12, log=True), "eps": Real(0.05, 0.5)},
     title="Embedding dimension for Johnson-Lindenstrauss (Ex. 1.9)",
     topic="attention",
     statement=(
@@ -122,7 +123,7 @@ jl_dimension_theorem = Theorem(
     sources=(DASGUPTA_GUPTA, f"{ACHLIOPTAS} (the same tail for a Gaussian matrix scaled by 1/sqrt(d))", "seed 003, exercise 1.9"),
     parameters={
         "m": Real(2.0, 1e15, log=True, default=1e12),
-        "eps": Real(1e-6, 1.0, log=True, where=lambda eps: eps < 1, default=0.1),
+        "eps": Real(1e-6, 1.0, log=True, where=lambda eps: eps < 1, condition="eps < 1", default=0.1),
     },
     derivation=jl_dimension,
     assemble=lambda closed_form, m, eps: closed_form(m=m, epsilon=eps),

@@ -75,6 +75,7 @@ def _allocation_values(A, B, C, E, alpha, beta):
 
 chinchilla_allocation = Theorem(
     id="chinchilla-allocation",
+    variants={"C": Real(1e21, 1e25, log=True)},  # the fit stays Hoffmann et al.'s
     title="Compute-optimal allocation of parameters and data (Chinchilla, approach 3)",
     topic="scaling",
     statement=(

@@ -80,6 +80,7 @@ def _frontier_figures(C, tokens_per_param):
 
 chinchilla_frontier = Theorem(
     id="chinchilla-frontier",
+    variants={"C": Real(1e21, 1e25, log=True), "tokens_per_param": Real(10.0, 40.0)},
     title="The Chinchilla frontier: parameters and tokens for a compute budget (Ex. 1.5)",
     topic="scaling",
     statement=(

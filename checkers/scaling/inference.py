@@ -124,6 +124,7 @@ def _inference_figures(A, B, alpha, beta, N_ref, D_ref):
 
 inference_optimal = Theorem(
     id="inference-optimal",
+    variants={"N_ref": Real(1e9, 1e11, log=True), "D_inf": Real(1e11, 1e14, log=True)},
     title="Inference-optimal scaling: smaller models trained longer (beyond Chinchilla)",
     topic="scaling",
     statement=(

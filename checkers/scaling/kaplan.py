@@ -80,6 +80,7 @@ def _kaplan_values(C, N_c, D_c, alpha_N, alpha_D):
 
 kaplan_exponents = Theorem(
     id="kaplan-exponents",
+    variants={"C": Real(1e18, 1e24, log=True)},  # the fit stays Kaplan et al.'s
     title="Kaplan's scaling exponents and the allocation their joint law implies",
     topic="scaling",
     statement=(

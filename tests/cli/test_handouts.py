@@ -16,14 +16,13 @@ USER_MODULE = textwrap.dedent(
     import numpy as np
     from matplotlib.figure import Figure
     import transformer_proofs as tp
-    from checkers.results import Erratum, Plot
 
     def squares_figure(seed, n):
         figure = Figure(figsize=(3, 2))
         axes = figure.add_subplot()
         x = np.random.default_rng(seed).uniform(0, n, 20)
         axes.plot(np.sort(x), np.sort(x) ** 2)
-        return [Plot("squares", "Squares of random points", figure)]
+        return [tp.Plot("squares", "Squares of random points", figure)]
 
     square_sum = tp.Theorem(
         id="odd-sum", title="Sum of the first n odd numbers", topic="user",
@@ -33,7 +32,7 @@ USER_MODULE = textwrap.dedent(
         oracle=lambda n: np.array([np.arange(1, 2 * m, 2).sum() for m in n]),
         mutants={"n(n+1)": lambda n: n * (n + 1), "2n - 1": lambda n: 2 * n - 1, "n^2 - 1": lambda n: n ** 2 - 1},
         figures=squares_figure,
-        errata=(Erratum("my notes", "lecture 1", "the sum is $n(n+1)$", "the sum is $n^2$", refuted_by="n(n+1)"),),
+        errata=(tp.Erratum("my notes", "lecture 1", "the sum is $n(n+1)$", "the sum is $n^2$", refuted_by="n(n+1)"),),
     )
     """
 )
@@ -119,13 +118,16 @@ def test_handout_appends_the_errata_of_its_theorems():
 
 def test_sheet_lists_every_exercise_and_says_which_are_not_covered():
     exercises = (
-        Exercise("9.1", "Allocation", "Allocate a budget.", "chinchilla-allocation"),
-        Exercise("9.2", "Open question", "Not answered here."),
+        Exercise("1.1", "Allocation", "Allocate a budget.", "chinchilla-allocation"),
+        Exercise("1.2", "Open question", "Not answered here."),
+        Exercise("2.1", "Allocation again", "Allocate it in code.", "chinchilla-allocation"),
     )
-    student, solutions = sheet_sources(exercises)
+    student, solutions = sheet_sources(exercises, instances=50)
     for source in (student, solutions):
-        assert r"\section{Exercise 9.1: Allocation}" in source.tex
-        assert "Not yet covered by the toolkit" in source.tex.split("Exercise 9.2")[1]
+        assert r"\section{Exercise 1.1: Allocation}" in source.tex
+        assert "Not yet covered by the toolkit" in source.tex.split("Exercise 1.2")[1]
+        assert "The same theorem answers exercise 1.1 above" in source.tex.split("Task 2.1")[1]
+        assert source.tex.count(r"\label{thm:chinchilla-allocation}") == (source is solutions)
     assert r"\textbf{Find:}" in student.tex and "Derivation" not in student.tex
     assert "Derivation" in solutions.tex and solutions.ok
 

@@ -36,7 +36,13 @@ def test_theorems_are_collected_and_a_false_one_fails_with_its_replay_line(tmp_p
     run = run_pytest(tmp_path, "--tp-seed", "5", "--tp-instances", "50")
     assert run.returncode == 1
     assert "1 failed, 1 passed" in run.stdout
-    assert "off-by-one" in run.stdout and "--tp-seed 5" in run.stdout and "tp.check('off-by-one', seed=5)" in run.stdout
+    assert "off-by-one" in run.stdout and "replay: tp.check(test_mine.off_by_one, seed=5)" in run.stdout
+    assert "replay: pytest test_mine.py::off_by_one --tp-seed 5" in run.stdout
+
+
+def test_bad_plugin_options_stop_pytest_once(tmp_path):
+    run = run_pytest(tmp_path, "--tp-instances", "0")
+    assert run.returncode == 4 and "--tp-instances must be at least 1" in run.stderr
 
 
 def test_the_plugin_can_be_turned_off(tmp_path):

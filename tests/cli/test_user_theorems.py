@@ -85,3 +85,29 @@ def test_an_entry_point_module_is_loaded_without_module(tp, tmp_path):
     assert listed.returncode == 0, listed.stderr
     assert "entry-double" in listed.stdout
     assert tp("verify", "entry-double", "--instances", "50", env=env).returncode == 0
+
+
+def test_render_and_example_exit_2_naming_a_theorem_that_errs(tp, modules, tmp_path):
+    errored = tp("render", "nan-claim", "--module", "bad", "--instances", "10", "-o", tmp_path / "x.tex", env=modules)
+    one_line(errored, "nan-claim: the claim returned NaN")
+    (tmp_path / "values_raise.py").write_text(
+        "import transformer_proofs as tp\n"
+        "mine = tp.Theorem(id='values-raise', title='t', topic='user', statement='x', parameters={'x': tp.Real(0, 1)},"
+        " claim=lambda x: x, oracle=lambda x: x, values=lambda x: {'y': 1 / 0})\n"
+    )
+    one_line(tp("example", "values-raise", "--module", "values_raise", env=modules), "values-raise: values= raised ZeroDivisionError")
+
+
+def test_choice_parameters_and_text_values_render_in_both_versions(tp, modules, tmp_path):
+    (tmp_path / "choices.py").write_text(
+        "import transformer_proofs as tp\n"
+        "mine = tp.Theorem(id='choice-user', title='t', topic='user', statement='$x = x$',"
+        " parameters={'kind': tp.Choice(('a', 'b')), 'x': tp.Real(0, 1)},"
+        " claim=lambda x: x, oracle=lambda x: x, values=lambda kind, x: {'verdict': f'holds for {kind}', 'x': x})\n"
+    )
+    for option in ("--solutions", "--no-solutions"):
+        out = tmp_path / f"c{option}.tex"
+        run = tp("render", "choice-user", "--module", "choices", option, "--instances", "10", "-o", out, env=modules)
+        assert run.returncode == 0, run.stderr
+        assert r"\text{a}" in out.read_text()
+    assert "holds for a" in (tmp_path / "c--solutions.tex").read_text()

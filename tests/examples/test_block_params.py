@@ -18,10 +18,12 @@ def test_pytest_passes_the_true_theorem_and_shows_why_the_false_one_fails():
     tests = run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider")
     assert tests.returncode == 1, tests.stdout + tests.stderr
     assert "1 failed, 2 passed" in tests.stdout
-    assert "FAILED tests/test_theorems.py::test_rule_of_thumb" in tests.stdout
-    # The shrunk counterexample (d = 1: 12 against 25 parameters) and the line that replays it.
+    # The plugin collected the imported theorems; the false one fails on the shrunk counterexample
+    # (d = 1: 12 against 25 parameters), with the lines that replay it.
+    assert "FAILED tests/test_theorems.py::rule_of_thumb" in tests.stdout
     assert "claim and oracle disagree at d=1: claim 12, oracle 25" in tests.stdout
-    assert "replay: tp.check('block-parameters-rule-of-thumb', seed=0)" in tests.stdout
+    assert "replay: tp.check(blockparams.theorems.rule_of_thumb, seed=0)" in tests.stdout
+    assert "replay: pytest tests/test_theorems.py::rule_of_thumb --tp-seed 0" in tests.stdout
 
 
 def test_the_command_line_checks_user_theorems(tmp_path):
