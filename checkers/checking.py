@@ -357,7 +357,9 @@ class Theorem:
     returns the handout's :class:`~checkers.results.Plot` list at the example's
     parameters. ``errata`` lists claims of the course material this theorem shows false or
     loose. ``lemmas`` (only with ``claim=``) are builders of checked derivations that
-    support a claim with no closed form: shown and counted, never compiled. ``variants`` names the parameters a handout variant redraws (with the domain
+    support a claim with no closed form: shown and counted, never compiled. ``questions``
+    maps worked-example value names to what the student version asks (prose with ``$...$``
+    math; by default it lists every value by name). ``variants`` names the parameters a handout variant redraws (with the domain
     to draw them from); by default every parameter that does not fix a shape. ``values`` and ``figures`` also receive ``data`` (a path the user gave, or None)
     when their signature names it.
     """
@@ -382,6 +384,7 @@ class Theorem:
     errata: tuple[Erratum, ...] = ()
     variants: Mapping[str, Domain] | None = None
     lemmas: tuple[Callable[[], Derivation], ...] = ()
+    questions: Mapping[str, str] | None = None
 
     def __post_init__(self):
         problem = self._definition_problem()
@@ -425,6 +428,8 @@ class Theorem:
                 return f"erratum {erratum.section!r}: name the mutant that refutes it (refuted_by=) or give evidence="
             if erratum.refuted_by is not None and erratum.refuted_by not in dict(self.mutants):
                 return f"erratum {erratum.section!r}: refuted_by={erratum.refuted_by!r} is not one of the mutants"
+        if self.questions is not None and not all(isinstance(q, str) for q in dict(self.questions).values()):
+            return "questions= must map value names to question text"
         for name, domain in dict(self.variants or {}).items():
             if name not in dict(self.parameters) or not isinstance(domain, (Integer, Real, Choice)):
                 return f"variants= must map parameter names to domains ({name!r} does not)"

@@ -32,6 +32,7 @@ USER_MODULE = textwrap.dedent(
         oracle=lambda n: np.array([np.arange(1, 2 * m, 2).sum() for m in n]),
         mutants={"n(n+1)": lambda n: n * (n + 1), "2n - 1": lambda n: 2 * n - 1, "n^2 - 1": lambda n: n ** 2 - 1},
         figures=squares_figure,
+        questions={"claim": "What is the sum of the first $n$ odd numbers? Prove it by induction."},
         errata=(tp.Erratum("my notes", "lecture 1", "the sum is $n(n+1)$", "the sum is $n^2$", refuted_by="n(n+1)"),),
     )
     """
@@ -49,7 +50,7 @@ def test_student_version_asks_without_answering(tp, tmp_path, user_module):
     assert tp("render", "odd-sum", "--module", "oddsum", "--no-solutions", "-o", student, env=user_module).returncode == 0
     assert tp("render", "odd-sum", "--module", "oddsum", "-o", full, env=user_module).returncode == 0
     student_text, full_text = student.read_text(), full.read_text()
-    assert "Student version" in student_text and r"\textbf{Find:}" in student_text
+    assert "Student version" in student_text and "Prove it by induction." in student_text
     # The answer (7^2 = 49), the refutations and the stamp are in the solutions only.
     assert r"\num{49}" in full_text and r"\num{49}" not in student_text
     assert "refuted" in full_text and "refuted" not in student_text
