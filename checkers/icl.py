@@ -165,6 +165,24 @@ lsa_gd = Theorem(
         ),
     ),
     values=_example_values,
+    questions={
+        "W_K": (
+            r"Context tokens $e_j = (x_j, y_j)$, $j = 1, \dots, N$, with $x_j \in \mathbb{R}^{d_x}$, "
+            r"$y_j \in \mathbb{R}^{d_y}$, and the query $e_q = (x_q, 0)$ pass through one linear self-attention "
+            r"layer $e \leftarrow e + P W_V \big(\sum_{j=1}^N e_j (W_K e_j)^\top\big) W_Q e$. Find weights $W_K$, "
+            r"$W_Q$, $W_V$ and $P$ for which the layer performs one gradient-descent step with learning rate $\eta$ "
+            r"on $L(W) = \frac{1}{2N} \sum_j \lVert W x_j - y_j \rVert^2$ from $W_0 = 0$, and write them out for the "
+            r"given $d_x$, $d_y$, $N$ and $\eta$."
+        ),
+        "y_lsa": (
+            r"Prove that your construction works: how does the layer change each token's $x$ and $y$ channels, and "
+            r"where in the query token, and with which sign, does the one-step prediction $W_1 x_q$ appear?"
+        ),
+        "y_gd": (
+            r"On random data of the given sizes, compute $W_1 x_q$ by explicit gradient descent and compare it "
+            r"with the layer's read-out."
+        ),
+    },
     errata=(
         Erratum(
             source="seed 004",

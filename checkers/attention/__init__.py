@@ -103,6 +103,24 @@ softmax_variance = Theorem(
     },
     tolerance=MOMENT_POLICY,
     values=_moment_values,
+    questions={
+        "mean": (
+            r"Let $q, k \in \mathbb{R}^d$ have independent entries $q_i \sim \mathcal{N}(0, \sigma_q^2)$ and "
+            r"$k_i \sim \mathcal{N}(0, \sigma_k^2)$. Find $E[q \cdot k]$ and prove your answer."
+        ),
+        "variance": (
+            r"Derive $\mathrm{Var}(q \cdot k)$ as a function of $d$, $\sigma_q$ and $\sigma_k$, and evaluate it for "
+            r"the given values."
+        ),
+        "scaled_variance": (
+            r"Find the variance of the scaled logit $q \cdot k / \sqrt{d}$. Why is the softmax input divided by "
+            r"$\sqrt{d}$, rather than left unscaled or divided by $d$?"
+        ),
+        "fourth_moment": (
+            r"Compute the fourth moment $E[(q \cdot k)^4]$ for the given values. What does it tell you about how "
+            r"close $q \cdot k / \sqrt{d}$ is to a Gaussian as $d$ grows?"
+        ),
+    },
 )
 
 # --- pe-rotation ------------------------------------------------------------------------------
@@ -197,5 +215,18 @@ pe_rotation = Theorem(
         ),
     ),
     values=_rotation_values,
+    questions={
+        "M": (
+            r"Let $PE(pos)_{2i} = \sin(pos\, w_i)$ and $PE(pos)_{2i+1} = \cos(pos\, w_i)$ with "
+            r"$w_i = \mathrm{base}^{-2i/d_{\mathrm{model}}}$. Prove that for every offset $k$ there is a matrix $M_k$, "
+            r"the same for all positions $pos$, with $PE(pos + k) = M_k\, PE(pos)$. Write out $M_k$ for the given "
+            r"$d_{\mathrm{model}}$, $k$ and $\mathrm{base}$."
+        ),
+        "max_error": (
+            r"Check your $M_k$ numerically: fit a matrix that maps $PE(p)$ to $PE(p + k)$ by least squares over many "
+            r"positions $p$ and report its largest entrywise difference from $M_k$. What does the identity imply "
+            r"for the ability of attention to use relative positions?"
+        ),
+    },
     variants={"k": Real(1.0, 20.0), "pos": Real(0.0, 100.0)},
 )

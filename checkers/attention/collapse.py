@@ -273,6 +273,28 @@ rank_collapse = Theorem(
     ),
     example={"n_tokens": 4, "d_model": 3, "d_qk": 64, "eps": 0.3, "spread": 1.0, "tokens": "gaussian"},
     values=_collapse_values,
+    questions={
+        "stack_sigma2_pure": (
+            r"Build a 50-layer stack of single-head attention $X \leftarrow \mathrm{softmax}(X W_Q (X W_K)^\top / "
+            r"\sqrt{d_{qk}})\, X W_V$ with fresh random weights in every layer, no skip connections and no MLP. Pass "
+            r"a random input through it and plot the singular values $\sigma_i / \sigma_1$ of the activations after "
+            r"layers 1, 10, 25 and 50. What is $\sigma_2 / \sigma_1$ after layer 50?"
+        ),
+        "stack_sigma2_skip": (
+            r"Repeat with skip connections, $X \leftarrow X + \mathrm{SA}(X)$, the same weights and input. What is "
+            r"$\sigma_2 / \sigma_1$ after layer 50 now?"
+        ),
+        "rhs": (
+            r"Let $\|M\|_{1,\infty} = \sqrt{\|M\|_1 \|M\|_\infty}$ and $\mathrm{res}(X) = X - \mathbf{1} x^\top$ "
+            r"with $x$ minimising $\|X - \mathbf{1} x^\top\|_{1,\infty}$. For one layer without skip connection, "
+            r"bound $\|\mathrm{res}(\mathrm{SA}(X))\|_{1,\infty}$ by a power of $\|\mathrm{res}(X)\|_{1,\infty}$ "
+            r"(Dong et al.), state when the bound contracts, and deduce how the residual decays over $L$ layers."
+        ),
+        "tightness_max": (
+            r"How tight is that single-layer bound? Compare it with the measured residual on random tokens and "
+            r"weights of the given sizes $n$ = \texttt{n\_tokens}, $d_{\mathrm{model}}$ and $d_{qk}$."
+        ),
+    },
     figures=_collapse_figures,
 )
 
@@ -363,6 +385,22 @@ rate_for_kept_fraction_theorem = Theorem(
         ),
     ),
     values=_rate_values,
+    questions={
+        "lambda_norm": (
+            r"Given $\|H^{(\ell)} - \mathbf{1} v^\top\| \le C e^{-\lambda \ell}$, find the largest rate $\lambda$ "
+            r"for which the bound after $L$ = \texttt{layers} layers is still at least the fraction $f$ = "
+            r"\texttt{fraction} of its value at layer 0, reading the kept quantity as the norm itself. Does the "
+            r"answer depend on $C$?"
+        ),
+        "lambda_variance": (
+            r"The exercise asks to keep a fraction of the \emph{variance}. Which quantity controlled by the bound "
+            r"plays the part of a variance, and what largest $\lambda$ does that reading give?"
+        ),
+        "reading": (
+            r"Does a rate $\lambda$ below your answers guarantee that the network keeps the fraction $f$ after "
+            r"$L$ layers? Explain."
+        ),
+    },
     errata=(
         Erratum(
             source="seed 003",

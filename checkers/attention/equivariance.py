@@ -215,6 +215,27 @@ permutation_equivariance = Theorem(
     ),
     example={"d": 4, "d_head": 2, "permutation": PERMUTATIONS.index((1, 2, 0))},
     values=_example_values,
+    questions={
+        "permutation": (
+            r"The parameter \texttt{permutation} numbers the $3! = 6$ permutations $s$ of three tokens in "
+            r"lexicographic order of $(s(1), s(2), s(3))$, 0 being the identity. Which permutation is the given one, "
+            r"and what is its matrix $P_s$, with $(P_s X)_i = X_{s(i)}$?"
+        ),
+        "permuted_weights": (
+            r"For single-head attention $\mathrm{Attn}(X) = \mathrm{softmax}(X W_Q (X W_K)^\top / \sqrt{d_k})\, X W_V$ "
+            r"on $n$ tokens of width $d$ (head width $d_k = d_{\mathrm{head}}$), without positional encoding or mask, "
+            r"express the attention weights $A'$ of the permuted tokens $P_s X$ through the weights $A$ of $X$, and "
+            r"prove it."
+        ),
+        "permuted_output": (
+            r"Deduce that $\mathrm{Attn}(P_s X) = P_s\, \mathrm{Attn}(X)$. Implement the attention with numpy alone "
+            r"and confirm the identity on random tokens with the given $d$, $d_{\mathrm{head}}$ and permutation."
+        ),
+        "positions_gap": (
+            r"Does the identity still hold when sinusoidal positional encodings are added to the tokens, or when a "
+            r"causal mask is applied? Prove it or give a counterexample in each case."
+        ),
+    },
     errata=(
         Erratum(
             source="seed 001",

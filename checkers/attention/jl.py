@@ -146,6 +146,23 @@ jl_dimension_theorem = Theorem(
         ),
     ),
     values=_jl_values,
+    questions={
+        "d_min": (
+            r"Using $d \ge 8 \ln(m) / \epsilon^2$, find the smallest embedding dimension $d$ for $m$ documents and "
+            r"distortion $\epsilon$ = \texttt{eps}."
+        ),
+        "d_dasgupta_gupta": (
+            r"Dasgupta and Gupta's proof of the lemma needs $d \ge 4 \ln m / (\epsilon^2/2 - \epsilon^3/3)$. "
+            r"Compute this dimension. Does their proof cover the dimension you found above?"
+        ),
+        "success_probability_at_d_min": (
+            r"A Gaussian projection $f(u) = G u / \sqrt{d}$ ($G$ with independent standard normal entries) distorts "
+            r"one pair's squared distance by more than a factor $1 \pm \epsilon$ exactly when a $\chi^2_d / d$ "
+            r"variable leaves $[1 - \epsilon, 1 + \epsilon]$. With this exact law and the union bound over all "
+            r"pairs, with what probability does your first dimension keep every distance? Is that ``high "
+            r"probability''?"
+        ),
+    },
     errata=(
         Erratum(
             source="seed 003",

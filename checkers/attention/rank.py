@@ -182,6 +182,27 @@ attention_rank = Theorem(
         ),
     ),
     values=_rank_values,
+    questions={
+        "det_A": (
+            r"The course sheet bounds the rank of one softmax head $Z = \mathrm{softmax}(Q K^\top / \sqrt{d_k})\, V$, "
+            r"$Q, K \in \mathbb{R}^{n \times d_k}$, $V \in \mathbb{R}^{n \times d_v}$, by $\min(n, d_k, d_v)$. Does "
+            r"this hold for $n = 2$ tokens and $d_k = 1$? Prove it there, or give queries $q$, keys $k$ and values "
+            r"$V$ with $\mathrm{rank}\, Z > \min(n, d_k, d_v)$, together with the attention matrix $A$ and "
+            r"$\det A$."
+        ),
+        "bound_softmax": (
+            r"Prove an upper bound on $\mathrm{rank}\, Z$ for softmax attention that holds for all inputs and "
+            r"cannot be lowered, and evaluate it for the given sizes ($n$ = \texttt{n\_tokens})."
+        ),
+        "bound_linear": (
+            r"Do the same for linear attention $Z = (Q K^\top) V$."
+        ),
+        "bound_multihead": (
+            r"With $H$ softmax heads, each with values of width $d_v$, concatenated and projected by "
+            r"$W_O \in \mathbb{R}^{H d_v \times d_{\mathrm{model}}}$, bound the rank of the output and evaluate "
+            r"the bound for the given sizes."
+        ),
+    },
     figures=_rank_figures,
     errata=(
         Erratum(

@@ -132,6 +132,19 @@ chinchilla_allocation = Theorem(
         ),
     ),
     values=_allocation_values,
+    questions={
+        "a": (
+            r"Let $L(N, D) = E + A N^{-\alpha} + B D^{-\beta}$. Minimise $L$ over $N, D > 0$ with $6 N D = C$: "
+            r"write the minimiser as $N_{\mathrm{opt}} = G\, (C/6)^{a}$, $D_{\mathrm{opt}} = G^{-1} (C/6)^{b}$, find "
+            r"$a$, $b$ and $G$ in terms of $A$, $B$, $\alpha$, $\beta$, and prove that the minimum is global."
+        ),
+        "N_opt": r"Evaluate $N_{\mathrm{opt}}$ and $D_{\mathrm{opt}}$ for the given fit and budget $C$.",
+        "L_opt": r"What loss $L_{\mathrm{opt}}$ does the compute-optimal model reach?",
+        "tokens_per_param": (
+            r"How many training tokens per parameter, $D_{\mathrm{opt}} / N_{\mathrm{opt}}$, is that? Compare it "
+            r"with Chinchilla's rule of thumb $D \approx 20 N$, and say how the ratio changes as $C$ grows."
+        ),
+    },
     errata=(
         Erratum(
             source="seed 003",

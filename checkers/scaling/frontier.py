@@ -124,5 +124,17 @@ chinchilla_frontier = Theorem(
         ),
     ),
     values=_frontier_values,
+    questions={
+        "N": (
+            r"Training a model of $N$ parameters on $D$ tokens costs $C = 6 N D$ FLOPs, and the model is trained on "
+            r"$r$ = \texttt{tokens\_per\_param} tokens per parameter, $D = r N$. Express $N$ through $C$ and $r$, "
+            r"and find $N$ for the given budget $C$."
+        ),
+        "D": r"How many training tokens $D$ does that model see?",
+        "table_C": (
+            r"What budget $C$ does a model trained by the same rule need at $N = 10^{10}$, $3 \times 10^{10}$, "
+            r"$10^{11}$, $3 \times 10^{11}$ and $10^{12}$ parameters?"
+        ),
+    },
     figures=_frontier_figures,
 )

@@ -139,6 +139,19 @@ hippo_legs = Theorem(
         ),
     ),
     values=_legs_values,
+    questions={
+        "A": (
+            r"Let $g_n(s, t) = \sqrt{2n+1}\, P_n(2s/t - 1)$ be the scaled Legendre polynomials, orthonormal for the "
+            r"uniform probability measure on $[0, t]$, and $c_n(t) = \frac{1}{t} \int_0^t f(s)\, g_n(s, t)\, ds$ "
+            r"the coefficients of the optimal projection of the history of $f$. Show that "
+            r"$c = (c_0, \dots, c_{N-1})$ satisfies $c'(t) = -\frac{1}{t} A c(t) + \frac{1}{t} B f(t)$, find the "
+            r"entries of $A$, and write out $A$ for the given $N$."
+        ),
+        "B": (
+            r"Find $B$ for the given $N$. Why do the first $N$ coefficients obey an ODE of their own, without the "
+            r"higher ones?"
+        ),
+    },
     variants={"N": Integer(2, 6, shape=True)},
     errata=(
         Erratum(

@@ -179,5 +179,19 @@ zoh_discretization = Theorem(
     ),
     example={"N": 2, "Delta": 0.1},
     values=_zoh_values,
+    questions={
+        "A_bar": (
+            r"Let $x' = A x + B u$ with $A$ invertible and the input $u$ held constant on $[t, t + \Delta]$. Derive "
+            r"$\bar A$ and $\bar B$ with $x(t + \Delta) = \bar A x(t) + \bar B u$."
+        ),
+        "error": (
+            r"Mamba replaces $\bar B$ by $\Delta B$. Expand $\bar B - \Delta B$ in powers of $\Delta$: what is the "
+            r"leading term, and what is the order of accuracy of this simplification?"
+        ),
+        "leading_term": (
+            r"For a random stable, diagonalisable $A$ of size $N$ and a random $B$, compute "
+            r"$\|\bar B - \Delta B\|$ at the given $\Delta$ and compare it with the norm of your leading term."
+        ),
+    },
     figures=_zoh_figures,
 )

@@ -129,7 +129,7 @@ def test_sheet_lists_every_exercise_and_says_which_are_not_covered():
         assert "Not yet covered by the toolkit" in source.tex.split("Exercise 1.2")[1]
         assert "The same theorem answers exercise 1.1 above" in source.tex.split("Task 2.1")[1]
         assert source.tex.count(r"\label{thm:chinchilla-allocation}") == (source is solutions)
-    assert r"\textbf{Find:}" in student.tex and "Derivation" not in student.tex
+    assert r"\textbf{Questions:}" in student.tex and "Derivation" not in student.tex
     assert "Derivation" in solutions.tex and solutions.ok
 
 
