@@ -23,6 +23,15 @@ BESIROGLU = "Besiroglu, Erdil, Barnett, You 2024, Chinchilla Scaling: A replicat
 # The registry loads the submodules in the syllabus order of their theorems (CATALOG.md).
 ORDER = ("frontier", "fit", "kaplan", "manifold", "inference")
 
+HOFFMANN_FIT_DOMAINS = {
+    "A": Real(10.0, 1e4, log=True, default=406.4),
+    "B": Real(10.0, 1e4, log=True, default=410.7),
+    "E": Real(0.0, 10.0, default=1.69),
+    "alpha": Real(0.05, 0.95, default=0.34),
+    "beta": Real(0.05, 0.95, default=0.28),
+}
+"""Domains of a parametric loss's fit, defaulting to Hoffmann et al.'s approach-3 estimates."""
+
 # --- chinchilla-allocation --------------------------------------------------------------------
 
 ALLOCATION_VALUES = ("N_opt", "D_opt", "L_opt", "a", "b", "G", "tokens_per_param")
@@ -103,14 +112,7 @@ chinchilla_allocation = Theorem(
         BESIROGLU,
         "seed 000, hours 5-6 (the Chinchilla derivation)",
     ),
-    parameters={
-        "A": Real(10.0, 1e4, log=True, default=406.4),
-        "B": Real(10.0, 1e4, log=True, default=410.7),
-        "E": Real(0.0, 10.0, default=1.69),
-        "alpha": Real(0.05, 0.95, default=0.34),
-        "beta": Real(0.05, 0.95, default=0.28),
-        "C": Real(1e15, 1e28, log=True, default=5.76e23),
-    },
+    parameters={**HOFFMANN_FIT_DOMAINS, "C": Real(1e15, 1e28, log=True, default=5.76e23)},
     derivation=compute_optimal_allocation,
     oracle=minimise_along_budget,
     mutants={

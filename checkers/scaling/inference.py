@@ -13,7 +13,7 @@ import numpy as np
 
 from checkers.checking import Deterministic, Real, Theorem
 from checkers.results import Plot
-from checkers.scaling import chinchilla_allocation, evaluated
+from checkers.scaling import HOFFMANN_FIT_DOMAINS, chinchilla_allocation, evaluated
 from checkers.scaling.frontier import LLAMA3, chinchilla_frontier
 from numerics.scaling.inference import (
     increasing_root,
@@ -155,11 +155,7 @@ inference_optimal = Theorem(
         "seed 000, hours 5-6 (scaling laws)",
     ),
     parameters={
-        "A": Real(10.0, 1e4, log=True, default=406.4),
-        "B": Real(10.0, 1e4, log=True, default=410.7),
-        "E": Real(0.0, 10.0, default=1.69),
-        "alpha": Real(0.05, 0.95, default=0.34),
-        "beta": Real(0.05, 0.95, default=0.28),
+        **HOFFMANN_FIT_DOMAINS,
         "N_ref": Real(1e8, 1e13, log=True, default=8e9),
         "D_ref": Real(1e9, 1e15, log=True, default=15e12),
         "D_inf": Real(1e6, 1e16, log=True, default=1e13),

@@ -130,30 +130,35 @@ def _instances(expr: sp.Expr) -> sp.Matrix:
     return sp.Matrix([expr.subs(n, k) for k in range(LEGS_N_MAX)])
 
 
-def _integral_in_coefficients(integral: sp.Integral) -> sp.Expr:
-    """Linearity: ``int F (sum_k a_k P_k) dx = sum_k a_k 2 c_k / sqrt(2k + 1)``.
+def coefficients_by_linearity(expr: sp.Basic, signal: sp.Expr) -> sp.Basic:
+    """Linearity in every integral of ``expr``: ``int F (sum_k a_k P_k) dx = sum_k a_k 2 c_k / sqrt(2k + 1)``.
 
-    Raises :class:`DerivationError` unless the integrand is ``F`` times a combination of
-    Legendre polynomials with coefficients free of ``x``.
+    ``F`` is ``signal``, the measured signal in the variable ``x`` of the integrals (the
+    history for LegS, the window for LegT). Raises :class:`DerivationError` unless each
+    integrand is ``F`` times a combination of Legendre polynomials with coefficients free of ``x``.
     """
-    total = sp.Integer(0)
-    for term in sp.Add.make_args(sp.expand(integral.function / _history(x), basic=False)):
-        if term == 0:
-            continue
-        polynomials = term.atoms(P)
-        if len(polynomials) != 1:
-            raise DerivationError(f"{term} is not a multiple of one Legendre polynomial")
-        (polynomial,) = polynomials
-        coefficient = sp.cancel(term / polynomial)
-        if coefficient.has(x):
-            raise DerivationError(f"{term}: its coefficient depends on x")
-        degree = polynomial.args[0]
-        total += coefficient * 2 * c(degree, t) / sp.sqrt(2 * degree + 1)
-    return total
+
+    def in_coefficients(integral: sp.Integral) -> sp.Expr:
+        total = sp.Integer(0)
+        for term in sp.Add.make_args(sp.expand(integral.function / signal, basic=False)):
+            if term == 0:
+                continue
+            polynomials = term.atoms(P)
+            if len(polynomials) != 1:
+                raise DerivationError(f"{term} is not a multiple of one Legendre polynomial")
+            (polynomial,) = polynomials
+            coefficient = sp.cancel(term / polynomial)
+            if coefficient.has(x):
+                raise DerivationError(f"{term}: its coefficient depends on x")
+            degree = polynomial.args[0]
+            total += coefficient * 2 * c(degree, t) / sp.sqrt(2 * degree + 1)
+        return total
+
+    return expr.replace(lambda e: isinstance(e, sp.Integral), in_coefficients)
 
 
 def _by_linearity(expr: sp.Basic) -> sp.Basic:
-    return expr.replace(lambda e: isinstance(e, sp.Integral), _integral_in_coefficients)
+    return coefficients_by_linearity(expr, _history(x))
 
 
 def _read_off(rows: sp.Matrix) -> sp.Matrix:

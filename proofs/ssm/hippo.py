@@ -22,7 +22,7 @@ from __future__ import annotations
 import sympy as sp
 
 from proofs.derivation import Derivation, DerivationError, apply, differentiate, identity, substitute
-from proofs.ssm import DP, P, pull_out_constants, Subscripted, c, f, n, s, t, x
+from proofs.ssm import DP, P, Subscripted, c, coefficients_by_linearity, f, n, pull_out_constants, s, t, x
 
 LEGT_N_MAX = 8
 """The derivation instantiates the Legendre facts for ``n = 0, ..., LEGT_N_MAX - 1``."""
@@ -59,30 +59,8 @@ def legendre_derivative_expansion(degree: int) -> sp.Expr:
     return sum(((2 * k + 1) * P(k, x) for k in range(degree - 1, -1, -2)), sp.Integer(0))
 
 
-def _integral_in_coefficients(integral: sp.Integral) -> sp.Expr:
-    """Linearity: ``int F (sum_k a_k P_k) dx = sum_k a_k 2 c_k / sqrt(2k + 1)``, ``F`` the windowed signal.
-
-    Raises :class:`DerivationError` unless the integrand is ``F`` times a combination of
-    Legendre polynomials with coefficients free of ``x``.
-    """
-    total = sp.Integer(0)
-    for term in sp.Add.make_args(sp.expand(integral.function / f(_window_time(x)), basic=False)):
-        if term == 0:
-            continue
-        polynomials = term.atoms(P)
-        if len(polynomials) != 1:
-            raise DerivationError(f"{term} is not a multiple of one Legendre polynomial")
-        (polynomial,) = polynomials
-        coefficient = sp.cancel(term / polynomial)
-        if coefficient.has(x):
-            raise DerivationError(f"{term}: its coefficient depends on x")
-        degree = polynomial.args[0]
-        total += coefficient * 2 * c(degree, t) / sp.sqrt(2 * degree + 1)
-    return total
-
-
 def _by_linearity(expr: sp.Basic) -> sp.Basic:
-    return expr.replace(lambda e: isinstance(e, sp.Integral), _integral_in_coefficients)
+    return coefficients_by_linearity(expr, f(_window_time(x)))
 
 
 def _read_off(rows: sp.Matrix, unknowns: list[sp.Expr], signs: list[int], scale: sp.Expr = theta) -> sp.Matrix:
