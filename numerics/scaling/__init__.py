@@ -54,20 +54,7 @@ def compute_optimal_allocation(A, B, C, E, alpha, beta):
     A, B, C, E, alpha, beta = (np.asarray(x, dtype=float) for x in (A, B, C, E, alpha, beta))
     arguments = (A, B, C, alpha, beta)
     equal_split = 0.5 * np.log(C / 6)
-    bracket = elementwise.bracket_root(_loss_slope_in_log_size, equal_split - 1, equal_split + 1, args=arguments)
-    if not np.all(bracket.success):
-        raise ArithmeticError("compute_optimal_allocation: no sign change of dL/du was found")
-    root = elementwise.find_root(
-        _loss_slope_in_log_size,
-        bracket.bracket,
-        args=arguments,
-        tolerances={"xatol": 0.0, "xrtol": 4 * np.finfo(float).eps, "fatol": 0.0, "frtol": 0.0},
-    )
-    if not np.all(root.success):
-        raise ArithmeticError("compute_optimal_allocation: the root finder did not converge")
-    u = root.x
-    # An exact zero of the computed slope ends the search early; its bracket says nothing then.
-    width = np.where(root.f_x == 0, 0.0, root.bracket[1] - root.bracket[0])
+    u, width = bracketed_root(_loss_slope_in_log_size, equal_split, arguments)
     delta = width + 32 * UNIT_ROUNDOFF / (alpha + beta)
     N = np.exp(u)
     D = C / (6 * N)
@@ -76,6 +63,26 @@ def compute_optimal_allocation(A, B, C, E, alpha, beta):
     curvature = alpha**2 * A * N**-alpha + beta**2 * B * D**-beta
     accuracy = np.stack([relative * N, relative * D, 0.5 * np.exp(delta) * curvature * delta**2], axis=-1)
     return np.stack([N, D, L], axis=-1), accuracy
+
+def bracketed_root(function, start, args=(), *, xatol: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Roots of ``function(u, *args)`` for a batch, near ``start``, and each final bracket's width.
+
+    :func:`scipy.optimize.elementwise.bracket_root` widens ``[start - 1, start + 1]`` until the
+    sign changes; :func:`~scipy.optimize.elementwise.find_root` (Chandrupatla) shrinks it to a
+    width of ``xatol + 4 eps |u|``, terminating on the bracket alone (no function-value
+    tolerance). An exact zero of the computed function ends the search early and its bracket
+    says nothing, so the width is 0 there. Raises ArithmeticError if either step fails.
+    """
+    start = np.asarray(start, dtype=float)
+    bracket = elementwise.bracket_root(function, start - 1, start + 1, args=args)
+    if not np.all(bracket.success):
+        raise ArithmeticError(f"{function.__name__}: no sign change was found")
+    tolerances = {"xatol": xatol, "xrtol": 4 * np.finfo(float).eps, "fatol": 0.0, "frtol": 0.0}
+    root = elementwise.find_root(function, bracket.bracket, args=args, tolerances=tolerances)
+    if not np.all(root.success):
+        raise ArithmeticError(f"{function.__name__}: the root finder did not converge")
+    return root.x, np.where(root.f_x == 0, 0.0, root.bracket[1] - root.bracket[0])
+
 
 def checked_arrays(positive: dict, exponents: dict | None = None) -> list[np.ndarray]:
     """The arguments as float arrays, in order; ValueError naming the first one out of its domain.

@@ -9,9 +9,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import elementwise
 
-from numerics.scaling import checked_arrays
+from numerics.scaling import bracketed_root, checked_arrays
 
 EPS = np.finfo(float).eps
 
@@ -34,20 +33,9 @@ def budget_split(C, tokens_per_param):
     """
     C, tokens_per_param = checked_arrays({"C": C, "tokens_per_param": tokens_per_param})
     guess = 0.5 * np.log(C / 6)
-    bracket = elementwise.bracket_root(_budget_residual, guess - 1, guess + 1, args=(C, tokens_per_param))
-    if not np.all(bracket.success):
-        raise ArithmeticError("budget_split: no sign change of the budget residual was found")
-    root = elementwise.find_root(
-        _budget_residual,
-        bracket.bracket,
-        args=(C, tokens_per_param),
-        tolerances={"xatol": 0.0, "xrtol": 4 * EPS, "fatol": 0.0, "frtol": 0.0},
-    )
-    if not np.all(root.success):
-        raise ArithmeticError("budget_split: the root finder did not converge")
-    width = np.where(root.f_x == 0, 0.0, root.bracket[1] - root.bracket[0])
+    u, width = bracketed_root(_budget_residual, guess, (C, tokens_per_param))
     relative = np.expm1(width + 4 * EPS) + 2 * EPS
-    N = np.exp(root.x)
+    N = np.exp(u)
     D = tokens_per_param * N
     values = np.stack([N, D], axis=-1)
     return values, relative[:, None] * values

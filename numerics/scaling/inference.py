@@ -10,10 +10,9 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import elementwise
 from scipy.special import expit, log_expit
 
-from numerics.scaling import checked_arrays, parametric_loss
+from numerics.scaling import bracketed_root, checked_arrays, parametric_loss
 
 EPS = np.finfo(float).eps
 
@@ -68,18 +67,7 @@ def inference_optimal_allocation(A, B, alpha, beta, N_ref, D_ref, D_inf):
     )
     R = reducible_loss(N_ref, D_ref, A, B, alpha, beta)
     arguments = (A, B, R, alpha, beta, D_inf)
-    bracket = elementwise.bracket_root(_cost_slope, -np.ones_like(R), np.ones_like(R), args=arguments)
-    if not np.all(bracket.success):
-        raise ArithmeticError("inference_optimal_allocation: no sign change of the cost slope was found")
-    root = elementwise.find_root(
-        _cost_slope,
-        bracket.bracket,
-        args=arguments,
-        tolerances={"xatol": 4 * EPS, "xrtol": 4 * EPS, "fatol": 0.0, "frtol": 0.0},
-    )
-    if not np.all(root.success):
-        raise ArithmeticError("inference_optimal_allocation: the root finder did not converge")
-    s = root.x
+    s, width = bracketed_root(_cost_slope, np.zeros_like(R), arguments, xatol=4 * EPS)
     t, t_complement = expit(s), expit(-s)
     log_N, log_D = _log_sizes(s, A, B, R, alpha, beta)
     w = expit(np.log(3) + log_D - np.log(D_inf))
@@ -87,7 +75,6 @@ def inference_optimal_allocation(A, B, alpha, beta, N_ref, D_ref, D_inf):
     error_z = 4 * EPS * (np.abs(log_D) + np.abs(np.log(D_inf)) + 2) + error_log_D
     rounding = 4 * EPS * (beta * t_complement + alpha * t * w) + alpha * t * w * (1 - w) * error_z
     rate = t * t_complement * (beta + alpha * w)
-    width = np.where(root.f_x == 0, 0.0, root.bracket[1] - root.bracket[0])
     delta = width + 2 * rounding / rate
     error_log_N = (delta * t_complement + 4 * EPS * (np.abs(np.log(A)) + np.abs(log_expit(s)) + np.abs(np.log(R)) + 2)) / alpha
     relative_N = np.expm1(error_log_N) + 2 * EPS * np.abs(log_N)
@@ -106,16 +93,8 @@ def increasing_root(function, guess, args=()):
     to a relative width of 4 eps; ValueError if ``guess`` is not positive.
     """
     (guess,) = checked_arrays({"guess": guess}, {})
-    start = np.log(guess)
-    bracket = elementwise.bracket_root(function, start - 1, start + 1, args=args)
-    if not np.all(bracket.success):
-        raise ArithmeticError("increasing_root: no sign change was found")
-    root = elementwise.find_root(
-        function, bracket.bracket, args=args, tolerances={"xatol": 0.0, "xrtol": 4 * EPS, "fatol": 0.0, "frtol": 0.0}
-    )
-    if not np.all(root.success):
-        raise ArithmeticError("increasing_root: the root finder did not converge")
-    return np.exp(root.x), np.where(root.f_x == 0, 0.0, root.bracket[1] - root.bracket[0])
+    log_x, width = bracketed_root(function, np.log(guess), args)
+    return np.exp(log_x), width
 
 
 def inference_figure(D_inf, N, D, N_reference, D_reference) -> Figure:

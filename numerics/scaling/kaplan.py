@@ -9,10 +9,9 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import elementwise
 from scipy.special import expit
 
-from numerics.scaling import checked_arrays
+from numerics.scaling import bracketed_root, checked_arrays
 
 EPS = np.finfo(float).eps
 
@@ -67,24 +66,12 @@ def kaplan_allocation(C, N_c, D_c, alpha_N, alpha_D):
     )
     arguments = (C, N_c, D_c, alpha_N, alpha_D)
     equal_split = 0.5 * np.log(C / 6)
-    bracket = elementwise.bracket_root(_log_loss_slope, equal_split - 1, equal_split + 1, args=arguments)
-    if not np.all(bracket.success):
-        raise ArithmeticError("kaplan_allocation: no sign change of the loss slope was found")
-    root = elementwise.find_root(
-        _log_loss_slope,
-        bracket.bracket,
-        args=arguments,
-        tolerances={"xatol": 0.0, "xrtol": 4 * EPS, "fatol": 0.0, "frtol": 0.0},
-    )
-    if not np.all(root.success):
-        raise ArithmeticError("kaplan_allocation: the root finder did not converge")
-    u = root.x
+    u, width = bracketed_root(_log_loss_slope, equal_split, arguments)
     p = alpha_N / alpha_D
     N = np.exp(u)
     D = C / (6 * N)
     x1, x2 = _log_terms(N, D, N_c, D_c, alpha_N, alpha_D)
     rounding_d = 4 * EPS * (p * (np.abs(np.log(N_c)) + np.abs(u)) + np.abs(np.log(D_c)) + np.abs(np.log(C)) + np.abs(u) + 2)
-    width = np.where(root.f_x == 0, 0.0, root.bracket[1] - root.bracket[0])
     delta = width + 2 * (rounding_d / (1 + p) + 2 * EPS * (1 + p) / p)
     L = np.exp(alpha_D * np.logaddexp(x1, x2))
     relative = np.expm1(delta) + 2 * EPS

@@ -86,3 +86,22 @@ def test_the_stated_accuracy_covers_a_50_digit_solution():
         # The loss value also carries the oracle's own float64 rounding of a sum of positive terms.
         budget = accuracy[i] + np.array([0.0, 0.0, 8 * np.finfo(float).eps * float(exact[2])])
         assert np.all(np.array([float(e) for e in errors]) <= budget)
+
+
+def test_bracketed_root_finds_a_batch_of_roots_and_refuses_a_function_without_one():
+    import numpy as np
+    import pytest
+
+    from numerics.scaling import bracketed_root
+
+    def shifted(u, c):
+        return u - c
+
+    roots, width = bracketed_root(shifted, np.zeros(3), (np.array([-7.5, 0.25, 30.0]),))
+    assert np.allclose(roots, [-7.5, 0.25, 30.0], rtol=1e-14, atol=0) and np.all(width <= 8 * np.finfo(float).eps * 30)
+
+    def positive(u):
+        return 2 + np.tanh(u)
+
+    with pytest.raises(ArithmeticError, match="positive: no sign change"):
+        bracketed_root(positive, np.zeros(2))
