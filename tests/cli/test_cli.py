@@ -209,3 +209,37 @@ def test_every_parameter_outside_its_domain_is_one_line_and_exit_2(theorem_id, c
         error = capsys.readouterr().err.strip().splitlines()
         assert exit_status.value.code == 2 and len(error) == 1, error
         assert error[0].startswith(f"transformer-proofs: error: {theorem_id}: parameter {name}="), error[0]
+
+
+# Values just below a domain, on a where= boundary, NaN, or a shape the derivation does not cover.
+SPECIFIC_BAD_PARAMETERS = [
+    ("multihead-circuits", "H=0"),
+    ("rank-collapse-rate", "layers=0"),
+    ("attention-complexity", "T=0"),
+    ("permutation-equivariance", "permutation=6"),
+    ("jl-dimension", "eps=1"),
+    ("attention-kernel-smoother", "temperature=0"),
+    ("attention-rank", "n_tokens=0"),
+    ("turing-completeness", "steps=0"),
+    ("scaling-law-fit", "diverged=9"),
+    ("chinchilla-frontier", "C=-1"),
+    ("inference-optimal", "N_ref=0"),
+    ("kaplan-exponents", "alpha_D=1.5"),
+    ("manifold-dimension-exponent", "d=4"),
+    ("ssd-duality", "L=7"),
+    ("hippo-legt", "theta=0"),
+    ("scan-associativity", "m=11"),
+    ("selective-scan", "N=nan"),
+    ("zoh-discretization", "N=5"),
+]
+
+
+@pytest.mark.parametrize(("theorem_id", "assignment"), SPECIFIC_BAD_PARAMETERS)
+def test_a_bad_parameter_value_is_one_line_naming_it_and_exit_2(theorem_id, assignment, capsys):
+    from transformer_proofs.cli import main
+
+    with pytest.raises(SystemExit) as exit_status:
+        main(["example", theorem_id, "--param", assignment])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert exit_status.value.code == 2 and len(error) == 1, error
+    assert error[0].startswith(f"transformer-proofs: error: {theorem_id}: parameter {assignment.split('=')[0]}="), error[0]

@@ -1,8 +1,5 @@
 """multihead-circuits: verified, every mutant refuted, property test, worked example against torch, bad input."""
 
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +9,6 @@ from hypothesis import given, settings
 import transformer_proofs as tp
 from checkers.attention.circuits import multihead_circuits
 from checkers.checking import example_params, mutant_outcome, run_check, single_instance, worked_example
-
-COMMAND = Path(sys.executable).with_name("transformer-proofs")
 
 
 def test_it_verifies_with_every_step_proved():
@@ -85,11 +80,3 @@ def test_the_worked_example_renders():
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(multihead_circuits, bad)
-
-
-def test_out_of_domain_parameter_on_the_command_line_exits_2():
-    done = subprocess.run(
-        [str(COMMAND), "example", "multihead-circuits", "--param", "H=0"], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 2
-    assert done.stderr.startswith("transformer-proofs: error:") and len(done.stderr.strip().splitlines()) == 1

@@ -2,9 +2,6 @@
 
 import math
 from dataclasses import replace
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +13,6 @@ from checkers.attention.collapse import _bound_holds, rank_collapse, rate_for_ke
 from checkers.checking import example_params, mutant_outcome, run_check, single_instance, theorem_figures, worked_example
 from checkers.results import Plot
 from numerics.attention.collapse import composite_norm, self_attention
-
-COMMAND = Path(sys.executable).with_name("transformer-proofs")
 
 
 def test_rank_collapse_verifies_with_the_lemmas_given_steps_counted():
@@ -162,11 +157,3 @@ def test_the_erratum_refutes_nothing_the_exercise_did_not_state():
 def test_out_of_domain_parameters_are_bad_input(theorem, bad):
     with pytest.raises(ValueError):
         example_params(theorem, bad)
-
-
-def test_out_of_domain_parameter_at_the_command_line_exits_2():
-    process = subprocess.run(
-        [str(COMMAND), "example", "rank-collapse-rate", "--param", "layers=0"], capture_output=True, text=True, timeout=120
-    )
-    assert process.returncode == 2, process.stderr
-    assert process.stderr.startswith("transformer-proofs: error:") and process.stderr.count("\n") == 1

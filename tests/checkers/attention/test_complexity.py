@@ -1,8 +1,5 @@
 """attention-complexity: verified, mutants refuted, property, worked example against hand counts, erratum, bad input."""
 
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -11,8 +8,6 @@ import transformer_proofs as tp
 from checkers.attention.complexity import COST_VALUES, attention_complexity
 from checkers.checking import example_params, mutant_outcome, run_check, theorem_figures, worked_example
 from numerics.attention.complexity import measure_costs
-
-COMMAND = Path(sys.executable).with_name("transformer-proofs")
 
 
 def test_it_verifies_with_every_step_proved():
@@ -72,9 +67,3 @@ def test_the_worked_example_renders_and_the_figure_is_drawn():
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(attention_complexity, bad)
-
-
-def test_cli_rejects_an_out_of_domain_parameter():
-    run = subprocess.run([str(COMMAND), "example", "attention-complexity", "--param", "T=0"],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:")

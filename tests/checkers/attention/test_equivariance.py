@@ -1,9 +1,6 @@
 """permutation-equivariance: verified, every mutant refuted, property test, worked example, erratum, bad input."""
 
 import functools
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +11,6 @@ import transformer_proofs as tp
 from checkers.attention.equivariance import SETTINGS, permutation_equivariance as theorem
 from checkers.checking import call_with, example_params, mutant_outcome, run_check, single_instance, worked_example
 
-COMMAND = Path(sys.executable).with_name("transformer-proofs")
 MUTANTS = {
     "still equivariant with sinusoidal PE added",
     "still equivariant with a causal mask",
@@ -92,13 +88,3 @@ def test_the_erratum_of_seed_001_is_refuted_by_a_mutant():
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(theorem, bad)
-
-
-def test_out_of_domain_parameter_on_the_command_line_exits_2():
-    run = subprocess.run(
-        [str(COMMAND), "example", "permutation-equivariance", "--param", "permutation=6"],
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:"), run.stderr
-    assert "permutation=6" in run.stderr and len(run.stderr.strip().splitlines()) == 1

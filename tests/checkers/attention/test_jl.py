@@ -1,9 +1,6 @@
 """jl-dimension: verified, every mutant refuted, property, the exercise's numbers by hand, erratum, bad input."""
 
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 from dataclasses import replace
 
@@ -22,8 +19,6 @@ def example_latex(example):
     """The theorem's own template, rendered directly (not through the registry of every topic)."""
     template = environment().get_template("attention/jl-dimension.tex.j2")
     return template.render(example=example, theorem=jl_dimension_theorem, derivation=jl_dimension_theorem.built_derivation())
-
-COMMAND = Path(sys.executable).with_name("transformer-proofs")
 
 
 def test_it_verifies_with_every_step_proved():
@@ -94,11 +89,3 @@ def test_the_erratum_gives_its_evidence():
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(jl_dimension_theorem, bad)
-
-
-def test_out_of_domain_parameter_at_the_command_line_exits_2():
-    process = subprocess.run(
-        [str(COMMAND), "example", "jl-dimension", "--param", "eps=1"], capture_output=True, text=True, timeout=120
-    )
-    assert process.returncode == 2, process.stderr
-    assert process.stderr.startswith("transformer-proofs: error:") and process.stderr.count("\n") == 1

@@ -3,9 +3,6 @@
 import functools
 import io
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +21,6 @@ from checkers.checking import (
     worked_example,
 )
 
-COMMAND = Path(sys.executable).with_name("transformer-proofs")
 MUTANTS = {
     "Gaussian bandwidth sqrt(d) (factor 2 dropped)",
     "Laplace kernel exp(-||q - k|| / (tau sqrt d))",
@@ -136,13 +132,3 @@ def test_the_figure_is_deterministic_for_the_seed():
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(theorem, bad)
-
-
-def test_out_of_domain_parameter_on_the_command_line_exits_2():
-    run = subprocess.run(
-        [str(COMMAND), "example", "attention-kernel-smoother", "--param", "temperature=0"],
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:"), run.stderr
-    assert len(run.stderr.strip().splitlines()) == 1

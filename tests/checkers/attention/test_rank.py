@@ -1,9 +1,6 @@
 """attention-rank: verified, every mutant refuted, the erratum, property test, worked example, bad input."""
 
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +9,6 @@ from hypothesis import given, settings
 import transformer_proofs as tp
 from checkers.attention.rank import EXERCISE_MUTANT, attention_rank
 from checkers.checking import example_params, mutant_outcome, run_check, theorem_figures, worked_example
-
-COMMAND = Path(sys.executable).with_name("transformer-proofs")
 
 
 def test_it_verifies_with_every_step_proved():
@@ -89,14 +84,3 @@ def test_the_figure():
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(attention_rank, bad)
-
-
-def test_out_of_domain_parameter_on_the_command_line_exits_2():
-    done = subprocess.run(
-        [str(COMMAND), "example", "attention-rank", "--param", "n_tokens=0"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 2
-    assert done.stderr.startswith("transformer-proofs: error:") and len(done.stderr.strip().splitlines()) == 1

@@ -1,8 +1,5 @@
 """chinchilla-frontier: verified, mutants refuted, property test, exercise 1.5, the table, the figure, bad input."""
 
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -72,9 +69,3 @@ def test_the_frontier_figure_marks_the_four_models():
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(chinchilla_frontier, bad)
-
-
-def test_the_command_line_rejects_non_positive_compute():
-    command = Path(sys.executable).with_name("transformer-proofs")
-    run = subprocess.run([str(command), "example", "chinchilla-frontier", "--param", "C=-1"], capture_output=True, text=True)
-    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:")

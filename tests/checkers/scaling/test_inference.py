@@ -1,8 +1,5 @@
 """inference-optimal: verified, mutants refuted, property test, the over-training example, the figure, bad input."""
 
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,9 +84,3 @@ def test_the_worked_example_renders_with_its_figure():
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(inference_optimal, bad)
-
-
-def test_the_command_line_rejects_non_positive_parameters():
-    command = Path(sys.executable).with_name("transformer-proofs")
-    run = subprocess.run([str(command), "example", "inference-optimal", "--param", "N_ref=0"], capture_output=True, text=True)
-    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:")

@@ -1,8 +1,5 @@
 """kaplan-exponents: verified, mutants refuted, property test, Kaplan's numbers, seed 001's erratum, bad input."""
 
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -70,9 +67,3 @@ def test_the_worked_example_renders():
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(kaplan_exponents, bad)
-
-
-def test_the_command_line_rejects_an_exponent_outside_0_1():
-    command = Path(sys.executable).with_name("transformer-proofs")
-    run = subprocess.run([str(command), "example", "kaplan-exponents", "--param", "alpha_D=1.5"], capture_output=True, text=True)
-    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:")

@@ -1,8 +1,5 @@
 """manifold-dimension-exponent: verified, mutants refuted, every (d, D) confirmed, the example, the figure, bad input."""
 
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -54,9 +51,3 @@ def test_the_worked_example_renders_with_its_figure():
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(manifold_exponent_theorem, bad)
-
-
-def test_the_command_line_rejects_d_4():
-    command = Path(sys.executable).with_name("transformer-proofs")
-    run = subprocess.run([str(command), "example", "manifold-dimension-exponent", "--param", "d=4"], capture_output=True, text=True)
-    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:")

@@ -53,15 +53,3 @@ def test_the_worked_example_renders_the_matrix():
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(ssd_duality, bad)
-
-
-def test_cli_bad_parameter_exits_2():
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    command = Path(sys.executable).with_name("transformer-proofs")
-    run = subprocess.run(
-        [str(command), "example", "ssd-duality", "--param", "L=7"], capture_output=True, text=True, timeout=120
-    )
-    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:") and "L=7" in run.stderr

@@ -86,18 +86,6 @@ def test_out_of_domain_parameters_are_bad_input(bad):
         example_params(scan_associativity, bad)
 
 
-def test_cli_bad_parameter_exits_2(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    command = Path(sys.executable).with_name("transformer-proofs")
-    run = subprocess.run(
-        [str(command), "example", "scan-associativity", "--param", "m=11"], capture_output=True, text=True, timeout=120
-    )
-    assert run.returncode == 2 and run.stderr.startswith("transformer-proofs: error:") and "m=11" in run.stderr
-
-
 def test_the_cost_figure_draws_derived_and_counted_costs():
     from checkers.checking import theorem_figures
 
