@@ -16,7 +16,9 @@ import argparse
 import json
 import time
 
-from checkers.checking import REGISTRY, draw_instances, evaluate_group, run_check, split_instances
+from checkers.engine import evaluate_group, run_check
+from checkers.registry import REGISTRY
+from checkers.sampling import draw_instances, split_instances
 
 
 def evaluate_groups(theorem, groups) -> float:

@@ -108,3 +108,32 @@ def _batch_size(arrays: dict) -> int:
     if len(sizes) != 1:
         raise ValueError(f"closed form: arguments disagree on the number of instances: {sorted(sizes)}")
     return sizes.pop()
+
+
+def constant_perturbations(expr: sp.Basic) -> list[tuple[str, str, sp.Basic]]:
+    """Each distinct numeric constant ``c`` of ``expr`` replaced by ``c (1 + 1e-3)``, ``c + 1`` and ``-c``.
+
+    Returns ``(name, constant, perturbed expression)``, skipping perturbations that leave the
+    expression unchanged. Every occurrence of the constant changes at once (``x**2 + 2 x``
+    with 2 -> 3 is ``x**3 + 3 x``): a generated mutant is a wrong constant, wherever it stands.
+
+    >>> x = sp.Symbol("x")
+    >>> [name for name, _, _ in constant_perturbations(3 * x)]
+    ['3 -> 3(1 + 1e-3)', '3 -> 3 + 1', '3 -> -3']
+    """
+    perturbed = []
+    seen = {expr}
+    for constant in sorted(expr.atoms(sp.Number), key=lambda c: (abs(float(c)), float(c))):
+        if constant == 0:
+            continue
+        text = sp.sstr(constant)
+        for label, replacement in (
+            (f"{text} -> {text}(1 + 1e-3)", constant * sp.Float("1.001")),
+            (f"{text} -> {text} + 1", constant + 1),
+            (f"{text} -> -{text}" if not text.startswith("-") else f"{text} -> {text[1:]}", -constant),
+        ):
+            changed = expr.xreplace({constant: replacement})
+            if changed not in seen:
+                seen.add(changed)
+                perturbed.append((label, text, changed))
+    return perturbed

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from checkers.checking import Deterministic, Integer, Real, Theorem
+from checkers.domains import Integer, Real
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from checkers.results import Erratum
 from numerics.icl import (
     gradient_descent_construction,

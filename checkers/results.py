@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -62,16 +62,54 @@ def _short(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class AnchorResult:
+    """Claim and oracle at an anchor's point, each against the anchor's value."""
+
+    text: str
+    anchor: dict[str, Any]
+    claim: Any
+    oracle: Any
+    claim_agrees: bool
+    oracle_agrees: bool
+
+    @property
+    def agrees(self) -> bool:
+        return self.claim_agrees and self.oracle_agrees
+
+    def describe(self) -> str:
+        wrong = [f"the {who} gives {_short(value)}" for who, value, ok in
+                 (("claim", self.claim, self.claim_agrees), ("oracle", self.oracle, self.oracle_agrees)) if not ok]
+        return f"anchor {self.text}: " + (" and ".join(wrong) if wrong else "claim and oracle agree")
+
+    def to_json(self) -> dict:
+        return to_jsonable({**self.anchor, "claim": self.claim, "oracle": self.oracle, "agrees": self.agrees})
+
+
+@dataclass(frozen=True)
 class NumericSummary:
-    """What the numeric checker compared, under which policy, and the worst disagreement."""
+    """What the numeric checker compared, under which policy, and the worst disagreement.
+
+    ``coverage`` says which special values of each parameter were among the instances;
+    ``extras`` holds what the policy reports of itself (``resolution`` for a statistical
+    claim, ``tightness`` for a bound).
+    """
 
     instances: int
     max_error: float
-    tolerance: dict[str, float]
+    tolerance: dict[str, Any]
     policy: str
     counterexample: Counterexample | None = None
     draws: int | None = None
     oracle_accuracy: float | None = None  # norm-wise relative, largest over instances
+    coverage: dict[str, dict] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+    anchors: tuple[AnchorResult, ...] = ()
+
+    def with_counterexample(self, counterexample: Counterexample) -> "NumericSummary":
+        return replace(self, counterexample=counterexample)
+
+    def with_anchors(self, anchors: tuple[AnchorResult, ...]) -> "NumericSummary":
+        return replace(self, anchors=anchors)
 
     def to_json(self) -> dict:
         data = {
@@ -80,12 +118,26 @@ class NumericSummary:
             "tolerance": self.tolerance,
             "policy": self.policy,
             "counterexample": self.counterexample.to_json() if self.counterexample else None,
+            "oracle_accuracy": self.oracle_accuracy or 0.0,
+            "coverage": self.coverage,
+            "anchors": [a.to_json() for a in self.anchors],
+            **self.extras,
         }
         if self.draws is not None:
             data["draws"] = self.draws
-        if self.oracle_accuracy is not None:
-            data["oracle_accuracy"] = self.oracle_accuracy
         return to_jsonable(data)
+
+    def evidence(self) -> str:
+        """What the policy says of itself, in words: the oracle's accuracy, resolution, tightness."""
+        parts = [f"oracle accuracy {self.oracle_accuracy:.3g} relative" if self.oracle_accuracy else "oracle accuracy exact"]
+        if self.extras.get("resolution") is not None:
+            parts.append(f"resolution {self.extras['resolution']:.3g} relative bias")
+        if "tightness" in self.extras:
+            tightness = self.extras["tightness"]
+            parts.append(f"tightness {tightness:.3g}" if tightness is not None else "tightness undefined")
+        if self.anchors:
+            parts.append(f"{sum(a.agrees for a in self.anchors)}/{len(self.anchors)} anchors agree")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -104,6 +156,13 @@ class MutantResult:
         return to_jsonable(data)
 
 
+BASIS_WORDS = {
+    "derived": "claim compiled from its derivation",
+    "supported": "claim supported by checked lemmas (the lemma-to-claim step is argued, not compiled)",
+    "numerical": "claim checked numerically only (no derivation)",
+}
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """The outcome of checking one theorem (symbolic steps and numeric instances)."""
@@ -117,6 +176,7 @@ class CheckResult:
     seed: int = 0
     mutants: tuple[MutantResult, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    basis: str = "numerical"
 
     @property
     def ok(self) -> bool:
@@ -128,6 +188,7 @@ class CheckResult:
                 "id": self.id,
                 "status": self.status,
                 "message": self.message,
+                "basis": self.basis,
                 "symbolic": self.symbolic,
                 "numeric": self.numeric.to_json() if self.numeric else None,
                 "seconds": round(self.seconds, 3),
@@ -136,14 +197,16 @@ class CheckResult:
 
     def stamp(self) -> str:
         """One line of evidence: steps proved/sampled, instances, seed, max error, policy."""
-        parts = []
+        parts = [BASIS_WORDS[self.basis]]
         if self.symbolic:
             s = self.symbolic
-            parts.append(f"{s['steps']} steps ({s['proved']} proved, {s['sampled']} sampled, {s['given']} given)")
+            steps = "lemma steps" if self.basis == "supported" else "steps"
+            parts.append(f"{s['steps']} {steps} ({s['proved']} proved, {s['sampled']} sampled, {s['given']} given)")
         if self.numeric:
             n = self.numeric
-            budget = f"; plus the oracle's stated accuracy, relative {n.oracle_accuracy:.3g} at most" if n.oracle_accuracy else ""
-            parts.append(f"{n.instances} instances, seed {self.seed}, max error {n.max_error:.3g} of tolerance ({n.policy}{budget})")
+            parts.append(
+                f"{n.instances} instances, seed {self.seed}, max error {n.max_error:.3g} of tolerance ({n.policy}; {n.evidence()})"
+            )
         return "; ".join(parts)
 
     def _repr_latex_(self) -> str:
@@ -181,18 +244,32 @@ class Report:
 
 
 @dataclass(frozen=True)
+class BlindSpot:
+    """A generated mutant (one constant of the closed form perturbed) that the checker did not refute."""
+
+    name: str
+    constant: str
+    evidence: str
+    reason: str = ""
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "constant": self.constant, "evidence": self.evidence, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class MutantOutcome:
     id: str
     mutants: tuple[MutantResult, ...]
     status: str = "checked"
     message: str = ""
+    blind_spots: tuple[BlindSpot, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.status == "checked" and all(m.refuted for m in self.mutants)
 
     def to_json(self) -> dict:
-        data = {"id": self.id, "mutants": [m.to_json() for m in self.mutants]}
+        data = {"id": self.id, "mutants": [m.to_json() for m in self.mutants], "blind_spots": [b.to_json() for b in self.blind_spots]}
         if self.status != "checked":
             data.update(status=self.status, message=self.message)
         return data
@@ -308,3 +385,7 @@ class TheoremError(TheoremFailed):
 
     A kind of TheoremFailed, so that ``tp.check`` in a user's CI fails either way.
     """
+
+
+class TheoremDefinitionError(ValueError):
+    """A Theorem was constructed with inconsistent or missing pieces."""

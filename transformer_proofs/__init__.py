@@ -6,28 +6,23 @@
 'verified'
 """
 
-from checkers.checking import (
-    Choice,
-    Deterministic,
-    Integer,
-    Real,
-    Statistical,
-    Theorem,
-    TheoremDefinitionError,
-    UnknownTheorem,
-    check,
-)
+from checkers.domains import Choice, Integer, Real
+from checkers.engine import check
+from checkers.policies import Bound, Deterministic, Statistical
+from checkers.registry import UnknownTheorem
 from checkers.results import (
     CheckResult,
     Erratum,
     MutantReport,
     Plot,
     Report,
+    TheoremDefinitionError,
     TheoremError,
     TheoremFailed,
     WorkedExample,
     package_version,
 )
+from checkers.theorem import Anchor, Theorem
 # Load the submodule before binding the function of the same name: importing
 # transformer_proofs.render later must not replace tp.render with the module.
 import transformer_proofs.render  # noqa: E402,F401  (isort: skip)
@@ -46,6 +41,8 @@ def __getattr__(name):
 
 
 __all__ = [
+    "Anchor",
+    "Bound",
     "CheckResult",
     "Choice",
     "Erratum",

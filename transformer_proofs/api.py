@@ -13,7 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-from checkers.checking import REGISTRY, Theorem, mutant_outcome, run_check, worked_example
+from checkers.engine import mutant_outcome, run_check
+from checkers.registry import REGISTRY
+from checkers.theorem import Theorem
+from checkers.worked import worked_example
 from checkers.results import Erratum, MutantReport, Report, WorkedExample, package_version
 
 

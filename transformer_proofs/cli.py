@@ -177,7 +177,7 @@ def verify(
     module: ModuleOption = None,
 ) -> None:
     """Check derivations and claims against independent oracles on random instances."""
-    from checkers.checking import run_check
+    from checkers.engine import run_check
     from checkers.results import Report
     from transformer_proofs import display
 
@@ -203,7 +203,7 @@ def mutants(
     module: ModuleOption = None,
 ) -> None:
     """Run every mutant (plausible wrong claim) through the checker: each must be refuted."""
-    from checkers.checking import mutant_outcome
+    from checkers.engine import mutant_outcome
     from checkers.results import MutantReport
     from transformer_proofs import display
 

@@ -8,8 +8,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from checkers.checking import Theorem, symbolic_counts
-from checkers.results import MutantReport, Report, WorkedExample, to_jsonable
+from checkers.engine import symbolic_counts
+from checkers.theorem import Theorem
+from checkers.results import BASIS_WORDS, MutantReport, Report, WorkedExample, to_jsonable
 
 _EVIDENCE_STYLE = {"proved": "green", "sampled": "yellow", "given": "blue"}
 _STATUS_STYLE = {"verified": "green", "failed": "red", "error": "magenta"}
@@ -53,8 +54,20 @@ def theorem_json(theorem: Theorem) -> dict:
             "derivation": None if derivation is None else _derivation_json(derivation),
             "lemmas": [] if derivation else [_derivation_json(lemma) for lemma in theorem.lemma_derivations()],
             "mutants": list(theorem.mutants),
+            "basis": theorem.basis,
+            "tolerance": tolerance_json(theorem),
+            "anchors": [a.to_json() for a in theorem.anchors],
         }
     )
+
+
+def tolerance_json(theorem: Theorem) -> dict:
+    """The theorem's policy, its numbers, why, and (where it takes one) the cap on the oracle's stated accuracy."""
+    policy = theorem.policy
+    data = {"policy": policy.name, **policy.describe(), "reason": getattr(policy, "reason", "")}
+    if hasattr(policy, "accuracy_cap"):
+        data["accuracy_cap"] = policy.accuracy_cap
+    return data
 
 
 def _derivation_json(derivation) -> dict:
@@ -109,6 +122,17 @@ def print_theorem(theorem: Theorem, console: Console) -> None:
         console.print("\n[bold]Parameters[/bold]")
         for name, domain in theorem.parameters.items():
             console.print(f"  {name}: {domain.text()} (default {domain.default_value()})", markup=False)
+    console.print("\n[bold]Check[/bold]")
+    console.print(f"  basis: {BASIS_WORDS[theorem.basis]}", markup=False)
+    tolerance = tolerance_json(theorem)
+    numbers = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in tolerance.items() if k not in ("policy", "reason"))
+    console.print(f"  policy: {tolerance['policy']} ({numbers})", markup=False)
+    if tolerance["reason"]:
+        console.print(f"  why: {tolerance['reason']}", markup=False)
+    for anchor in theorem.anchors:
+        console.print(f"  anchor: {anchor.describe()}", markup=False)
+    if not theorem.anchors:
+        console.print("  anchors: none (no value the oracle did not compute)")
     derivation = theorem.built_derivation()
     for lemma in theorem.lemma_derivations():
         _print_derivation(lemma, console, "Lemma")
@@ -119,8 +143,9 @@ def print_theorem(theorem: Theorem, console: Console) -> None:
     else:
         _print_derivation(derivation, console, "Derivation")
     counts = derivation.counts() if derivation else symbolic_counts(theorem)
+    steps = "lemma steps (they support the claim; the claim is not compiled from them)" if theorem.basis == "supported" else "steps"
     console.print(
-        f"\n{counts['steps']} steps: {counts['proved']} proved, {counts['sampled']} sampled, {counts['given']} given"
+        f"\n{counts['steps']} {steps}: {counts['proved']} proved, {counts['sampled']} sampled, {counts['given']} given"
     )
 
 
@@ -150,8 +175,9 @@ def _indent(text: str) -> str:
 
 
 def print_report(report: Report, console: Console) -> None:
-    table = Table("theorem", "status", "steps p/s/g", "n", "max err", "policy", "s", box=None, pad_edge=False)
-    for column in (0, 1, 5):  # id, status and policy are read whole; the numbers can wrap
+    columns = ("theorem", "status", "basis", "steps p/s/g", "n", "max err", "policy", "oracle acc", "s")
+    table = Table(*columns, box=None, pad_edge=False)
+    for column in (0, 1, 2, 6):  # id, status, basis and policy are read whole; the numbers can wrap
         table.columns[column].no_wrap = True
     for r in report.results:
         s = r.symbolic
@@ -161,17 +187,34 @@ def print_report(report: Report, console: Console) -> None:
         table.add_row(
             r.id,
             f"[{style}]{r.status}[/{style}]",
+            r.basis,
             steps,
             str(n.instances) if n else "-",
             f"{n.max_error:.3g}" if n else "-",
-            n.policy if n else "-",
+            _policy_cell(n) if n else "-",
+            (f"{n.oracle_accuracy:.1g}" if n.oracle_accuracy else "exact") if n else "-",
             f"{r.seconds:.1f}",
         )
     console.print(table)
-    console.print("steps p/s/g: proved/sampled/given; max err: largest error in units of the tolerance (<= 1 passes)")
+    console.print(
+        "basis: derived (claim compiled from the derivation), supported (claim= with checked lemmas: their steps),"
+        " numerical; steps p/s/g: proved/sampled/given; max err: largest error in units of the tolerance (<= 1 passes);"
+        " res: smallest relative bias detected with probability 1/2; tight: largest oracle/bound ratio (1 = attained);"
+        " oracle acc: the oracle's stated accuracy, relative"
+    )
     for r in report.results:
         if r.status != "verified":
             console.print(r.message if r.message.startswith(r.id) else f"{r.id}: {r.message}", markup=False)
+
+
+def _policy_cell(numeric) -> str:
+    extras = numeric.extras
+    if extras.get("resolution") is not None:
+        return f"{numeric.policy} (res {extras['resolution']:.2g})"
+    if "tightness" in extras:
+        tightness = extras["tightness"]
+        return f"{numeric.policy} (tight {tightness:.3g})" if tightness is not None else f"{numeric.policy} (tight -)"
+    return numeric.policy
 
 
 def print_mutants(report: MutantReport, console: Console) -> None:
@@ -185,6 +228,10 @@ def print_mutants(report: MutantReport, console: Console) -> None:
             mark = "[green]refuted[/green]" if m.refuted else "[red]SURVIVED[/red]"
             console.print(f"  {mark} {m.name}: ", end="")
             console.print(m.evidence.split(": ", 1)[-1], markup=False)
+        for spot in outcome.blind_spots:
+            reason = f" ({spot.reason})" if spot.reason else ""
+            console.print(f"  [yellow]blind spot[/yellow] generated mutant {spot.name}{reason}: ", end="")
+            console.print(spot.evidence.split(": ", 1)[-1], markup=False)
 
 
 def print_example(example: WorkedExample, console: Console) -> None:

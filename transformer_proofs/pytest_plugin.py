@@ -28,7 +28,7 @@ def pytest_configure(config):
 
 
 def pytest_pycollect_makeitem(collector, name, obj):
-    from checkers.checking import Theorem
+    from checkers.theorem import Theorem
 
     if isinstance(obj, Theorem) and obj.defined_in.split(".")[0] != "checkers":
         return TheoremItem.from_parent(collector, name=name, theorem=obj)
@@ -43,7 +43,7 @@ class TheoremItem(pytest.Item):
         self.theorem = theorem
 
     def runtest(self):
-        from checkers.checking import check
+        from checkers.engine import check
 
         check(self.theorem, instances=self.config.getoption("tp_instances"), seed=self.config.getoption("tp_seed"))
 

@@ -24,9 +24,12 @@ from typing import Any, Sequence
 import jinja2
 import numpy as np
 
-from checkers.checking import REGISTRY, Theorem, UnknownTheorem, mutant_outcome, run_check, theorem_figures, variant_params, worked_example
+from checkers.engine import mutant_outcome, run_check
+from checkers.registry import REGISTRY, UnknownTheorem
+from checkers.theorem import Theorem
+from checkers.worked import theorem_figures, variant_params, worked_example
 from checkers.exercises import EXERCISES, SHEET_SOURCE, Exercise
-from checkers.results import CheckResult, MutantOutcome, Plot, WorkedExample, package_version
+from checkers.results import BASIS_WORDS, CheckResult, MutantOutcome, Plot, WorkedExample, package_version
 
 LATEX_PACKAGES = "latexmk texlive-latex-recommended texlive-latex-extra texlive-science lmodern"
 LATEX_TIME_LIMIT = 600
@@ -124,6 +127,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(tex=escape_tex, optext=operation_text, prose=latex_prose, latex=latex_expression, num=number, matrix=matrix, vector=vector)
+    env.globals.update(basis_words=BASIS_WORDS)
     return env
 
 
@@ -139,7 +143,7 @@ def example_template(theorem: Theorem) -> str:
 
 def example_latex(example: WorkedExample) -> str:
     """The worked example's LaTeX block (what ``WorkedExample.to_latex()`` returns)."""
-    from checkers.checking import REGISTRY
+    from checkers.registry import REGISTRY
 
     theorem = REGISTRY.get(example.id)
     template = environment().get_template(example_template(theorem))

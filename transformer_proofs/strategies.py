@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from checkers.checking import Choice, Integer, Real, Theorem
+from checkers.domains import Choice, Integer, Real
+from checkers.theorem import Theorem
 
 
 def domain(d: Integer | Real | Choice) -> st.SearchStrategy:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from checkers.checking import Deterministic, Integer, Real, Statistical, Theorem
+from checkers.domains import Integer, Real
+from checkers.policies import Deterministic, Statistical
+from checkers.theorem import Theorem
 from numerics.attention import DOT_PRODUCT_BLOCK, DOT_PRODUCT_COMPONENTS, dot_product_moment_samples, fit_offset_map
 from proofs.attention import INDEPENDENT_ENTRIES, dot_product_moments, positional_rotation_block
 

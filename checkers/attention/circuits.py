@@ -15,7 +15,9 @@ import functools
 
 import numpy as np
 
-from checkers.checking import Deterministic, Integer, Theorem
+from checkers.domains import Integer
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from checkers.closed_form import compile_closed_form
 from numerics.attention.circuits import multi_head_attention, rounding_bound
 from numerics.attention.kernels import softmax

@@ -20,7 +20,10 @@ import hashlib
 
 import numpy as np
 
-from checkers.checking import Choice, Deterministic, Integer, Real, Theorem, draw_instances
+from checkers.domains import Choice, Integer, Real
+from checkers.policies import Deterministic
+from checkers.sampling import draw_instances
+from checkers.theorem import Theorem
 from checkers.results import Erratum, Plot
 from numerics.attention.collapse import (
     StackConfig,

@@ -10,7 +10,9 @@ import math
 
 import numpy as np
 
-from checkers.checking import Deterministic, Real, Theorem
+from checkers.domains import Real
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from checkers.results import Erratum
 from numerics.attention.jl import (
     binomial_p_value,

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from checkers.checking import Deterministic, Integer, Real, Theorem, single_instance
+from checkers.domains import Integer, Real
+from checkers.policies import Deterministic
+from checkers.sampling import single_instance
+from checkers.theorem import Theorem
 from checkers.results import Plot
 from numerics.attention.kernels import (
     attention_weights,

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from checkers.checking import Deterministic, Integer, Theorem
+from checkers.domains import Integer
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from checkers.results import Erratum, Plot
 from numerics.attention.rank import (
     RANK_THRESHOLD,

@@ -13,7 +13,10 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from checkers.checking import Deterministic, Integer, Theorem, single_instance
+from checkers.domains import Integer
+from checkers.policies import Deterministic
+from checkers.sampling import single_instance
+from checkers.theorem import Theorem
 from checkers.results import Plot
 from numerics.attention.turing import (
     direct_configurations,

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from checkers.checking import Deterministic, Real, Theorem
+from checkers.domains import Real
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from checkers.results import Erratum
 from numerics.scaling import compute_optimal_allocation as minimise_along_budget
 from numerics.scaling import parametric_loss

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from checkers.checking import Deterministic, Integer, Real, Theorem
+from checkers.domains import Integer, Real
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from checkers.results import Plot
 from checkers.scaling import BESIROGLU, chinchilla_allocation
 from numerics.scaling.fit import (

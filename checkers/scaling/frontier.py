@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from checkers.checking import Deterministic, Real, Theorem
+from checkers.domains import Real
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from checkers.results import Plot
 from checkers.scaling import chinchilla_allocation, evaluated
 from numerics.scaling.frontier import budget_split, frontier_figure

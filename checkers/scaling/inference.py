@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from checkers.checking import Deterministic, Real, Theorem
+from checkers.domains import Real
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from checkers.results import Plot
 from checkers.scaling import HOFFMANN_FIT_DOMAINS, chinchilla_allocation, evaluated
 from checkers.scaling.frontier import LLAMA3, chinchilla_frontier

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from checkers.checking import Deterministic, Real, Theorem
+from checkers.domains import Real
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from checkers.results import Erratum
 from checkers.scaling import chinchilla_allocation, evaluated
 from numerics.scaling.kaplan import kaplan_allocation as minimise_joint_law

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from checkers.checking import Deterministic, Integer, Theorem
+from checkers.domains import Integer
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from checkers.results import Plot
 from checkers.scaling import evaluated
 from numerics.scaling.manifold import GRIDS, error_exponent, exponent_figure, interpolation_mse, random_targets

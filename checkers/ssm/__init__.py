@@ -14,7 +14,9 @@ import functools
 
 import numpy as np
 
-from checkers.checking import Deterministic, Integer, Theorem
+from checkers.domains import Integer
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from checkers.results import Erratum
 from numerics.ssm.legs import fourier_signal, integrate_memory, legendre_projection
 from proofs.ssm import LEGS_N_MAX, legs_dynamics

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from checkers.checking import Deterministic, Integer, Theorem
+from checkers.domains import Integer
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from checkers.ssm.selective import per_instance
 from proofs.ssm.duality import LINEAR_ATTENTION, MAMBA2, SSD_L_MAX, ssd_mask
 from proofs.ssm.scan import SYLLABUS

@@ -19,7 +19,9 @@ import functools
 
 import numpy as np
 
-from checkers.checking import Deterministic, Integer, Real, Theorem
+from checkers.domains import Integer, Real
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from checkers.results import Plot
 from checkers.ssm import HIPPO, SYLLABUS, hippo_legs, leading_dynamics, signal_inputs, signal_of
 from numerics.ssm.hippo import (

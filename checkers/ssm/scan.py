@@ -14,7 +14,9 @@ import functools
 
 import numpy as np
 
-from checkers.checking import Deterministic, Integer, Theorem
+from checkers.domains import Integer
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from checkers.results import Plot
 from proofs.ssm.scan import BLELLOCH, HILLIS_STEELE, SYLLABUS, scan_cost
 

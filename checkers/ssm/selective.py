@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from checkers.checking import Deterministic, Integer, Theorem
+from checkers.domains import Integer
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from proofs.ssm.scan import SYLLABUS
 from proofs.ssm.selective import MAMBA, MAMBA_DISCRETISATION, REAL_PARAMETERS, selective_kernel
 

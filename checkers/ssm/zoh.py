@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from checkers.checking import Deterministic, Integer, Real, Theorem
+from checkers.domains import Integer, Real
+from checkers.policies import Deterministic
+from checkers.theorem import Theorem
 from checkers.results import Plot
 from numerics.ssm.zoh import discretisation_error_figure, held_input_step
 from proofs.ssm.zoh import zoh_discretization as zoh_derivation

@@ -11,7 +11,10 @@ from scipy import stats
 
 import transformer_proofs as tp
 from checkers.attention import MOMENTS, pe_rotation, softmax_variance
-from checkers.checking import Integer, Statistical, example_params, mutant_outcome, run_check, worked_example
+from checkers.domains import Integer
+from checkers.engine import mutant_outcome, run_check
+from checkers.policies import Statistical
+from checkers.worked import example_params, worked_example
 from numerics.attention import exact_dot_moments, fit_offset_map, sinusoidal_encoding
 
 SOFTMAX_MUTANTS = {

@@ -6,7 +6,10 @@ import pytest
 from hypothesis import given, settings
 
 import transformer_proofs as tp
-from checkers.checking import Group, call_with, draw_instances, run_check, single_instance, worked_example
+from checkers.engine import run_check
+from checkers.sampling import Group, draw_instances, single_instance
+from checkers.theorem import call_with
+from checkers.worked import worked_example
 from checkers.icl import lsa_gd
 from numerics.icl import (
     gradient_descent_construction,

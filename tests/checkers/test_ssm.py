@@ -7,7 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkers.checking import draw_instances, example_params, mutant_outcome, run_check, worked_example
+from checkers.engine import mutant_outcome, run_check
+from checkers.sampling import draw_instances
+from checkers.worked import example_params, worked_example
 from checkers import ssm
 from numerics.ssm.legs import fourier_signal, residual_inner_products
 from proofs.ssm import LEGS_N_MAX

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from checkers.checking import REGISTRY
+from checkers.registry import REGISTRY
 from checkers.results import package_version
 
 FIVE = ["softmax-variance", "pe-rotation", "lsa-gd", "chinchilla-allocation", "hippo-legs"]
@@ -191,7 +191,7 @@ def test_listing_imports_neither_torch_nor_matplotlib():
 
 def _outside(domain):
     """A value just outside a parameter's domain."""
-    from checkers.checking import Choice
+    from checkers.domains import Choice
 
     if isinstance(domain, Choice):
         return "not-a-choice"

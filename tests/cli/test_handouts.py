@@ -6,7 +6,8 @@ import textwrap
 
 import pytest
 
-from checkers.checking import REGISTRY, variant_params
+from checkers.registry import REGISTRY
+from checkers.worked import variant_params
 from checkers.exercises import EXERCISES, Exercise
 from transformer_proofs.render import handout_source, sheet_sources
 
@@ -101,7 +102,7 @@ def test_errata_lists_the_course_claims_with_their_theorems(tp, user_module):
 
 
 def test_every_erratum_that_names_a_mutant_is_refuted_by_it():
-    from checkers.checking import mutant_outcome
+    from checkers.engine import mutant_outcome
 
     for theorem in REGISTRY.theorems():
         named = {e.refuted_by for e in theorem.errata if e.refuted_by}

@@ -8,7 +8,9 @@ from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.attention.circuits import multihead_circuits
-from checkers.checking import example_params, mutant_outcome, run_check, single_instance, worked_example
+from checkers.engine import mutant_outcome, run_check
+from checkers.sampling import single_instance
+from checkers.worked import example_params, worked_example
 
 
 def test_it_verifies_with_every_step_proved():

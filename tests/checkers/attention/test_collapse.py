@@ -10,7 +10,9 @@ from scipy.optimize import minimize
 
 import transformer_proofs as tp
 from checkers.attention.collapse import _bound_holds, rank_collapse, rate_for_kept_fraction_theorem
-from checkers.checking import example_params, mutant_outcome, run_check, single_instance, theorem_figures, worked_example
+from checkers.engine import mutant_outcome, run_check
+from checkers.sampling import single_instance
+from checkers.worked import example_params, theorem_figures, worked_example
 from checkers.results import Plot
 from numerics.attention.collapse import composite_norm, self_attention
 
@@ -82,7 +84,7 @@ def test_the_tightness_figures():
     assert v["tightness_median_gaussian"] < 0.02 < v["tightness_median_two_point"]
     assert min(v["tightness_median_gaussian"], v["tightness_median_two_point"]) <= v["tightness_median"]
     # The sample's ratios again, each bound by hand from its constants and the lhs minimised by this module's LP.
-    from checkers.checking import draw_instances
+    from checkers.sampling import draw_instances
     from numerics.attention.collapse import collapse_constants, residual
 
     ratios = []

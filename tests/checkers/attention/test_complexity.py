@@ -6,7 +6,8 @@ from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.attention.complexity import COST_VALUES, attention_complexity
-from checkers.checking import example_params, mutant_outcome, run_check, theorem_figures, worked_example
+from checkers.engine import mutant_outcome, run_check
+from checkers.worked import example_params, theorem_figures, worked_example
 from numerics.attention.complexity import measure_costs
 
 

@@ -9,7 +9,10 @@ from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.attention.equivariance import SETTINGS, permutation_equivariance as theorem
-from checkers.checking import call_with, example_params, mutant_outcome, run_check, single_instance, worked_example
+from checkers.engine import mutant_outcome, run_check
+from checkers.sampling import single_instance
+from checkers.theorem import call_with
+from checkers.worked import example_params, worked_example
 
 MUTANTS = {
     "still equivariant with sinusoidal PE added",

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.attention.jl import jl_dimension_theorem
-from checkers.checking import example_params, mutant_outcome, run_check, worked_example
+from checkers.engine import mutant_outcome, run_check
+from checkers.worked import example_params, worked_example
 from numerics.attention.jl import exact_union_bound
 from transformer_proofs.render import environment
 

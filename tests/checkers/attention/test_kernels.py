@@ -11,15 +11,10 @@ from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.attention.kernels import attention_kernel_smoother as theorem
-from checkers.checking import (
-    call_with,
-    example_params,
-    mutant_outcome,
-    run_check,
-    single_instance,
-    theorem_figures,
-    worked_example,
-)
+from checkers.engine import mutant_outcome, run_check
+from checkers.sampling import single_instance
+from checkers.theorem import call_with
+from checkers.worked import example_params, theorem_figures, worked_example
 
 MUTANTS = {
     "Gaussian bandwidth sqrt(d) (factor 2 dropped)",

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.attention.rank import EXERCISE_MUTANT, attention_rank
-from checkers.checking import example_params, mutant_outcome, run_check, theorem_figures, worked_example
+from checkers.engine import mutant_outcome, run_check
+from checkers.worked import example_params, theorem_figures, worked_example
 
 
 def test_it_verifies_with_every_step_proved():

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 import transformer_proofs as tp
 from checkers.attention.turing import turing_completeness
 from numerics.attention.turing import transformer_tape_history
-from checkers.checking import example_params, mutant_outcome, run_check, theorem_figures, worked_example
+from checkers.engine import mutant_outcome, run_check
+from checkers.worked import example_params, theorem_figures, worked_example
 
 
 def _run_by_hand(delta, steps):

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 
 import transformer_proofs as tp
-from checkers.checking import example_params, mutant_outcome, run_check, theorem_figures, worked_example
+from checkers.engine import mutant_outcome, run_check
+from checkers.worked import example_params, theorem_figures, worked_example
 from checkers.closed_form import compile_closed_form
 from checkers.scaling.fit import CENTRE_START, scaling_law_fit
 from numerics.scaling.fit import huber_minimiser_near, log_sum_exp_prediction, planted_runs

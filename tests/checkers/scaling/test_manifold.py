@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 
 import transformer_proofs as tp
-from checkers.checking import example_params, mutant_outcome, run_check, theorem_figures, worked_example
+from checkers.engine import mutant_outcome, run_check
+from checkers.worked import example_params, theorem_figures, worked_example
 from checkers.scaling.manifold import manifold_exponent_theorem
 
 

@@ -8,15 +8,10 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkers.checking import (
-    call_with,
-    draw_instances,
-    example_params,
-    mutant_outcome,
-    run_check,
-    theorem_figures,
-    worked_example,
-)
+from checkers.engine import mutant_outcome, run_check
+from checkers.sampling import draw_instances
+from checkers.theorem import call_with
+from checkers.worked import example_params, theorem_figures, worked_example
 from checkers.ssm.hippo import FIGURE_HORIZON, FIGURE_SIZES, hippo_lagt, hippo_legt as theorem
 from numerics.ssm.hippo import integrate_window_memory, laguerre_projection, window_projection
 from numerics.ssm.legs import fourier_signal

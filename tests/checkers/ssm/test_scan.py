@@ -5,7 +5,9 @@ import pytest
 from hypothesis import given, settings
 
 import transformer_proofs as tp
-from checkers.checking import example_params, mutant_outcome, run_check, single_instance, worked_example
+from checkers.engine import mutant_outcome, run_check
+from checkers.sampling import single_instance
+from checkers.worked import example_params, worked_example
 from checkers.ssm.scan import derived_operator, scan_associativity
 
 
@@ -87,7 +89,7 @@ def test_out_of_domain_parameters_are_bad_input(bad):
 
 
 def test_the_cost_figure_draws_derived_and_counted_costs():
-    from checkers.checking import theorem_figures
+    from checkers.worked import theorem_figures
 
     (plot,) = theorem_figures(scan_associativity)
     assert plot.name == "scan-costs" and len(plot.figure.axes) == 2

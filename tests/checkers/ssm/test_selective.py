@@ -7,7 +7,9 @@ import pytest
 from hypothesis import given, settings
 
 import transformer_proofs as tp
-from checkers.checking import example_params, mutant_outcome, run_check, single_instance, worked_example
+from checkers.engine import mutant_outcome, run_check
+from checkers.sampling import single_instance
+from checkers.worked import example_params, worked_example
 from checkers.ssm.selective import DIM, GROUPS, selective_scan
 
 

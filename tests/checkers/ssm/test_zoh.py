@@ -7,7 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.linalg import expm
 
-from checkers.checking import draw_instances, example_params, mutant_outcome, run_check, theorem_figures, worked_example
+from checkers.engine import mutant_outcome, run_check
+from checkers.sampling import draw_instances
+from checkers.worked import example_params, theorem_figures, worked_example
 from checkers.ssm.zoh import N_MAX, zoh_discretization as theorem
 from transformer_proofs.render import example_latex
 

@@ -1,0 +1,450 @@
+"""The numeric checker: claim against oracle on batches, counterexamples, anchors and mutants.
+
+:func:`check` samples parameter points (edges first), evaluates claim and oracle on
+whole batches of instances, compares them under the theorem's policy, shrinks the worst
+disagreement to a readable counterexample, compares claim and oracle with every anchor,
+and runs every mutant (a plausible wrong claim) through the same comparison: a mutant is
+refuted only by a finite, significant disagreement. :func:`mutant_outcome` also runs the
+*generated* mutants of a derived theorem (each constant of its closed form perturbed);
+one that survives is a blind spot of the checker, reported, not failed.
+
+>>> import numpy as np
+>>> from checkers.domains import Integer
+>>> triangular = Theorem(
+...     "triangular-sum", "Sum of the first n integers", "user", r"\\sum k = n(n+1)/2",
+...     parameters={"n": Integer(1, 10_000)},
+...     claim=lambda n: n * (n + 1) / 2,
+...     oracle=lambda n: np.cumsum(np.arange(1, 10_001))[n - 1],
+...     mutants={"n^2/2": lambda n: n**2 / 2},
+... )
+>>> check(triangular, instances=200).status
+'verified'
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from checkers.closed_form import compile_closed_form, constant_perturbations
+from checkers.policies import Comparison, Statistical, Verdict
+from checkers.registry import REGISTRY
+from checkers.results import (
+    AnchorResult,
+    BlindSpot,
+    CheckResult,
+    Counterexample,
+    MutantOutcome,
+    MutantResult,
+    NumericSummary,
+    TheoremError,
+    TheoremFailed,
+)
+from checkers.sampling import Group, draw_instances, edge_coverage, single_instance
+from checkers.theorem import Anchor, Theorem, call_with
+from proofs.derivation import DerivationError
+
+MUTANT_INSTANCES = 200
+_SHRINK_BUDGET = 40
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+
+def _evaluate(theorem: Theorem, role: str, function: Callable | None, group: Group, device: str, extra=None):
+    arguments = {**group.arguments(), "device": device, **(extra or {})}
+    try:
+        if function is None:
+            return theorem.evaluate_claim(**arguments)
+        return call_with(function, arguments)
+    except (TheoremError, DerivationError):
+        raise
+    except Exception as error:
+        raise TheoremError(f"{theorem.id}: the {role} raised {type(error).__name__}: {error}") from error
+
+
+def _as_batch(theorem: Theorem, role: str, value, size: int, *, finite: bool = True) -> np.ndarray:
+    array = _to_numpy(value)
+    if array.ndim == 0 or array.shape[0] != size:
+        raise TheoremError(
+            f"{theorem.id}: the {role} returned shape {array.shape}, expected a first axis of {size} instances"
+        )
+    if finite and not np.all(np.isfinite(array)):
+        raise TheoremError(f"{theorem.id}: the {role} returned NaN or infinite values")
+    return array
+
+
+def _to_numpy(value) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=float)
+
+
+@dataclass
+class OracleValues:
+    """The oracle's output for one group, computed once and shared by the claim and every mutant."""
+
+    group: Group
+    values: np.ndarray
+    accuracy: np.ndarray | float = 0.0
+
+
+def oracle_values(theorem: Theorem, group: Group, device: str) -> OracleValues:
+    """The oracle on ``group``, with its stated accuracy checked against the policy's rules."""
+    policy = theorem.policy
+    # The oracle's own randomness (Monte Carlo) is seeded apart from the inputs, so the same seed replays it.
+    extra = {"rng": np.random.default_rng(group.seed + (1,)), **policy.oracle_keywords()}
+    raw = _evaluate(theorem, "oracle", theorem.oracle, group, device, extra)
+    accuracy = np.zeros(())
+    if isinstance(raw, tuple):
+        raw, accuracy = raw
+        accuracy = _to_numpy(accuracy)
+    values = _as_batch(theorem, "oracle", raw, group.size)
+    if isinstance(policy, Statistical):
+        if values.ndim < 2:
+            raise TheoremError(f"{theorem.id}: a statistical oracle must return (instances, draws, ...) samples")
+        if np.any(accuracy != 0):
+            raise TheoremError(f"{theorem.id}: a statistical oracle states no accuracy (its draws give the standard error)")
+        return OracleValues(group, values)
+    if accuracy.ndim and accuracy.shape[0] == group.size:
+        # A per-instance accuracy (n,) applies to every entry of that instance's value.
+        accuracy = accuracy.reshape(accuracy.shape + (1,) * (values.ndim - accuracy.ndim))
+    problem = policy.accuracy_problem(values, accuracy)
+    if problem:
+        raise TheoremError(f"{theorem.id}: {problem}")
+    return OracleValues(group, values, accuracy)
+
+
+def evaluate_group(theorem: Theorem, group: Group, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """The claim and the oracle on one group of instances: what the checker compares."""
+    oracle = oracle_values(theorem, group, device)
+    return claim_values(theorem, group, device), oracle.values
+
+
+def claim_values(theorem: Theorem, group: Group, device: str) -> np.ndarray:
+    return _as_batch(theorem, "claim", _evaluate(theorem, "claim", None, group, device), group.size)
+
+
+def compare(theorem: Theorem, claim: np.ndarray, oracle: OracleValues, tests: int) -> Comparison:
+    expected = oracle.values.shape if not isinstance(theorem.policy, Statistical) else oracle.values.shape[:1] + oracle.values.shape[2:]
+    if claim.shape != expected:
+        raise TheoremError(f"{theorem.id}: claim has shape {claim.shape[1:]} per instance, oracle {expected[1:]}")
+    return theorem.policy.compare(claim, oracle.values, oracle.accuracy, tests)
+
+
+def _tests(oracles: list[OracleValues]) -> int:
+    """The number of simultaneous tests (instances times components) a statistical threshold covers."""
+    return sum(int(np.prod(o.values.shape[:1] + o.values.shape[2:])) for o in oracles)
+
+
+# --- checking -------------------------------------------------------------------------------
+
+
+def check(theorem: Theorem | str, *, instances: int = 1000, seed: int = 0, device: str = "cpu") -> CheckResult:
+    """Check a theorem, its anchors and all its mutants; raise :class:`TheoremFailed` unless everything holds.
+
+    Returns the :class:`CheckResult` (with ``.mutants``) when the claim is
+    verified and every mutant is refuted.
+    """
+    __tracebackhide__ = True  # pytest shows the failure at the user's call, not inside the engine
+    theorem = REGISTRY.get(theorem) if isinstance(theorem, str) else theorem
+    result = run_check(theorem, instances=instances, seed=seed, device=device, mutants=True)
+    if result.status == "error":
+        raise TheoremError(result.message)
+    survivors = [m for m in result.mutants if not m.refuted]
+    if result.status != "verified" or survivors:
+        lines = [result.message] if result.status != "verified" else []
+        lines += [f"{theorem.id}: mutant {m.name!r} survived: {m.evidence}" for m in survivors]
+        lines.append(replay_line(theorem, seed))
+        raise TheoremFailed("\n".join(lines))
+    return result
+
+
+def replay_line(theorem: Theorem, seed: int) -> str:
+    """The call that repeats this check: by id when the registry holds the theorem, else by its module's name for it."""
+    return f"replay: tp.check({_reference(theorem)}, seed={seed})"
+
+
+def _reference(theorem: Theorem) -> str:
+    if REGISTRY.holds(theorem):
+        return repr(theorem.id)
+    module = sys.modules.get(theorem.defined_in)
+    names = [name for name, value in vars(module).items() if value is theorem] if module else []
+    return f"{theorem.defined_in}.{names[0]}" if names else repr(theorem.id)
+
+
+def run_check(
+    theorem: Theorem, *, instances: int = 1000, seed: int = 0, device: str = "cpu", mutants: bool = False
+) -> CheckResult:
+    """Check the derivation, the claim and the anchors; never raises for the theorem's own failures (see ``status``)."""
+    if instances < 1:
+        raise ValueError("instances must be at least 1")
+    start = time.perf_counter()
+    timings = {}
+    basis = theorem.basis
+    try:
+        symbolic = symbolic_counts(theorem)
+        timings["symbolic"] = time.perf_counter() - start
+        numeric_start = time.perf_counter()
+        groups = draw_instances(theorem, instances, seed, device)
+        oracles = [oracle_values(theorem, g, device) for g in groups]
+        numeric, message = _numeric_summary(theorem, oracles, seed, device)
+        anchors = tuple(_check_anchor(theorem, anchor, seed, device) for anchor in theorem.anchors)
+        numeric = numeric.with_anchors(anchors)
+        timings["numeric"] = time.perf_counter() - numeric_start
+        mutant_results = ()
+        if mutants:
+            mutants_start = time.perf_counter()
+            mutant_results = _mutant_results(theorem, oracles, device)
+            timings["mutants"] = time.perf_counter() - mutants_start
+    except DerivationError as error:
+        return CheckResult(theorem.id, "failed", str(error), error.counts, None, time.perf_counter() - start, seed, basis=basis)
+    except TheoremError as error:
+        return CheckResult(theorem.id, "error", str(error), None, None, time.perf_counter() - start, seed, basis=basis)
+    disagreeing = [a for a in anchors if not a.agrees]
+    if numeric.max_error <= 1 and disagreeing:
+        message = "; ".join(f"{theorem.id}: {a.describe()}" for a in disagreeing)
+    status = "verified" if numeric.max_error <= 1 and not disagreeing else "failed"
+    return CheckResult(
+        theorem.id, status, message, symbolic, numeric, time.perf_counter() - start, seed, mutant_results, timings, basis
+    )
+
+
+def symbolic_counts(theorem: Theorem) -> dict[str, int] | None:
+    """Steps by evidence of the derivation (lemmas included), or of a claim= theorem's lemmas; None if neither."""
+    derivation = theorem.built_derivation()
+    if derivation is not None:
+        return derivation.counts()
+    if not theorem.lemmas:
+        return None
+    total: dict[str, int] = {}
+    for lemma in theorem.lemma_derivations():
+        for kind, count in lemma.counts().items():
+            total[kind] = total.get(kind, 0) + count
+    return total
+
+
+def _numeric_summary(theorem: Theorem, oracles: list[OracleValues], seed: int, device: str):
+    policy = theorem.policy
+    tests = _tests(oracles)
+    compared = []
+    for oracle in oracles:
+        claim = claim_values(theorem, oracle.group, device)
+        compared.append((oracle.group, claim, compare(theorem, claim, oracle, tests)))
+    verdict = policy.conclude([comparison for _, _, comparison in compared])
+    group, claim, comparison = max(compared, key=lambda c: float(np.max(c[2].errors)))
+    i = int(np.argmax(comparison.errors))
+    instances = sum(o.group.size for o in oracles)
+    summary = NumericSummary(
+        instances,
+        verdict.max_error,
+        policy.describe(tests),
+        policy.name,
+        draws=getattr(policy, "draws", None),
+        oracle_accuracy=max(_relative_accuracy(o) for o in oracles) or None,
+        coverage=edge_coverage(theorem.parameters, instances),
+        extras=verdict.extras,
+    )
+    if verdict.max_error <= 1:
+        return summary, f"verified on {instances} instances; max error {verdict.max_error:.3g} of tolerance"
+    counterexample = _counterexample(theorem, group, claim, comparison, i, seed, device)
+    return summary.with_counterexample(counterexample), _failure_message(theorem, summary, counterexample, verdict)
+
+
+def _failure_message(theorem: Theorem, summary: NumericSummary, counterexample: Counterexample, verdict: Verdict) -> str:
+    if verdict.pooled_failure:
+        return (
+            f"{theorem.id}: {verdict.pooled_failure}; the largest single disagreement is "
+            f"{counterexample.describe()} ({counterexample.error:.3g} of its tolerance)"
+        )
+    bounds = ", ".join(f"{name} {value:g}" if not isinstance(value, str) else f"{name} {value}" for name, value in summary.tolerance.items())
+    return (
+        f"{theorem.id}: claim and oracle disagree {counterexample.describe()} "
+        f"(error {counterexample.error:.3g} times the {summary.policy} tolerance ({bounds}) there; "
+        f"{verdict.max_error:.3g} at the worst of the {summary.instances} sampled instances)"
+    )
+
+
+def _relative_accuracy(oracle: OracleValues) -> float:
+    """The oracle's stated accuracy relative to its values, norm-wise per instance, largest instance."""
+    if np.all(np.asarray(oracle.accuracy) == 0):
+        return 0.0
+    accuracy = np.broadcast_to(oracle.accuracy, oracle.values.shape).reshape(len(oracle.values), -1)
+    values = oracle.values.reshape(len(oracle.values), -1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.linalg.norm(accuracy, axis=1) / np.linalg.norm(values, axis=1)
+    return float(np.max(np.where(np.isfinite(ratio), ratio, 0.0)))
+
+
+def _counterexample(theorem, group, claim, comparison, i, seed, device) -> Counterexample:
+    params = group.instance(i)
+    if not isinstance(theorem.policy, Statistical):
+        shrunk = _shrink(theorem, params, seed, device)
+        if shrunk is not None:
+            return shrunk
+    return Counterexample(params, claim[i], comparison.reference[i], error=float(comparison.errors[i]))
+
+
+def _shrink(theorem: Theorem, params: dict, seed: int, device: str) -> Counterexample | None:
+    """Move parameters towards their simplest values while the instance still fails (bounded search)."""
+    budget = _SHRINK_BUDGET
+    current = _failing_instance(theorem, params, seed, device)
+    improved = current is not None
+    while improved and budget > 0:
+        improved = False
+        for name, domain in theorem.parameters.items():
+            for candidate in domain.simpler(current.params[name])[:budget]:
+                budget -= 1
+                trial = _failing_instance(theorem, {**current.params, name: candidate}, seed, device)
+                if trial is not None:
+                    current, improved = trial, True
+                    break
+    return current
+
+
+def _failing_instance(theorem, params, seed, device) -> Counterexample | None:
+    try:
+        group = single_instance(theorem, params, seed, device)
+        oracle = oracle_values(theorem, group, device)
+        claim = claim_values(theorem, group, device)
+        comparison = compare(theorem, claim, oracle, 1)
+    except (TheoremError, ValueError):
+        return None
+    if comparison.errors[0] <= 1:
+        return None
+    inputs = {k: v[0] for k, v in group.inputs.items()}
+    return Counterexample(dict(params), claim[0], comparison.reference[0], inputs, float(comparison.errors[0]))
+
+
+# --- anchors --------------------------------------------------------------------------------
+
+
+def _check_anchor(theorem: Theorem, anchor: Anchor, seed: int, device: str) -> AnchorResult:
+    """Claim and oracle at the anchor's point, each against the anchor's value."""
+    group = single_instance(theorem, {**theorem.default_params(), **anchor.params}, seed, device)
+    claim = claim_values(theorem, group, device)[0]
+    oracle = oracle_values(theorem, group, device)
+    value = np.asarray(anchor.value, dtype=float)
+    if value.shape != claim.shape:
+        raise TheoremError(f"{theorem.id}: anchor {anchor.describe()} has shape {value.shape}, the claim {claim.shape}")
+    allowed = anchor.atol + anchor.rtol * np.abs(value)
+    claim_agrees = bool(np.all(np.abs(claim - value) <= allowed))
+    if isinstance(theorem.policy, Statistical):
+        comparison = theorem.policy.compare(value[None], oracle.values, 0.0, 1)
+        oracle_value = comparison.reference[0]
+        oracle_agrees = bool(comparison.errors[0] <= 1 or np.all(np.abs(oracle_value - value) <= allowed))
+    else:
+        oracle_value = oracle.values[0]
+        accuracy = np.broadcast_to(oracle.accuracy, oracle.values.shape)[0]
+        oracle_agrees = bool(np.all(np.abs(oracle_value - value) <= allowed + accuracy))
+    return AnchorResult(
+        anchor.describe(),
+        anchor.to_json(),
+        claim,
+        oracle_value,
+        claim_agrees or anchor.of == "oracle",
+        oracle_agrees or anchor.of == "claim",
+    )
+
+
+# --- mutants --------------------------------------------------------------------------------
+
+
+def _mutant_results(theorem: Theorem, oracles: list[OracleValues], device: str) -> tuple[MutantResult, ...]:
+    return tuple(_run_mutant(theorem, name, mutant, oracles, device) for name, mutant in theorem.mutants.items())
+
+
+def _run_mutant(theorem, name, mutant, oracles, device) -> MutantResult:
+    policy = theorem.policy
+    tests = _tests(oracles)
+    best = (0.0, "")
+    power = 0.0
+    comparisons = []
+    for oracle in oracles:
+        try:
+            with np.errstate(all="ignore"):  # a wrong constant may well overflow; only a finite disagreement refutes
+                raw = _evaluate(theorem, "mutant", mutant, oracle.group, device)
+            values = _as_batch(theorem, f"mutant {name!r}", raw, oracle.group.size, finite=False)
+            comparison = compare(theorem, values, oracle, tests)
+        except TheoremError as error:
+            return MutantResult(name, False, f"not refuted: {error}")
+        finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+        errors = np.where(finite, comparison.errors, 0.0)
+        comparisons.append(Comparison(errors, comparison.reference, comparison.scale, comparison.pooled))
+        i = int(np.argmax(errors))
+        if errors[i] > best[0]:
+            params = ", ".join(f"{k}={_fmt(v)}" for k, v in oracle.group.instance(i).items())
+            scale = comparison.scale[i] if comparison.scale is not None else 1.0
+            best = (float(errors[i]), f"at {params}: {_worst_entry(values[i], comparison.reference[i], scale)}")
+        if isinstance(policy, Statistical):
+            claim = claim_values(theorem, oracle.group, device)
+            separation = np.abs(values - claim) / comparison.scale
+            separation = np.where(finite.reshape((-1,) + (1,) * (separation.ndim - 1)), separation, 0.0)
+            power = max(power, policy.refutation_probability(float(np.max(separation)), tests))
+    verdict = policy.conclude(comparisons)
+    if verdict.pooled_failure and verdict.max_error > best[0]:
+        best = (verdict.max_error, verdict.pooled_failure)
+    refuted = best[0] > 1
+    verdict_word = "refuted" if refuted else "not refuted"
+    evidence = f"{verdict_word}: {best[1] or 'no finite disagreement'} (error {best[0]:.3g} times the tolerance)"
+    return MutantResult(name, refuted, evidence, power if isinstance(policy, Statistical) else None)
+
+
+def _fmt(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _worst_entry(mutant: np.ndarray, oracle: np.ndarray, scale=1.0) -> str:
+    """The mutant's and the oracle's values where they differ most in units of ``scale`` (a standard error)."""
+    if np.size(oracle) == 1:
+        return f"mutant {np.ravel(mutant)[0]:.6g}, oracle {np.ravel(oracle)[0]:.6g}"
+    gap = np.abs(np.asarray(mutant) - np.asarray(oracle)) / scale
+    index = np.unravel_index(int(np.nanargmax(np.where(np.isfinite(gap), gap, -1.0))), np.shape(oracle))
+    where = ", ".join(map(str, index))
+    return f"entry [{where}]: mutant {mutant[index]:.6g}, oracle {oracle[index]:.6g}"
+
+
+def generated_mutants(theorem: Theorem) -> dict[str, tuple[str, Callable]]:
+    """For a derived theorem, each constant of its closed form perturbed: ``{name: (constant, claim)}``.
+
+    The perturbed closed form is compiled and, where the theorem assembles its claim, assembled
+    the same way, so a generated mutant differs from the claim in exactly one constant.
+    """
+    derivation = theorem.built_derivation()
+    if derivation is None:
+        return {}
+    generated = {}
+    for name, constant, expression in constant_perturbations(derivation.result):
+        compiled = compile_closed_form(expression)
+        claim = functools.partial(theorem.assemble, compiled) if theorem.assemble is not None else compiled
+        generated[name] = (constant, claim)
+    return generated
+
+
+def _blind_spots(theorem: Theorem, oracles: list[OracleValues], device: str) -> tuple[BlindSpot, ...]:
+    spots = []
+    for name, (constant, mutant) in generated_mutants(theorem).items():
+        result = _run_mutant(theorem, name, mutant, oracles, device)
+        if not result.refuted:
+            spots.append(BlindSpot(name, constant, result.evidence, theorem.blind_spots.get(name, "")))
+    return tuple(spots)
+
+
+def mutant_outcome(
+    theorem: Theorem, *, instances: int = MUTANT_INSTANCES, seed: int = 0, device: str = "cpu", generated: bool = True
+) -> MutantOutcome:
+    """Run the mutants of ``theorem`` (the oracle is evaluated once for all of them) and, with
+    ``generated``, its generated mutants, reporting the survivors as blind spots."""
+    try:
+        groups = draw_instances(theorem, instances, seed, device)
+        oracles = [oracle_values(theorem, g, device) for g in groups]
+        written = _mutant_results(theorem, oracles, device)
+        spots = _blind_spots(theorem, oracles, device) if generated else ()
+        return MutantOutcome(theorem.id, written, blind_spots=spots)
+    except TheoremError as error:
+        return MutantOutcome(theorem.id, (), "error", str(error))
