@@ -123,17 +123,31 @@ def constant_perturbations(expr: sp.Basic) -> list[tuple[str, str, sp.Basic]]:
     """
     perturbed = []
     seen = {expr}
-    for constant in sorted(expr.atoms(sp.Number), key=lambda c: (abs(float(c)), float(c))):
-        if constant == 0:
-            continue
+    for constant in sorted(_scalar_constants(expr), key=lambda c: (abs(float(c)), float(c))):
         text = sp.sstr(constant)
         for label, replacement in (
             (f"{text} -> {text}(1 + 1e-3)", constant * sp.Float("1.001")),
             (f"{text} -> {text} + 1", constant + 1),
             (f"{text} -> -{text}" if not text.startswith("-") else f"{text} -> {text[1:]}", -constant),
         ):
-            changed = expr.xreplace({constant: replacement})
+            try:
+                changed = expr.xreplace({constant: replacement})
+            except (ValueError, TypeError):  # the constant also stands where only an integer may (a power of a matrix)
+                continue
             if changed not in seen:
                 seen.add(changed)
                 perturbed.append((label, text, changed))
     return perturbed
+
+
+def _scalar_constants(expr: sp.Basic) -> set[sp.Number]:
+    """The non-zero numbers of ``expr``, leaving out matrix shapes (a size is not a constant of the claim)."""
+    if isinstance(expr, sp.Number):
+        return {expr} if expr != 0 else set()
+    if isinstance(expr, (sp.MatrixSymbol, sp.Identity, sp.ZeroMatrix)):
+        return set()
+    found = set()
+    for argument in expr.args:
+        if isinstance(argument, sp.Basic):
+            found |= _scalar_constants(argument)
+    return found

@@ -23,8 +23,11 @@ one that survives is a blind spot of the checker, reported, not failed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -50,6 +53,9 @@ from checkers.theorem import Anchor, Theorem, call_with
 from proofs.derivation import DerivationError
 
 MUTANT_INSTANCES = 200
+GENERATED_INSTANCES = 30
+GENERATED_SECONDS = 1.0  # per generated mutant
+GENERATED_BUDGET = 15.0  # seconds for all the generated mutants of one theorem
 _SHRINK_BUDGET = 40
 
 
@@ -426,13 +432,57 @@ def generated_mutants(theorem: Theorem) -> dict[str, tuple[str, Callable]]:
     return generated
 
 
-def _blind_spots(theorem: Theorem, oracles: list[OracleValues], device: str) -> tuple[BlindSpot, ...]:
+def _blind_spots(theorem: Theorem, seed: int, device: str) -> tuple[tuple[BlindSpot, ...], dict[str, int]]:
+    """Run the generated mutants on a few instances (edges first), each under a time limit.
+
+    A wrong constant can make an oracle-like claim (an ODE, a fixed point) diverge and crawl; a
+    generated mutant that takes longer than ``GENERATED_SECONDS``, or any left when the theorem's
+    ``GENERATED_BUDGET`` is spent, is skipped and counted, not reported as a blind spot.
+    """
+    generated = generated_mutants(theorem)
+    tally = {"generated": len(generated), "refuted": 0, "blind_spots": 0, "skipped": 0}
+    if not generated:
+        return (), tally
+    oracles = [oracle_values(theorem, g, device) for g in draw_instances(theorem, GENERATED_INSTANCES, seed, device)]
     spots = []
-    for name, (constant, mutant) in generated_mutants(theorem).items():
-        result = _run_mutant(theorem, name, mutant, oracles, device)
-        if not result.refuted:
+    deadline = time.perf_counter() + GENERATED_BUDGET
+    for name, (constant, mutant) in generated.items():
+        if time.perf_counter() > deadline:
+            tally["skipped"] += 1
+            continue
+        try:
+            with time_limit(GENERATED_SECONDS):
+                result = _run_mutant(theorem, name, mutant, oracles, device)
+        except TimeoutError:
+            tally["skipped"] += 1
+            continue
+        if result.refuted:
+            tally["refuted"] += 1
+        elif "raised" in result.evidence or "returned shape" in result.evidence:
+            tally["skipped"] += 1
+        else:
             spots.append(BlindSpot(name, constant, result.evidence, theorem.blind_spots.get(name, "")))
-    return tuple(spots)
+    tally["blind_spots"] = len(spots)
+    return tuple(spots), tally
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Raise TimeoutError in the block after ``seconds`` of wall time (main thread only; elsewhere no limit)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeoutError(f"over {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def mutant_outcome(
@@ -444,7 +494,7 @@ def mutant_outcome(
         groups = draw_instances(theorem, instances, seed, device)
         oracles = [oracle_values(theorem, g, device) for g in groups]
         written = _mutant_results(theorem, oracles, device)
-        spots = _blind_spots(theorem, oracles, device) if generated else ()
-        return MutantOutcome(theorem.id, written, blind_spots=spots)
+        spots, tally = _blind_spots(theorem, seed, device) if generated else ((), {})
+        return MutantOutcome(theorem.id, written, blind_spots=spots, generated=tally)
     except TheoremError as error:
         return MutantOutcome(theorem.id, (), "error", str(error))

@@ -263,6 +263,7 @@ class MutantOutcome:
     status: str = "checked"
     message: str = ""
     blind_spots: tuple[BlindSpot, ...] = ()
+    generated: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -270,6 +271,8 @@ class MutantOutcome:
 
     def to_json(self) -> dict:
         data = {"id": self.id, "mutants": [m.to_json() for m in self.mutants], "blind_spots": [b.to_json() for b in self.blind_spots]}
+        if self.generated:
+            data["generated"] = self.generated
         if self.status != "checked":
             data.update(status=self.status, message=self.message)
         return data
@@ -389,3 +392,52 @@ class TheoremError(TheoremFailed):
 
 class TheoremDefinitionError(ValueError):
     """A Theorem was constructed with inconsistent or missing pieces."""
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """One theorem's runs over many seeds: how often the true claim raised an alarm."""
+
+    id: str
+    runs: int
+    alarms: tuple[int, ...]  # seeds at which the check failed
+    errors: tuple[int, ...]  # seeds at which the theorem's code raised
+    first_message: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "runs": self.runs,
+            "false_alarms": len(self.alarms),
+            "alarm_seeds": list(self.alarms),
+            "errors": len(self.errors),
+            "error_seeds": list(self.errors),
+            "first_message": self.first_message,
+        }
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """The result of ``sweep``: every theorem checked at seeds ``0 .. seeds - 1``; a true theorem never alarms."""
+
+    version: str
+    seeds: int
+    instances: int
+    results: tuple[SweepResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(not r.alarms and not r.errors for r in self.results)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(r.errors for r in self.results)
+
+    def to_json(self) -> dict:
+        return {
+            "version": self.version,
+            "seeds": self.seeds,
+            "instances": self.instances,
+            "false_alarms": sum(len(r.alarms) for r in self.results),
+            "results": [r.to_json() for r in self.results],
+        }

@@ -219,6 +219,36 @@ def mutants(
 
 
 @app.command()
+def sweep(
+    ids: IdsArgument = None,
+    all_: AllOption = False,
+    topic: TopicOption = None,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Check at seeds 0 .. SEEDS-1.")] = 100,
+    instances: Annotated[int, typer.Option("--instances", min=1, help="Random parameter points per run.")] = 300,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes (default: the CPU count).")] = os.cpu_count() or 1,
+    json_target: Annotated[Optional[str], typer.Option("--json", metavar="PATH|-", help="Write the JSON report.")] = None,
+    module: ModuleOption = None,
+) -> None:
+    """Check every theorem at many seeds and count false alarms (a true theorem never alarms)."""
+    from transformer_proofs import display
+    from transformer_proofs.sweep import false_alarm_sweep
+
+    chosen = _select(ids, topic, module)
+    _check_json_target(json_target)
+    console = _consoles(json_target)
+    with display.progress() as bar:
+        task = bar.add_task("sweeping", total=len(chosen) * seeds)
+        report = false_alarm_sweep(
+            [t.id for t in chosen], seeds=seeds, instances=instances, workers=workers, modules=module or (),
+            advance=lambda theorem_id: bar.update(task, advance=1, description=theorem_id),
+        )
+    display.print_sweep(report, console)
+    if json_target:
+        _emit_json(report.to_json(), json_target)
+    raise typer.Exit(2 if report.has_errors else 0 if report.ok else 1)
+
+
+@app.command()
 def example(
     theorem_id: Annotated[str, typer.Argument(metavar="ID", help="The theorem id.")],
     param: Annotated[

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from checkers.engine import symbolic_counts
 from checkers.theorem import Theorem
-from checkers.results import BASIS_WORDS, MutantReport, Report, WorkedExample, to_jsonable
+from checkers.results import BASIS_WORDS, MutantReport, Report, SweepReport, WorkedExample, to_jsonable
 
 _EVIDENCE_STYLE = {"proved": "green", "sampled": "yellow", "given": "blue"}
 _STATUS_STYLE = {"verified": "green", "failed": "red", "error": "magenta"}
@@ -232,6 +232,21 @@ def print_mutants(report: MutantReport, console: Console) -> None:
             reason = f" ({spot.reason})" if spot.reason else ""
             console.print(f"  [yellow]blind spot[/yellow] generated mutant {spot.name}{reason}: ", end="")
             console.print(spot.evidence.split(": ", 1)[-1], markup=False)
+
+
+def print_sweep(report: SweepReport, console: Console) -> None:
+    table = Table("theorem", "runs", "false alarms", "errors", "alarm seeds", box=None, pad_edge=False)
+    table.columns[0].no_wrap = True
+    for r in report.results:
+        style = "red" if r.alarms or r.errors else "green"
+        seeds = ", ".join(map(str, (r.alarms + r.errors)[:10])) or "-"
+        table.add_row(r.id, str(r.runs), f"[{style}]{len(r.alarms)}[/{style}]", str(len(r.errors)), seeds)
+    console.print(table)
+    total = sum(len(r.alarms) for r in report.results)
+    console.print(f"{total} false alarms in {sum(r.runs for r in report.results)} runs ({report.seeds} seeds x {report.instances} instances each)")
+    for r in report.results:
+        if r.first_message:
+            console.print(r.first_message, markup=False)
 
 
 def print_example(example: WorkedExample, console: Console) -> None:

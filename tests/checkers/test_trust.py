@@ -208,3 +208,21 @@ def test_every_result_states_its_basis(capsys):
     assert [r["basis"] for r in results] == ["derived", "supported"]
     user = user_theorem(lambda x: x, lambda x: x, {"x": tp.Real(1, 2)})
     assert run_check(user, instances=5).basis == "numerical"
+
+
+# --- 10. no false alarm, measured -----------------------------------------------------------
+
+
+def test_the_sweep_counts_false_alarms_per_theorem(tmp_path, monkeypatch, capsys):
+    (tmp_path / "sometimes.py").write_text(
+        "import numpy as np, transformer_proofs as tp\n"
+        "odd = tp.Theorem('odd-alarm', 'wrong at the top', 'user', 's', parameters={'n': tp.Integer(1, 10**6)},\n"
+        "    claim=lambda n: n + (n == 10**6), oracle=lambda n: n * 1.0)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(SystemExit) as status:
+        main(["sweep", "chinchilla-allocation", "odd-alarm", "--module", "sometimes", "--seeds", "3", "--instances", "20", "--workers", "1", "--json", "-"])
+    report = json.loads(capsys.readouterr().out)
+    assert status.value.code == 1 and report["false_alarms"] == 3
+    by_id = {r["id"]: r for r in report["results"]}
+    assert by_id["chinchilla-allocation"]["false_alarms"] == 0 and by_id["odd-alarm"]["alarm_seeds"] == [0, 1, 2]
