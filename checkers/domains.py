@@ -6,7 +6,7 @@ gives, proposes simpler values when a counterexample is shrunk, and names its
 next to a real bound, every value of a choice. Bugs live at edges, so
 :func:`checkers.sampling.draw_instances` puts the special values first.
 
->>> Integer(1, 2048).special_values()[-4:]
+>>> sorted(Integer(1, 2048).special_values())[-4:]
 [256, 512, 1024, 2048]
 >>> Choice(("a", "b")).special_values()
 ['a', 'b']

@@ -29,6 +29,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -373,7 +374,9 @@ def _run_mutant(theorem, name, mutant, oracles, device) -> MutantResult:
     comparisons = []
     for oracle in oracles:
         try:
-            with np.errstate(all="ignore"):  # a wrong constant may well overflow; only a finite disagreement refutes
+            # A wrong constant may well overflow or leave the reals; only a finite disagreement refutes.
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 raw = _evaluate(theorem, "mutant", mutant, oracle.group, device)
             values = _as_batch(theorem, f"mutant {name!r}", raw, oracle.group.size, finite=False)
             comparison = compare(theorem, values, oracle, tests)

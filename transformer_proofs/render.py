@@ -285,7 +285,7 @@ def _section(
         theorem=theorem,
         result=run_check(theorem, instances=instances, seed=seed),
         example=worked_example(theorem, seed=seed, data=data, **params),
-        refutations=mutant_outcome(theorem, seed=seed),
+        refutations=mutant_outcome(theorem, seed=seed, generated=False),
         citations=tuple(sources.index(s) + 1 for s in theorem.sources),
         figures=tuple((f"{theorem.id}-{plot.name}.pdf", plot) for plot in plots),
     )
