@@ -6,7 +6,8 @@ on the theorem's 48 synthetic runs. Measured in one run, reported as seconds and
 against the baseline, the full-grid fit (Hoffmann et al.'s 4500 starts scored in one pass, L-BFGS
 from the best 16):
 
-* one bootstrap resample (L-BFGS from the full-data optimum), averaged over ``--resamples``;
+* one bootstrap resample (L-BFGS from the full-data optimum, then Newton's polish), averaged over ``--resamples``;
+* the Newton polish alone (``newton_polish`` from the full-data optimum: the share of every fit it adds);
 * the same resample with OpenBLAS left at its own thread count (what ``one_blas_thread`` avoids);
 * optionally (``--all-starts``) L-BFGS from every one of the 4500 starts, as Hoffmann et al. and
   Besiroglu et al. do: minutes.
@@ -30,6 +31,8 @@ from numerics.scaling.fit import (
     drop_highest_losses,
     fit_chinchilla,
     load_runs,
+    newton_polish,
+    one_blas_thread,
     planted_runs,
 )
 
@@ -59,6 +62,13 @@ def measure(runs: dict, resamples: int, all_starts: bool) -> dict:
         "bootstrap resample": seconds(lambda: bootstrap(theta, *logs, resamples, seed=0)) / resamples,
     }
     counts = np.random.default_rng(0).multinomial(len(L), np.full(len(L), 1 / len(L)), size=resamples).astype(float)
+    # In the centred coordinates the fit polishes in (numerics.scaling.fit._minimise).
+    shift = np.array([logs[0].mean(), logs[1].mean()])
+    centred = theta.copy()
+    centred[:2] -= centred[3:] * shift
+    centred_logs = (logs[0] - shift[0], logs[1] - shift[1], logs[2], np.ones(len(L)), HUBER_DELTA)
+    with one_blas_thread():
+        timings["Newton polish of an optimum"] = seconds(lambda: newton_polish(centred, *centred_logs), repeat=50)
     # The bare solver, outside one_blas_thread: OpenBLAS at its default thread count.
     timings["bootstrap resample, BLAS threads left on"] = seconds(
         lambda: [_minimise(theta, *logs, c, HUBER_DELTA) for c in counts]

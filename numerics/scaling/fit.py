@@ -6,7 +6,10 @@ log-sum-exp form ``LSE(a - alpha ln N, b - beta ln D, e)`` (``A = e^a``, ``B = e
 ``E = e^e``), by L-BFGS from every point of a grid of initialisations, keeping the best.
 Besiroglu, Erdil, Barnett, You 2024 ("Chinchilla Scaling: A replication attempt") refit
 Hoffmann's published runs this way, drop the 5 highest-loss runs first, and bound the
-estimates by bootstrapping the runs.
+estimates by bootstrapping the runs. Each L-BFGS optimum is then polished by Newton's method
+on the first-order condition (:func:`newton_polish`): L-BFGS's line search stops where the
+objective's changes fall below its rounding, which leaves the estimates 1e-7 to 1e-5 (relative)
+short of the minimiser along the flat directions of the fit (``A`` against ``alpha``).
 
 * :func:`fit_chinchilla`: the fit, with bootstrap confidence intervals (:class:`ScalingFit`).
 * :func:`load_runs`: a CSV of runs (``N``, ``loss`` and ``D`` or ``C``).
@@ -47,10 +50,10 @@ HOFFMANN_GRID = np.array(
 # fit whose objective is far below 1 long before it converges: the premature stop Besiroglu et al.
 # found in Hoffmann et al.'s estimates.
 LBFGS_OPTIONS = {"ftol": 0.0, "gtol": 1e-12, "maxiter": 2000, "maxcor": 20}
-# L-BFGS stops once each component of the gradient in centred coordinates is <= gtol; back in
-# (a, b, e, alpha, beta) the exponents' components grow by |mean ln N|, |mean ln D| <= 31 (sizes
-# below 3e13) times the intercepts' ones: at most 32 gtol.
-GRADIENT_SLACK = 32 * LBFGS_OPTIONS["gtol"]
+# Newton's method after L-BFGS (newton_polish): at most this many steps, each at most POLISH_REACH in every
+# centred coordinate (a polish of an optimum, not a search), and only while the gradient shrinks.
+POLISH_STEPS = 10
+POLISH_REACH = 1e-2
 
 # Column aliases accepted by :func:`load_runs`: Epoch AI's extraction names N and C this way.
 _ALIASES = {"Model Size": "N", "Training FLOP": "C", "Training Tokens": "D"}
@@ -131,22 +134,84 @@ def huber_objective(theta, log_N, log_D, log_L, counts, delta: float = HUBER_DEL
     return value, gradient
 
 
+def huber_gradient_and_hessian(
+    theta, log_N, log_D, log_L, counts, delta: float = HUBER_DELTA
+) -> tuple[np.ndarray, np.ndarray]:
+    """The gradient and the Hessian of :func:`huber_objective` in ``theta = (a, b, e, alpha, beta)``.
+
+    With ``t = (a - alpha ln N, b - beta ln D, e) = T theta`` (``T`` a fixed 3 x 5 map per run) the
+    prediction is ``LSE(t)``, whose Hessian in ``t`` is ``diag(w) - w w^T`` (``w`` the softmax
+    weights) and so ``T^T diag(w) T - J J^T`` in ``theta`` (``J = T^T w``, the Jacobian row). Huber's
+    second derivative is 1 inside ``|r| <= delta`` and 0 beyond, so the Hessian is
+    ``sum_inside c_i J_i J_i^T + sum_i c_i clip(r_i) (T_i^T diag(w_i) T_i - J_i J_i^T)``.
+    """
+    prediction, jacobian = log_sum_exp_prediction(theta, log_N, log_D)
+    residual = prediction - log_L
+    slope = counts * np.clip(residual, -delta, delta)
+    inside = counts * (np.abs(residual) <= delta)
+    maps = np.zeros((len(log_N), 3, 5))
+    maps[:, 0, 0], maps[:, 0, 3] = 1.0, -log_N
+    maps[:, 1, 1], maps[:, 1, 4] = 1.0, -log_D
+    maps[:, 2, 2] = 1.0
+    weighted = np.einsum("i,ik,ika,ikb->ab", slope, jacobian[:, :3], maps, maps)
+    hessian = (jacobian * (inside - slope)[:, None]).T @ jacobian + weighted
+    return slope @ jacobian, hessian
+
+
+def newton_polish(theta, log_N, log_D, log_L, counts, delta: float = HUBER_DELTA) -> np.ndarray:
+    """Newton's method on the first-order condition ``grad = 0`` of :func:`huber_objective`, from an optimum ``theta``.
+
+    L-BFGS accepts a step only if the objective decreases, and near the optimum of a fit with
+    diverged runs (objective ~1e-3) the decrease along the flat directions falls below the
+    objective's rounding (~1e-19) while the gradient is still ~1e-12: the estimates stop 1e-7 to
+    1e-5 (relative) short of the minimiser. The gradient itself is accurate to ~1e-17, so Newton's
+    method on it resolves the minimiser to float64's limit. Steps are taken only where the Hessian
+    is positive definite (near a minimum), each at most :data:`POLISH_REACH` in every coordinate,
+    at most :data:`POLISH_STEPS` of them, and only while the largest gradient component shrinks;
+    otherwise ``theta`` is returned as it came.
+    """
+    theta = np.array(theta, dtype=float)
+    gradient, hessian = huber_gradient_and_hessian(theta, log_N, log_D, log_L, counts, delta)
+    for _ in range(POLISH_STEPS):
+        scale = np.sqrt(np.abs(np.diag(hessian)))
+        if not np.all(scale > 0):
+            break
+        scaled = hessian / np.outer(scale, scale)
+        try:
+            np.linalg.cholesky(scaled)
+        except np.linalg.LinAlgError:
+            break
+        step = -np.linalg.solve(scaled, gradient / scale) / scale
+        if not (np.all(np.isfinite(step)) and np.max(np.abs(step)) <= POLISH_REACH):
+            break
+        candidate = theta + step
+        new_gradient, new_hessian = huber_gradient_and_hessian(candidate, log_N, log_D, log_L, counts, delta)
+        if not np.max(np.abs(new_gradient)) < np.max(np.abs(gradient)):
+            break
+        theta, gradient, hessian = candidate, new_gradient, new_hessian
+    return theta
+
+
 def _minimise(start, log_N, log_D, log_L, counts, delta, objective=huber_objective) -> tuple[np.ndarray, float]:
     """L-BFGS on ``objective`` from ``start``, in coordinates with ``ln N`` and ``ln D`` centred on their means.
 
     ``a - alpha ln N = (a - alpha m) - alpha (ln N - m)``: a linear change of variables, so the
     minimiser is the same, but the intercepts no longer move with the exponents. Uncentred,
     L-BFGS's first steps overshoot an exponent into the region where its term's softmax weight
-    (and with it the gradient) vanishes, and the fit stalls on that plateau.
+    (and with it the gradient) vanishes, and the fit stalls on that plateau. On the Huber
+    objective the optimum is then polished by :func:`newton_polish` (in the same coordinates).
     """
     shift = np.array([log_N.mean(), log_D.mean()])
     centred = np.array(start, dtype=float)
     centred[:2] -= centred[3:] * shift
     arguments = (log_N - shift[0], log_D - shift[1], log_L, counts, delta)
     result = minimize(objective, centred, args=arguments, jac=True, method="L-BFGS-B", options=LBFGS_OPTIONS)
-    theta = result.x.copy()
+    theta, value = result.x.copy(), float(result.fun)
+    if objective is huber_objective:
+        theta = newton_polish(theta, *arguments)
+        value = huber_objective(theta, *arguments)[0]
     theta[:2] += theta[3:] * shift
-    return theta, float(result.fun)
+    return theta, value
 
 
 def best_of_starts(
@@ -373,43 +438,113 @@ def optimal_size_band_figure(budgets, optimum, band, level: float) -> Figure:
 def huber_minimiser_near(A, B, E, alpha, beta, N, D, L, delta: float = HUBER_DELTA):
     """The minimiser of the Huber objective near ``(A, B, E, alpha, beta)`` per instance; ``(values, accuracy)``.
 
-    The independent computation for ``scaling-law-fit``: scipy's trust-region least squares
+    The independent computation for ``scaling-law-fit``. It shares no code with the fit: the
+    residuals are written in the original form ``ln(E + A N^-alpha + B D^-beta) - ln L`` (not the
+    log-sum-exp form), in variables ``x = (ln A, ln B, ln E, alpha, beta)``, with their first and
+    second derivatives differentiated here by hand. scipy's trust-region least squares
     (``least_squares(loss="huber", f_scale=delta)``, whose cost is exactly ``sum Huber_delta(r_i)``)
-    on residuals written in the original form ``ln(E + A N^-alpha + B D^-beta) - ln L``, not the
-    log-sum-exp form, in variables ``(ln A, ln B, ln E, alpha, beta)``, started at the given
-    (planted) parameters. Inputs are batches: ``A, ..., beta`` of shape ``(n,)``; ``N, D, L`` of
-    shape ``(n, runs)``. A loop over instances (least squares solves one problem at a time).
+    starts at the given (planted) parameters; Newton's method on the first-order condition
+    ``g(x) = sum_i psi(r_i) grad r_i = 0`` (``psi`` the residual clipped to ``[-delta, delta]``) then
+    takes it to float64's limit. Inputs are batches: ``A, ..., beta`` of shape ``(n,)``; ``N, D, L``
+    of shape ``(n, runs)``. A loop over instances (least squares solves one problem at a time).
 
-    ``accuracy`` (per instance and component, in the returned units) bounds how far any point
-    whose Huber gradient is within ``GRADIENT_SLACK`` of zero can lie from the minimiser, to
-    first order: ``|H^-1| (|g| + GRADIENT_SLACK)`` with ``H = J_in^T J_in`` the Gauss-Newton
-    Hessian over the runs inside the quadratic zone ``|r| <= delta`` and ``g`` this solver's
-    final gradient. ``GRADIENT_SLACK`` covers the L-BFGS stopping rule (``gtol`` per component)
-    and the rounding of a gradient summed over the runs.
+    ``accuracy`` (per instance and component, in the returned units) bounds the distance from
+    the returned point to the exact minimiser by the first-order condition, to first order:
+    ``|x - x*| <= |H^-1 g| + |H^-1| gamma``, ``H`` the Hessian of the objective and ``g`` the
+    gradient at the returned point, ``gamma`` a bound on the rounding error of ``g`` (each residual
+    to ``4 eps (1 + |ln L_i|)``, each product and the sum over runs to ``(8 + runs) eps`` of its
+    terms); the bound is doubled for the second-order remainder. Where ``H`` is not positive
+    definite (no isolated minimum next to the start) the accuracy is infinite.
     """
-    with one_blas_thread():
+    with threadpool_limits(limits=1, user_api="blas"):
         return _minimisers_near(A, B, E, alpha, beta, N, D, L, delta)
+
+
+_EPS = np.finfo(float).eps
+
+
+def _original_form(x, N, D, log_N, log_D, log_L):
+    """Residuals ``ln(E + A N^-alpha + B D^-beta) - ln L``, their Jacobian ``(runs, 5)``, second derivatives ``(runs, 5, 5)``."""
+    A, B, E = np.exp(x[:3])
+    size_term, data_term = A * N ** -x[3], B * D ** -x[4]
+    loss = E + size_term + data_term
+    # d loss / d (ln A, ln B, ln E, alpha, beta) and the second derivatives of the loss.
+    first = np.stack([size_term, data_term, np.full_like(loss, E), -log_N * size_term, -log_D * data_term], axis=1)
+    second = np.zeros((len(loss), 5, 5))
+    second[:, 0, 0], second[:, 3, 3] = size_term, log_N**2 * size_term
+    second[:, 0, 3] = second[:, 3, 0] = -log_N * size_term
+    second[:, 1, 1], second[:, 4, 4] = data_term, log_D**2 * data_term
+    second[:, 1, 4] = second[:, 4, 1] = -log_D * data_term
+    second[:, 2, 2] = E
+    jacobian = first / loss[:, None]
+    # ln(loss): second derivative loss''/loss - (loss'/loss)(loss'/loss)^T.
+    curvature = second / loss[:, None, None] - jacobian[:, :, None] * jacobian[:, None, :]
+    return np.log(loss) - log_L, jacobian, curvature
+
+
+def _first_order(x, runs, delta):
+    residual, jacobian, curvature = _original_form(x, *runs)
+    clipped = np.clip(residual, -delta, delta)
+    inside = np.abs(residual) <= delta
+    gradient = clipped @ jacobian
+    hessian = jacobian[inside].T @ jacobian[inside] + np.einsum("i,ijk->jk", clipped, curvature)
+    return gradient, hessian, residual, jacobian
+
+
+def _positive_definite_inverse(hessian):
+    """``H^-1`` by a Jacobi-scaled Cholesky factorisation, or None where ``H`` is not positive definite."""
+    scale = np.sqrt(np.abs(np.diag(hessian)))
+    if not np.all(scale > 0):
+        return None
+    scaled = hessian / np.outer(scale, scale)
+    try:
+        np.linalg.cholesky(scaled)
+    except np.linalg.LinAlgError:
+        return None
+    return np.linalg.inv(scaled) / np.outer(scale, scale)
 
 
 def _minimisers_near(A, B, E, alpha, beta, N, D, L, delta):
     values, accuracy = [], []
     for row in zip(A, B, E, alpha, beta, N, D, L):
-        *planted, n, d, loss = (np.asarray(x, dtype=float) for x in row)
-        log_loss = np.log(loss)
-
-        def residual(x, n=n, d=d, log_loss=log_loss):
-            return np.log(np.exp(x[2]) + np.exp(x[0]) * n ** -x[3] + np.exp(x[1]) * d ** -x[4]) - log_loss
-
+        *planted, n, d, loss = (np.asarray(value, dtype=float) for value in row)
+        runs = (n, d, np.log(n), np.log(d), np.log(loss))
         start = np.concatenate([np.log(planted[:3]), planted[3:]])
         result = least_squares(
-            residual, start, loss="huber", f_scale=delta, method="trf", xtol=1e-15, ftol=1e-15, gtol=1e-15
+            lambda x: _original_form(x, *runs)[0],
+            start,
+            jac=lambda x: _original_form(x, *runs)[1],
+            loss="huber",
+            f_scale=delta,
+            method="trf",
+            xtol=1e-15,
+            ftol=1e-15,
+            gtol=1e-15,
         )
-        inside = np.abs(result.fun) <= delta
-        jacobian = result.jac[inside]
-        spread = np.abs(np.linalg.pinv(jacobian.T @ jacobian)) @ (np.abs(result.grad) + GRADIENT_SLACK)
         x = result.x
+        gradient, hessian, residual, jacobian = _first_order(x, runs, delta)
+        for _ in range(8):
+            inverse = _positive_definite_inverse(hessian)
+            if inverse is None:
+                break
+            candidate = x - inverse @ gradient
+            new = _first_order(candidate, runs, delta)
+            if not np.max(np.abs(new[0])) < np.max(np.abs(gradient)):
+                break
+            x, (gradient, hessian, residual, jacobian) = candidate, new
+        inverse = _positive_definite_inverse(hessian)
         natural = np.concatenate([np.exp(x[:3]), x[3:]])
         values.append(natural)
+        if inverse is None or not np.all(np.isfinite(gradient)):
+            accuracy.append(np.full(5, np.inf))
+            continue
+        inside = np.abs(residual) <= delta
+        clipped = np.clip(residual, -delta, delta)
+        residual_rounding = 4 * _EPS * (1 + np.abs(runs[4]))
+        gradient_rounding = np.abs(jacobian[inside]).T @ residual_rounding[inside] + (8 + len(residual)) * _EPS * (
+            np.abs(clipped) @ np.abs(jacobian)
+        )
+        spread = 2 * (np.abs(inverse @ gradient) + np.abs(inverse) @ gradient_rounding)
         # (ln A) off by s means A off by A (e^s - 1); the exponents are off by s itself.
         accuracy.append(np.concatenate([natural[:3] * np.expm1(spread[:3]), spread[3:]]))
     return np.array(values), np.array(accuracy)
