@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 from checkers.closed_form import compile_closed_form, constant_perturbations
-from checkers.policies import Comparison, Statistical, Verdict
+from checkers.policies import Bound, Comparison, Statistical, Verdict
 from checkers.registry import REGISTRY
 from checkers.results import (
     AnchorResult,
@@ -196,6 +196,7 @@ def run_check(
     basis = theorem.basis
     try:
         symbolic = symbolic_counts(theorem)
+        _check_relation(theorem)
         timings["symbolic"] = time.perf_counter() - start
         numeric_start = time.perf_counter()
         groups = draw_instances(theorem, instances, seed, device)
@@ -234,6 +235,20 @@ def symbolic_counts(theorem: Theorem) -> dict[str, int] | None:
         for kind, count in lemma.counts().items():
             total[kind] = total.get(kind, 0) + count
     return total
+
+
+def _check_relation(theorem: Theorem) -> None:
+    """A derivation that ends in a bound (``start <= result``) must be checked as one: ``Bound`` on the same side."""
+    derivation = theorem.built_derivation()
+    if derivation is None or derivation.relation == "=":
+        return
+    side = "upper" if derivation.relation in ("<=", "<") else "lower"
+    policy = theorem.policy
+    if not isinstance(policy, Bound) or policy.side != side:
+        raise TheoremError(
+            f"{theorem.id}: the derivation shows start {derivation.relation} result, a bound; "
+            f"give tolerance=Bound({side!r}, ...) so that the oracle is compared on that side only"
+        )
 
 
 def _numeric_summary(theorem: Theorem, oracles: list[OracleValues], seed: int, device: str):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy import BlockMatrix, Identity, MatrixSymbol, Trace, ZeroMatrix
 
-from proofs.derivation import Derivation, apply, differentiate, identity
+from proofs.derivation import Derivation, apply_map, differentiate, identity, multiply_blocks, substitute
 
 VON_OSWALD = "von Oswald et al. 2023, Transformers learn in-context by gradient descent"
 
@@ -80,15 +80,16 @@ def mean_squared_loss_gradient() -> Derivation:
         )
         .then(differentiate(W), residual * X.T / N, note=r"$\nabla L(W)$", label="gradient")
         .then(
-            apply(r"evaluate at $W = W_0$", lambda e: e.xreplace({W: W_0})),
+            substitute({W: W_0}, why="evaluate at the initial weights"),
             (W_0 * X - Y) * X.T / N,
             note=r"$\nabla L(W_0)$",
             label="gradient at W_0",
         )
         .then(
-            apply(
-                r"one gradient-descent step, learning rate $\eta$: $W_1 = W_0 - \eta \nabla L(W_0)$",
-                lambda g: W_0 - eta * g,
+            apply_map(
+                lambda G: W_0 - eta * G,
+                placeholder=MatrixSymbol("G", d_y, d_x),
+                why=r"one gradient-descent step, learning rate $\eta$, from the gradient $G$",
             ),
             W_0 - eta * (W_0 * X - Y) * X.T / N,
             note=r"$W_1$",
@@ -138,16 +139,11 @@ def lsa_token_update() -> Derivation:
             lemmas=(gradient,),
         )
         .then(
-            apply(
-                r"substitute the construction $W_K = W_Q = \begin{pmatrix} I & 0 \\ 0 & 0 \end{pmatrix}$, "
-                r"$W_V = \begin{pmatrix} 0 & 0 \\ W_0 & -I \end{pmatrix}$, $P = \frac{\eta}{N} I$",
-                lambda e: e.xreplace(weights),
-                source=f"{VON_OSWALD}, Proposition 1",
-            ),
+            substitute(weights, why="the construction", source=f"{VON_OSWALD}, Proposition 1"),
             layer.xreplace(weights),
         )
         .then(
-            apply("multiply the blocks", sp.block_collapse),
+            multiply_blocks(),
             BlockMatrix([[X, x_q], [Y + update * X, y_q + update * x_q]]),
             note=r"the keys and queries see only $x$; the values are $W_0 x_j - y_j$",
         )

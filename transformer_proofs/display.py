@@ -11,6 +11,7 @@ from rich.table import Table
 from checkers.engine import symbolic_counts
 from checkers.theorem import Theorem
 from checkers.results import BASIS_WORDS, MutantReport, Report, SweepReport, WorkedExample, to_jsonable
+from proofs.derivation import RELATION_TEXT
 
 _EVIDENCE_STYLE = {"proved": "green", "sampled": "yellow", "given": "blue"}
 _STATUS_STYLE = {"verified": "green", "failed": "red", "error": "magenta"}
@@ -74,19 +75,28 @@ def _derivation_json(derivation) -> dict:
     return {
         "title": derivation.title,
         "start": sympy.latex(derivation.start),
+        "relation": derivation.relation,
+        "symbols": derivation.symbol_assumptions(),
         "lemmas": [_derivation_json(lemma) for lemma in derivation.lemmas],
-        "steps": [
-            {
-                "operation": s.operation.text,
-                "stated": sympy.latex(s.stated),
-                "evidence": s.evidence,
-                "source": s.operation.source,
-                "note": s.note,
-            }
-            for s in derivation.check()
-        ],
+        "steps": [_step_json(s) for s in derivation.check()],
         "counts": derivation.counts(),
     }
+
+
+def _step_json(step) -> dict:
+    """A checked step: its rule and text, its relation to the stated result, evidence, and a custom step's code."""
+    data = {
+        "rule": step.operation.rule,
+        "operation": step.operation.text,
+        "relation": step.relation,
+        "stated": sympy.latex(step.stated),
+        "evidence": step.evidence,
+        "source": step.operation.source,
+        "note": step.note,
+    }
+    if step.operation.is_custom:
+        data["code"] = step.operation.code
+    return data
 
 
 def theorem_tex(theorem: Theorem) -> str:
@@ -146,6 +156,7 @@ def print_theorem(theorem: Theorem, console: Console) -> None:
     steps = "lemma steps (they support the claim; the claim is not compiled from them)" if theorem.basis == "supported" else "steps"
     console.print(
         f"\n{counts['steps']} {steps}: {counts['proved']} proved, {counts['sampled']} sampled, {counts['given']} given"
+        f" ({counts['custom']} of them by custom code)"
     )
 
 
@@ -153,17 +164,33 @@ def _print_derivation(derivation, console: Console, heading: str) -> None:
     width = max(40, console.width - 6)
     console.print(f"\n[bold]{heading}[/bold]: ", end="")
     console.print(derivation.title, markup=False)
+    _print_symbols(derivation, console)
     console.print(f"start: {_plain(derivation.start_note)}" if derivation.start_note else "start:", markup=False)
     console.print(_indent(_pretty(derivation.start, width)), markup=False)
     for number, step in enumerate(derivation.check(), start=1):
         style = _EVIDENCE_STYLE[step.evidence]
-        source = f" ({step.operation.source})" if step.operation.source else ""
+        operation = step.operation
+        mark = f"{step.evidence}, custom" if operation.is_custom else step.evidence
+        named = not (operation.is_custom or operation.is_given or operation.text == operation.rule)
+        rule = f"{operation.rule}: " if named else ""
+        source = f" ({operation.source})" if operation.source else ""
         origin = f" [from {step.on}]" if step.on else ""
-        console.print(f"\nStep {number} [{style}]\\[{step.evidence}][/{style}] ", end="")
-        console.print(f"{_plain(step.operation.text)}{origin}{source}", markup=False)
+        console.print(f"\nStep {number} [{style}]\\[{mark}][/{style}] ", end="")
+        console.print(f"{rule}{_plain(operation.text)}{origin}{source}", markup=False)
+        if operation.is_custom:
+            console.print(_indent(operation.code), markup=False, highlight=False, soft_wrap=True)
         if step.note:
             console.print(f"  {_plain(step.note)}", markup=False)
-        console.print(_indent("= " + _pretty(step.stated, width)), markup=False)
+        console.print(_indent(f"{step.relation_text} " + _pretty(step.stated, width)), markup=False)
+    if derivation.relation != "=":
+        console.print(f"\nThe result is a bound: start {RELATION_TEXT[derivation.relation]} result.", markup=False)
+
+
+def _print_symbols(derivation, console: Console) -> None:
+    """One line per symbol with the assumptions it was declared with (none: a complex number)."""
+    console.print("symbols:", markup=False)
+    for name, words in derivation.symbol_assumptions().items():
+        console.print(f"    {name}: {', '.join(words) or 'no assumptions (complex)'}", markup=False, highlight=False)
 
 
 def _plain(text: str) -> str:

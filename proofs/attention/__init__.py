@@ -13,12 +13,15 @@ import sympy as sp
 
 from proofs.derivation import (
     Derivation,
-    apply,
+    apply_map,
+    column,
+    custom,
     differentiate,
     given,
     identity,
     integrate,
     rewrite,
+    series,
     substitute,
 )
 
@@ -88,7 +91,7 @@ def dot_product_moments() -> Derivation:
             label="mgf",
         )
         .then(
-            apply(r"Taylor expand in $t$ up to $t^4$", lambda e: sp.series(e, t, 0, 5).removeO()),
+            series(t, 0, 5, why="Taylor expand up to $t^4$"),
             1 + d * s2 * t**2 / 2 + d * (d + 2) * s2**2 * t**4 / 8,
             note="same derivatives at $t = 0$ up to order 4 as the MGF",
             label="taylor",
@@ -101,15 +104,15 @@ def dot_product_moments() -> Derivation:
     mean = derivation.expression("mean")
     derivation = (
         derivation.then(
-            apply(r"subtract the squared mean: $\mathrm{Var}(X) = E[X^2] - E[X]^2$", lambda e: e - mean**2),
+            custom(r"subtract the squared mean: $\mathrm{Var}(X) = E[X^2] - E[X]^2$", lambda e: e - mean**2),
             d * s2,
             note=r"$\mathrm{Var}(q \cdot k)$",
             label="variance",
         )
         .then(
-            apply(
-                r"$\mathrm{Var}(c X) = c^2 \mathrm{Var}(X)$ with $c = 1/\sqrt{d}$",
-                lambda e: (1 / sp.sqrt(d)) ** 2 * e,
+            apply_map(
+                lambda v: (1 / sp.sqrt(d)) ** 2 * v,
+                why=r"$\mathrm{Var}(c X) = c^2 \mathrm{Var}(X)$ with $c = 1/\sqrt{d}$",
             ),
             s2,
             note=r"$\mathrm{Var}(q \cdot k / \sqrt{d})$: unit variance when $\sigma_q = \sigma_k = 1$",
@@ -123,9 +126,9 @@ def dot_product_moments() -> Derivation:
             label="fourth",
         )
     )
-    variance, scaled = derivation.expression("variance"), derivation.expression("scaled")
+    variance = derivation.expression("variance")
     return derivation.then(
-        apply(r"excess kurtosis $E[X^4] / \mathrm{Var}(X)^2 - 3$", lambda e: e / variance**2 - 3),
+        apply_map(lambda m_4: m_4 / variance**2 - 3, why=r"excess kurtosis $E[X^4] / \mathrm{Var}(X)^2 - 3$"),
         sp.Rational(6) / d,
         label="kurtosis",
         note=(
@@ -133,11 +136,7 @@ def dot_product_moments() -> Derivation:
             r"(by the central limit theorem $q \cdot k / \sqrt{d}$ is asymptotically normal)"
         ),
     ).then(
-        apply(
-            r"collect the checked components $(E[q \cdot k], \mathrm{Var}(q \cdot k), "
-            r"\mathrm{Var}(q \cdot k/\sqrt{d}), E[(q \cdot k)^4])$",
-            lambda e: sp.Matrix([mean, variance, scaled, e]),
-        ),
+        column("mean", "variance", "scaled", "fourth"),
         sp.Matrix([0, d * s2, s2, 3 * d * (d + 2) * s2**2]),
         on="fourth",
     )
@@ -204,19 +203,19 @@ def positional_rotation_block() -> Derivation:
             sp.MatMul(sp.ImmutableMatrix(block), sp.ImmutableMatrix(at_pos), evaluate=False),
         )
         .then(
-            apply(r"read off the coefficients of $\sin(pos\, w)$ and $\cos(pos\, w)$", _coefficients_of_pair_at_pos),
+            custom(r"read off the coefficients of $\sin(pos\, w)$ and $\cos(pos\, w)$", _coefficients_of_pair_at_pos),
             block,
             note=r"the block $R(k w)$: it does not involve $pos$, so one matrix serves every position",
             label="block",
         )
         .then(
-            apply(r"form $R^\top R$", lambda block_: block_.T * block_),
+            apply_map(lambda R: R.T * R, placeholder=sp.MatrixSymbol("R", 2, 2), why=r"form $R^\top R$"),
             sp.eye(2),
             on="block",
             note="the block is orthogonal, so $M_k$ is",
         )
         .then(
-            apply(
+            custom(
                 r"compose with the block for an offset $l$: $R(l w) R(k w)$",
                 lambda block_: block_.subs(k, l) * block_,
             ),
@@ -225,7 +224,7 @@ def positional_rotation_block() -> Derivation:
             note=r"$M_l M_k = M_{k+l}$",
         )
         .then(
-            apply(r"dot product with the pair at $pos$", lambda v: v.dot(at_pos)),
+            custom(r"dot product with the pair at $pos$", lambda v: v.dot(at_pos)),
             sp.cos(k * w),
             on="start",
             note="the raw encodings' score for offset $k$",

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import sympy as sp
 from sympy import BlockMatrix, KroneckerProduct, MatMul, MatrixSymbol
-from sympy.matrices.expressions.blockmatrix import block_collapse
 
-from proofs.attention.rank import RANK_OF_A_PRODUCT, rank_bound
-from proofs.derivation import Derivation, apply
+from proofs.attention.rank import RANK_OF_A_PRODUCT
+from proofs.derivation import Derivation, apply_map, custom, evaluate, jacobian, multiply_blocks, rank_bound
 
 ELHAGE = "Elhage et al. 2021, A Mathematical Framework for Transformer Circuits"
 ROTH = "Roth 1934, On direct product matrices; Magnus and Neudecker, Matrix Differential Calculus, ch. 2, thm. 2"
@@ -72,21 +71,22 @@ def vec_kronecker() -> Derivation:
             r"$W \in \mathbb{R}^{3 \times 4}$: the columns of $A X W$ stacked (column-major)",
         )
         .then(
-            apply(
-                r"it is linear in $\mathrm{vec}(X)$: take its Jacobian with respect to $\mathrm{vec}(X)$",
-                lambda v: v.jacobian(vec(x)),
-            ),
+            jacobian(vec(x), why=r"it is linear in $\mathrm{vec}(X)$"),
             KroneckerProduct(W_small.T, A_small),
             note=r"block $(j, l)$ is $W_{lj} A$: column $j$ of $A X W$ is $\sum_l W_{lj} A x_l$",
             label="column_major",
         )
         .then(
-            apply(r"multiply by $\mathrm{vec}(X)$", lambda jacobian: jacobian.as_explicit() * vec(x)),
+            apply_map(
+                lambda J: J * vec(x),
+                placeholder=MatrixSymbol("J", product.rows * product.cols, x.rows * x.cols),
+                why=r"multiply by $\mathrm{vec}(X)$",
+            ),
             vec(product),
             note=r"Roth's column lemma $\mathrm{vec}(A X W) = (W^\top \otimes A)\, \mathrm{vec}(X)$",
         )
         .then(
-            apply(
+            custom(
                 r"reorder to row-major: multiply by the commutation matrix, "
                 r"$K\, \mathrm{vec}(M) = \mathrm{vec}(M^\top)$",
                 lambda v: _commutation(*product.shape) * v,
@@ -96,7 +96,7 @@ def vec_kronecker() -> Derivation:
             note=r"row-major flattening of $M$ (numpy's default) is $\mathrm{vec}(M^\top)$",
         )
         .then(
-            apply(r"take its Jacobian with respect to $\mathrm{vec}(X^\top)$", lambda v: v.jacobian(vec(x.T))),
+            jacobian(vec(x.T)),
             KroneckerProduct(A_small, W_small.T),
             note=r"with row-major flattening the Kronecker factors swap: $A \otimes W^\top$",
             label="row_major",
@@ -135,7 +135,7 @@ def qk_circuit() -> Derivation:
             assumptions=(ROWS_ARE_TOKENS,),
         )
         .then(
-            apply(r"transpose the product, $(X W_K)^\top = W_K^\top X^\top$", lambda e: e.doit()),
+            evaluate(r"transpose the product, $(X W_K)^\top = W_K^\top X^\top$"),
             X * W_Q * W_K.T * X.T / sp.sqrt(d_head),
             note=(
                 r"$X W_{QK} X^\top / \sqrt{d_{\mathrm{head}}}$ with $W_{QK} = W_Q W_K^\top$: tokens meet through "
@@ -144,7 +144,7 @@ def qk_circuit() -> Derivation:
             label="logits",
         )
         .then(
-            apply("bound the rank by the sides of the factors", rank_bound, source=RANK_OF_A_PRODUCT),
+            rank_bound(RANK_OF_A_PRODUCT),
             sp.Min(n, d_model, d_head),
             note=r"the logits (before the softmax) have rank at most $d_{\mathrm{head}}$",
             label="logits_rank",
@@ -158,10 +158,6 @@ FIRST_HEADS = MatrixSymbol("C", n, (H - 1) * d_head)
 """The first ``H - 1`` heads' outputs ``[A^1 X W_V^1, ..., A^(H-1) X W_V^(H-1)]``, concatenated."""
 FIRST_ROWS = MatrixSymbol("R", (H - 1) * d_head, d_model)
 """The rows ``[W_O^1; ...; W_O^(H-1)]`` of ``W_O`` that multiply them."""
-
-
-def _last_head(total: sp.MatrixExpr) -> sp.MatrixExpr:
-    return total - FIRST_HEADS * FIRST_ROWS
 
 
 def _ov_circuit(head: sp.MatrixExpr) -> sp.MatrixExpr:
@@ -204,7 +200,7 @@ def multihead_as_sum_of_heads() -> Derivation:
             lemmas=(vec_kronecker(), qk_circuit()),
         )
         .then(
-            apply("multiply the blocks", block_collapse),
+            multiply_blocks(),
             FIRST_HEADS * FIRST_ROWS + A * X * W_V * W_O,
             note=(
                 r"by induction on $H$ ($C R$ is the sum over the first $H - 1$ heads): "
@@ -213,24 +209,28 @@ def multihead_as_sum_of_heads() -> Derivation:
             label="sum_of_heads",
         )
         .then(
-            apply(r"take the last head's term (subtract $C R$)", _last_head),
+            apply_map(
+                lambda total: total - FIRST_HEADS * FIRST_ROWS,
+                placeholder=MatrixSymbol("M", n, d_model),
+                why="take the last head's term",
+            ),
             A * X * W_V * W_O,
             label="head",
         )
         .then(
-            apply(r"its OV circuit: the factors acting on features, after $A X$", _ov_circuit),
+            custom(r"its OV circuit: the factors acting on features, after $A X$", _ov_circuit),
             W_V * W_O,
             note=r"$W_{OV} = W_V W_O \in \mathbb{R}^{d_{\mathrm{model}} \times d_{\mathrm{model}}}$",
             label="W_OV",
         )
         .then(
-            apply("bound the rank by the sides of the factors", rank_bound, source=RANK_OF_A_PRODUCT),
+            rank_bound(RANK_OF_A_PRODUCT),
             sp.Min(d_model, d_head),
             note=r"a low-rank bottleneck: $\mathrm{rank}\, W_{OV} \le d_{\mathrm{head}}$",
             label="rank_W_OV",
         )
         .then(
-            apply(
+            custom(
                 r"vectorise column-major with the lemma $\mathrm{vec}(A X M) = (M^\top \otimes A)\, \mathrm{vec}(X)$",
                 _vectorise,
                 source=ROTH,

@@ -16,7 +16,17 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, DerivationError, apply, given, solve_for, substitute
+from proofs.derivation import (
+    Derivation,
+    DerivationError,
+    apply_map,
+    column,
+    custom,
+    given,
+    ratio,
+    solve_for,
+    substitute,
+)
 
 DONG = (
     "Dong, Cordonnier, Loukas 2021, Attention is not all you need: pure attention loses rank "
@@ -118,7 +128,7 @@ def single_layer_bound() -> Derivation:
             (sp.exp(2 * epsilon) - 1) * gamma * res_norm * v_norm,
         )
         .then(
-            apply(
+            custom(
                 r"$e^{2\epsilon} - 1 \le 4 \epsilon$ for $2\epsilon \le 1.2564$ ($1 + 2t - e^t$ concave, zero at 0 and 1.25643)",
                 _linear_bound_of_the_exponential,
             ),
@@ -173,7 +183,7 @@ def residual_bound_over_depth() -> Derivation:
             lemmas=(single_layer_bound(),),
         )
         .then(
-            apply(
+            custom(
                 r"take logarithms, $s = \ln r$: $s_{l+1} \le \ln a + 3 s_l$",
                 lambda e: sp.expand_log(sp.log(e), force=True).subs(sp.log(res_norm), s),
             ),
@@ -181,7 +191,7 @@ def residual_bound_over_depth() -> Derivation:
             label="log_step",
         )
         .then(
-            apply(
+            custom(
                 r"unroll the recurrence $s_{l+1} = 3 s_l + \ln a$ from $s_0$ (solved by rsolve) and take $l = L$",
                 lambda e: sp.rsolve(
                     _log_residual(l + 1) - e.subs(s, _log_residual(l)), _log_residual(l), {_log_residual(0): s_0}
@@ -191,7 +201,7 @@ def residual_bound_over_depth() -> Derivation:
             label="unrolled",
         )
         .then(
-            apply(r"exponentiate, with $s_0 = \ln r_0$", lambda e: sp.exp(e).subs(s_0, sp.log(res_norm))),
+            custom(r"exponentiate, with $s_0 = \ln r_0$", lambda e: sp.exp(e).subs(s_0, sp.log(res_norm))),
             a ** ((3**L - 1) / 2) * res_norm ** (3**L),
             note=r"the $L$-layer bound: the exponent $3^L$ makes the decay doubly exponential when $a\, r_0^2 < 1$",
             label="L_layer",
@@ -241,16 +251,13 @@ def rate_for_kept_fraction() -> Derivation:
             assumptions=(EXPONENTIAL_BOUND, INITIAL_IS_THE_BOUND),
         )
         .then(
-            apply(
-                r"the share of the initial bound left at layer $L$: divide the bound at $\ell = L$ by the bound at $\ell = 0$",
-                lambda e: e.subs(l, layers) / e.subs(l, 0),
-            ),
+            ratio({l: layers}, {l: 0}, why="the share of the initial bound left at layer $L$"),
             sp.exp(-rate * layers),
             note=r"$C$ cancels",
             label="kept_norm",
         )
         .then(
-            apply(r"require the share to be the fraction $f$ kept", lambda e: e - fraction),
+            apply_map(lambda share: share - fraction, why="require the share to be the fraction $f$ kept"),
             sp.exp(-rate * layers) - fraction,
         )
         .then(
@@ -260,13 +267,13 @@ def rate_for_kept_fraction() -> Derivation:
             label="lambda_norm",
         )
         .then(
-            apply(r"``variance'' as the squared norm: square the share", lambda e: e**2),
+            apply_map(lambda share: share**2, why="``variance'' as the squared norm: square the share"),
             sp.exp(-2 * rate * layers),
             on="kept_norm",
             label="kept_variance",
         )
         .then(
-            apply(r"require the squared share to be $f$", lambda e: e - fraction),
+            apply_map(lambda share: share - fraction, why="require the squared share to be $f$"),
             sp.exp(-2 * rate * layers) - fraction,
         )
         .then(
@@ -276,12 +283,8 @@ def rate_for_kept_fraction() -> Derivation:
             label="lambda_variance",
         )
     )
-    lambda_variance = derivation.expression("lambda_variance")
     return derivation.then(
-        apply(
-            r"collect $(\lambda_{\mathrm{norm}}, \lambda_{\mathrm{variance}})$",
-            lambda e: sp.Matrix([e, lambda_variance]),
-        ),
+        column("lambda_norm", "lambda_variance"),
         sp.Matrix([sp.log(1 / fraction) / layers, sp.log(1 / fraction) / (2 * layers)]),
         on="lambda_norm",
     )

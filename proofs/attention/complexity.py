@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, expand, rewrite, solve_for
+from proofs.derivation import Derivation, apply_map, expand, limit, rewrite, solve_for
 
 T, d, b = sp.symbols("T d b", integer=True, positive=True)
+COUNTS = sp.MatrixSymbol("M", 4, 1)
+"""Stands for the column of counts ``(F_softmax, M_softmax, F_linear, M_linear)`` in the steps that read one off."""
 
 COUNTING_CONVENTION = (
     r"a product of an $m \times k$ by a $k \times n$ matrix costs $2 m k n$ FLOPs (a multiply-add is "
@@ -110,46 +112,46 @@ def attention_costs() -> Derivation:
             label="counts",
         )
         .then(
-            apply(r"factor $F_{\mathrm{softmax}}$", lambda m: sp.factor(m[0])),
+            apply_map(lambda M: M[0], placeholder=COUNTS, why=r"read off $F_{\mathrm{softmax}}$, factored"),
             4 * T * d * (T + 2 * d),
             label="F_softmax",
         )
         .then(
-            apply(r"divide by $T^2 d$ and let $T \to \infty$", lambda f: sp.limit(f / (T**2 * d), T, sp.oo)),
+            limit(T, sp.oo, scale=1 / (T**2 * d)),
             4,
             note=r"time $\Theta(T^2 d)$ for $T \gg d$ (the scores and $P V$)",
         )
         .then(
-            apply(r"divide by $T d^2$ and let $d \to \infty$", lambda f: sp.limit(f / (T * d**2), d, sp.oo)),
+            limit(d, sp.oo, scale=1 / (T * d**2)),
             8,
             on="F_softmax",
             note=r"and $\Theta(T d^2)$ for $d \gg T$ (the four projections): time is $\Theta(T^2 d + T d^2)$",
         )
         .then(
-            apply(r"factor $M_{\mathrm{softmax}}$", lambda m: sp.factor(m[1])),
+            apply_map(lambda M: M[1], placeholder=COUNTS, why=r"read off $M_{\mathrm{softmax}}$, factored"),
             b * T * (3 * T + 5 * d),
             on="counts",
             label="M_softmax",
         )
         .then(
-            apply(r"divide by $b T^2$ and let $T \to \infty$", lambda m: sp.limit(m / (b * T**2), T, sp.oo)),
+            limit(T, sp.oo, scale=1 / (b * T**2)),
             3,
             note=r"three $T \times T$ tensors: $S$, $S/\sqrt{d}$ and $P$",
         )
         .then(
-            apply(r"divide by $b T d$ and let $d \to \infty$", lambda m: sp.limit(m / (b * T * d), d, sp.oo)),
+            limit(d, sp.oo, scale=1 / (b * T * d)),
             5,
             on="M_softmax",
             note=r"five $T \times d$ tensors: memory is $\Theta(T^2 + T d)$",
         )
         .then(
-            apply(r"divide by $b T^2 d$ and let $d \to \infty$", lambda m: sp.limit(m / (b * T**2 * d), d, sp.oo)),
+            limit(d, sp.oo, scale=1 / (b * T**2 * d)),
             sp.Rational(5, 1) / T,
             on="M_softmax",
             note=r"$5/T$, which vanishes as $T$ grows",
         )
         .then(
-            apply(r"divide by $b T^2 d$ and let $T \to \infty$", lambda m: sp.limit(m / (b * T**2 * d), T, sp.oo)),
+            limit(T, sp.oo, scale=1 / (b * T**2 * d)),
             3 / d,
             on="M_softmax",
             note=(
@@ -158,22 +160,23 @@ def attention_costs() -> Derivation:
             ),
         )
         .then(
-            apply(r"factor $F_{\mathrm{linear}}$", lambda m: sp.factor(m[2])),
+            apply_map(lambda M: M[2], placeholder=COUNTS, why=r"read off $F_{\mathrm{linear}}$, factored"),
             12 * T * d**2,
             on="counts",
             label="F_linear",
             note=r"linear in $T$: $K^\top V$ is $d \times d$, no $T \times T$ matrix is formed",
         )
         .then(
-            apply(r"factor $M_{\mathrm{linear}}$", lambda m: sp.factor(m[3])),
+            apply_map(lambda M: M[3], placeholder=COUNTS, why=r"read off $M_{\mathrm{linear}}$, factored"),
             b * d * (5 * T + d),
             on="counts",
             label="M_linear",
         )
         .then(
-            apply(
-                r"the FLOP difference $F_{\mathrm{softmax}} - F_{\mathrm{linear}}$",
-                lambda m: sp.factor(m[0] - m[2]),
+            apply_map(
+                lambda M: M[0] - M[2],
+                placeholder=COUNTS,
+                why=r"the FLOP difference $F_{\mathrm{softmax}} - F_{\mathrm{linear}}$, factored",
             ),
             4 * T * d * (T - d),
             on="counts",

@@ -15,7 +15,7 @@ import itertools
 import sympy as sp
 from sympy import MatrixSymbol
 
-from proofs.derivation import Derivation, apply
+from proofs.derivation import Derivation, custom, evaluate
 
 TOKENS = 3
 """The derivation covers every permutation of this many tokens (the checker samples only this size)."""
@@ -52,10 +52,7 @@ def permuted_scores() -> Derivation:
         start_note=r"the scores of the permuted tokens $P X$, for symbolic sizes $n, d, d_k$",
         assumptions=(NO_POSITIONS,),
     ).then(
-        apply(
-            r"transpose the product ($(ABC)^\top = C^\top B^\top A^\top$) and regroup",
-            lambda e: e.doit(),
-        ),
+        evaluate(r"transpose the product ($(ABC)^\top = C^\top B^\top A^\top$) and regroup"),
         sp.MatMul(P, X * W_Q * W_K.T * X.T / sp.sqrt(d_k), P.T),
         note=r"$P S P^\top$: entry $(i, j)$ is $S_{s(i) s(j)}$",
     )
@@ -129,7 +126,7 @@ def attention_commutes_with_permutations() -> Derivation:
             lemmas=(permuted_scores(),),
         )
         .then(
-            apply(
+            custom(
                 r"normalise each row (the softmax denominator $\sum_k w'_{ik}$)",
                 _per_permutation(lambda b, _: _normalise_rows(b)),
             ),
@@ -141,7 +138,7 @@ def attention_commutes_with_permutations() -> Derivation:
             label="weights",
         )
         .then(
-            apply(
+            custom(
                 r"multiply each block by the values of the permuted tokens, $P_s v$",
                 _per_permutation(lambda b, p: b * p * VALUES),
             ),

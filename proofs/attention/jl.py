@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, solve_for
+from proofs.derivation import Derivation, apply_map, column, custom, solve_for
 
 DASGUPTA_GUPTA = (
     "Dasgupta, Gupta 2003, An elementary proof of a theorem of Johnson and Lindenstrauss, "
@@ -60,12 +60,12 @@ def jl_dimension() -> Derivation:
             assumptions=(PAIR_TAIL, SUCCESS_PROBABILITY),
         )
         .then(
-            apply(r"union bound over the $m(m-1)/2$ pairs", lambda e: m * (m - 1) / 2 * e),
+            apply_map(lambda p: m * (m - 1) / 2 * p, why="union bound over the $m(m-1)/2$ pairs"),
             m * (m - 1) * sp.exp(-d * kappa / 2),
             label="failure",
         )
         .then(
-            apply(r"require the failure probability to be $1 - 1/m$", lambda e: e - (1 - 1 / m)),
+            apply_map(lambda p: p - (1 - 1 / m), why="require the failure probability to be $1 - 1/m$"),
             m * (m - 1) * sp.exp(-d * kappa / 2) - (1 - 1 / m),
         )
         .then(
@@ -75,14 +75,13 @@ def jl_dimension() -> Derivation:
             label="d_dasgupta_gupta",
         )
         .then(
-            apply(r"drop the cubic term $-\epsilon^3/3$ of the exponent", lambda e: e.xreplace({eps**3: 0})),
+            custom(r"drop the cubic term $-\epsilon^3/3$ of the exponent", lambda e: e.xreplace({eps**3: 0})),
             8 * sp.log(m) / eps**2,
             note=r"the formula of exercise 1.9: smaller than the line above, so not covered by its proof",
             label="d_min",
         )
     )
-    d_dg = derivation.expression("d_dasgupta_gupta")
     return derivation.then(
-        apply(r"collect $(d_{\min}, d_{\mathrm{DG}})$", lambda e: sp.Matrix([e, d_dg])),
+        column("d_min", "d_dasgupta_gupta"),
         sp.Matrix([8 * sp.log(m) / eps**2, 4 * sp.log(m) / kappa]),
     )

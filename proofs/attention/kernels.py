@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, differentiate, expand, substitute
+from proofs.derivation import Derivation, apply_map, custom, differentiate, expand, limit, substitute
 
 NADARAYA_WATSON = (
     r"Nadaraya 1964, On estimating regression; Watson 1964, Smooth regression analysis "
@@ -73,12 +73,12 @@ def temperature_limits() -> Derivation:
             ),
         )
         .then(
-            apply(r"let $\tau \to 0^+$", lambda e: sp.limit(e, tau, 0, "+")),
+            limit(tau, 0, "+"),
             1,
             note="hard attention: all the weight on the arg-max key",
         )
         .then(
-            apply(
+            custom(
                 r"let the second key tie ($g_2 = 0$), then $\tau \to 0^+$",
                 lambda e: sp.limit(e.subs(g_2, 0), tau, 0, "+"),
             ),
@@ -87,7 +87,7 @@ def temperature_limits() -> Derivation:
             note="tied arg-max keys share the weight equally",
         )
         .then(
-            apply(r"let $\tau \to \infty$", lambda e: sp.limit(e, tau, sp.oo)),
+            limit(tau, sp.oo),
             sp.Rational(1, 3),
             on="start",
             note="the uniform average: every query gets the mean of the values (a rank-one output)",
@@ -136,10 +136,7 @@ def gaussian_kernel_factor() -> Derivation:
             label="gaussian",
         )
         .then(
-            apply(
-                r"divide by the attention kernel $e^{q \cdot k / (\tau \sqrt{d})}$",
-                lambda e: sp.powsimp(e / ATTENTION_KERNEL),
-            ),
+            apply_map(lambda e: e / ATTENTION_KERNEL, why="divide by the attention kernel"),
             factor,
             note=r"$c(q)$",
             label="factor",
@@ -154,7 +151,7 @@ def gaussian_kernel_factor() -> Derivation:
         )
     )
     return derivation.then(
-        apply(r"multiply $c(q)$ back onto the attention kernel", lambda e: e * ATTENTION_KERNEL),
+        apply_map(lambda c: c * ATTENTION_KERNEL, why="multiply $c(q)$ back onto the attention kernel"),
         factor * ATTENTION_KERNEL,
         on="factor",
         note=(

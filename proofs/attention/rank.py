@@ -16,7 +16,17 @@ from __future__ import annotations
 import sympy as sp
 from sympy import MatMul, MatrixSymbol
 
-from proofs.derivation import Derivation, apply, rewrite, solve_for, substitute
+from proofs.derivation import (
+    Derivation,
+    apply_map,
+    column,
+    custom,
+    determinant,
+    rank_bound,
+    rewrite,
+    solve_for,
+    substitute,
+)
 
 RANK_OF_A_PRODUCT = (
     r"$\mathrm{rank}(XY) \le \min(\mathrm{rank}\, X, \mathrm{rank}\, Y)$ and "
@@ -65,7 +75,7 @@ def full_rank_with_one_key_dimension() -> Derivation:
             ),
         )
         .then(
-            apply("take the determinant", lambda m: m.det()),
+            determinant(),
             numerator / row_sums,
             note=r"$\det [e^{q_a k_b}]$ over the product of the row sums",
             label="det",
@@ -77,7 +87,7 @@ def full_rank_with_one_key_dimension() -> Derivation:
             label="factored",
         )
         .then(
-            apply("take the sign (the exponential and the row sums are positive)", sp.sign),
+            apply_map(lambda z: sp.sign(z), why="take the sign (the exponential and the row sums are positive)"),
             sp.sign(sp.exp(gap) - 1),
             note=(
                 r"$e^t - 1$ has the sign of $t$ ($e^t$ is increasing, $e^0 = 1$): the determinant has the sign "
@@ -104,7 +114,7 @@ def full_rank_with_one_key_dimension() -> Derivation:
             label="counterexample",
         )
         .then(
-            apply("take the sign", sp.sign),
+            apply_map(lambda z: sp.sign(z), why="take the sign"),
             1,
             note=(
                 r"positive: at $q = k = (1, -1)$, $d_k = 1$, and $V = I_2$ ($d_v = 2$), $Z = A V$ has rank "
@@ -129,11 +139,6 @@ def _factors(product: sp.Basic) -> list[sp.Basic]:
     if isinstance(product, MatMul):
         return [f for arg in product.args if arg.is_Matrix for f in _factors(arg)]
     return [product]
-
-
-def rank_bound(product: sp.Basic) -> sp.Expr:
-    """The least dimension of any factor of ``product``: a bound on its rank by the rank-of-a-product lemma."""
-    return sp.Min(*(size for factor in _factors(product) for size in factor.shape))
 
 
 def _heads_concatenated_and_projected(head: sp.Basic) -> sp.Basic:
@@ -176,7 +181,7 @@ def attention_rank_bounds() -> Derivation:
             lemmas=(full_rank_with_one_key_dimension(),),
         )
         .then(
-            apply("bound the rank by the sides of the factors", rank_bound, source=RANK_OF_A_PRODUCT),
+            rank_bound(RANK_OF_A_PRODUCT),
             sp.Min(n, d_v),
             note=r"softmax attention: $\mathrm{rank}\, Z \le \min(n, d_v)$, whatever $d_k$",
             label="softmax",
@@ -188,13 +193,13 @@ def attention_rank_bounds() -> Derivation:
             label="linear_output",
         )
         .then(
-            apply("bound the rank by the sides of the factors", rank_bound, source=RANK_OF_A_PRODUCT),
+            rank_bound(RANK_OF_A_PRODUCT),
             sp.Min(n, d_k, d_v),
             note=r"linear attention: $K^\top$ has $d_k$ rows, so $\mathrm{rank}\, Z \le \min(n, d_k, d_v)$",
             label="linear",
         )
         .then(
-            apply(
+            custom(
                 r"$H$ heads: concatenate $A_h V_h$ side by side, $[A_1 \dots A_H]\, \mathrm{diag}(V_1, \dots, V_H)$, "
                 r"and project by $W_O \in \mathbb{R}^{H d_v \times d_{\mathrm{model}}}$",
                 _heads_concatenated_and_projected,
@@ -204,15 +209,14 @@ def attention_rank_bounds() -> Derivation:
             label="multihead_output",
         )
         .then(
-            apply("bound the rank by the sides of the factors", rank_bound, source=RANK_OF_A_PRODUCT),
+            rank_bound(RANK_OF_A_PRODUCT),
             sp.Min(n, H * d_v, d_model),
             note=r"$H n \ge n$ drops out: $\mathrm{rank}\, Z \le \min(n, H d_v, d_{\mathrm{model}})$",
             label="multihead",
         )
     )
-    linear, multihead = derivation.expression("linear"), derivation.expression("multihead")
     return derivation.then(
-        apply("collect the three bounds (softmax, linear, multi-head)", lambda b: sp.Matrix([b, linear, multihead])),
+        column("softmax", "linear", "multihead", why="collect the three bounds"),
         sp.Matrix([sp.Min(n, d_v), sp.Min(n, d_k, d_v), sp.Min(n, H * d_v, d_model)]),
         on="softmax",
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, differentiate, substitute
+from proofs.derivation import Derivation, apply_map, custom, differentiate, substitute
 
 PEREZ = "Perez, Barcelo, Marinkovic 2021, Attention is Turing Complete (JMLR 22), section 4"
 
@@ -47,6 +47,9 @@ def _excess_over_bound(argument: sp.Expr) -> sp.Expr:
     return sp.Abs(sp.cancel(argument)) - (1 - p)
 
 
+NEGATIVE_PART = r"$\min(0, \cdot)$ is 0 exactly for a nonnegative argument"
+
+
 def _negative_part(value: sp.Expr) -> sp.Expr:
     """``min(0, value)``: SymPy reduces it to 0 only when it can prove ``value >= 0`` from the symbols' assumptions."""
     return sp.Min(0, value)
@@ -77,13 +80,13 @@ def most_recent_write() -> Derivation:
             assumptions=(TOKEN_COORDINATES,),
         )
         .then(
-            apply("multiply out", lambda m: sp.expand(sp.ImmutableMatrix(m.as_explicit())[0, 0])),
+            custom("multiply out", lambda m: sp.expand(sp.ImmutableMatrix(m.as_explicit())[0, 0])),
             h - a + p,
             label="score_argument",
         )
         .then(substitute({a: h}, text=r"a write to the head's cell: $a = h$"), p)
         .then(
-            apply(r"apply the score $\varphi(z) = -|z|$", _phi),
+            apply_map(_phi, placeholder=sp.Dummy("z"), why=r"the score $\varphi(z) = -|z|$"),
             -p,
             label="match_score",
         )
@@ -103,12 +106,12 @@ def most_recent_write() -> Derivation:
             1 + m + p,
         )
         .then(
-            apply(r"$|\delta + p_j| - (1 - p_j)$", _excess_over_bound),
+            custom(r"$|\delta + p_j| - (1 - p_j)$", _excess_over_bound),
             m + 2 * p,
             note=r"a sum of nonnegative terms",
         )
         .then(
-            apply(r"$\min(0, \cdot)$, which is 0 exactly for a nonnegative argument", _negative_part),
+            apply_map(_negative_part, placeholder=sp.Dummy("z"), why=NEGATIVE_PART),
             0,
             note=r"so $|\delta + p_j| \ge 1 - p_j$ for every $\delta \ge 1$",
         )
@@ -118,12 +121,14 @@ def most_recent_write() -> Derivation:
             on="offset_argument",
         )
         .then(
-            apply(r"$|\delta + p_j| - (1 - p_j)$ (over the common denominator, whose numerator has one sign)",
-                  _excess_over_bound),
+            custom(
+                r"$|\delta + p_j| - (1 - p_j)$ (over the common denominator, whose numerator has one sign)",
+                _excess_over_bound,
+            ),
             m,
         )
         .then(
-            apply(r"$\min(0, \cdot)$, which is 0 exactly for a nonnegative argument", _negative_part),
+            apply_map(_negative_part, placeholder=sp.Dummy("z"), why=NEGATIVE_PART),
             0,
             note=r"so $|\delta + p_j| \ge 1 - p_j$ for every $\delta \le -1$ as well",
         )
@@ -133,7 +138,7 @@ def most_recent_write() -> Derivation:
             on="offset_argument",
         )
         .then(
-            apply(r"apply the score $\varphi(z) = -|z|$", _phi),
+            apply_map(_phi, placeholder=sp.Dummy("z"), why=r"the score $\varphi(z) = -|z|$"),
             p - 1,
             note=(
                 r"by the two cases every write elsewhere scores at most $p_j - 1 \le -1/2$, "
@@ -142,8 +147,7 @@ def most_recent_write() -> Derivation:
             label="mismatch_score",
         )
         .then(
-            apply(r"subtract from a matching write's score at $j'$, $-1/(2(j'+1))$",
-                  lambda s: -1 / (2 * (j_other + 1)) - s),
+            apply_map(lambda s: -1 / (2 * (j_other + 1)) - s, why=r"subtract from a matching write's score at $j'$"),
             1 - p - 1 / (2 * (j_other + 1)),
             label="margin",
         )

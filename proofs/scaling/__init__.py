@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, differentiate, solve_for, substitute
+from proofs.derivation import Derivation, apply_map, column, differentiate, elasticity, limit, solve_for, substitute
 
 HOFFMANN = "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models"
 
@@ -81,13 +81,13 @@ def compute_optimal_allocation() -> Derivation:
             label="u_opt",
         )
         .then(
-            apply(r"return to $N = e^u$", sp.exp),
+            apply_map(lambda u: sp.exp(u), why="return to $N = e^u$"),
             _G * _budget**_a,
             note=r"$N_{\mathrm{opt}} = G\, (C/6)^a$",
             label="N_opt",
         )
         .then(
-            apply(r"the data size from the constraint, $D = C/(6N)$", lambda n: _budget / n),
+            apply_map(lambda N: _budget / N, why="the data size from the constraint"),
             _budget**_b / _G,
             note=r"$D_{\mathrm{opt}} = G^{-1} (C/6)^b$",
             label="D_opt",
@@ -96,44 +96,37 @@ def compute_optimal_allocation() -> Derivation:
     N_opt, D_opt = derivation.expression("N_opt"), derivation.expression("D_opt")
     derivation = (
         derivation.then(
-            apply(
-                r"the elasticity $d \ln N_{\mathrm{opt}} / d \ln C$ "
-                r"$= C\, \partial_C N_{\mathrm{opt}} / N_{\mathrm{opt}}$",
-                lambda n: C * sp.diff(n, C) / n,
-            ),
+            elasticity(C),
             _a,
             on="N_opt",
             note=r"the exponent $a$ of model size",
             label="a",
         )
         .then(
-            apply(
-                r"the elasticity $d \ln D_{\mathrm{opt}} / d \ln C$",
-                lambda d: C * sp.diff(d, C) / d,
-            ),
+            elasticity(C),
             _b,
             on="D_opt",
             note=r"the exponent $b$ of data size; $a + b = 1$",
             label="b",
         )
         .then(
-            apply(r"divide by $(C/6)^a$", lambda n: n / _budget**_a),
+            apply_map(lambda N: N / _budget**_a, why="divide by $(C/6)^a$"),
             _G,
             on="N_opt",
             note=r"the scale $G$, independent of $C$",
             label="G",
         )
         .then(
-            apply(r"tokens per parameter $D_{\mathrm{opt}} / N_{\mathrm{opt}}$", lambda d: d / N_opt),
+            apply_map(lambda D: D / N_opt, why=r"tokens per parameter $D_{\mathrm{opt}} / N_{\mathrm{opt}}$"),
             _G**-2 * _budget ** (_b - _a),
             on="D_opt",
             label="tokens_per_param",
         )
         .then(
-            apply(
-                r"evaluate $L$ at $(N_{\mathrm{opt}}, D_{\mathrm{opt}})$ and use "
+            substitute(
+                {N: N_opt, D: D_opt},
+                why=r"evaluate $L$ at $(N_{\mathrm{opt}}, D_{\mathrm{opt}})$, where "
                 r"$\beta B D_{\mathrm{opt}}^{-\beta} = \alpha A N_{\mathrm{opt}}^{-\alpha}$",
-                lambda loss: loss.subs({N: N_opt, D: D_opt}),
             ),
             E + (alpha + beta) / beta * A * _G**-alpha * _budget ** (-alpha * beta / (alpha + beta)),
             on="start",
@@ -148,7 +141,7 @@ def compute_optimal_allocation() -> Derivation:
             label="d2L_du2",
         )
         .then(
-            apply(r"take the sign ($A, B, C, \alpha, \beta > 0$ and $e^{x} > 0$)", sp.sign),
+            apply_map(lambda z: sp.sign(z), why=r"take the sign ($A, B, C, \alpha, \beta > 0$ and $e^{x} > 0$)"),
             1,
             note=(
                 r"$g'' > 0$ everywhere: $g$ is strictly convex, so its one stationary point is its "
@@ -162,10 +155,7 @@ def compute_optimal_allocation() -> Derivation:
             note=r"$f''(N)$ in the original variable",
         )
         .then(
-            apply(
-                r"multiply by $N^{2 - \beta}$ and let $N \to \infty$",
-                lambda f2: sp.limit(f2 * N ** (2 - beta), N, sp.oo),
-            ),
+            limit(N, sp.oo, scale=N ** (2 - beta)),
             -beta * (1 - beta) * B * _budget**-beta,
             note=(
                 r"negative when $\beta < 1$: $f$ is concave for large $N$, so $f''(N_{\mathrm{opt}}) > 0$ "
@@ -175,10 +165,7 @@ def compute_optimal_allocation() -> Derivation:
     )
     L_opt = derivation.expression("L_opt")
     return derivation.then(
-        apply(
-            r"collect the checked results $(N_{\mathrm{opt}}, D_{\mathrm{opt}}, L_{\mathrm{opt}})$",
-            lambda n: sp.Matrix([n, D_opt, L_opt]),
-        ),
+        column("N_opt", "D_opt", "L_opt"),
         sp.Matrix([_G * _budget**_a, _budget**_b / _G, L_opt]),
         on="N_opt",
     )

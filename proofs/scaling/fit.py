@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, differentiate, substitute
+from proofs.derivation import Derivation, custom, differentiate, substitute
 from proofs.scaling import PARAMETRIC_LOSS, A, B, D, E, N, alpha, beta
 
 a, b, e = sp.symbols("a b e", real=True)
@@ -53,7 +53,7 @@ def log_sum_exp_form() -> Derivation:
             sp.exp(e) + sp.exp(a) * sp.exp(log_N) ** -alpha + sp.exp(b) * sp.exp(log_D) ** -beta,
         )
         .then(
-            apply(r"take the logarithm and collect each term into one exponential", sp.log),
+            custom(r"take the logarithm and collect each term into one exponential", sp.log),
             PREDICTION,
             note=r"$\ln L = \mathrm{LSE}(a - \alpha n,\ b - \beta d,\ e)$, the prediction that is fitted",
             label="log_loss",
@@ -66,12 +66,12 @@ def log_sum_exp_form() -> Derivation:
     )
     gradient = [derivation.expression(label) for label in ("d_a", "d_b", "d_e", "d_alpha", "d_beta")]
     return derivation.then(
-        apply(r"add the three weights", lambda w: w + gradient[1] + gradient[2]),
+        custom(r"add the three weights", lambda w: w + gradient[1] + gradient[2]),
         1,
         on="d_a",
         note=r"$w_N + w_D + w_E = 1$: the weights are a softmax",
     ).then(
-        apply(r"collect the gradient $\nabla_{(a, b, e, \alpha, \beta)} \ln L$", lambda w: sp.Matrix([w, *gradient[1:]])),
+        custom(r"collect the gradient $\nabla_{(a, b, e, \alpha, \beta)} \ln L$", lambda w: sp.Matrix([w, *gradient[1:]])),
         sp.Matrix([_weights[0], _weights[1], _weights[2], -log_N * _weights[0], -log_D * _weights[1]]),
         on="d_a",
     )

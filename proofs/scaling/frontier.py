@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, solve_for, substitute
+from proofs.derivation import Derivation, apply_map, column, custom, elasticity, solve_for, substitute
 from proofs.scaling import C, D, N
 
 r = sp.Symbol("r", positive=True)
@@ -41,12 +41,12 @@ def chinchilla_frontier() -> Derivation:
             label="budget",
         )
         .then(
-            apply(r"read off the compute a model of $N$ parameters costs", lambda eq: eq.rhs),
+            custom(r"read off the compute a model of $N$ parameters costs", lambda eq: eq.rhs),
             6 * r * N**2,
             label="C_of_N",
         )
         .then(
-            apply(r"its training tokens $D = C/(6N)$", lambda c: c / (6 * N)),
+            apply_map(lambda C: C / (6 * N), why="its training tokens"),
             r * N,
             label="D_of_N",
         )
@@ -58,12 +58,12 @@ def chinchilla_frontier() -> Derivation:
             label="N",
         )
         .then(
-            apply(r"the data from $D = r N$", lambda n: r * n),
+            apply_map(lambda N: r * N, why="the data"),
             sp.sqrt(r * C / 6),
             label="D",
         )
         .then(
-            apply(r"the elasticity $d \ln N / d \ln C$", lambda n: C * sp.diff(n, C) / n),
+            elasticity(C),
             sp.Rational(1, 2),
             on="N",
             note=r"model and data each grow as $\sqrt{C}$",
@@ -88,9 +88,8 @@ def chinchilla_frontier() -> Derivation:
             label="D_ex",
         )
     )
-    D_frontier = derivation.expression("D")
     return derivation.then(
-        apply(r"collect the checked results $(N, D)$", lambda n: sp.Matrix([n, D_frontier])),
+        column("N", "D"),
         sp.Matrix([sp.sqrt(C / (6 * r)), sp.sqrt(r * C / 6)]),
         on="N",
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, differentiate, solve_for, substitute
+from proofs.derivation import Derivation, apply_map, column, custom, differentiate, solve_for, substitute
 from proofs.scaling import A, B, D, N, alpha, beta
 
 SARDANA = "Sardana, Portes, Doubov, Frankle 2023, Beyond Chinchilla-Optimal: Accounting for Inference in Language Model Scaling Laws"
@@ -74,7 +74,7 @@ def inference_optimal_allocation() -> Derivation:
             6 * N - beta * B * D ** (-beta - 1) * (6 * D + 2 * D_inf) * N ** (alpha + 1) / (alpha * A),
         )
         .then(
-            apply(r"multiply by $\alpha A N^{-\alpha-1}/6$ and expand", lambda e: sp.expand(e * alpha * A * N ** (-alpha - 1) / 6)),
+            apply_map(lambda g: g * alpha * A * N ** (-alpha - 1) / 6, why="multiply out"),
             alpha * A * N**-alpha - beta * B * D**-beta - beta * B * D_inf * D ** (-beta - 1) / 3,
             note=r"the tangency condition $\alpha A N^{-\alpha} = \beta B D^{-\beta} (1 + D_{\mathrm{inf}}/(3D))$",
             label="tangency",
@@ -96,7 +96,7 @@ def inference_optimal_allocation() -> Derivation:
             label="N_of_D",
         )
         .then(
-            apply(
+            custom(
                 r"on the fixed-loss surface ($\partial_\lambda = 0$) drop the constraint term: subtract "
                 r"$\lambda\, \partial_\lambda$",
                 lambda lagrangian: lagrangian - lambda_ * sp.diff(lagrangian, lambda_),
@@ -125,12 +125,12 @@ def inference_optimal_allocation() -> Derivation:
             note=r"$h'(D)$",
         )
         .then(
-            apply(r"take the sign", sp.sign),
+            apply_map(lambda z: sp.sign(z), why="take the sign"),
             1,
             note=r"$h$ rises from $-\infty$ ($D \to 0$) to $\alpha R > 0$ ($D \to \infty$): exactly one root $D^*$",
         )
         .then(
-            apply(
+            custom(
                 r"implicit differentiation: $dD^*/dD_{\mathrm{inf}} = -\partial_{D_{\mathrm{inf}}} h / \partial_D h$",
                 lambda h: -sp.diff(h, D_inf) / sp.diff(h, D),
             ),
@@ -138,7 +138,7 @@ def inference_optimal_allocation() -> Derivation:
             on="h",
         )
         .then(
-            apply(r"take the sign", sp.sign),
+            apply_map(lambda z: sp.sign(z), why="take the sign"),
             1,
             note=(
                 r"more inference, more tokens; at the fixed loss $N$ then falls ($A N^{-\alpha} = R - B D^{-\beta}$ "
@@ -153,12 +153,8 @@ def inference_optimal_allocation() -> Derivation:
             label="D_inf_for_D",
         )
     )
-    N_of_D, cost_of_D = derivation.expression("N_of_D"), derivation.expression("cost_of_D")
     return derivation.then(
-        apply(
-            r"collect $(h, N(D), \mathrm{cost}(D))$: the optimum is the root of $h$, with $N$ and the cost there",
-            lambda h: sp.Matrix([h, N_of_D, cost_of_D]),
-        ),
+        column("h", "N_of_D", "cost_of_D", why="the optimum is the root of $h$, with $N$ and the cost there"),
         sp.Matrix([_h, _N_of_D, (6 * D + 2 * D_inf) * _N_of_D]),
         on="h",
     )

@@ -11,7 +11,18 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, differentiate, solve_for, substitute
+from proofs.derivation import (
+    Derivation,
+    apply_map,
+    column,
+    custom,
+    differentiate,
+    elasticity,
+    limit,
+    ratio,
+    solve_for,
+    substitute,
+)
 from proofs.scaling import C, D, N, u
 
 KAPLAN = "Kaplan et al. 2020, Scaling Laws for Neural Language Models"
@@ -30,11 +41,6 @@ _L_opt = ((alpha_N + alpha_D) / alpha_N * D_c / _D_opt) ** alpha_D
 
 JOINT_FORM = r"$L(N, D) = \left[(N_c/N)^{\alpha_N/\alpha_D} + D_c/D\right]^{\alpha_D}$ (Kaplan et al. 2020, eq. 1.5)"
 POSITIVE_CONSTANTS = r"$N_c, D_c, C > 0$ and $0 < \alpha_N, \alpha_D < 1$; $N, D > 0$"
-
-
-def _tenfold(variable: sp.Symbol):
-    """The factor by which the loss changes when ``variable`` grows tenfold."""
-    return lambda loss: loss.subs(variable, 10 * variable) / loss
 
 
 def kaplan_allocation() -> Derivation:
@@ -57,32 +63,32 @@ def kaplan_allocation() -> Derivation:
             assumptions=(JOINT_FORM, r"training compute $C = 6 N D$", POSITIVE_CONSTANTS),
         )
         .then(
-            apply(r"unlimited data: let $D \to \infty$", lambda loss: sp.limit(loss, D, sp.oo)),
+            limit(D, sp.oo, why="unlimited data"),
             (N_c / N) ** alpha_N,
             note=r"$L(N)$, the model-size law (eq. 1.1)",
             label="L_N",
         )
         .then(
-            apply(r"grow the model tenfold: $L(10N)/L(N)$", _tenfold(N)),
+            ratio({N: 10 * N}, why="grow the model tenfold"),
             10**-alpha_N,
             label="gain_N",
         )
         .then(
-            apply(r"unlimited model size: let $N \to \infty$", lambda loss: sp.limit(loss, N, sp.oo)),
+            limit(N, sp.oo, why="unlimited model size"),
             (D_c / D) ** alpha_D,
             on="start",
             note=r"$L(D)$, the data law (eq. 1.2)",
             label="L_D",
         )
         .then(
-            apply(r"grow the data tenfold: $L(10D)/L(D)$", _tenfold(D)),
+            ratio({D: 10 * D}, why="grow the data tenfold"),
             10**-alpha_D,
             label="gain_D",
         )
         .then(
-            apply(
-                r"raise to the power $1/\alpha_D$, a strictly increasing map of $(0, \infty)$: same minimiser",
-                lambda loss: sp.powdenest(loss ** (1 / alpha_D), force=False),
+            apply_map(
+                lambda L: L ** (1 / alpha_D),
+                why=r"raise to the power $1/\alpha_D$, a strictly increasing map of $(0, \infty)$: same minimiser",
             ),
             _bracket,
             on="start",
@@ -110,24 +116,24 @@ def kaplan_allocation() -> Derivation:
             label="u_opt",
         )
         .then(
-            apply(r"return to $N = e^u$", sp.exp),
+            apply_map(lambda u: sp.exp(u), why="return to $N = e^u$"),
             _N_opt,
             label="N_opt",
         )
         .then(
-            apply(r"the data from the constraint, $D = C/(6N)$", lambda n: C / (6 * n)),
+            apply_map(lambda N: C / (6 * N), why="the data from the constraint"),
             _D_opt,
             label="D_opt",
         )
         .then(
-            apply(r"the elasticity $d \ln N_{\mathrm{opt}} / d \ln C$", lambda n: C * sp.diff(n, C) / n),
+            elasticity(C),
             _a,
             on="N_opt",
             note=r"the exponent $a$ of model size",
             label="a",
         )
         .then(
-            apply(r"the elasticity $d \ln D_{\mathrm{opt}} / d \ln C$", lambda d: C * sp.diff(d, C) / d),
+            elasticity(C),
             _b,
             on="D_opt",
             note=r"the exponent $b$ of data size; $a + b = 1$",
@@ -157,13 +163,15 @@ def kaplan_allocation() -> Derivation:
             label="L_opt",
         )
         .then(
-            apply(r"the compute exponent $-d \ln L_{\mathrm{opt}} / d \ln C$", lambda l: -C * sp.diff(l, C) / l),
+            custom(r"the compute exponent $-d \ln L_{\mathrm{opt}} / d \ln C$", lambda l: -C * sp.diff(l, C) / l),
             alpha_N * alpha_D / (alpha_N + alpha_D),
             note=r"$\alpha_C$ implied by the joint form: $L_{\mathrm{opt}} \propto C^{-\alpha_N\alpha_D/(\alpha_N+\alpha_D)}$",
             label="alpha_C_joint",
         )
         .then(
-            apply(r"a tenfold compute multiplies $L_{\mathrm{opt}}$ by $10^{-\alpha_C}$", lambda a_c: 10**-a_c),
+            apply_map(
+                lambda alpha_C: 10**-alpha_C, why=r"a tenfold compute multiplies $L_{\mathrm{opt}}$ by $10^{-\alpha_C}$"
+            ),
             10 ** (-alpha_N * alpha_D / (alpha_N + alpha_D)),
             label="gain_C_joint",
         )
@@ -174,16 +182,13 @@ def kaplan_allocation() -> Derivation:
             note=r"$g''(u)$: a sum of two positive terms",
         )
         .then(
-            apply(r"take the sign ($N_c, D_c, C, \alpha_N, \alpha_D > 0$)", sp.sign),
+            apply_map(lambda z: sp.sign(z), why=r"take the sign ($N_c, D_c, C, \alpha_N, \alpha_D > 0$)"),
             1,
             note=r"$g$ is strictly convex: its stationary point is the global minimum of $f$, hence of $L$",
         )
     )
     return derivation.then(
-        apply(
-            r"collect the checked results $(N_{\mathrm{opt}}, D_{\mathrm{opt}}, L_{\mathrm{opt}})$",
-            lambda n: sp.Matrix([n, _D_opt, _L_opt]),
-        ),
+        column("N_opt", "D_opt", "L_opt"),
         sp.Matrix([_N_opt, _D_opt, _L_opt]),
         on="N_opt",
     )

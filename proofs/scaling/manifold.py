@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, expand, solve_for, substitute
+from proofs.derivation import Derivation, custom, expand, solve_for, substitute
 
 SHARMA_KAPLAN = "Sharma and Kaplan 2020, A Neural Scaling Law from the Dimension of the Data Manifold"
 
@@ -99,17 +99,17 @@ def manifold_exponent() -> Derivation:
             note=r"constant, linear and $xy$ terms are reproduced exactly",
         )
         .then(
-            apply(r"factor each axis", lambda e: sp.factor_terms(sp.collect(e, (a1, a2)))),
+            custom(r"factor each axis", lambda e: sp.factor_terms(sp.collect(e, (a1, a2)))),
             a1 * x * (x - h) + a2 * y * (y - h),
             note=r"the second-order Taylor error, $O(h^2)$ pointwise",
             label="error",
         )
         .then(
-            apply(r"square", lambda e: e**2),
+            custom(r"square", lambda e: e**2),
             (a1 * x * (x - h) + a2 * y * (y - h)) ** 2,
         )
         .then(
-            apply(
+            custom(
                 r"integrate over the cell $[0, h]^2$ and divide by its area $h^2$",
                 lambda e: sp.integrate(e, (x, 0, h), (y, 0, h)) / h**2,
             ),
@@ -130,7 +130,7 @@ def manifold_exponent() -> Derivation:
             label="mse_of_N",
         )
         .then(
-            apply(r"the log-log slope $d \ln \mathrm{MSE} / d \ln N$", lambda m: sp.simplify(N * sp.diff(sp.log(m), N))),
+            custom(r"the log-log slope $d \ln \mathrm{MSE} / d \ln N$", lambda m: sp.simplify(N * sp.diff(sp.log(m), N))),
             -4 / d,
             note=r"independent of the constant $K$ (the target's curvature) and of the ambient dimension",
         )

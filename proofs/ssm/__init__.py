@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, DerivationError, apply, differentiate, identity
+from proofs.derivation import Derivation, DerivationError, custom, differentiate, identity, instantiate, substitute
 
 # --- hippo-legs -----------------------------------------------------------------------------
 
@@ -118,11 +118,6 @@ def change_to_unit_interval(expr: sp.Expr) -> sp.Expr:
         return pull_out_constants(integral.transform(s, (t * (x + 1) / 2, x)))
 
     return expr.replace(lambda e: isinstance(e, sp.Integral), transform)
-
-
-def _coefficient_notation(expr: sp.Expr) -> sp.Expr:
-    """Replace ``int f(t (x + 1) / 2) P_n(x) dx`` by ``2 c_n(t) / sqrt(2n + 1)`` (the definition of ``c_n``)."""
-    return expr.subs(_projection_integral(n), 2 * c(n, t) / sp.sqrt(2 * n + 1))
 
 
 def _instances(expr: sp.Expr) -> sp.Matrix:
@@ -247,21 +242,21 @@ def legs_dynamics() -> Derivation:
             ),
         )
         .then(
-            apply(r"change variables $s = t (x + 1)/2$, $ds = t\, dx / 2$, in both integrals", change_to_unit_interval),
+            custom(r"change variables $s = t (x + 1)/2$, $ds = t\, dx / 2$, in both integrals", change_to_unit_interval),
             -sp.sqrt(2 * n + 1) * _projection_integral(n) / (2 * t) + boundary - memory,
             note=r"$\partial_t g_n(s, t) = -\frac{1}{t} \sqrt{2n+1}\, (x + 1) P_n'(x)$ at $x = 2s/t - 1$",
         )
         .then(
-            apply(
-                r"recognise $c_n(t) = \frac{\sqrt{2n+1}}{2} \int_{-1}^{1} f(t(x+1)/2) P_n(x)\, dx$",
-                _coefficient_notation,
+            substitute(
+                {_projection_integral(n): 2 * c(n, t) / sp.sqrt(2 * n + 1)},
+                why=r"recognise the coefficient $c_n(t)$",
             ),
             -c(n, t) / t + boundary - memory,
             note=r"the derivative of $1/t$ contributes $-c_n(t)/t$",
             label="derivative",
         )
         .then(
-            apply(rf"take $n = 0, 1, \dots, {LEGS_N_MAX - 1}$", _instances),
+            instantiate(n, range(LEGS_N_MAX)),
             rows,
         )
         .then(
@@ -273,7 +268,7 @@ def legs_dynamics() -> Derivation:
             after_identity,
         )
         .then(
-            apply(
+            custom(
                 r"linearity of the integral and $\int_{-1}^{1} f(t(x+1)/2) P_k(x)\, dx = 2 c_k(t) / \sqrt{2k+1}$",
                 _by_linearity,
             ),
@@ -283,7 +278,7 @@ def legs_dynamics() -> Derivation:
             label="ode",
         )
         .then(
-            apply(
+            custom(
                 r"read off $A_{nk}$ as $-t$ times the coefficient of $c_k(t)$ in $c_n'(t)$, "
                 r"$B_n$ as $t$ times that of $f(t)$",
                 _read_off,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, expand, substitute
+from proofs.derivation import Derivation, custom, expand, jacobian, substitute
 
 MAMBA2 = (
     "Dao and Gu 2024, Transformers are SSMs: Generalized Models and Efficient Algorithms Through Structured State "
@@ -74,12 +74,12 @@ def ssd_mask() -> Derivation:
         )
         .then(expand(), sp.expand(_outputs()))
         .then(
-            apply(r"the Jacobian $\partial y / \partial x$", lambda y: y.jacobian(x)),
+            jacobian(x),
             scaled,
             note=r"$y = (L \circ c\, b^{\top})\, x$: a linear map of $x$, lower triangular (causal)",
         )
         .then(
-            apply(
+            custom(
                 r"divide entry $(i, j)$ by $c_i b_j$",
                 lambda M: M.applyfunc(sp.expand).multiply_elementwise(
                     sp.Matrix(SSD_L_MAX, SSD_L_MAX, lambda i, j: 1 / (c[i] * b[j]))
@@ -90,7 +90,7 @@ def ssd_mask() -> Derivation:
             label="mask",
         )
         .then(
-            apply(r"take the block of rows $4..6$, columns $1..3$", lambda M: M[SPLIT:, :SPLIT]),
+            custom(r"take the block of rows $4..6$, columns $1..3$", lambda M: M[SPLIT:, :SPLIT]),
             below * across,
             note=r"rank one: $(a_4, a_4 a_5, a_4 a_5 a_6)^{\top} (a_2 a_3, a_3, 1)$; the state crosses the split",
             label="off_diagonal_block",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, DerivationError, apply, differentiate, identity, substitute
+from proofs.derivation import Derivation, DerivationError, custom, differentiate, identity, instantiate, substitute
 from proofs.ssm import DP, P, Subscripted, c, coefficients_by_linearity, f, n, pull_out_constants, s, t, x
 
 LEGT_N_MAX = 8
@@ -170,14 +170,14 @@ def legt_dynamics() -> Derivation:
             ),
         )
         .then(
-            apply(
+            custom(
                 r"change variables $s = t + \theta (x - 1)/2$, $ds = \theta\, dx / 2$",
                 change_to_window_variable,
             ),
             entering - leaving - memory,
             note=r"$\partial_t g_n(s, t) = -\frac{2}{\theta} \sqrt{2n+1}\, P_n'(x)$ at $x = 2(s - t)/\theta + 1$",
         )
-        .then(apply(rf"take $n = 0, 1, \dots, {LEGT_N_MAX - 1}$", _instances), _instances(entering - leaving - memory))
+        .then(instantiate(n, range(LEGT_N_MAX)), _instances(entering - leaving - memory))
         .then(
             identity(
                 r"$P_n(1) = 1$, $P_n(-1) = (-1)^n$ and $P_n'(x) = \sum_{k < n,\ n - k \text{ odd}} (2k+1) P_k(x)$, "
@@ -187,7 +187,7 @@ def legt_dynamics() -> Derivation:
             after_identity,
         )
         .then(
-            apply(
+            custom(
                 r"linearity of the integral and "
                 r"$\int_{-1}^{1} f(t + \theta(x-1)/2) P_k(x)\, dx = 2 c_k(t) / \sqrt{2k+1}$",
                 _by_linearity,
@@ -200,7 +200,7 @@ def legt_dynamics() -> Derivation:
             label="exact",
         )
         .then(
-            apply(
+            custom(
                 r"read off $D$, $B$ and $e$ ($\mp\theta$ times the coefficients of $c_k(t)$, $f(t)$, $f(t - \theta)$)",
                 read_off_exact,
             ),
@@ -219,7 +219,7 @@ def legt_dynamics() -> Derivation:
             on="exact",
         )
         .then(
-            apply(
+            custom(
                 r"read off $A_{nk}$ as $-\theta$ times the coefficient of $c_k(t)$ in $c_n'(t)$, $B_n$ as "
                 r"$\theta$ times that of $f(t)$",
                 read_off_memory,
@@ -365,18 +365,15 @@ def lagt_dynamics() -> Derivation:
             note=r"$c_n'(t)$ by the Leibniz rule: the value entering at $s = t$ and the derivative of the weight",
         )
         .then(
-            apply(r"change variables to the age $y = t - s$ and split the integral", change_to_age),
+            custom(r"change variables to the age $y = t - s$ and split the integral", change_to_age),
             entering - _laguerre_integral(n) + memory,
         )
         .then(
-            apply(
-                r"recognise $c_n(t) = \int_0^\infty f(t - y) L_n(y) e^{-y} dy$",
-                lambda e: e.subs(_laguerre_integral(n), c(n, t)),
-            ),
+            substitute({_laguerre_integral(n): c(n, t)}, why=r"recognise the coefficient $c_n(t)$"),
             entering - c(n, t) + memory,
         )
         .then(
-            apply(rf"take $n = 0, 1, \dots, {LAGT_N_MAX - 1}$", _laguerre_instances),
+            instantiate(n, range(LAGT_N_MAX)),
             _laguerre_instances(entering - c(n, t) + memory),
         )
         .then(
@@ -388,7 +385,7 @@ def lagt_dynamics() -> Derivation:
             after_identity,
         )
         .then(
-            apply(
+            custom(
                 r"linearity of the integral and $\int_0^\infty f(t - y) L_k(y) e^{-y} dy = c_k(t)$",
                 lambda e: e.replace(lambda i: isinstance(i, sp.Integral), _laguerre_in_coefficients),
             ),
@@ -397,7 +394,7 @@ def lagt_dynamics() -> Derivation:
             label="ode",
         )
         .then(
-            apply(
+            custom(
                 r"read off $A_{nk}$ as minus the coefficient of $c_k(t)$ in $c_n'(t)$, $B_n$ as that of $f(t)$",
                 read_off_laguerre_memory,
             ),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.matrices.expressions.blockmatrix import block_collapse
 
-from proofs.derivation import Derivation, apply, identity
+from proofs.derivation import Derivation, block, custom, evaluate, identity, multiply_blocks
 
 BLELLOCH = "Blelloch 1990, Prefix Sums and Their Applications (CMU-CS-90-190)"
 HILLIS_STEELE = "Hillis and Steele 1986, Data Parallel Algorithms, CACM 29(12)"
@@ -61,20 +61,20 @@ def affine_composition() -> Derivation:
             start_note=r"two steps $h \mapsto a h + b$ in homogeneous coordinates, the first on the right",
         )
         .then(
-            apply("multiply the block matrices", block_collapse),
+            multiply_blocks(),
             homogeneous(*then(e1, e2)),
             note=r"$(a_1, b_1) \circ (a_2, b_2) = (a_2 a_1,\ a_2 b_1 + b_2)$",
             label="composition",
         )
-        .then(apply("read off the top-left block", lambda e: e.blocks[0, 0]), a_2 * a_1, label="combine_a")
+        .then(block(0, 0), a_2 * a_1, label="combine_a")
         .then(
-            apply("read off the top-right block", lambda e: e.blocks[0, 1]),
+            block(0, 1),
             a_2 * b_1 + b_2,
             on="composition",
             label="combine_b",
         )
         .then(
-            apply(
+            custom(
                 r"append a third step $(a_3, b_3)$: multiply by its block matrix on the left",
                 lambda e: block_collapse(homogeneous(a_3, b_3) * e),
             ),
@@ -126,9 +126,9 @@ def scan_cost() -> Derivation:
             start_note=r"rounds and pairs per round, for $L = 2^m$ elements",
             lemmas=(affine_composition(),),
         )
-        .then(apply("evaluate the sums", lambda e: e.doit()), counts, label="counts")
+        .then(evaluate("evaluate the sums"), counts, label="counts")
         .then(
-            apply(
+            custom(
                 r"Hillis-Steele's work over $L \log_2 L$ as $m \to \infty$",
                 lambda e: sp.limit(e[3] / (m * L), m, sp.oo),
             ),
@@ -136,7 +136,7 @@ def scan_cost() -> Derivation:
             note=r"$\Theta(L \log L)$ work: not work-efficient",
         )
         .then(
-            apply(r"Blelloch's work over $L$ as $m \to \infty$", lambda e: sp.limit(e[5] / L, m, sp.oo)),
+            custom(r"Blelloch's work over $L$ as $m \to \infty$", lambda e: sp.limit(e[5] / L, m, sp.oo)),
             2,
             on="counts",
             note=r"$O(L)$ work, like the sequential recurrence, in depth $2 \log_2 L - 1$",

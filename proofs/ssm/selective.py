@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, identity, substitute
+from proofs.derivation import Derivation, apply_map, differentiate, identity, substitute
 
 MAMBA = "Gu and Dao 2023, Mamba: Linear-Time Sequence Modeling with Selective State Spaces"
 
@@ -72,12 +72,12 @@ def selective_kernel() -> Derivation:
             note=r"$h_3 = \sum_{s \le 3} e^{A(\Delta_{s+1} + \dots + \Delta_3)} \Delta_s B_s u_s$",
         )
         .then(
-            apply(r"read out $y_3 = C_3 h_3 + D u_3$", lambda h: C_3 * h + D * us[2]),
+            apply_map(lambda h_3: C_3 * h_3 + D * us[2], why="read out the output"),
             C_3 * unrolled + D * us[2],
             label="y_3",
         )
         .then(
-            apply(r"the weight of $u_1$ in $y_3$: differentiate by $u_1$", lambda y: sp.diff(y, us[0])),
+            differentiate(us[0], why="the weight of $u_1$ in $y_3$"),
             C_3 * sp.exp(A * (deltas[1] + deltas[2])) * deltas[0] * Bs[0],
         )
         .then(

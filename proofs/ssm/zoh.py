@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply, differentiate, identity, integrate, solve_for, substitute
+from proofs.derivation import Derivation, custom, differentiate, identity, integrate, series, solve_for, substitute
 
 a = sp.Symbol("a", real=True, nonzero=True)
 b = sp.Symbol("b", real=True)
@@ -89,7 +89,7 @@ def zoh_discretization() -> Derivation:
         )
         .then(integrate(s, 0, Delta), input_integral)
         .then(
-            apply(
+            custom(
                 r"fundamental theorem of calculus: this integral of the derivative of the start $e^{-a s} x(s)$ "
                 r"equals its increment from $s = 0$ to $s = \Delta$",
                 fundamental_theorem(derivation.start),
@@ -106,7 +106,7 @@ def zoh_discretization() -> Derivation:
             label="update",
         )
         .then(
-            apply(r"read off $\bar A$ (the coefficient of $x_0$) and $\bar B$ (that of $u$)", _read_off_update),
+            custom(r"read off $\bar A$ (the coefficient of $x_0$) and $\bar B$ (that of $u$)", _read_off_update),
             sp.Matrix([A_BAR, B_BAR]),
             note=r"$\bar A = e^{\Delta a}$, $\bar B = (\Delta a)^{-1}(e^{\Delta a} - 1)\, \Delta b$",
         )
@@ -163,7 +163,7 @@ def euler_input_error() -> Derivation:
         B_BAR - Delta * b,
         start_note=r"$\bar B_{\mathrm{ZOH}} - \Delta b$",
     ).then(
-        apply(r"expand in powers of $\Delta$ up to $O(\Delta^4)$", lambda e: sp.series(e, Delta, 0, 4).removeO()),
+        series(Delta, 0, 4),
         a * b * Delta**2 / 2 + a**2 * b * Delta**3 / 6,
         note=r"the local error is $\frac{1}{2}\Delta^2 a b u + O(\Delta^3)$: first-order accurate",
     )

@@ -31,7 +31,7 @@ ROTATION_MUTANTS = {"transposed block", "M_k with w_i = base^(-i/d_model)", "rot
 def test_softmax_variance_verifies_with_every_step_proved():
     result = run_check(softmax_variance, instances=150, seed=0)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 15, "proved": 14, "sampled": 0, "given": 1, "failed": 0}
+    assert result.symbolic == {"steps": 15, "proved": 14, "sampled": 0, "given": 1, "failed": 0, "custom": 1}
     assert result.numeric.policy == "statistical" and result.numeric.draws == 1200
     assert result.numeric.tolerance["false_alarm"] == 1e-9
 
@@ -141,7 +141,7 @@ def test_softmax_out_of_domain_parameters_are_bad_input(bad):
 def test_pe_rotation_verifies_with_every_step_proved():
     result = run_check(pe_rotation, instances=200, seed=0)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 8, "proved": 8, "sampled": 0, "given": 0, "failed": 0}
+    assert result.symbolic == {"steps": 8, "proved": 8, "sampled": 0, "given": 0, "failed": 0, "custom": 3}
     assert result.numeric.max_error < 0.1
 
 

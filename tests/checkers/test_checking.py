@@ -210,7 +210,7 @@ def test_the_claim_is_the_compiled_closed_form_of_the_derivation():
         tolerance=Deterministic(rtol=1e-14, atol=1e-13, reason="three roundings of O(10) numbers"),
     )
     result = check(theorem, instances=200)
-    assert result.symbolic == {"steps": 1, "proved": 1, "sampled": 0, "given": 0, "failed": 0}
+    assert result.symbolic == {"steps": 1, "proved": 1, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
     assert result.mutants[0].refuted
 
 
@@ -326,7 +326,7 @@ def _claim_theorem(**changes) -> Theorem:
 def test_a_claim_theorem_counts_and_shows_its_lemmas():
     theorem = _claim_theorem()
     result = check(theorem, instances=50)
-    assert result.symbolic == {"steps": 1, "proved": 1, "sampled": 0, "given": 0, "failed": 0}
+    assert result.symbolic == {"steps": 1, "proved": 1, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
     assert [d.title for d in theorem.lemma_derivations()] == ["a square expanded"]
 
 

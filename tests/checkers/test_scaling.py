@@ -16,7 +16,7 @@ CATALOG_VALUES = {"N_opt", "D_opt", "L_opt", "a", "b", "G"}
 def test_it_verifies_with_every_step_proved():
     result = run_check(chinchilla_allocation, instances=300, seed=0)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 16, "proved": 16, "sampled": 0, "given": 0, "failed": 0}
+    assert result.symbolic == {"steps": 16, "proved": 16, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
     assert result.numeric.max_error < 0.5
 
 

@@ -226,3 +226,24 @@ def test_the_sweep_counts_false_alarms_per_theorem(tmp_path, monkeypatch, capsys
     assert status.value.code == 1 and report["false_alarms"] == 3
     by_id = {r["id"]: r for r in report["results"]}
     assert by_id["chinchilla-allocation"]["false_alarms"] == 0 and by_id["odd-alarm"]["alarm_seeds"] == [0, 1, 2]
+
+
+def exponential_bound(tolerance):
+    """1 + x <= e^x, derived as an inequality step and checked as a bound."""
+    import sympy as sp
+
+    from proofs.derivation import Derivation, rewrite
+
+    x = sp.Symbol("x", positive=True)
+    derivation = Derivation("1 + x <= e^x", 1 + x).then(rewrite("the exponential's series has positive terms"), sp.exp(x), relation="<=")
+    return tp.Theorem(
+        "exp-above-tangent", "e^x above its tangent", "user", r"$1 + x \le e^x$", parameters={"x": tp.Real(0.01, 5)},
+        derivation=lambda: derivation, oracle=lambda x: 1 + x, tolerance=tolerance,
+    )
+
+
+def test_a_derived_bound_must_be_checked_as_a_bound_on_its_side():
+    assert run_check(exponential_bound(Bound("upper", rtol=1e-12)), instances=50).status == "verified"
+    for wrong in (Deterministic(), Bound("lower")):
+        result = run_check(exponential_bound(wrong), instances=50)
+        assert result.status == "error" and "Bound('upper', ...)" in result.message

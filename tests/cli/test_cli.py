@@ -62,7 +62,7 @@ def test_verify_json_to_stdout_is_one_document(tp):
     for result in report["results"]:
         assert result["status"] == "verified"
         assert set(result) >= {"id", "status", "message", "symbolic", "numeric", "seconds"}
-        assert set(result["symbolic"]) == {"steps", "proved", "sampled", "given", "failed"}
+        assert set(result["symbolic"]) == {"steps", "proved", "sampled", "given", "failed", "custom"}
         numeric = result["numeric"]
         assert set(numeric) >= {"instances", "max_error", "tolerance", "policy", "counterexample"}
         assert numeric["max_error"] <= 1 and set(numeric["tolerance"]) == {"atol", "rtol"}

@@ -31,7 +31,7 @@ def test_every_moment_step_is_proved_for_symbolic_d_but_independence_which_is_gi
     derivation = dot_product_moments()
     evidence = {s.label or s.operation.text: s.evidence for s in derivation.check()}
     assert evidence.pop("mgf") == "given" and set(evidence.values()) == {"proved"}
-    assert derivation.counts() == {"steps": 15, "proved": 14, "sampled": 0, "given": 1, "failed": 0}
+    assert derivation.counts() == {"steps": 15, "proved": 14, "sampled": 0, "given": 1, "failed": 0, "custom": 1}
     assert d in derivation.result.free_symbols and d.is_integer and not d.is_number
 
 
@@ -83,7 +83,7 @@ def test_a_step_that_does_not_follow_from_the_previous_is_rejected():
 def test_every_rotation_step_is_proved_for_symbolic_pos_k_w():
     derivation = positional_rotation_block()
     assert [s.evidence for s in derivation.check()] == ["proved"] * len(derivation.steps)
-    assert derivation.counts() == {"steps": 8, "proved": 8, "sampled": 0, "given": 0, "failed": 0}
+    assert derivation.counts() == {"steps": 8, "proved": 8, "sampled": 0, "given": 0, "failed": 0, "custom": 3}
 
 
 def test_the_result_is_the_catalogs_block_and_does_not_involve_pos():

@@ -33,7 +33,7 @@ def test_every_step_of_the_layer_derivation_is_proved_for_symbolic_sizes():
     assert [s.evidence for s in derivation.check()] == ["proved"] * 4
     assert len(derivation.check()) == 4
     assert [lemma.title for lemma in derivation.lemmas] == [mean_squared_loss_gradient().title]
-    assert derivation.counts() == {"steps": 7, "proved": 7, "sampled": 0, "given": 0, "failed": 0}
+    assert derivation.counts() == {"steps": 7, "proved": 7, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
     assert derivation.result.shape == (d_x + d_y, N + 1)
     assert {str(s) for s in derivation.result.free_symbols} >= {"X", "Y", "x_q", "y_q", "W_0", "eta", "N"}
 

@@ -16,7 +16,7 @@ from checkers.worked import example_params, worked_example
 def test_it_verifies_with_every_step_proved():
     result = run_check(multihead_circuits, instances=300, seed=0)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 11, "proved": 11, "sampled": 0, "given": 0, "failed": 0}
+    assert result.symbolic == {"steps": 11, "proved": 11, "sampled": 0, "given": 0, "failed": 0, "custom": 3}
     assert result.numeric.max_error < 0.5
 
 

@@ -20,7 +20,7 @@ from numerics.attention.collapse import composite_norm, self_attention
 def test_rank_collapse_verifies_with_the_lemmas_given_steps_counted():
     result = run_check(rank_collapse, instances=150, seed=0)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 12, "proved": 9, "sampled": 0, "given": 3, "failed": 0}
+    assert result.symbolic == {"steps": 12, "proved": 9, "sampled": 0, "given": 3, "failed": 0, "custom": 4}
 
 
 def test_every_rank_collapse_mutant_is_refuted():
@@ -116,7 +116,7 @@ def test_the_figure_is_the_50_layer_experiment():
 def test_rate_verifies_and_every_mutant_is_refuted():
     result = run_check(rate_for_kept_fraction_theorem, instances=300, seed=0)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 7, "proved": 7, "sampled": 0, "given": 0, "failed": 0}
+    assert result.symbolic == {"steps": 7, "proved": 7, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
     outcome = mutant_outcome(rate_for_kept_fraction_theorem, instances=200, seed=0)
     assert all(m.refuted for m in outcome.mutants) and len(outcome.mutants) == 4
 

@@ -14,7 +14,7 @@ from numerics.attention.complexity import measure_costs
 def test_it_verifies_with_every_step_proved():
     result = run_check(attention_complexity, instances=150, seed=0)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 14, "proved": 14, "sampled": 0, "given": 0, "failed": 0}
+    assert result.symbolic == {"steps": 14, "proved": 14, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
     assert result.numeric.max_error == 0
 
 

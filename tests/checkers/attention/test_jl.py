@@ -25,7 +25,7 @@ def example_latex(example):
 def test_it_verifies_with_every_step_proved():
     result = run_check(jl_dimension_theorem, instances=300, seed=0)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 5, "proved": 5, "sampled": 0, "given": 0, "failed": 0}
+    assert result.symbolic == {"steps": 5, "proved": 5, "sampled": 0, "given": 0, "failed": 0, "custom": 1}
     assert result.numeric.max_error < 0.5
 
 

@@ -14,7 +14,7 @@ from checkers.ssm.duality import ssd_duality
 def test_it_verifies_with_every_step_proved():
     result = run_check(ssd_duality, instances=150, seed=0)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 5, "proved": 5, "sampled": 0, "given": 0, "failed": 0}
+    assert result.symbolic == {"steps": 5, "proved": 5, "sampled": 0, "given": 0, "failed": 0, "custom": 2}
     assert result.numeric.max_error < 0.01
 
 

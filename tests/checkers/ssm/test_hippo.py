@@ -38,7 +38,7 @@ def legt_by_hand(N):
 def test_it_verifies_with_every_step_proved():
     result = run_check(theorem, instances=300, seed=1)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 8, "proved": 8, "sampled": 0, "given": 0, "failed": 0}
+    assert result.symbolic == {"steps": 8, "proved": 8, "sampled": 0, "given": 0, "failed": 0, "custom": 4}
     assert result.numeric.max_error < 0.5
 
 
@@ -133,7 +133,7 @@ LAGT_MUTANTS = {
 def test_lagt_verifies_with_every_step_proved():
     result = run_check(hippo_lagt, instances=300, seed=1)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 7, "proved": 7, "sampled": 0, "given": 0, "failed": 0}
+    assert result.symbolic == {"steps": 7, "proved": 7, "sampled": 0, "given": 0, "failed": 0, "custom": 3}
     assert result.numeric.max_error < 0.5
 
 

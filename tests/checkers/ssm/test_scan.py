@@ -14,7 +14,7 @@ from checkers.ssm.scan import derived_operator, scan_associativity
 def test_it_verifies_with_every_step_proved():
     result = run_check(scan_associativity, instances=150, seed=0)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 8, "proved": 8, "sampled": 0, "given": 0, "failed": 0}
+    assert result.symbolic == {"steps": 8, "proved": 8, "sampled": 0, "given": 0, "failed": 0, "custom": 3}
     assert result.numeric.max_error < 0.01
 
 

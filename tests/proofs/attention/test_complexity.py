@@ -17,7 +17,7 @@ from proofs.derivation import DerivationError, expand
 def test_every_step_is_proved():
     derivation = attention_costs()
     assert [s.evidence for s in derivation.check()] == ["proved"] * len(derivation.steps)
-    assert derivation.counts() == {"steps": 14, "proved": 14, "sampled": 0, "given": 0, "failed": 0}
+    assert derivation.counts() == {"steps": 14, "proved": 14, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
 
 
 def test_the_programs_list_every_product_and_tensor():

@@ -24,7 +24,7 @@ def test_every_step_is_proved_lemmas_included():
     assert all(s.evidence == "proved" for s in derivation.check())
     assert [s.evidence for s in squared_distance().check()] == ["proved"]
     assert [s.evidence for s in temperature_limits().check()] == ["proved"] * 3
-    assert derivation.counts() == {"steps": 10, "proved": 10, "sampled": 0, "given": 0, "failed": 0}
+    assert derivation.counts() == {"steps": 10, "proved": 10, "sampled": 0, "given": 0, "failed": 0, "custom": 1}
 
 
 def test_the_result_is_the_gaussian_kernel_of_keys_of_norm_r():

@@ -8,7 +8,7 @@ from proofs.ssm.duality import SSD_L_MAX, a, ssd_mask
 
 
 def test_every_step_is_proved():
-    assert ssd_mask().counts() == {"steps": 5, "proved": 5, "sampled": 0, "given": 0, "failed": 0}
+    assert ssd_mask().counts() == {"steps": 5, "proved": 5, "sampled": 0, "given": 0, "failed": 0, "custom": 2}
 
 
 def test_mask_entries_by_hand():

@@ -28,7 +28,7 @@ from proofs.ssm.zoh import (
 def test_every_step_is_proved_lemmas_included():
     derivation = zoh_discretization()
     assert [step.evidence for step in derivation.check()] == ["proved"] * 7
-    assert derivation.counts() == {"steps": 10, "proved": 10, "sampled": 0, "given": 0, "failed": 0}
+    assert derivation.counts() == {"steps": 10, "proved": 10, "sampled": 0, "given": 0, "failed": 0, "custom": 2}
 
 
 def test_the_endpoint_equation_is_built_from_the_start():
