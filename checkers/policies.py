@@ -69,9 +69,19 @@ def _ratio(gap: np.ndarray, budget: np.ndarray) -> np.ndarray:
 
 
 class _StatedAccuracy:
-    """The rules an oracle's stated accuracy must follow (for the policies that take one)."""
+    """What the two policies that compare an oracle's values (not draws) share: ``rtol``, ``atol``
+    and the rules the oracle's stated accuracy must follow."""
 
+    rtol: float
+    atol: float
     accuracy_cap: float
+
+    def _check_numbers(self) -> None:
+        if not (self.rtol >= 0 and self.atol >= 0 and 0 <= self.accuracy_cap < 1):
+            raise TheoremDefinitionError(f"{type(self).__name__} needs rtol >= 0, atol >= 0 and 0 <= accuracy_cap < 1")
+
+    def oracle_keywords(self) -> dict:
+        return {}
 
     def accuracy_problem(self, values: np.ndarray, accuracy: np.ndarray) -> str:
         """Why ``accuracy`` cannot be added to the tolerance, or "" if it can."""
@@ -113,11 +123,7 @@ class Deterministic(_StatedAccuracy):
     name = "deterministic"
 
     def __post_init__(self):
-        if not (self.rtol >= 0 and self.atol >= 0 and 0 <= self.accuracy_cap < 1):
-            raise TheoremDefinitionError("Deterministic needs rtol >= 0, atol >= 0 and 0 <= accuracy_cap < 1")
-
-    def oracle_keywords(self) -> dict:
-        return {}
+        self._check_numbers()
 
     def describe(self, tests: int = 1) -> dict:
         return {"atol": self.atol, "rtol": self.rtol}
@@ -155,11 +161,7 @@ class Bound(_StatedAccuracy):
     def __post_init__(self):
         if self.side not in ("upper", "lower"):
             raise TheoremDefinitionError(f"Bound(side={self.side!r}): side must be 'upper' or 'lower'")
-        if not (self.rtol >= 0 and self.atol >= 0 and 0 <= self.accuracy_cap < 1):
-            raise TheoremDefinitionError("Bound needs rtol >= 0, atol >= 0 and 0 <= accuracy_cap < 1")
-
-    def oracle_keywords(self) -> dict:
-        return {}
+        self._check_numbers()
 
     def describe(self, tests: int = 1) -> dict:
         return {"side": self.side, "atol": self.atol, "rtol": self.rtol}

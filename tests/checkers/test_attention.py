@@ -37,7 +37,7 @@ def test_softmax_variance_verifies_with_every_step_proved():
 
 
 def test_softmax_mutants_are_refuted_with_high_probability():
-    outcome = mutant_outcome(softmax_variance, instances=60, seed=1)
+    outcome = mutant_outcome(softmax_variance, instances=60, seed=1, generated=False)
     assert {m.name for m in outcome.mutants} == SOFTMAX_MUTANTS
     for mutant in outcome.mutants:
         assert mutant.refuted, mutant.evidence
@@ -50,7 +50,7 @@ def test_even_one_instance_at_d_2_refutes_every_variance_mutant(seed):
     # 3d(d+2), is 25% off at d = 2 where the fourth moment is noisiest: a run refutes it at larger d.)
     parameters = {**softmax_variance.parameters, "d": Integer(2, 2, shape=True)}
     only_d_2 = dataclasses.replace(softmax_variance, parameters=parameters)
-    outcome = mutant_outcome(only_d_2, instances=1, seed=seed)
+    outcome = mutant_outcome(only_d_2, instances=1, seed=seed, generated=False)
     variance_mutants = [m for m in outcome.mutants if not m.name.startswith("E[(q.k)^4]")]
     assert len(variance_mutants) == 3
     assert all(m.refuted and m.power >= 1 - 1e-6 for m in variance_mutants), variance_mutants
@@ -146,7 +146,7 @@ def test_pe_rotation_verifies_with_every_step_proved():
 
 
 def test_pe_rotation_mutants_are_refuted():
-    outcome = mutant_outcome(pe_rotation, instances=100, seed=0)
+    outcome = mutant_outcome(pe_rotation, instances=100, seed=0, generated=False)
     assert {m.name: m.refuted for m in outcome.mutants} == dict.fromkeys(ROTATION_MUTANTS, True)
 
 

@@ -247,3 +247,13 @@ def test_a_derived_bound_must_be_checked_as_a_bound_on_its_side():
     for wrong in (Deterministic(), Bound("lower")):
         result = run_check(exponential_bound(wrong), instances=50)
         assert result.status == "error" and "Bound('upper', ...)" in result.message
+
+
+def test_show_lists_anchors_basis_and_the_tolerance_with_its_accuracy_cap():
+    from transformer_proofs.display import theorem_json
+
+    anchor = tp.Anchor({"n": 4}, 10, "by hand: 1 + 2 + 3 + 4")
+    theorem = user_theorem(lambda n: n * (n + 1) / 2, lambda n: n * (n + 1) / 2, {"n": tp.Integer(1, 100)}, anchors=[anchor])
+    shown = theorem_json(theorem)
+    assert shown["anchors"] == [{"params": {"n": 4}, "value": 10.0, "source": "by hand: 1 + 2 + 3 + 4", "rtol": 1e-9, "atol": 0.0, "of": "both"}]
+    assert shown["basis"] == "numerical" and shown["tolerance"]["accuracy_cap"] == 1e-6

@@ -107,7 +107,7 @@ def test_every_erratum_that_names_a_mutant_is_refuted_by_it():
     for theorem in REGISTRY.theorems():
         named = {e.refuted_by for e in theorem.errata if e.refuted_by}
         if named:
-            outcome = {m.name: m.refuted for m in mutant_outcome(theorem).mutants}
+            outcome = {m.name: m.refuted for m in mutant_outcome(theorem, generated=False).mutants}
             assert all(outcome[name] for name in named), theorem.id
 
 

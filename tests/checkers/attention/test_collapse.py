@@ -24,7 +24,7 @@ def test_rank_collapse_verifies_with_the_lemmas_given_steps_counted():
 
 
 def test_every_rank_collapse_mutant_is_refuted():
-    outcome = mutant_outcome(rank_collapse, instances=150, seed=0)
+    outcome = mutant_outcome(rank_collapse, instances=150, seed=0, generated=False)
     assert {m.name: m.refuted for m in outcome.mutants} == {name: True for name in rank_collapse.mutants}
 
 
@@ -117,7 +117,7 @@ def test_rate_verifies_and_every_mutant_is_refuted():
     result = run_check(rate_for_kept_fraction_theorem, instances=300, seed=0)
     assert result.status == "verified", result.message
     assert result.symbolic == {"steps": 7, "proved": 7, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
-    outcome = mutant_outcome(rate_for_kept_fraction_theorem, instances=200, seed=0)
+    outcome = mutant_outcome(rate_for_kept_fraction_theorem, instances=200, seed=0, generated=False)
     assert all(m.refuted for m in outcome.mutants) and len(outcome.mutants) == 4
 
 

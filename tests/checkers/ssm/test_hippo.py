@@ -43,7 +43,7 @@ def test_it_verifies_with_every_step_proved():
 
 
 def test_every_mutant_is_refuted():
-    outcome = mutant_outcome(theorem, instances=100, seed=2)
+    outcome = mutant_outcome(theorem, instances=100, seed=2, generated=False)
     refuted = {m.name: m.refuted for m in outcome.mutants}
     assert set(refuted) == MUTANTS and all(refuted.values()), refuted
 
@@ -138,7 +138,7 @@ def test_lagt_verifies_with_every_step_proved():
 
 
 def test_lagt_every_mutant_is_refuted():
-    outcome = mutant_outcome(hippo_lagt, instances=100, seed=2)
+    outcome = mutant_outcome(hippo_lagt, instances=100, seed=2, generated=False)
     refuted = {m.name: m.refuted for m in outcome.mutants}
     assert set(refuted) == LAGT_MUTANTS and all(refuted.values()), refuted
 
