@@ -450,7 +450,7 @@ def generated_mutants(theorem: Theorem) -> dict[str, tuple[str, Callable]]:
     return generated
 
 
-def _blind_spots(theorem: Theorem, seed: int, device: str) -> tuple[tuple[BlindSpot, ...], dict[str, int]]:
+def blind_spots(theorem: Theorem, seed: int = 0, device: str = "cpu") -> tuple[tuple[BlindSpot, ...], dict[str, int]]:
     """Run the generated mutants on a few instances (edges first), each under a time limit.
 
     A wrong constant can make an oracle-like claim (an ODE, a fixed point) diverge and crawl; a
@@ -512,7 +512,7 @@ def mutant_outcome(
         groups = draw_instances(theorem, instances, seed, device)
         oracles = [oracle_values(theorem, g, device) for g in groups]
         written = _mutant_results(theorem, oracles, device)
-        spots, tally = _blind_spots(theorem, seed, device) if generated else ((), {})
+        spots, tally = blind_spots(theorem, seed, device) if generated else ((), {})
         return MutantOutcome(theorem.id, written, blind_spots=spots, generated=tally)
     except TheoremError as error:
         return MutantOutcome(theorem.id, (), "error", str(error))

@@ -351,13 +351,29 @@ class Plot:
     figure: Any = field(repr=False, compare=False)
 
 
+ERRATUM_KINDS = {
+    "false": "wrong under every reasonable reading",
+    "ambiguous": "true under one reading, false under another (both shown)",
+    "loose": "true but not tight (the tight form shown)",
+    "imprecise": "a number off by rounding",
+    "context": "true as stated, but needs a caveat",
+}
+
+
 @dataclass(frozen=True)
 class Erratum:
-    """A claim of the course material found false or loose, and the corrected claim.
+    """A claim of the course material that is false, ambiguous, loose, imprecise or needs context,
+    and the corrected claim.
 
-    ``stated`` and ``corrected`` are prose with ``$...$`` math. ``refuted_by`` names the
-    theorem's mutant that encodes the claim as stated (the checker refutes it); where no
-    mutant can (a claim about wording, not a formula), ``evidence`` says what shows it.
+    ``stated`` and ``corrected`` are prose with ``$...$`` math. ``kind`` is one of
+    :data:`ERRATUM_KINDS`: call a claim ``"false"`` only when it is wrong under every reasonable
+    reading; an ``"ambiguous"`` one gives each reading and its verdict in ``readings``; for a
+    ``"loose"`` one ``corrected`` is the tight form. ``refuted_by`` names the theorem's mutant
+    that encodes the claim as stated (the checker refutes it); where no mutant can (a claim
+    about wording, not a formula), ``evidence`` says what shows it.
+
+    >>> Erratum("notes", "1.1", "$e = 2.7$", "$e = 2.718\\ldots$", kind="imprecise").kind
+    'imprecise'
     """
 
     source: str
@@ -366,14 +382,25 @@ class Erratum:
     corrected: str
     refuted_by: str | None = None
     evidence: str = ""
+    kind: str = "false"
+    readings: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.kind not in ERRATUM_KINDS:
+            raise TheoremDefinitionError(f"erratum kind {self.kind!r} is not one of {', '.join(ERRATUM_KINDS)}")
+        object.__setattr__(self, "readings", tuple(self.readings))
+        if self.kind == "ambiguous" and len(self.readings) < 2:
+            raise TheoremDefinitionError("an ambiguous erratum gives at least two readings, each with its verdict")
 
     def to_json(self, theorem_id: str) -> dict:
         return {
             "id": theorem_id,
+            "kind": self.kind,
             "source": self.source,
             "section": self.section,
             "stated": self.stated,
             "corrected": self.corrected,
+            "readings": list(self.readings),
             "refuted_by": self.refuted_by,
             "evidence": self.evidence,
         }

@@ -8,6 +8,7 @@
 
 from checkers.domains import Choice, Integer, Real
 from checkers.engine import check
+from checkers.independence import Independence, independence
 from checkers.policies import Bound, Deterministic, Statistical
 from checkers.registry import UnknownTheorem
 from checkers.results import (
@@ -46,6 +47,7 @@ __all__ = [
     "CheckResult",
     "Choice",
     "Erratum",
+    "Independence",
     "Deterministic",
     "Integer",
     "MutantReport",
@@ -63,6 +65,7 @@ __all__ = [
     "errata",
     "example",
     "get",
+    "independence",
     "load_module",
     "mutants",
     "render",

@@ -370,7 +370,7 @@ def errata(
     as_json: Annotated[bool, typer.Option("--json", help="Write JSON to stdout.")] = False,
     module: ModuleOption = None,
 ) -> None:
-    """Claims of the course material found false or loose, each with its correction and the theorem that shows it."""
+    """Claims of the course material found false, ambiguous, loose, imprecise or missing context: each with its kind, its correction and the theorem that shows it."""
     found = [(t, e) for t in _select(None, None, module) for e in t.errata]
     if as_json:
         _emit_json({"errata": [e.to_json(t.id) for t, e in found]}, "-")
@@ -378,8 +378,10 @@ def errata(
     console = Console(highlight=False, soft_wrap=True)
     for number, (theorem, erratum) in enumerate(found, 1):
         shown_by = f"refuted claim '{erratum.refuted_by}'" if erratum.refuted_by else erratum.evidence
-        console.print(f"[bold]{number}. {erratum.source}, {erratum.section}[/bold] ({theorem.id})", markup=True)
+        console.print(f"[bold]{number}. {erratum.source}, {erratum.section}[/bold] ({theorem.id}): {erratum.kind}", markup=True)
         console.print(f"   stated:    {erratum.stated}", markup=False)
+        for reading in erratum.readings:
+            console.print(f"   reading:   {reading}", markup=False)
         console.print(f"   corrected: {erratum.corrected}", markup=False)
         console.print(f"   shown by:  {shown_by}", markup=False)
 

@@ -29,7 +29,7 @@ from checkers.registry import REGISTRY, UnknownTheorem
 from checkers.theorem import Theorem
 from checkers.worked import theorem_figures, variant_params, worked_example
 from checkers.exercises import EXERCISES, SHEET_SOURCE, Exercise
-from checkers.results import BASIS_WORDS, CheckResult, MutantOutcome, Plot, WorkedExample, package_version
+from checkers.results import BASIS_WORDS, ERRATUM_KINDS, CheckResult, MutantOutcome, Plot, WorkedExample, package_version
 
 LATEX_PACKAGES = "latexmk texlive-latex-recommended texlive-latex-extra texlive-science lmodern"
 LATEX_TIME_LIMIT = 600
@@ -268,12 +268,22 @@ def _source(template: str, sections: list, sources: list[str], **context) -> Han
         sources=sources,
         versions=_versions(),
         example_template=example_template,
-        errata=[(s.theorem, erratum) for s in sections for erratum in s.theorem.errata],
+        errata=_errata_by_kind(sections),
         **context,
     )
     figures = {name: figure_pdf(plot) for section in sections for name, plot in section.figures}
     has_errors = any("error" in (s.result.status, s.refutations.status) for s in sections)
     return HandoutSource(tex, figures, all(section.ok for section in sections), has_errors)
+
+
+def _errata_by_kind(sections: list) -> list[tuple[str, str, list]]:
+    """The handout's errata grouped by kind, in :data:`ERRATUM_KINDS` order: (kind, meaning, [(theorem, erratum)])."""
+    found = [(s.theorem, erratum) for s in sections for erratum in s.theorem.errata]
+    return [
+        (kind, meaning, [(t, e) for t, e in found if e.kind == kind])
+        for kind, meaning in ERRATUM_KINDS.items()
+        if any(e.kind == kind for _, e in found)
+    ]
 
 
 def _section(
