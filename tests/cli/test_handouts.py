@@ -34,7 +34,14 @@ USER_MODULE = textwrap.dedent(
         mutants={"n(n+1)": lambda n: n * (n + 1), "2n - 1": lambda n: 2 * n - 1, "n^2 - 1": lambda n: n ** 2 - 1},
         figures=squares_figure,
         questions={"claim": "What is the sum of the first $n$ odd numbers? Prove it by induction."},
-        errata=(tp.Erratum("my notes", "lecture 1", "the sum is $n(n+1)$", "the sum is $n^2$", refuted_by="n(n+1)"),),
+        errata=(
+            tp.Erratum("my notes", "lecture 1", "the sum is $n(n+1)$", "the sum is $n^2$", refuted_by="n(n+1)"),
+            tp.Erratum(
+                "my notes", "lecture 2", "the sum grows like $n$", "the sum is $n^2$", kind="ambiguous",
+                readings=("the number of terms grows like $n$: true", "the sum's value grows like $n$: false"),
+                evidence="the value is $n^2$",
+            ),
+        ),
     )
     """
 )
@@ -93,12 +100,31 @@ def test_errata_lists_the_course_claims_with_their_theorems(tp, user_module):
     listed = json.loads(tp("errata", "--json", "--module", "oddsum", env=user_module).stdout)["errata"]
     by_id = {(e["id"], e["section"]): e for e in listed}
     mine = by_id[("odd-sum", "lecture 1")]
-    assert mine["refuted_by"] == "n(n+1)" and mine["corrected"] == "the sum is $n^2$"
+    assert mine["refuted_by"] == "n(n+1)" and mine["corrected"] == "the sum is $n^2$" and mine["kind"] == "false"
+    assert by_id[("odd-sum", "lecture 2")]["readings"][1].endswith("false")
     for erratum in listed:
-        assert set(erratum) == {"id", "source", "section", "stated", "corrected", "refuted_by", "evidence"}
+        assert set(erratum) == {"id", "kind", "source", "section", "stated", "corrected", "readings", "refuted_by", "evidence"}
         assert erratum["refuted_by"] or erratum["evidence"]
     text = tp("errata", "--module", "oddsum", env=user_module)
-    assert text.returncode == 0 and "lecture 1 (odd-sum)" in text.stdout
+    assert text.returncode == 0 and "lecture 1 (odd-sum): false" in text.stdout
+    assert "reading:   the number of terms grows like $n$: true" in text.stdout
+
+
+def test_handout_groups_the_errata_by_kind_and_shows_both_readings(tp, tmp_path, user_module):
+    out = tmp_path / "h.tex"
+    assert tp("render", "odd-sum", "--module", "oddsum", "-o", out, env=user_module).returncode == 0
+    tex = out.read_text()
+    false_at, ambiguous_at = tex.index("False: wrong under every"), tex.index("Ambiguous: true under one reading")
+    assert false_at < tex.index("lecture 1") < ambiguous_at < tex.index("Reading 2:")
+
+
+def test_an_ambiguous_erratum_must_give_both_readings():
+    import transformer_proofs as tp
+
+    with pytest.raises(tp.TheoremDefinitionError, match="two readings"):
+        tp.Erratum("notes", "1", "a", "b", kind="ambiguous", readings=("only one",))
+    with pytest.raises(tp.TheoremDefinitionError, match="kind"):
+        tp.Erratum("notes", "1", "a", "b", kind="wrong")
 
 
 def test_every_erratum_that_names_a_mutant_is_refuted_by_it():
@@ -114,7 +140,7 @@ def test_every_erratum_that_names_a_mutant_is_refuted_by_it():
 def test_handout_appends_the_errata_of_its_theorems():
     theorem = REGISTRY.get("hippo-legs")
     tex = handout_source([theorem]).tex
-    assert "Errata: claims of the course material found false or loose" in tex
+    assert "Errata: claims of the course material that need correcting" in tex
     assert theorem.errata[0].stated in tex
 
 
