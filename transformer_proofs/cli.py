@@ -359,6 +359,8 @@ def render(
         raise BadInput(str(error)) from None
     for handout in handouts:
         console.print(f"wrote {handout.path}")
+        if handout.overfull:
+            console.print(f"warning: {len(handout.overfull)} lines run into the margin (LaTeX log): {handout.overfull[0]}", markup=False)
     ok = all(h.ok for h in handouts)
     if not ok:
         console.print("not everything in it was verified (see the sections' stamps); run verify and mutants for details")

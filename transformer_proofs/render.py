@@ -33,6 +33,9 @@ from checkers.results import BASIS_WORDS, ERRATUM_KINDS, CheckResult, MutantOutc
 
 LATEX_PACKAGES = "latexmk texlive-latex-recommended texlive-latex-extra texlive-science lmodern"
 LATEX_TIME_LIMIT = 600
+OVERFULL_LIMIT_PT = 5.0
+"""An overfull line wider than this (points) runs visibly into the margin: render reports it."""
+_OVERFULL = re.compile(r"Overfull \\hbox \(([0-9.]+)pt too wide\)")
 HANDOUT_INSTANCES = 1000
 _VERSIONED = ("transformer-proofs", "sympy", "numpy", "scipy", "torch", "jinja2", "matplotlib")
 
@@ -173,11 +176,13 @@ class Section:
 
 @dataclass(frozen=True)
 class Handout:
-    """A written handout, whether everything in it was verified, and whether a theorem's code raised."""
+    """A written handout, whether everything in it was verified, whether a theorem's code raised,
+    and (for a PDF) LaTeX's overfull lines wider than :data:`OVERFULL_LIMIT_PT`."""
 
     path: Path
     ok: bool
     has_errors: bool = False
+    overfull: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -364,9 +369,25 @@ def _write(source: HandoutSource, path: Path) -> Handout:
         path.write_text(source.tex, encoding="utf-8")
         for name, content in source.figures.items():
             (path.parent / name).write_bytes(content)
-    else:
-        path.write_bytes(compile_pdf(source.tex, files=source.figures))
-    return Handout(path, source.ok, source.has_errors)
+        return Handout(path, source.ok, source.has_errors)
+    pdf, log = _latexmk(source.tex, source.figures, LATEX_TIME_LIMIT)
+    path.write_bytes(pdf)
+    return Handout(path, source.ok, source.has_errors, overfull_lines(log))
+
+
+def overfull_lines(log: str, limit_pt: float = OVERFULL_LIMIT_PT) -> tuple[str, ...]:
+    r"""LaTeX's "Overfull \hbox (X pt too wide)" messages with X above ``limit_pt``: text that runs into the margin.
+
+    >>> log = "Overfull \\hbox (12.5pt too wide) in paragraph\nOverfull \\hbox (1.0pt too wide) in paragraph"
+    >>> overfull_lines(log)
+    ('Overfull \\hbox (12.5pt too wide) in paragraph',)
+    """
+    found = []
+    for line in log.splitlines():
+        match = _OVERFULL.match(line)
+        if match and float(match.group(1)) > limit_pt:
+            found.append(line.strip())
+    return tuple(found)
 
 
 def compile_pdf(tex: str, *, files: dict[str, bytes] | None = None, time_limit: int = LATEX_TIME_LIMIT) -> bytes:
@@ -374,12 +395,16 @@ def compile_pdf(tex: str, *, files: dict[str, bytes] | None = None, time_limit: 
 
     ``files`` (name -> bytes) are written beside the source first: the figures it includes.
     """
+    return _latexmk(tex, files or {}, time_limit)[0]
+
+
+def _latexmk(tex: str, files: dict[str, bytes], time_limit: int) -> tuple[bytes, str]:
     if shutil.which("latexmk") is None:
         raise LatexMissing(f"latexmk is not installed; for the PDF: apt-get install {LATEX_PACKAGES}")
     with tempfile.TemporaryDirectory(prefix="transformer-proofs-") as folder:
         source = Path(folder) / "handout.tex"
         source.write_text(tex, encoding="utf-8")
-        for name, content in (files or {}).items():
+        for name, content in files.items():
             (Path(folder) / name).write_bytes(content)
         command = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", source.name]
         try:
@@ -389,7 +414,7 @@ def compile_pdf(tex: str, *, files: dict[str, bytes] | None = None, time_limit: 
         pdf = source.with_suffix(".pdf")
         if run.returncode != 0 or not pdf.exists():
             raise RuntimeError(f"LaTeX failed: {_first_error(source.with_suffix('.log'))}")
-        return pdf.read_bytes()
+        return pdf.read_bytes(), source.with_suffix(".log").read_text(errors="replace")
 
 
 def _first_error(log: Path) -> str:

@@ -157,6 +157,7 @@ def test_render_pdf_of_every_theorem(tp, tmp_path):
     run = tp("render", "--all", "--instances", "100", "-o", pdf, "--seed", "0")
     assert run.returncode == 0, run.stderr
     assert pdf.read_bytes().startswith(b"%PDF")
+    assert "run into the margin" not in run.stderr, "a line of the handout is wider than 5pt past the margin"
 
 
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
