@@ -16,8 +16,14 @@ import numpy as np
 
 from checkers.domains import Integer, Real
 from checkers.policies import Deterministic, Statistical
-from checkers.theorem import Theorem
-from numerics.attention import DOT_PRODUCT_BLOCK, DOT_PRODUCT_COMPONENTS, dot_product_moment_samples, fit_offset_map
+from checkers.theorem import Anchor, Theorem
+from numerics.attention import (
+    DOT_PRODUCT_BLOCK,
+    DOT_PRODUCT_COMPONENTS,
+    dot_product_moment_samples,
+    exact_dot_moment_table,
+    fit_offset_map,
+)
 from proofs.attention import INDEPENDENT_ENTRIES, dot_product_moments, positional_rotation_block
 
 VASWANI = "Vaswani et al. 2017, Attention Is All You Need"
@@ -33,19 +39,33 @@ _VARIANCE, _SCALED_VARIANCE, _FOURTH = (MOMENTS.index(m) for m in ("variance", "
 MOMENT_POLICY = Statistical(false_alarm=1e-9, batches=30, draws=30 * DOT_PRODUCT_BLOCK)
 """30 batches of one simulation block each (batch means must cover whole blocks): 1200 draws.
 
-The hardest mutant is ``sqrt(d)`` at d = 2 (where ``sqrt(d)`` is closest to ``d``): over 200
-seeds a single instance there was at least 20.8 standard errors away, so refuted with
-probability above 1 - 1e-11 at a one-instance threshold and 1 - 3e-5 at the 1000-instance
-Bonferroni threshold (12.6); from d = 3 on, and for the other two mutants everywhere, above
-1 - 1e-16. The engine reports the probability at the most separated instance (about 1).
-Calibration at false_alarm = 1e-2 (3000 runs of 4 instances): 22 alarms over the whole domain,
-18 over d <= 4, both below the nominal 30 as Bonferroni over four components (two of them
-perfectly correlated) should be. ``verify`` at 1000 instances simulates for about 3 s.
+For d <= 8 the oracle is exact (:data:`EXACT_DIMENSIONS`), so every written mutant is refuted there
+by a disagreement of 1e11 standard-error floors or more. Monte Carlo starts at d = 9, where the hardest
+written mutant is the fourth moment 9d against 3d(d+2) (81 against 297 in units of (sigma_q sigma_k)^4):
+over 200 seeds a single instance at d = 9 was at least 23.2 standard errors away, refuted with
+probability above 1 - 1e-6 at the 1000-instance Bonferroni threshold (13.2) and 1 - 1e-14 at one
+instance; sqrt(d) is at least 47 standard errors away, the other two 560. The engine reports the
+probability at the most separated instance. The false-alarm rate at false_alarm = 1e-2 over the
+Monte Carlo range is measured by tests/checkers/test_attention.py.
 """
 
+EXACT_DIMENSIONS = 8
+"""Up to this ``d`` the oracle is exact (Isserlis' theorem, 12 ms at d = 8, once per ``d``); above it, Monte Carlo."""
 
-def _simulated_moments(d, sigma_q, sigma_k, draws, rng):
-    """Monte Carlo samples; the engine's oracle stream gives every instance a stream of its own."""
+
+def _moments(d, sigma_q, sigma_k, draws, rng):
+    """The oracle: exact moments by Isserlis' theorem for ``d <= 8``, Monte Carlo samples above.
+
+    The exact moments (:func:`numerics.attention.exact_dot_moment_table`, enumeration of index
+    tuples and pairings, rounded once to float64) are returned as ``draws`` identical draws: their
+    batch means have no spread, so the statistical policy's standard-error floor (``1e-13`` of the
+    values) applies and the comparison there is exact to about ``1e-12`` relative, which is what
+    refutes a constant of the closed form off by one part in a thousand (a generated mutant). The
+    Monte Carlo samples (:func:`numerics.attention.dot_product_moment_samples`) come from the
+    engine's oracle stream, one stream per instance.
+    """
+    if d <= EXACT_DIMENSIONS:
+        return np.repeat(exact_dot_moment_table(d, sigma_q, sigma_k)[:, None, :], draws, axis=1)
     seeds = rng.integers(0, 2**63 - 1, size=len(sigma_q))
     return dot_product_moment_samples(d, sigma_q, sigma_k, seeds, draws)
 
@@ -59,6 +79,32 @@ def _moments_with(component: int, wrong):
         return moments
 
     return mutant
+
+
+MOMENT_ANCHORS = (
+    Anchor(
+        {"d": 64, "sigma_q": 1.0, "sigma_k": 1.0},
+        [0.0, 64.0, 1.0, 12672.0],
+        "seed 003, exercise 1.2 and its solution: E[q.k] = 0 and Var(q.k) = d = 64, so q.k / sqrt(64) has unit "
+        "variance; by hand, E[(q.k)^4] = 3 d^2 + 6 d = 12672",
+        rtol=1e-12,
+    ),
+    Anchor(
+        {"d": 2, "sigma_q": 2.0, "sigma_k": 1.0},
+        [0.0, 8.0, 4.0, 384.0],
+        "by hand at d = 2, sigma_q = 2, sigma_k = 1: Var = 2 * 4 = 8, Var / d = 4, E[(x_1 + x_2)^4] = 2 * 144 + 6 * 16 = 384",
+        rtol=1e-12,
+    ),
+)
+"""Two anchors worked by hand with ``x_i = q_i k_i`` (independent, mean 0, ``E[x_i^2] = sigma_q^2 sigma_k^2``,
+``E[x_i^4] = E[q_i^4] E[k_i^4] = 3 sigma_q^4 * 3 sigma_k^4``). The fourth moment of a sum of ``d`` of them keeps
+the terms with every index paired: ``E[(sum x_i)^4] = d E[x^4] + 3 d (d - 1) E[x^2]^2``.
+
+* d = 64, unit scales (exercise 1.2): ``Var = 64`` (the solution's ``Var(q.k) = d``), scaled ``64 / 64 = 1``,
+  fourth ``64 * 9 + 3 * 64 * 63 = 576 + 12096 = 12672``. The oracle is Monte Carlo there.
+* d = 2, ``sigma_q = 2``, ``sigma_k = 1``: ``E[x^2] = 4``, ``E[x^4] = 9 * 16 = 144``; ``Var = 8``, scaled ``4``,
+  fourth ``2 * 144 + 6 * 4^2 = 384``. The oracle is exact (Isserlis) there.
+"""
 
 
 def _moment_values(d, sigma_q, sigma_k):
@@ -83,6 +129,8 @@ softmax_variance = Theorem(
         INDEPENDENT_ENTRIES,
         r"the moment-generating function $E[e^{t\, q \cdot k}]$ is used on $|t|\, \sigma_q \sigma_k < 1$, "
         r"where it is finite; its derivatives at $t = 0$ are the moments",
+        rf"the oracle is exact for $d \le {EXACT_DIMENSIONS}$ (Isserlis' theorem: the moments of $q \cdot k$ enumerated over index "
+        r"tuples and pairings, rounded once to float64) and Monte Carlo above; "
         r"the Monte Carlo check estimates the variance without assuming the mean: $E[q \cdot k]^2$ is "
         r"estimated by the product of two sample means over disjoint sets of simulated vectors, which is "
         r"unbiased, so $\mathrm{Var}(q \cdot k) = E[(q \cdot k)^2] - E[q \cdot k]^2$ is estimated without bias",
@@ -94,7 +142,7 @@ softmax_variance = Theorem(
         "sigma_k": Real(0.5, 2.0, default=1.0),
     },
     derivation=dot_product_moments,
-    oracle=_simulated_moments,
+    oracle=_moments,
     mutants={
         "Var(q.k) = d^2 (sigma_q sigma_k)^2": _moments_with(_VARIANCE, lambda d, s: d**2 * s**2),
         "Var(q.k) = sqrt(d) (sigma_q sigma_k)^2": _moments_with(_VARIANCE, lambda d, s: np.sqrt(d) * s**2),
@@ -104,6 +152,7 @@ softmax_variance = Theorem(
         "E[(q.k)^4] = 9 d (sigma_q sigma_k)^4": _moments_with(_FOURTH, lambda d, s: 9 * d * s**4),
     },
     tolerance=MOMENT_POLICY,
+    anchors=MOMENT_ANCHORS,
     values=_moment_values,
     questions={
         "mean": (

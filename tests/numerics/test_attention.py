@@ -8,6 +8,7 @@ import pytest
 from numerics.attention import (
     DOT_PRODUCT_BLOCK,
     dot_product_moment_samples,
+    exact_dot_moment_table,
     exact_dot_moments,
     fit_offset_map,
     fitting_positions,
@@ -39,6 +40,13 @@ def test_exact_moments_are_fractions():
     mean, variance, scaled, fourth = exact_dot_moments(3, Fraction(1, 2), 3)
     assert (mean, variance, scaled, fourth) == (0, Fraction(27, 4), Fraction(9, 4), Fraction(3 * 3 * 5 * 81, 16))
     assert all(isinstance(v, Fraction) for v in (mean, variance, scaled, fourth))
+
+
+def test_the_exact_table_rounds_each_exact_moment_once():
+    table = exact_dot_moment_table(2, np.array([2.0, 0.5]), np.array([1.0, 0.75]))
+    # By hand at d = 2, sigma_q sigma_k = 2: Var = 2 * 4, Var / 2, E[(q.k)^4] = 24 * 2^4.
+    assert table.shape == (2, 4) and table[0].tolist() == [0.0, 8.0, 4.0, 384.0]
+    assert table[1].tolist() == [float(v) for v in exact_dot_moments(2, 0.5, 0.75)]
 
 
 # --- Monte Carlo ----------------------------------------------------------------------------
