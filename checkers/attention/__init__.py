@@ -12,6 +12,8 @@ equivariance (permutation-equivariance), kernels (attention-kernel-smoother), ra
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from checkers.domains import Integer, Real
@@ -210,6 +212,33 @@ def _rotation_by_absolute_position(d_model, k, pos, base):
     return pe_rotation.evaluate_claim(d_model=d_model, k=np.asarray(pos) + np.asarray(k), base=base)
 
 
+_QUARTER_TURN = [[0.0, 1.0], [-1.0, 0.0]]
+
+ROTATION_ANCHORS = (
+    Anchor(
+        {"d_model": 2, "k": math.pi / 2},
+        _QUARTER_TURN,
+        "by hand: d_model = 2 has w_0 = 1, and PE(pos + pi/2) = (cos pos, -sin pos) = [[0, 1], [-1, 0]] PE(pos)",
+        rtol=0.0,
+        atol=1e-12,
+    ),
+    Anchor(
+        {"d_model": 4, "k": 5 * math.pi, "base": 100.0},
+        [[-1.0, 0.0, 0.0, 0.0], [0.0, -1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], [0.0, 0.0, -1.0, 0.0]],
+        "by hand: d_model = 4, base 100 give w_0 = 1, w_1 = 100^(-1/2) = 1/10; the blocks rotate by 5 pi (minus "
+        "the identity) and by pi/2",
+        rtol=0.0,
+        atol=1e-12,
+    ),
+)
+"""Offsets worked by hand, where the rotation angles ``k w_i`` are multiples of a quarter turn. With
+``PE(pos) = (sin(pos w), cos(pos w))`` per pair: a quarter turn gives ``(sin(a + pi/2), cos(a + pi/2)) =
+(cos a, -sin a)``, the block ``[[0, 1], [-1, 0]]``; an odd number of half turns gives ``(-sin a, -cos a)``,
+the block ``-I``. ``atol`` 1e-12 covers ``cos(pi/2)`` and ``sin(5 pi)`` in float64 (about 1e-16 and 6e-16)
+and, for the oracle, is added to its stated accuracy.
+"""
+
+
 def _rotation_values(d_model, k, pos, base):
     arrays = {"d_model": d_model, "k": np.array([k]), "pos": np.array([pos]), "base": np.array([base])}
     claimed = pe_rotation.evaluate_claim(**arrays)[0]
@@ -270,6 +299,7 @@ pe_rotation = Theorem(
         ),
         accuracy_cap=1e-3,
     ),
+    anchors=ROTATION_ANCHORS,
     values=_rotation_values,
     questions={
         "M": (

@@ -174,6 +174,21 @@ def test_pe_rotation_mutants_are_refuted():
     assert {m.name: m.refuted for m in outcome.mutants} == dict.fromkeys(ROTATION_MUTANTS, True)
 
 
+def test_an_angle_off_by_one_part_in_a_thousand_fails_the_check():
+    # The block R(k w) edited to R(1.001 k w): the fit's accuracy (at most 4.2e-4 of ||M_k||, mostly far less) sees it.
+    k = next(s for s in pe_rotation.built_derivation().result.free_symbols if s.name == "k")
+    edited = _with_closed_form(pe_rotation, lambda e: e.xreplace({k: sp.Float(1.001) * k}))
+    result = run_check(edited, instances=40, seed=0)
+    assert result.status == "failed" and "claim and oracle disagree" in result.message
+
+
+def test_the_rotation_anchors_are_quarter_turns():
+    first, second = pe_rotation.anchors
+    assert first.params == {"d_model": 2, "k": np.pi / 2} and second.params["k"] == 5 * np.pi
+    result = run_check(pe_rotation, instances=4, seed=0)
+    assert [(a.claim_agrees, a.oracle_agrees) for a in result.numeric.anchors] == [(True, True)] * 2
+
+
 def _claimed(d_model, k, base, pos=None):
     n = len(k)
     return pe_rotation.evaluate_claim(d_model=d_model, k=k, base=base, pos=np.zeros(n) if pos is None else pos)
