@@ -14,7 +14,7 @@ import numpy as np
 
 from checkers.domains import Integer
 from checkers.policies import Deterministic
-from checkers.theorem import Theorem
+from checkers.theorem import Anchor, Theorem
 from checkers.results import Erratum, Plot
 from numerics.attention.rank import (
     RANK_THRESHOLD,
@@ -81,6 +81,32 @@ def _counterexample_values() -> dict:
         "rank_A": int(numerical_rank(matrix)),
         "exercise_bound": int(_labelled("linear")(n_tokens=2, d_k=1, d_v=2, H=1, d_model=1, Q=np.empty(1))[0]),
     }
+
+
+RANK_ANCHORS = (
+    Anchor(
+        {"n_tokens": 2, "d_k": 1, "d_v": 2, "H": 1, "d_model": 2},
+        [2.0, 1.0, 2.0],
+        "by hand, exercise 1.3's setting with n = 2, d_k = 1: det softmax(q k^T) = (e^(q1 k1 + q2 k2) - "
+        "e^(q1 k2 + q2 k1)) / (r_1 r_2) is nonzero when q1 != q2 and k1 != k2, so softmax rank 2; Q K^T V has "
+        "rank 1; one head projected by an invertible 2 x 2 W_O keeps rank 2",
+    ),
+    Anchor(
+        {"n_tokens": 3, "d_k": 1, "d_v": 3, "H": 2, "d_model": 2},
+        [3.0, 1.0, 2.0],
+        "by hand: softmax min(3, 3) = 3, linear min(3, 1, 3) = 1, two heads projected to d_model = 2: min(3, 6, 2) = 2",
+    ),
+)
+"""Ranks worked by hand at two sizes (exact integers; the oracle's ranks on generic inputs must equal them).
+
+At n = 2, d_k = 1 the softmax matrix ``A = [e^(q_a k_b)] / r_a`` has ``det A = (e^(q1 k1 + q2 k2) -
+e^(q1 k2 + q2 k1)) / (r_1 r_2)``, whose sign is that of ``(q1 - q2)(k1 - k2)`` (the exponent difference
+``q1 k1 + q2 k2 - q1 k2 - q2 k1`` factors so): ``A`` is invertible, and ``Z = A V`` has the rank of ``V``,
+2 for a generic 2 x 2 ``V``. ``Q K^T = q k^T`` is an outer product, rank 1, so ``(Q K^T) V`` has rank 1. One
+head projected by an invertible ``W_O`` keeps rank 2. At n = 3 the same reasoning reads the three
+minima off the factor sizes: softmax ``A V`` with ``A`` 3 x 3 and ``V`` 3 x 3; linear with the factor ``K^T``
+of 1 row; two heads ``[A_1 V_1, A_2 V_2]`` of 6 columns through ``W_O`` with 2 columns.
+"""
 
 
 def _rank_values(n_tokens, d_k, d_v, H, d_model, Q, K, V, W_O):
@@ -183,6 +209,7 @@ attention_rank = Theorem(
             "(numerics.attention.rank.RANK_THRESHOLD, numerical_rank)"
         ),
     ),
+    anchors=RANK_ANCHORS,
     values=_rank_values,
     questions={
         "det_A": (
@@ -218,6 +245,13 @@ attention_rank = Theorem(
                 r"projected by $W_O$: $\min(n, H d_v, d_{\mathrm{model}})$"
             ),
             refuted_by=EXERCISE_MUTANT,
+            kind="false",
+            evidence=(
+                "false for the attention of the sheet, softmax(Q K^T / sqrt(d_k)) V (exercise 1.2 scales the "
+                "softmax's input; exercise 1.4 names linear attention apart): at n = 2, d_k = 1, q = k = (1, -1), "
+                "V = I_2 the output has rank 2 > 1 (det A = tanh 1). The bound holds only for linear attention "
+                "(Q K^T) V, a different layer"
+            ),
         ),
     ),
 )

@@ -1,14 +1,19 @@
 """attention-rank: verified, every mutant refuted, the erratum, property test, worked example, bad input."""
 
+import dataclasses
+import functools
 import math
 
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.attention.rank import EXERCISE_MUTANT, attention_rank
+from checkers.closed_form import compile_closed_form
 from checkers.engine import mutant_outcome, run_check
+from checkers.theorem import call_with
 from checkers.worked import example_params, theorem_figures, worked_example
 
 
@@ -32,6 +37,36 @@ def test_the_exercise_bound_is_an_erratum_refuted_by_a_rank_above_it():
     # The evidence is a violation of the bound (oracle above mutant), not only a loose bound.
     claimed, observed = (float(x) for x in mutant.evidence.split("mutant ")[1].split(" (")[0].split(", oracle "))
     assert observed > claimed
+
+
+def test_the_erratum_is_false_under_the_sheets_reading_of_attention():
+    (erratum,) = attention_rank.errata
+    assert erratum.kind == "false" and "softmax" in erratum.evidence and "linear attention" in erratum.evidence
+
+
+def test_the_anchors_worked_by_hand_hold_for_claim_and_oracle():
+    assert [a.value for a in attention_rank.anchors] == [[2.0, 1.0, 2.0], [3.0, 1.0, 2.0]]
+    result = run_check(attention_rank, instances=4, seed=0)
+    assert all(a.claim_agrees and a.oracle_agrees for a in result.numeric.anchors)
+
+
+def test_dropping_d_model_from_the_multihead_bound_fails_the_check():
+    # Edit the derived closed form: min(n, H d_v, d_model) -> min(n, H d_v). The check must see a projection
+    # W_O with fewer columns than the heads' rank (a rank above the edited bound is impossible, one below it is).
+    symbols = {s.name: s for s in attention_rank.built_derivation().result.free_symbols}
+    n, H, d_v, d_model = (symbols[name] for name in ("n", "H", "d_v", "d_model"))
+    edited_form = compile_closed_form(
+        attention_rank.built_derivation().result.xreplace({sp.Min(n, H * d_v, d_model): sp.Min(n, H * d_v)})
+    )
+    edited = dataclasses.replace(
+        attention_rank,
+        assemble=lambda _, **arguments: call_with(functools.partial(attention_rank.assemble, edited_form), arguments),
+    )
+    assert run_check(attention_rank, instances=40, seed=0).status == "verified"
+    result = run_check(edited, instances=40, seed=0)
+    assert result.status == "failed"
+    params = result.numeric.counterexample.params
+    assert params["d_model"] < min(params["n_tokens"], params["H"] * params["d_v"])
 
 
 def test_the_claim_is_the_compiled_derivation():
