@@ -12,8 +12,9 @@ import numpy as np
 
 from checkers.domains import Integer, Real
 from checkers.policies import Deterministic
-from checkers.theorem import Theorem
+from checkers.theorem import Anchor, Theorem
 from checkers.results import Plot
+from checkers.ssm import CASES, worked_instances
 from numerics.ssm.zoh import discretisation_error_figure, held_input_step
 from proofs.ssm.zoh import zoh_discretization as zoh_derivation
 
@@ -23,7 +24,11 @@ SYLLABUS = "seed 000 (syllabus), hours 9-10: Modern SSMs (Mamba), discretization
 
 N_MAX = 4
 EIGENVALUES = (0.1, 5.0)
-"""Stable real spectra: eigenvalues ``-lambda`` with ``lambda`` uniform in [0.1, 5]."""
+"""Stable eigenvalues ``-lambda`` with ``lambda`` uniform in [0.1, 5]."""
+UNSTABLE = 0.25, (0.1, 1.0)
+"""Each eigenvalue is instead unstable, ``lambda`` uniform in [0.1, 1], with probability 1/4: the closed form holds
+for either sign, and only a positive ``a`` lets a wrong exponent of ``1/a`` give a finite value to refute. Over
+``Delta <= 2`` an unstable mode grows by at most ``e^2``."""
 CONDITION = (0.5, 2.0)
 """Eigenvectors ``V = Q_1 diag(sigma) Q_2`` with ``sigma`` in [0.5, 2]: ``cond(V) <= 4``, ``A`` far from normal."""
 FIGURE_STEPS = np.geomspace(1e-3, 10.0, 41)
@@ -35,13 +40,25 @@ def _orthogonal(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     return q * np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]
 
 
-def _zoh_inputs(rng: np.random.Generator, n: int, N: int) -> dict[str, np.ndarray]:
-    """A random stable diagonalisable ``A = V diag(eigenvalues) V^-1`` and a random input column ``B`` per instance."""
+def _system(rng: np.random.Generator, n: int, N: int, unstable: float) -> dict[str, np.ndarray]:
+    """A random diagonalisable ``A = V diag(eigenvalues) V^-1`` (each eigenvalue unstable with probability
+    ``unstable``) and a random input column ``B`` per instance."""
     eigenvalues = -rng.uniform(*EIGENVALUES, size=(n, N))
+    flipped = rng.uniform(size=(n, N)) < unstable
+    eigenvalues[flipped] = rng.uniform(*UNSTABLE[1], size=int(flipped.sum()))
     sigma = rng.uniform(*CONDITION, size=(n, N))
     V = _orthogonal(rng, n, N) * sigma[:, None, :] @ _orthogonal(rng, n, N)
     A = (V * eigenvalues[:, None, :]) @ np.linalg.inv(V)
     return {"eigenvalues": eigenvalues, "V": V, "A": A, "B": rng.standard_normal((n, N))}
+
+
+def _zoh_inputs(rng: np.random.Generator, n: int, N: int, case) -> dict[str, np.ndarray]:
+    """Random systems; the instances with ``case = "worked"`` get the anchor's hand case ``A = -I``, ``B = (1, ..., 1)``."""
+    inputs = _system(rng, n, N, UNSTABLE[0])
+    worked = worked_instances(case)
+    inputs["eigenvalues"][worked], inputs["V"][worked], inputs["B"][worked] = -1.0, np.eye(N), 1.0
+    inputs["A"][worked] = -np.eye(N)
+    return inputs
 
 
 def _scalar_maps(closed_form, eigenvalues, Delta) -> tuple[np.ndarray, np.ndarray]:
@@ -109,15 +126,15 @@ def _zoh_values(N, Delta, eigenvalues, V, A, B):
 
 
 def _zoh_figures(seed, N):
-    """Mamba's ``Delta B`` against the exact ZOH ``B_bar`` for the example's ``A``, ``B``, as ``Delta`` grows."""
-    inputs = _zoh_inputs(np.random.default_rng((seed,)), 1, N)
+    """Mamba's ``Delta B`` against the exact ZOH ``B_bar`` for a random stable ``A`` and ``B``, as ``Delta`` grows."""
+    inputs = _system(np.random.default_rng((seed,)), 1, N, unstable=0.0)
     steps = FIGURE_STEPS
     repeated = {name: np.repeat(inputs[name], len(steps), axis=0) for name in ("eigenvalues", "V", "B")}
     exact = _zoh_step(zoh_discretization.closed_form(), steps, **repeated)[:, :, N]
     error = np.linalg.norm(exact - steps[:, None] * inputs["B"], axis=1)
     leading = steps**2 * np.linalg.norm(inputs["A"][0] @ inputs["B"][0]) / 2
     caption = (
-        rf"Mamba's input matrix $\Delta B$ against the exact zero-order hold $\bar B$ for the example's random "
+        rf"Mamba's input matrix $\Delta B$ against the exact zero-order hold $\bar B$ for a random "
         rf"stable ${N} \times {N}$ system (seed {seed}): the error follows $\frac{{1}}{{2}}\Delta^2 \|AB\|$ "
         r"(slope 2, first-order accuracy) for small $\Delta$, and grows only linearly once $\Delta$ exceeds the "
         r"system's time scale, where $\bar B \to -A^{-1} B$ saturates."
@@ -137,14 +154,16 @@ zoh_discretization = Theorem(
         r"$\bar B - \Delta B = \frac{1}{2}\Delta^2 A B + O(\Delta^3)$, so the error of one step is $O(\Delta^2)$. "
         r"The derivation is for scalar $A = a$ (hence for diagonal $A$, Mamba's case) and, for "
         r"$A = V \Lambda V^{-1}$, for $2 \times 2$ with symbolic $V$; the checker samples diagonalisable "
-        rf"$A$ with real stable spectra of sizes $N \le {N_MAX}$, where $N = 3, 4$ rest on the spectral mapping "
+        rf"$A$ with real spectra (mostly stable) of sizes $N \le {N_MAX}$, where $N = 3, 4$ rest on the spectral mapping "
         r"$f(V\Lambda V^{-1}) = V f(\Lambda) V^{-1}$ and on sampling."
     ),
     assumptions=(
         r"$u$ is constant on $[t, t + \Delta]$ (zero-order hold) and $A$ is invertible",
-        r"instances: $A = V \,\mathrm{diag}(\lambda)\, V^{-1}$ with $-\lambda_i$ uniform in $[0.1, 5]$, "
+        r"instances: $A = V \,\mathrm{diag}(\lambda)\, V^{-1}$ with $-\lambda_i$ uniform in $[0.1, 5]$ or, with "
+        r"probability $1/4$ each, $\lambda_i$ uniform in $[0.1, 1]$ (unstable), "
         r"$V = Q_1 \mathrm{diag}(\sigma) Q_2$ ($Q_i$ Haar orthogonal, $\sigma_i \in [0.5, 2]$, so "
-        r"$\mathrm{cond}(V) \le 4$), $B \sim \mathcal{N}(0, I)$; $\Delta$ log-uniform in $[10^{-3}, 2]$",
+        r"$\mathrm{cond}(V) \le 4$), $B \sim \mathcal{N}(0, I)$; $\Delta$ log-uniform in $[10^{-3}, 2]$; "
+        r"\texttt{case = worked}: the hand case $A = -I$, $B = (1, \dots, 1)$",
         r"complex spectra are covered by the derivation (it is algebraic in $a$) but not sampled: the "
         r"compiled closed form takes real arguments",
     ),
@@ -152,6 +171,7 @@ zoh_discretization = Theorem(
     parameters={
         "N": Integer(1, N_MAX, shape=True, default=2),
         "Delta": Real(1e-3, 2.0, log=True, default=0.1),
+        "case": CASES,
     },
     inputs=_zoh_inputs,
     derivation=zoh_derivation,
@@ -174,12 +194,31 @@ zoh_discretization = Theorem(
             "log10(1/(Delta lambda)) <= 4 digits of a quantity of size Delta: below 1e-12 absolute. "
             "Oracle: DOP853 with local rtol 1e-13, atol 1e-15 on the RMS norm of the stacked state of n N (N + 1) "
             "components, so one component may carry sqrt(n N (N+1)) <= 141 times that per step at 1000 "
-            "instances; the flow over Delta |lambda| <= 10 is contracting in the eigenbasis and grows by at most "
-            "cond(V) = 4 otherwise, giving a global bound near 141 * 4 * 1e-13 = 6e-11 relative; rtol 1e-9 and "
-            "atol 1e-10 leave a factor 15 for the number of steps. The mutants disagree by more than 1e4 times it."
+            "instances; the flow over Delta |lambda| <= 10 is contracting in the eigenbasis apart from the unstable "
+            "modes (growth at most e^2 = 7.4 over Delta <= 2), and grows by at most cond(V) = 4 more otherwise, "
+            "giving a global bound near 141 * 30 * 1e-13 = 4e-10 relative; rtol 1e-9 and atol 1e-10 leave a factor "
+            "2.5 for the number of steps (observed: 6e-5 of the tolerance on 300 instances). The mutants disagree by "
+            "more than 1e4 times it."
         ),
     ),
     example={"N": 2, "Delta": 0.1},
+    anchors=(
+        Anchor(
+            {"N": 1, "Delta": 1.0, "case": "worked"},
+            [[np.exp(-1.0), 1 - np.exp(-1.0)]],
+            "by hand from S4's and Mamba's ZOH formulas at A = -1, B = 1, Delta = 1: A_bar = e^{-1}, "
+            "B_bar = (-1)^{-1} (e^{-1} - 1) = 1 - e^{-1}",
+            rtol=1e-12,
+        ),
+        Anchor(
+            {"N": 2, "Delta": 0.5, "case": "worked"},
+            [[np.exp(-0.5), 0.0, 1 - np.exp(-0.5)], [0.0, np.exp(-0.5), 1 - np.exp(-0.5)]],
+            "by hand at A = -I, B = (1, 1), Delta = 1/2: A_bar = e^{-1/2} I, B_bar = (1 - e^{-1/2}) (1, 1)",
+            rtol=1e-12,
+            atol=1e-12,
+        ),
+    ),
+    variants={"Delta": Real(1e-3, 2.0, log=True)},
     values=_zoh_values,
     questions={
         "A_bar": (

@@ -14,7 +14,17 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, custom, differentiate, identity, integrate, series, solve_for, substitute
+from proofs.derivation import (
+    Derivation,
+    column,
+    custom,
+    differentiate,
+    identity,
+    integrate,
+    series,
+    solve_for,
+    substitute,
+)
 
 a = sp.Symbol("a", real=True, nonzero=True)
 b = sp.Symbol("b", real=True)
@@ -33,6 +43,7 @@ B_column = sp.Matrix(sp.symbols("b_1 b_2", real=True))
 A_BAR = sp.exp(Delta * a)
 B_BAR = (sp.exp(Delta * a) - 1) * b / a
 
+
 def fundamental_theorem(antiderivative: sp.Expr):
     """The operation ``integral -> Eq(F(Delta) - F(0), integral)`` for ``F = antiderivative`` (a function of ``s``).
 
@@ -46,14 +57,6 @@ def fundamental_theorem(antiderivative: sp.Expr):
     return equate_with_increment
 
 
-def _read_off_update(update: sp.Expr) -> sp.Matrix:
-    """``(A_bar, B_bar)``: the coefficient of ``x_0``, and that of ``u`` (an affine map of ``x_0`` and ``u``)."""
-    update = sp.expand(update)
-    if sp.expand(update - update.coeff(x_0) * x_0 - update.coeff(u) * u) != 0:
-        raise ValueError("the update is not A_bar x_0 + B_bar u")
-    return sp.Matrix([update.coeff(x_0), update.coeff(u)])
-
-
 def zoh_discretization() -> Derivation:
     """ZOH: ``x(t + Delta) = exp(Delta a) x(t) + (Delta a)^-1 (exp(Delta a) - 1) Delta b u``.
 
@@ -61,7 +64,8 @@ def zoh_discretization() -> Derivation:
     ``u`` is held; integrate over ``[0, Delta]`` (time measured from ``t``), equate the integral with
     the increment ``e^{-a Delta} x(Delta) - x(0)`` of the start (the fundamental theorem of calculus,
     the left side built from the start itself), put in ``x(0) = x_0`` and solve for ``x(Delta)``.
-    The closed form is the column ``(A_bar, B_bar)``. Every step treats ``a`` and ``b`` only
+    The update is affine in ``x_0`` and ``u``, so its derivatives in them are ``A_bar`` and ``B_bar``;
+    the closed form is the column ``(A_bar, B_bar)``. Every step treats ``a`` and ``b`` only
     through sums, products and power series of ``a``, so it holds verbatim for a diagonal ``A``
     (Mamba's case: one scalar system per state) and, by the spectral mapping
     ``f(V Lambda V^-1) = V f(Lambda) V^-1``, for a diagonalisable ``A``: the lemma
@@ -105,8 +109,10 @@ def zoh_discretization() -> Derivation:
             sp.exp(Delta * a) * x_0 + (sp.exp(Delta * a) - 1) * b * u / a,
             label="update",
         )
+        .then(differentiate(x_0, why=r"$\bar A$, the coefficient of $x_0$ in the affine update"), A_BAR, label="A_bar")
+        .then(differentiate(u, why=r"$\bar B$, the coefficient of $u$"), B_BAR, on="update", label="B_bar")
         .then(
-            custom(r"read off $\bar A$ (the coefficient of $x_0$) and $\bar B$ (that of $u$)", _read_off_update),
+            column("A_bar", "B_bar"),
             sp.Matrix([A_BAR, B_BAR]),
             note=r"$\bar A = e^{\Delta a}$, $\bar B = (\Delta a)^{-1}(e^{\Delta a} - 1)\, \Delta b$",
         )

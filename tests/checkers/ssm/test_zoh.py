@@ -1,16 +1,19 @@
-"""zoh-discretization: verified, mutants refuted, property test, worked example by other algorithms, figure, input."""
-
+"""zoh-discretization: verified, mutants refuted, anchors, an edited closed form fails, property test, worked
+example by other algorithms, figure, input."""
 
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.linalg import expm
 
-from checkers.engine import mutant_outcome, run_check
+from checkers.engine import blind_spots, mutant_outcome, run_check
+from checkers.independence import independence
 from checkers.sampling import draw_instances
 from checkers.worked import example_params, theorem_figures, worked_example
 from checkers.ssm.zoh import N_MAX, zoh_discretization as theorem
+from proofs.ssm.zoh import Delta, a
 from transformer_proofs.render import example_latex
 
 MUTANTS = {
@@ -24,8 +27,27 @@ MUTANTS = {
 def test_it_verifies_with_every_step_proved():
     result = run_check(theorem, instances=200, seed=1)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 10, "proved": 10, "sampled": 0, "given": 0, "failed": 0, "custom": 2}
+    assert result.symbolic == {"steps": 12, "proved": 12, "sampled": 0, "given": 0, "failed": 0, "custom": 1}
     assert result.numeric.max_error < 0.01
+    assert len(result.numeric.anchors) == 2 and all(a.agrees for a in result.numeric.anchors)
+
+
+def test_the_oracle_reaches_no_function_of_the_claim():
+    assert not independence(theorem).shared
+
+
+def test_an_edited_closed_form_fails(edited):
+    # B_bar with its 1/a replaced by Delta (the "missing inverse"): the check must fail.
+    wrong = edited(theorem, lambda result: result.subs(1 / a, Delta))
+    assert wrong.closed_form is not None
+    result = run_check(wrong, instances=30, seed=0)
+    assert result.status == "failed" and result.numeric.max_error > 1e6
+
+
+def test_every_generated_constant_mutant_is_refuted():
+    # The exponent -1 of 1/a is only finite when perturbed at a positive eigenvalue: unstable modes are sampled.
+    spots, tally = blind_spots(theorem)
+    assert spots == () and tally["refuted"] == tally["generated"] == 3
 
 
 def test_every_mutant_is_refuted():
@@ -34,13 +56,25 @@ def test_every_mutant_is_refuted():
     assert set(refuted) == MUTANTS and all(refuted.values()), refuted
 
 
-def test_sampled_systems_are_stable_diagonalisable_and_of_covered_sizes():
+def test_sampled_systems_are_diagonalisable_mostly_stable_and_of_covered_sizes():
     groups = draw_instances(theorem, 200, seed=0)
     assert {g.params["N"] for g in groups} == set(range(1, N_MAX + 1))
+    unstable = []
     for group in groups:
         eigenvalues = np.sort(np.linalg.eigvals(group.inputs["A"]).real, axis=1)
         np.testing.assert_allclose(eigenvalues, np.sort(group.inputs["eigenvalues"], axis=1), rtol=1e-9)
-        assert np.all(eigenvalues < 0) and np.all(np.linalg.cond(group.inputs["V"]) <= 4 + 1e-9)
+        assert np.all((eigenvalues <= 1) & (np.abs(eigenvalues) >= 0.1 - 1e-12))
+        assert np.all(np.linalg.cond(group.inputs["V"]) <= 4 + 1e-9)
+        unstable.append(eigenvalues[group.params["case"] == "random"] > 0)
+    assert 0.15 < np.concatenate([u.ravel() for u in unstable]).mean() < 0.35
+
+
+def test_worked_instances_are_the_hand_case():
+    (group,) = [g for g in draw_instances(theorem, 40, seed=0) if g.params["N"] == 3]
+    worked = group.params["case"] == "worked"
+    assert worked.any()
+    np.testing.assert_array_equal(group.inputs["A"][worked], np.broadcast_to(-np.eye(3), (worked.sum(), 3, 3)))
+    np.testing.assert_array_equal(group.inputs["B"][worked], 1.0)
 
 
 @given(st.integers(1, N_MAX), st.floats(1e-3, 2.0), st.integers(0, 2**32 - 1))
@@ -51,7 +85,7 @@ def test_worked_examples_verify_over_the_parameter_space(N, Delta, seed):
 
 def test_worked_example_against_the_matrix_exponential_and_van_loans_block_trick():
     example = worked_example(theorem, seed=0)
-    assert example.params == {"N": 2, "Delta": 0.1} and example.verified
+    assert example.params == {"N": 2, "Delta": 0.1, "case": "random"} and example.verified
     v = example.values
     A, B, Delta = np.asarray(v["A"]), np.asarray(v["B"]), 0.1
     np.testing.assert_allclose(v["A_bar"], expm(Delta * A), rtol=1e-12)

@@ -27,8 +27,8 @@ from proofs.ssm.zoh import (
 
 def test_every_step_is_proved_lemmas_included():
     derivation = zoh_discretization()
-    assert [step.evidence for step in derivation.check()] == ["proved"] * 7
-    assert derivation.counts() == {"steps": 10, "proved": 10, "sampled": 0, "given": 0, "failed": 0, "custom": 2}
+    assert [step.evidence for step in derivation.check()] == ["proved"] * 9
+    assert derivation.counts() == {"steps": 12, "proved": 12, "sampled": 0, "given": 0, "failed": 0, "custom": 1}
 
 
 def test_the_endpoint_equation_is_built_from_the_start():
@@ -94,8 +94,12 @@ def _wrong_endpoint(derivation):
     return derivation.steps[5].stated.subs(x_0, 0)
 
 
-def _wrong_read_off(derivation):
-    return sp.Matrix([sp.exp(a), derivation.steps[6].stated[1]])  # exp(A) instead of exp(Delta A)
+def _wrong_coefficient(derivation):
+    return sp.exp(a)  # exp(A) instead of exp(Delta A)
+
+
+def _wrong_input_coefficient(derivation):
+    return (sp.exp(Delta * a) - 1) * Delta * b  # the missing inverse
 
 
 def _wrong_substitution(derivation):
@@ -110,7 +114,8 @@ def _wrong_substitution(derivation):
         (4, _unweighted_increment),
         (5, _wrong_initial_state),
         (6, _wrong_endpoint),
-        (7, _wrong_read_off),
+        (7, _wrong_coefficient),
+        (8, _wrong_input_coefficient),
     ],
 )
 def test_a_perturbed_step_is_rejected_with_its_number(number, perturb):
