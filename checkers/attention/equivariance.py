@@ -7,22 +7,32 @@ slots. The claim predicts all three from the unpermuted tokens through the deriv
 (``P_s`` times attention of ``X``): plainly, with the encodings moved along with the tokens
 (``X + P_s^T E``), and with the mask moved along (``P_s^T C P_s``). The mutants keep the
 positions or the mask where they were, or permute the output the wrong way.
+
+The claim feeds the closed form the unnormalised weights ``exp(S_ij)`` (0 where masked), so the
+normalisation it derives is exercised, and it reaches no softmax. The oracle runs torch's
+``scaled_dot_product_attention`` on the permuted tokens
+(:func:`numerics.attention.equivariance.attention_of_permuted_tokens`), with its own numbering of the
+permutations, encodings and causal mask: it reaches none of the claim's code.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from checkers.attention import CASES, worked_instances
 from checkers.domains import Integer
 from checkers.policies import Deterministic
-from checkers.theorem import Theorem
+from checkers.theorem import Anchor, Theorem
 from checkers.results import Erratum
 from numerics.attention.equivariance import (
+    attention_of_permuted_tokens,
     causal_mask,
     inverse_permutation,
+    lexicographic_permutation,
     permute_tokens,
     projections,
-    self_attention_rounding_bound,
     sinusoidal_positions,
 )
 from numerics.attention.kernels import attention_weights, scaled_dot_product_attention
@@ -43,48 +53,58 @@ _PERMUTATION_TABLE = np.array(PERMUTATIONS)
 _IDENTITY = PERMUTATIONS.index(tuple(range(TOKENS)))
 
 
-def _draw(rng: np.random.Generator, n: int, d: int, d_head: int) -> dict[str, np.ndarray]:
-    """Tokens ``X ~ N(0, 1)`` and weights with entries ``N(0, 1/d)`` (scores of order 1)."""
+def _draw(rng: np.random.Generator, n: int, d: int, d_head: int, case) -> dict[str, np.ndarray]:
+    """Tokens ``X ~ N(0, 1)`` and weights with entries ``N(0, 1/d)`` (scores of order 1).
+
+    Instances with ``case = "worked"`` get the hand case of the anchors instead: token ``i`` has every
+    coordinate equal to ``i`` (``i = 0, 1, 2``), ``W_Q = W_K = 0`` (uniform weights), and ``W_V`` the
+    ``d x d_head`` matrix with ones on its diagonal.
+    """
     scale = 1 / np.sqrt(d)
-    return {
+    inputs = {
         "X": rng.standard_normal((n, TOKENS, d)),
         "W_Q": scale * rng.standard_normal((n, d, d_head)),
         "W_K": scale * rng.standard_normal((n, d, d_head)),
         "W_V": scale * rng.standard_normal((n, d, d_head)),
     }
+    worked = worked_instances(case)
+    inputs["X"][worked] = np.arange(TOKENS, dtype=float)[:, None]
+    inputs["W_Q"][worked] = inputs["W_K"][worked] = 0.0
+    inputs["W_V"][worked] = np.eye(d, d_head)
+    return inputs
 
 
 def _permutations(permutation) -> np.ndarray:
     return _PERMUTATION_TABLE[np.asarray(permutation, dtype=int)]
 
 
-def _attention_of_permuted_tokens(X, W_Q, W_K, W_V, permutation, d):
-    """Run directly on ``P_s X``: plain, with ``PE`` added to the slots, with the causal mask on the slots.
+def _attention_of_permuted_tokens(X, W_Q, W_K, W_V, permutation):
+    """The oracle: plain, positions in the slots, causal mask on the slots, each run in torch on ``P_s X``.
 
-    Shape ``(m, 3, TOKENS, d_head)``; never uses the closed form. With it, each instance's bound on
-    the rounding gap to the claim (:func:`numerics.attention.equivariance.self_attention_rounding_bound`,
-    the larger of the unencoded and the encoded tokens; the mask only zeroes weights).
+    Shape ``(m, 3, TOKENS, d_head)``, with each instance's bound on the rounding gap to the claim
+    (:func:`numerics.attention.equivariance.attention_of_permuted_tokens`). The permutation's number is
+    read by the factorial number system, apart from the derivation's table.
     """
-    permuted = permute_tokens(X, _permutations(permutation))
-    encoded = permuted + sinusoidal_positions(TOKENS, d)
-    outputs = np.stack(
-        [
-            scaled_dot_product_attention(*projections(permuted, W_Q, W_K, W_V)),
-            scaled_dot_product_attention(*projections(encoded, W_Q, W_K, W_V)),
-            scaled_dot_product_attention(*projections(permuted, W_Q, W_K, W_V), causal_mask(TOKENS)),
-        ],
-        axis=1,
-    )
-    accuracy = np.maximum(*(self_attention_rounding_bound(t, W_Q, W_K, W_V) for t in (permuted, encoded)))
-    return outputs, accuracy
+    return attention_of_permuted_tokens(X, W_Q, W_K, W_V, lexicographic_permutation(permutation, TOKENS))
+
+
+def _unnormalised_weights(X, W_Q, W_K, mask=None) -> np.ndarray:
+    """``exp(S_ij)``, ``S = X W_Q (X W_K)^T / sqrt(d_k)``, set to 0 where ``mask`` is False: ``(m, TOKENS, TOKENS)``.
+
+    Not normalised: the normalisation is the closed form's. Scores here are of order one (at most 30 in
+    magnitude over the domain), far from overflow.
+    """
+    queries, keys = X @ W_Q, X @ W_K
+    weights = np.exp(queries @ np.swapaxes(keys, 1, 2) / math.sqrt(W_Q.shape[-1]))
+    return weights if mask is None else np.where(mask, weights, 0.0)
 
 
 def _outputs_for_every_permutation(closed_form, X, W_Q, W_K, W_V, mask=None) -> np.ndarray:
     """The closed form ``P_s (A v)`` at the weights and values of ``X``, by columns: ``(m, 6, TOKENS, d_head)``.
 
-    The closed form takes unnormalised weights; the softmax weights serve (they are their own normalisation).
+    The closed form takes the unnormalised weights ``exp(S_ij)`` and normalises them itself.
     """
-    weights = attention_weights(X @ W_Q, X @ W_K, mask)
+    weights = _unnormalised_weights(X, W_Q, W_K, mask)
     values = X @ W_V
     m, columns = values.shape[0], values.shape[-1]
     arguments = {
@@ -141,10 +161,43 @@ def _inverse_block(permutation) -> np.ndarray:
     return np.array([PERMUTATIONS.index(tuple(s)) for s in inverse])
 
 
+_SIN, _COS = (math.sin(1) + math.sin(2)) / 3, (1 + math.cos(1) + math.cos(2)) / 3
+
+EQUIVARIANCE_ANCHORS = (
+    Anchor(
+        {"d": 1, "d_head": 1, "permutation": 3, "case": "worked"},
+        [[[1.0]] * 3, [[1 + _SIN]] * 3, [[1.0], [1.5], [1.0]]],
+        "by hand (the worked case, s = (2, 3, 1)): uniform weights; P_s X = (1, 2, 0); plain: the mean 1; "
+        "positions: 1 + (sin 1 + sin 2)/3; causal: the running means 1, 3/2, 1",
+        rtol=1e-12,
+    ),
+    Anchor(
+        {"d": 2, "d_head": 2, "permutation": 1, "case": "worked"},
+        [[[1.0, 1.0]] * 3, [[1 + _SIN, 1 + _COS]] * 3, [[0.0, 0.0], [1.0, 1.0], [1.0, 1.0]]],
+        "by hand (the worked case, s = (1, 3, 2)): uniform weights; P_s X has rows 0, 2, 1; plain: the mean 1; "
+        "positions: 1 + (sin 1 + sin 2)/3 and 1 + (1 + cos 1 + cos 2)/3; causal: the running means 0, 1, 1",
+        rtol=1e-12,
+        atol=1e-15,
+    ),
+)
+"""Anchors worked by hand on the worked case (:func:`_draw`): token ``i`` is ``(i, ..., i)``, ``W_Q = W_K = 0`` so
+every weight is ``1/3`` (or ``1/(i+1)`` on the first ``i + 1`` keys under the causal mask), and ``W_V`` keeps the
+first ``min(d, d_head)`` coordinates.
+
+* ``d = d_head = 1``, ``permutation = 3``, ``s = (2, 3, 1)`` (0-based ``(1, 2, 0)``): ``P_s X = (1, 2, 0)``.
+  Plain: every output is the mean ``(1 + 2 + 0)/3 = 1``. Positions: the encodings' first column is
+  ``sin(p)``, ``p = 0, 1, 2``, so every output is ``(1 + 2 + 0 + sin 0 + sin 1 + sin 2)/3 = 1 + (sin 1 + sin 2)/3
+  = 1.5835895``. Causal: the running means ``1``, ``(1 + 2)/2 = 3/2``, ``(1 + 2 + 0)/3 = 1``.
+* ``d = d_head = 2``, ``permutation = 1``, ``s = (1, 3, 2)``: ``P_s X`` has rows ``(0, 0), (2, 2), (1, 1)``.
+  Plain: ``(1, 1)`` everywhere. Positions: the encodings are ``(sin p, cos p)``, so ``1 + (sin 1 + sin 2)/3`` and
+  ``1 + (cos 0 + cos 1 + cos 2)/3 = 1.3747185``. Causal: ``(0, 0)``, ``(1, 1)``, ``(1, 1)``.
+"""
+
+
 def _example_values(X, W_Q, W_K, W_V, permutation, d):
     """The seeded instance: weights and outputs before and after permuting; what fixed positions or a mask change."""
     batch = {"X": X[None], "W_Q": W_Q[None], "W_K": W_K[None], "W_V": W_V[None], "permutation": np.array([permutation])}
-    direct = _attention_of_permuted_tokens(**batch, d=d)[0][0]
+    direct = _attention_of_permuted_tokens(**batch)[0][0]
     claimed = permutation_equivariance.evaluate_claim(**batch, d=d)[0]
     stays = _mutant(positions_move=False, mask_moves=False)(**batch, d=d)[0]
     s = _permutations(batch["permutation"])
@@ -182,6 +235,8 @@ permutation_equivariance = Theorem(
         r"test suite checks the numpy attention of task 2.1 on random permutations (sampling, not proof)",
         r"the parameter \texttt{permutation} numbers the $3! = 6$ permutations in lexicographic order of "
         r"$(s(1), s(2), s(3))$: 0 is the identity, 3 is $s = (2, 3, 1)$ (a 3-cycle, the default)",
+        r"\texttt{case = worked} replaces the random inputs by the hand case of the anchors: token $i$ is "
+        r"$(i, \dots, i)$ for $i = 0, 1, 2$, $W_Q = W_K = 0$, and $W_V$ has ones on its diagonal",
         r"a mask enters as weights set to 0 and an additive encoding as a change of $X$: "
         r"$P_s X + E = P_s (X + P_s^\top E)$, so both are covered by the generic weights once they move "
         r"with the tokens",
@@ -191,6 +246,7 @@ permutation_equivariance = Theorem(
         "d": Integer(1, 8, shape=True, default=4),
         "d_head": Integer(1, 8, shape=True, default=2),
         "permutation": Integer(0, len(PERMUTATIONS) - 1, default=PERMUTATIONS.index((1, 2, 0))),
+        "case": CASES,
     },
     inputs=_draw,
     derivation=attention_commutes_with_permutations,
@@ -207,15 +263,18 @@ permutation_equivariance = Theorem(
         atol=0.0,
         reason=(
             "no fixed tolerance: both sides form a convex combination of the values with weights "
-            "exp(S_ij - max_j S_ij) / sum, and the oracle states per instance a bound on the gap between two float64 "
-            "evaluations (numerics.attention.equivariance.self_attention_rounding_bound): from the instance's "
+            "exp(S_ij - c_i) / sum (torch's attention shifts by the row maximum, the claim's closed form takes "
+            "c_i = 0), and the oracle states per instance a bound on the gap between two float64 evaluations "
+            "(numerics.attention.equivariance.self_attention_rounding_bound): from the instance's "
             "T = max |X||W_Q|(|X||W_K|)^T / sqrt(d_k) and V = max |X||W_V| (encodings included), each exponent is "
             "off by at most (2 gamma_(d+d_k+2) + u) T, each weight relatively by twice that plus gamma_(n+1), and an "
-            "output entry by that times V plus (gamma_n + gamma_d) V, and by gamma_(n+1) V more where the closed form "
-            "normalises the weights again; two evaluations by twice the sum (u = 2^-53)"
+            "output entry by that times V plus (gamma_n + gamma_d) V, with gamma_(n+1) V more as slack for the closed "
+            "form's term-by-term division; two evaluations by twice the sum (u = 2^-53)"
         ),
     ),
     example={"d": 4, "d_head": 2, "permutation": PERMUTATIONS.index((1, 2, 0))},
+    anchors=EQUIVARIANCE_ANCHORS,
+    variants={"permutation": Integer(0, len(PERMUTATIONS) - 1)},
     values=_example_values,
     questions={
         "permutation": (
@@ -253,9 +312,12 @@ permutation_equivariance = Theorem(
                 r"causal mask, and exactly these break the equivariance."
             ),
             refuted_by="still equivariant with sinusoidal PE added",
+            kind="false",
             evidence=(
-                "once positions are added (the model can see order) equivariance fails, the refuted mutant; "
-                "without them the theorem shows outputs only move with their tokens"
+                "false under every reading: its first sentence is the equivariance (true), but equivariance means "
+                "order plays no part, so it cannot ensure that sequential structure is used (the same seed says "
+                "so under Positional Encoding); once positions are added (the model can see order) equivariance "
+                "fails, the refuted mutant"
             ),
         ),
     ),

@@ -1,8 +1,12 @@
-"""Self-attention on permuted tokens, with and without positions or a mask (numpy only; no closed forms).
+"""Self-attention on permuted tokens, with and without positions or a mask (numpy / torch only; no closed forms).
 
 Seed 003, exercise 1.1 and task 2.1 (validation: the attention function is permutation
 equivariant). Every function is batched: the first axis is the instance.
 
+* :func:`attention_of_permuted_tokens`: the three settings run directly on ``P_s X`` with torch's
+  ``scaled_dot_product_attention`` (its own causal mask, positions written out in torch), with a
+  bound on the rounding gap to any other float64 evaluation; :func:`lexicographic_permutation`
+  numbers the permutations.
 * :func:`permute_tokens`: ``P_s X``, row ``i`` being row ``s(i)`` of ``X``.
 * :func:`projections`: ``(X W_Q, X W_K, X W_V)``, the queries, keys and values of self-attention
   (attention itself is :func:`numerics.attention.kernels.scaled_dot_product_attention`).
@@ -13,6 +17,8 @@ equivariant). Every function is batched: the first axis is the instance.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -52,6 +58,54 @@ def causal_mask(n: int) -> np.ndarray:
     return np.tril(np.ones((n, n), dtype=bool))
 
 
+def lexicographic_permutation(index, n: int) -> np.ndarray:
+    """``(m, n)``: permutation number ``index[i]`` of ``0 .. n-1`` in lexicographic order (0 the identity).
+
+    Read off the factorial number system (Lehmer code): the leading digit ``index // (n-1)!`` picks
+    which of the remaining items comes first, and so on.
+    """
+    rows = []
+    for number in np.asarray(index, dtype=int).tolist():
+        remaining, row = list(range(n)), []
+        for place in range(n - 1, -1, -1):
+            digit, number = divmod(number, math.factorial(place))
+            row.append(remaining.pop(digit))
+        rows.append(row)
+    return np.array(rows, dtype=int).reshape(-1, n)
+
+
+def attention_of_permuted_tokens(X, W_Q, W_K, W_V, permutation, base: float = PE_BASE):
+    """``(outputs, accuracy)``: self-attention of the permuted tokens ``P_s X`` in three settings, in torch.
+
+    ``X`` is ``(m, n, d)``, the weights ``(m, d, d_k)``, ``permutation`` ``(m, n)`` with ``s(i) =
+    permutation[:, i]``. ``outputs`` ``(m, 3, n, d_k)`` stacks ``Attn(P_s X)``, ``Attn(P_s X + E)`` with
+    the sinusoidal encodings ``E`` of positions ``0 .. n-1`` in the slots (``E[p, 2i] = sin(p / base^(2i/d'))``,
+    ``E[p, 2i+1] = cos(...)``, ``d' = d`` rounded up to even, the last column dropped for odd ``d``), and
+    ``Attn_C(P_s X)`` with torch's causal mask (query ``i`` sees keys ``j <= i``). Every attention is
+    ``torch.nn.functional.scaled_dot_product_attention`` (float64, scale ``1/sqrt(d_k)``); none of this
+    project's softmax or masks is used. ``accuracy`` ``(m,)`` is
+    :func:`self_attention_rounding_bound` of the larger of the unencoded and the encoded tokens (a
+    mask only zeroes weights).
+    """
+    import torch  # imported here: listing theorems must stay fast
+
+    x, w_q, w_k, w_v = (torch.from_numpy(np.asarray(a, dtype=float)) for a in (X, W_Q, W_K, W_V))
+    s = torch.from_numpy(np.asarray(permutation, dtype=np.int64))
+    n, d = x.shape[1:]
+    permuted = torch.take_along_dim(x, s[:, :, None], dim=1)
+    even = d + d % 2
+    angles = torch.arange(n, dtype=torch.float64)[:, None] * base ** (-torch.arange(0, even, 2, dtype=torch.float64) / even)
+    encodings = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).reshape(n, even)[:, :d]
+    encoded = permuted + encodings
+
+    def attention(tokens, causal=False):
+        return torch.nn.functional.scaled_dot_product_attention(tokens @ w_q, tokens @ w_k, tokens @ w_v, is_causal=causal)
+
+    outputs = torch.stack([attention(permuted), attention(encoded), attention(permuted, causal=True)], dim=1)
+    accuracy = np.maximum(*(self_attention_rounding_bound(t.numpy(), W_Q, W_K, W_V) for t in (permuted, encoded)))
+    return outputs.numpy(), accuracy
+
+
 def self_attention_rounding_bound(X, W_Q, W_K, W_V) -> np.ndarray:
     """``(m,)``: a bound on the entrywise gap between two float64 evaluations of ``softmax(S) X W_V``.
 
@@ -62,8 +116,10 @@ def self_attention_rounding_bound(X, W_Q, W_K, W_V) -> np.ndarray:
     each max-shifted exponent by twice that plus ``|S| u <= T u``; each value entry by
     ``gamma_d V``, ``V`` the largest entry of ``|X| |W_V|`` (also a bound on ``|X W_V|``). Each
     evaluation is within :func:`~numerics.attention.kernels.softmax_average_error` plus
-    ``gamma_d V`` of the exact output, plus ``gamma_(n+1) V`` if it normalises the weights once
-    more (as the permutation-equivariance closed form does); two evaluations within twice that.
+    ``gamma_d V`` of the exact output, whether or not it subtracts the row maximum before
+    exponentiating (unshifted, each exponent is off by the score's error alone); ``gamma_(n+1) V`` more
+    is kept as slack for an evaluation that normalises each term by its own row sum (the
+    permutation-equivariance closed form); two evaluations within twice that.
     """
     X, W_Q, W_K, W_V = (np.asarray(a, dtype=float) for a in (X, W_Q, W_K, W_V))
     m, n, d = X.shape

@@ -1,5 +1,6 @@
 """permutation-equivariance: verified, every mutant refuted, property test, worked example, erratum, bad input."""
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -9,10 +10,13 @@ from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.attention.equivariance import SETTINGS, permutation_equivariance as theorem
-from checkers.engine import mutant_outcome, run_check
+from checkers.closed_form import compile_closed_form
+from checkers.engine import blind_spots, mutant_outcome, run_check
+from checkers.independence import independence
 from checkers.sampling import single_instance
 from checkers.theorem import call_with
 from checkers.worked import example_params, worked_example
+from proofs.attention.equivariance import WEIGHTS
 
 MUTANTS = {
     "still equivariant with sinusoidal PE added",
@@ -44,6 +48,40 @@ def test_the_claim_comes_from_the_compiled_closed_form():
     np.testing.assert_array_equal(doubled, 2 * claim)
 
 
+def test_the_oracle_reaches_none_of_the_claims_code():
+    reached = independence(theorem)
+    assert not reached.shared
+    project_softmax = {"numerics.attention.kernels:softmax", "numerics.attention.kernels:attention_weights"}
+    assert not project_softmax & (reached.claim | reached.oracle)
+
+
+def test_the_closed_form_normalises_so_every_generated_constant_mutant_is_refuted():
+    # The claim feeds exp(S) unnormalised: the exponent -1 of the row sum is visible (it was a blind spot
+    # while the closed form received weights that were already normalised).
+    spots, tally = blind_spots(theorem)
+    assert spots == () and tally["refuted"] == tally["generated"] == 3
+
+
+def test_transposed_weights_in_the_closed_form_fail_the_check():
+    # Edit the derived closed form: A'_ij = A_s(i)s(j) becomes A_s(j)s(i) (every w_ij swapped with w_ji).
+    swap = {WEIGHTS[i, j]: WEIGHTS[j, i] for i in range(3) for j in range(3)}
+    edited_form = compile_closed_form(theorem.built_derivation().result.xreplace(swap))
+    edited = dataclasses.replace(
+        theorem, assemble=lambda _, **arguments: call_with(functools.partial(theorem.assemble, edited_form), arguments)
+    )
+    assert run_check(edited, instances=30, seed=0).status == "failed"
+
+
+def test_the_anchors_are_the_worked_case_by_hand():
+    result = run_check(theorem, instances=4, seed=0)
+    assert len(result.numeric.anchors) == 2
+    assert all(a.claim_agrees and a.oracle_agrees for a in result.numeric.anchors)
+    inputs = single_instance(theorem, {"d": 2, "d_head": 2, "permutation": 1, "case": "worked"}, seed=5).inputs
+    np.testing.assert_array_equal(inputs["X"][0], [[0, 0], [1, 1], [2, 2]])
+    assert not inputs["W_Q"].any() and not inputs["W_K"].any()
+    np.testing.assert_array_equal(inputs["W_V"][0], np.eye(2))
+
+
 def _torch_attention(X, W_Q, W_K, W_V):
     X, W_Q, W_K, W_V = (torch.from_numpy(np.array(a)) for a in (X, W_Q, W_K, W_V))
     return torch.nn.functional.scaled_dot_product_attention(X @ W_Q, X @ W_K, X @ W_V).numpy()
@@ -63,7 +101,7 @@ def test_property_the_example_is_confirmed_anywhere_in_the_domain(params):
 
 def test_worked_example_against_torch():
     example = worked_example(theorem)
-    assert example.verified and example.params == {"d": 4, "d_head": 2, "permutation": 3}
+    assert example.verified and example.params == {"d": 4, "d_head": 2, "permutation": 3, "case": "random"}
     v = example.values
     assert v["permutation"] == [2, 3, 1]
     inputs = {k: a[0] for k, a in single_instance(theorem, example.params, seed=0).inputs.items()}
@@ -84,10 +122,12 @@ def test_the_worked_example_renders():
 def test_the_erratum_of_seed_001_is_refuted_by_a_mutant():
     (erratum,) = theorem.errata
     assert erratum.source == "seed 001" and "sequential structure" in erratum.stated
-    assert erratum.refuted_by in MUTANTS
+    assert erratum.refuted_by in MUTANTS and erratum.kind == "false" and "every reading" in erratum.evidence
 
 
-@pytest.mark.parametrize("bad", [{"permutation": 6}, {"permutation": -1}, {"d": 0}, {"d_head": 9}, {"d": 2.5}])
+@pytest.mark.parametrize(
+    "bad", [{"permutation": 6}, {"permutation": -1}, {"d": 0}, {"d_head": 9}, {"d": 2.5}, {"case": "hand"}]
+)
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(theorem, bad)

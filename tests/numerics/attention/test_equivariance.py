@@ -2,6 +2,7 @@
 positions or a causal mask stay with the slots; the helpers (permutations, encodings, mask) by hand; the rounding
 bound against extended precision."""
 
+import itertools
 import math
 
 import numpy as np
@@ -10,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from numerics.attention.equivariance import (
+    attention_of_permuted_tokens,
     causal_mask,
     inverse_permutation,
+    lexicographic_permutation,
     permute_tokens,
     projections,
     self_attention_rounding_bound,
@@ -132,3 +135,26 @@ def test_one_or_two_tokens(n):
         rtol=0,
         atol=1e-14,
     )
+
+
+@pytest.mark.parametrize("n", [1, 3, 4])
+def test_lexicographic_numbering_is_itertools_order(n):
+    every = lexicographic_permutation(range(math.factorial(n)), n)
+    assert every.tolist() == [list(p) for p in itertools.permutations(range(n))]
+
+
+@pytest.mark.parametrize("n, d, d_head", [(3, 1, 1), (3, 4, 2), (5, 3, 3), (2, 6, 1)])
+def test_the_torch_oracle_agrees_with_the_numpy_attention_within_its_bound(n, d, d_head):
+    X, W_Q, W_K, W_V, permutation = _instance(n + d, 20, n, d, d_head)
+    outputs, accuracy = attention_of_permuted_tokens(X, W_Q, W_K, W_V, permutation)
+    permuted = permute_tokens(X, permutation)
+    numpy_outputs = np.stack(
+        [
+            self_attention(permuted, W_Q, W_K, W_V),
+            self_attention(permuted + sinusoidal_positions(n, d), W_Q, W_K, W_V),
+            self_attention(permuted, W_Q, W_K, W_V, causal_mask(n)),
+        ],
+        axis=1,
+    )
+    gap = np.abs(outputs - numpy_outputs).reshape(20, -1).max(axis=1)
+    assert outputs.shape == (20, 3, n, d_head) and np.all(gap <= accuracy) and accuracy.max() < 1e-12
