@@ -4,20 +4,24 @@ The claim, per instance, is one vector: the output ``vec(Z)`` (column-major) com
 head in the circuits form ``sum_h (W_OV^h^T kron A^h) vec(X)`` (the derivation's compiled
 closed form), each head's pattern ``A^h`` from the compiled QK circuit
 ``X W_Q^h W_K^h^T X^T / sqrt(d_head)``, and each head's OV rank bound ``min(d_model, d_head)``.
-The oracle is multi-head attention computed literally, concatenate-then-project
-(:func:`numerics.attention.circuits.multi_head_attention`, checked against
-``torch.nn.MultiheadAttention`` in the tests), with the numerical rank of each ``W_V^h W_O^h``.
+The oracle is multi-head attention computed literally in torch, concatenate-then-project
+(:func:`numerics.attention.circuits.multi_head_attention`: ``torch.softmax`` patterns and
+``scaled_dot_product_attention`` heads, checked against ``torch.nn.MultiheadAttention`` in the
+tests), with the numerical rank of each ``W_V^h W_O^h``; it reaches none of the claim's code (no
+project softmax, its own ``vec``).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
+from checkers.attention import CASES, worked_instances
 from checkers.domains import Integer
 from checkers.policies import Deterministic
-from checkers.theorem import Theorem
+from checkers.theorem import Anchor, Theorem
 from checkers.closed_form import compile_closed_form
 from numerics.attention.circuits import multi_head_attention, rounding_bound
 from numerics.attention.kernels import softmax
@@ -27,7 +31,7 @@ from proofs.attention.circuits import ELHAGE, ROTH, ROWS_ARE_TOKENS, multihead_a
 VASWANI = "Vaswani et al. 2017, Attention Is All You Need"
 
 
-def _draw(rng, n, n_tokens, d_model, H, d_head):
+def _draw(rng, n, n_tokens, d_model, H, d_head, case="random"):
     """Standard normal residual stream and ``W_Q, W_K`` of variance 1/d_model; orthonormal ``W_V^h`` and ``W_O^h``.
 
     Orthonormal value and output blocks are as generic as Gaussian ones, but a product of two
@@ -35,14 +39,24 @@ def _draw(rng, n, n_tokens, d_model, H, d_head):
     40000 3x3 draws), which would leave ranks undecided; with orthonormal blocks
     ``W_V^h W_O^h`` has ``d_head`` unit singular values when ``d_head <= d_model``, and
     otherwise cosines of principal angles whose small tail is linear.
+
+    Instances with ``case = "worked"`` get the hand case of the anchors: token ``i`` is ``(i, ..., i)``
+    (``i = 0, 1, ...``), every head has ``W_Q^h = ln 2 I``, ``W_K^h = W_V^h = I`` (``d_model x d_head``)
+    and ``W_O^h = I`` (``d_head x d_model``), ``I`` the rectangular matrix with ones on its diagonal.
     """
-    return {
+    inputs = {
         "X": rng.standard_normal((n, n_tokens, d_model)),
         "W_Q": rng.standard_normal((n, H, d_model, d_head)) / np.sqrt(d_model),
         "W_K": rng.standard_normal((n, H, d_model, d_head)) / np.sqrt(d_model),
         "W_V": orthonormal_frames(rng, n * H, d_model, d_head).reshape(n, H, d_model, d_head),
         "W_O": orthonormal_frames(rng, n * H, d_head, d_model).reshape(n, H * d_head, d_model),
     }
+    worked = worked_instances(case)
+    inputs["X"][worked] = np.arange(n_tokens, dtype=float)[:, None]
+    inputs["W_Q"][worked] = math.log(2) * np.eye(d_model, d_head)
+    inputs["W_K"][worked] = inputs["W_V"][worked] = np.eye(d_model, d_head)
+    inputs["W_O"][worked] = np.tile(np.eye(d_head, d_model), (H, 1))
+    return inputs
 
 
 @functools.lru_cache(maxsize=1)
@@ -92,13 +106,18 @@ def _assemble(closed_form, n_tokens, d_model, H, d_head, X, W_Q, W_K, W_V, W_O):
 
 
 def _literal(X, W_Q, W_K, W_V, W_O):
-    """The oracle: concatenate-then-project attention, its patterns and numerical OV ranks, with a rounding bound."""
-    m, H, d_head = len(X), W_Q.shape[1], W_Q.shape[3]
+    """The oracle: torch's concatenate-then-project attention, its patterns and numerical OV ranks, with a rounding bound.
+
+    Written apart from the claim's helpers: ``vec`` stacks the columns of ``Z`` (``Z^T`` flattened row by
+    row), and head ``h`` meets rows ``h d_head .. (h + 1) d_head - 1`` of ``W_O``.
+    """
+    m, H, d_model, d_head = W_Q.shape
     Z, patterns = multi_head_attention(X, W_Q, W_K, W_V, W_O)
-    ranks = numerical_rank(W_V @ _output_rows(W_O, H, d_head)).astype(float)
-    values = np.concatenate([_column_major(Z), patterns.reshape(m, -1), ranks], axis=1)
+    ranks = numerical_rank(W_V @ W_O.reshape(m, H, d_head, d_model)).astype(float)
+    values = np.concatenate([np.swapaxes(Z, 1, 2).reshape(m, -1), patterns.reshape(m, -1), ranks], axis=1)
     output_error, pattern_error = rounding_bound(X, W_Q, W_K, W_V, W_O)
-    accuracy = np.concatenate([_column_major(output_error), pattern_error.reshape(m, -1), np.zeros((m, H))], axis=1)
+    vec_error = np.swapaxes(output_error, 1, 2).reshape(m, -1)
+    accuracy = np.concatenate([vec_error, pattern_error.reshape(m, -1), np.zeros((m, H))], axis=1)
     return values, accuracy
 
 
@@ -182,6 +201,35 @@ def _circuit_values(n_tokens, d_model, H, d_head, X, W_Q, W_K, W_V, W_O):
     }
 
 
+CIRCUIT_ANCHORS = (
+    Anchor(
+        {"n_tokens": 2, "d_model": 2, "H": 2, "d_head": 1, "case": "worked"},
+        [1.0, 4 / 3, 0.0, 0.0, *[1 / 2, 1 / 2, 1 / 3, 2 / 3] * 2, 1.0, 1.0],
+        "by hand (the worked case): X = [[0, 0], [1, 1]], logits ln 2 x_i x_j, patterns [[1/2, 1/2], [1/3, 2/3]] "
+        "in both heads, W_OV = diag(1, 0) of rank 1; Z = 2 A X W_OV = [[1, 0], [4/3, 0]], vec Z = (1, 4/3, 0, 0)",
+        rtol=1e-12,
+        atol=1e-15,
+    ),
+    Anchor(
+        {"n_tokens": 3, "d_model": 1, "H": 1, "d_head": 1, "case": "worked"},
+        [1.0, 10 / 7, 12 / 7, *[1 / 3] * 3, 1 / 7, 2 / 7, 4 / 7, 1 / 21, 4 / 21, 16 / 21, 1.0],
+        "by hand (the worked case): x = (0, 1, 2), weights 2^(x_i x_j) normalised by rows (3, 7, 21), "
+        "Z = A x = (1, 10/7, 12/7), W_OV = 1 of rank 1",
+        rtol=1e-12,
+    ),
+)
+"""Two anchors worked by hand on the worked case (:func:`_draw`), laid out as the claim: ``vec Z`` (columns
+stacked), then each head's pattern row by row, then each head's OV rank. With one head dimension the logits
+are ``(X W_Q)(X W_K)^T = ln 2 x_i x_j`` (``x_i = i`` the token's first coordinate), so the softmax weights are
+``2^(x_i x_j)`` over their row sum:
+
+* 2 tokens, ``d_model = 2``, 2 heads: ``x = (0, 1)``; row 0 has weights ``(1, 1) / 2``, row 1 ``(1, 2) / 3``.
+  ``X W_V = x``, so each head gives ``A x = (1/2, 2/3)`` in feature 0 (``W_O^h = (1, 0)``) and 0 in
+  feature 1; two heads sum to ``Z = [[1, 0], [4/3, 0]]``. ``W_OV = W_V W_O = diag(1, 0)``: rank 1 each.
+* 3 tokens, ``d_model = 1``, one head: ``x = (0, 1, 2)``; rows ``(1, 1, 1)/3``, ``(1, 2, 4)/7``,
+  ``(1, 4, 16)/21``, so ``Z = A x = (3/3, 10/7, 36/21) = (1, 10/7, 12/7)``; ``W_OV = 1``: rank 1.
+"""
+
 _ROW_MAJOR = _wrong_kronecker(lambda W, A: np.kron(W.T, A), "C")
 _SWAPPED = _wrong_kronecker(lambda W, A: np.kron(A, W.T), "F")
 
@@ -211,6 +259,9 @@ multihead_circuits = Theorem(
         r"rank attainment ($\mathrm{rank}\, W_{OV}^h = \min(d_{\mathrm{model}}, d_{\mathrm{head}})$ for generic "
         r"weights) is checked numerically: singular values above $10^{-10} \sigma_1$, with the band "
         r"$(10^{-12}, 10^{-8})\, \sigma_1$ refused as undecided",
+        r"\texttt{case = worked} replaces the random inputs by the hand case of the anchors: token $i$ is "
+        r"$(i, \dots, i)$, $W_Q^h = \ln 2\, I$, $W_K^h = W_V^h = I$, $W_O^h = I$ ($I$ rectangular, ones on the "
+        r"diagonal)",
     ),
     sources=(
         f"{ELHAGE}, sections on independent and additive heads, tensor products, and the QK and OV circuits",
@@ -223,6 +274,7 @@ multihead_circuits = Theorem(
         "d_model": Integer(1, 8, shape=True, default=4),
         "H": Integer(1, 3, shape=True, default=2),
         "d_head": Integer(1, 4, shape=True, default=2),
+        "case": CASES,
     },
     inputs=_draw,
     derivation=multihead_as_sum_of_heads,
@@ -247,5 +299,7 @@ multihead_circuits = Theorem(
         ),
     ),
     example={"n_tokens": 3, "d_model": 4, "H": 2, "d_head": 2},
+    anchors=CIRCUIT_ANCHORS,
+    variants={},
     values=_circuit_values,
 )

@@ -53,7 +53,7 @@ _PERMUTATION_TABLE = np.array(PERMUTATIONS)
 _IDENTITY = PERMUTATIONS.index(tuple(range(TOKENS)))
 
 
-def _draw(rng: np.random.Generator, n: int, d: int, d_head: int, case) -> dict[str, np.ndarray]:
+def _draw(rng: np.random.Generator, n: int, d: int, d_head: int, case="random") -> dict[str, np.ndarray]:
     """Tokens ``X ~ N(0, 1)`` and weights with entries ``N(0, 1/d)`` (scores of order 1).
 
     Instances with ``case = "worked"`` get the hand case of the anchors instead: token ``i`` has every

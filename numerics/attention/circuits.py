@@ -1,11 +1,11 @@
-"""Multi-head attention computed literally, and the rounding bound for comparing it (numpy / scipy only).
+"""Multi-head attention computed literally, and the rounding bound for comparing it (numpy / torch only).
 
 * :func:`multi_head_attention`: concatenate-then-project multi-head self-attention without
-  biases (Vaswani et al. 2017, section 3.2.2): each head's pattern
-  ``softmax((X W_Q^h)(X W_K^h)^T / sqrt(d_head))`` (:func:`numerics.attention.kernels.attention_weights`),
-  its output ``A^h (X W_V^h)``, the outputs
-  concatenated along the features and multiplied by the whole ``W_O``. Batched over instances;
-  no sum over heads and no Kronecker product appear in it. It agrees with
+  biases (Vaswani et al. 2017, section 3.2.2), in torch (float64): each head's pattern
+  ``torch.softmax((X W_Q^h)(X W_K^h)^T / sqrt(d_head))``, its output from
+  ``torch.nn.functional.scaled_dot_product_attention``, the outputs concatenated along the
+  features and multiplied by the whole ``W_O``. Batched over instances; no sum over heads, no
+  Kronecker product and none of this project's softmax appear in it. It agrees with
   ``torch.nn.MultiheadAttention(bias=False)`` (tested).
 * :func:`rounding_bound`: a bound on the difference between two float64 evaluations of the
   same output and patterns that associate the sums differently (the literal one and the
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.attention.kernels import UNIT_ROUNDOFF, attention_weights, gamma
+from numerics.attention.kernels import UNIT_ROUNDOFF, gamma
 
 
 def _check_shapes(X, W_Q, W_K, W_V, W_O) -> None:
@@ -33,19 +33,22 @@ def _check_shapes(X, W_Q, W_K, W_V, W_O) -> None:
 
 
 def multi_head_attention(X, W_Q, W_K, W_V, W_O) -> tuple[np.ndarray, np.ndarray]:
-    """``(Z, patterns)``: multi-head attention of ``X (m, n, d_model)``, concatenate-then-project.
+    """``(Z, patterns)``: multi-head attention of ``X (m, n, d_model)``, concatenate-then-project, in torch.
 
     ``W_Q, W_K, W_V`` are ``(m, H, d_model, d_head)`` and ``W_O`` is ``(m, H d_head, d_model)``.
-    Returns ``Z`` of shape ``(m, n, d_model)`` and the patterns ``(m, H, n, n)``.
+    Returns ``Z`` of shape ``(m, n, d_model)`` and the patterns ``(m, H, n, n)`` as numpy arrays.
     """
+    import torch  # imported here: listing theorems must stay fast
+
     X, W_Q, W_K, W_V, W_O = (np.asarray(a, dtype=float) for a in (X, W_Q, W_K, W_V, W_O))
     _check_shapes(X, W_Q, W_K, W_V, W_O)
-    rows = X[:, None]  # one copy of the residual stream per head
-    queries, keys, values = rows @ W_Q, rows @ W_K, rows @ W_V
-    patterns = attention_weights(queries, keys)
-    heads = patterns @ values
-    concatenated = np.concatenate(list(np.moveaxis(heads, 1, 0)), axis=-1)
-    return concatenated @ W_O, patterns
+    x, w_q, w_k, w_v, w_o = (torch.from_numpy(a) for a in (X, W_Q, W_K, W_V, W_O))
+    rows = x[:, None]  # one copy of the residual stream per head
+    queries, keys, values = rows @ w_q, rows @ w_k, rows @ w_v
+    patterns = torch.softmax(queries @ keys.transpose(-1, -2) / np.sqrt(W_Q.shape[-1]), dim=-1)
+    heads = torch.nn.functional.scaled_dot_product_attention(queries, keys, values)
+    concatenated = torch.cat(heads.unbind(dim=1), dim=-1)
+    return (concatenated @ w_o).numpy(), patterns.numpy()
 
 
 def rounding_bound(X, W_Q, W_K, W_V, W_O) -> tuple[np.ndarray, np.ndarray]:

@@ -1,15 +1,21 @@
 """multihead-circuits: verified, every mutant refuted, property test, worked example against torch, bad input."""
 
+import dataclasses
+import functools
 
 import numpy as np
 import pytest
+import sympy as sp
 import torch
 from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.attention.circuits import multihead_circuits
+from checkers.closed_form import compile_closed_form
 from checkers.engine import mutant_outcome, run_check
+from checkers.independence import independence
 from checkers.sampling import single_instance
+from checkers.theorem import call_with
 from checkers.worked import example_params, worked_example
 
 
@@ -26,6 +32,37 @@ def test_every_mutant_is_refuted():
     assert {"row-major vec (numpy's default reshape)", "Kronecker factors swapped: A kron W_OV^T"} <= names
     assert len(names) >= 3
     assert all(m.refuted for m in outcome.mutants), [m.evidence for m in outcome.mutants if not m.refuted]
+
+
+def test_the_oracle_reaches_none_of_the_claims_code():
+    reached = independence(multihead_circuits)
+    assert not reached.shared and "numerics.attention.kernels:softmax" in reached.claim
+
+
+def test_the_ov_circuit_untransposed_in_the_closed_form_fails_the_check():
+    # Edit the derived closed form (W_OV^T kron A) vec X into (W_OV kron A) vec X.
+    result = multihead_circuits.built_derivation().result
+    (kronecker,) = result.atoms(sp.KroneckerProduct)
+    ov_transposed, pattern = kronecker.args
+    untransposed = sp.Transpose(ov_transposed).doit()
+    edited_form = compile_closed_form(result.xreplace({kronecker: sp.KroneckerProduct(untransposed, pattern)}))
+    edited = dataclasses.replace(
+        multihead_circuits,
+        assemble=lambda _, **arguments: call_with(functools.partial(multihead_circuits.assemble, edited_form), arguments),
+    )
+    assert run_check(multihead_circuits, instances=30, seed=0).status == "verified"
+    failed = run_check(edited, instances=30, seed=0)
+    assert failed.status == "failed" and failed.numeric.counterexample.params["d_model"] >= 2
+
+
+def test_the_anchors_are_the_worked_case_by_hand():
+    result = run_check(multihead_circuits, instances=4, seed=0)
+    assert len(result.numeric.anchors) == 2
+    assert all(a.claim_agrees and a.oracle_agrees for a in result.numeric.anchors)
+    params = {"n_tokens": 2, "d_model": 2, "H": 2, "d_head": 1, "case": "worked"}
+    inputs = single_instance(multihead_circuits, params, seed=7).inputs
+    np.testing.assert_array_equal(inputs["X"][0], [[0, 0], [1, 1]])
+    np.testing.assert_array_equal(inputs["W_O"][0], [[1, 0], [1, 0]])
 
 
 def test_the_claim_is_the_sum_of_heads_by_hand():
@@ -56,7 +93,7 @@ def test_property_circuits_form_equals_literal_anywhere_in_the_domain(params):
 def test_worked_example_against_torch():
     example = worked_example(multihead_circuits)
     assert example.verified
-    assert example.params == {"n_tokens": 3, "d_model": 4, "H": 2, "d_head": 2}
+    assert example.params == {"n_tokens": 3, "d_model": 4, "H": 2, "d_head": 2, "case": "random"}
     v = example.values
     group = single_instance(multihead_circuits, example.params, seed=0)
     X, W_Q, W_K, W_V, W_O = (group.inputs[k][0] for k in ("X", "W_Q", "W_K", "W_V", "W_O"))
@@ -78,7 +115,7 @@ def test_the_worked_example_renders():
     assert r"\otimes" in latex and "Not confirmed" not in latex
 
 
-@pytest.mark.parametrize("bad", [{"n_tokens": 0}, {"d_model": 9}, {"H": 4}, {"d_head": 0}, {"H": 1.5}])
+@pytest.mark.parametrize("bad", [{"n_tokens": 0}, {"d_model": 9}, {"H": 4}, {"d_head": 0}, {"H": 1.5}, {"case": "x"}])
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(multihead_circuits, bad)
