@@ -3,16 +3,18 @@
 * :func:`inference_optimal_allocation`: minimise the lifetime cost ``6 N D + 2 N D_inf`` over
   the models that reach the loss of a reference model ``(N_ref, D_ref)`` under
   ``L = E + A N^-alpha + B D^-beta`` (Sardana et al. 2023), for a whole batch at once.
-* :func:`increasing_root`: the root of a batch of increasing functions of ``ln x``.
+* :func:`increasing_root`: the root of a batch of increasing functions of ``ln x`` (NaN where
+  there is none).
 * :func:`inference_figure`: how the optimum moves with the inference demand ``D_inf``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import elementwise
 from scipy.special import expit, log_expit
 
-from numerics.scaling import bracketed_root, checked_arrays, parametric_loss
+from numerics.scaling import checked_arrays, log_sum_exp, minimise_smooth, parametric_loss
 
 EPS = np.finfo(float).eps
 
@@ -27,37 +29,36 @@ def _log_sizes(s, A, B, R, alpha, beta):
     """``ln N`` and ``ln D`` of the model whose size term carries the share ``t = expit(s)`` of the reducible loss ``R``.
 
     ``A N^-alpha = t R`` and ``B D^-beta = (1 - t) R``: every real ``s`` is a model of loss ``E + R``.
-    Working in ``s = logit(t)`` keeps ``ln t`` and ``ln(1 - t)`` accurate near both ends.
+    Working in ``s = logit(t)`` keeps ``ln t = -ln(1 + e^-s)`` and ``ln(1 - t) = -ln(1 + e^s)``
+    accurate near both ends; written with :func:`~numerics.scaling.log_sum_exp`, they take complex ``s``.
     """
-    return (np.log(A) - log_expit(s) - np.log(R)) / alpha, (np.log(B) - log_expit(-s) - np.log(R)) / beta
+    log_t, log_t_complement = -log_sum_exp(0.0, -s), -log_sum_exp(0.0, s)
+    return (np.log(A) - log_t - np.log(R)) / alpha, (np.log(B) - log_t_complement - np.log(R)) / beta
 
 
-def _cost_slope(s, A, B, R, alpha, beta, D_inf):
-    """``alpha beta t (1 - t) d ln(cost)/dt`` along the iso-loss curve at ``t = expit(s)``, by the chain rule.
-
-    ``ln cost = ln N + ln(6 D + 2 D_inf)``, ``d ln N/dt = -1/(alpha t)``, ``d ln D/dt = 1/(beta (1 - t))``,
-    and ``6 D/(6 D + 2 D_inf) = expit(ln 3D - ln D_inf)``. The result, ``-beta (1 - t) + alpha t w``,
-    rises from ``-beta`` to ``alpha`` as ``s`` runs over the reals: one root, the minimum.
-    """
-    _, log_D = _log_sizes(s, A, B, R, alpha, beta)
-    w = expit(np.log(3) + log_D - np.log(D_inf))
-    return -beta * expit(-s) + alpha * expit(s) * w
+def log_lifetime_cost(s, A, B, R, alpha, beta, D_inf):
+    """``ln(6 N D + 2 N D_inf)`` for the model of reducible loss ``R`` at share ``s`` (complex ``s`` allowed)."""
+    log_N, log_D = _log_sizes(s, A, B, R, alpha, beta)
+    return log_N + log_sum_exp(np.log(6) + log_D, np.log(2 * D_inf))
 
 
 def inference_optimal_allocation(A, B, alpha, beta, N_ref, D_ref, D_inf):
     """``(values, accuracy)``, both ``(n, 3)``: rows ``(N, D, cost)`` of the cheapest model as good as the reference.
 
     The models of the reference's loss are parametrised by the share ``t = expit(s)`` of the
-    reducible loss due to model size; :func:`scipy.optimize.elementwise.bracket_root` and
-    ``find_root`` (Chandrupatla, terminating on the bracket width) find where the lifetime cost
-    stops falling, for all instances at once. No Lagrange condition is used.
+    reducible loss due to model size (:func:`_log_sizes`); the logarithm of the lifetime cost
+    along them (:func:`log_lifetime_cost`) is minimised for all instances at once by
+    :func:`numerics.scaling.minimise_smooth` (scipy's bracketing minimiser on its values, then
+    Newton's method with complex-step slopes). No Lagrange condition is used.
 
-    ``accuracy``: the slope's terms are rounded to 4 ulps each; ``w`` depends on
-    ``z = ln 3D - ln D_inf``, whose absolute error ``e_z`` comes from the logarithms
-    (``4 eps (|ln D| + |ln D_inf| + 2)`` plus ``ln D``'s own ``e_D = 4 eps (|ln B| + |ln(1-t)| + |ln R| + 2)/beta``),
-    and moves ``w`` by at most ``w (1 - w) e_z``. The slope rises in ``s`` at rate at least
-    ``t (1 - t) (beta + alpha w)``, so ``s`` is off by ``delta`` = bracket width plus twice the
-    rounding over that rate. Then ``ln N`` is off by ``(delta (1 - t) + 4 eps (|ln A| + |ln t| + |ln R| + 2))/alpha``
+    ``accuracy``: the slope of ``ln cost`` in ``s``, times ``alpha beta``, is
+    ``-beta (1 - t) + alpha t w`` with ``w = 6 D/(6 D + 2 D_inf)``; its terms are rounded to
+    4 ulps each, and ``w`` depends on ``z = ln 3D - ln D_inf``, whose absolute error ``e_z`` comes
+    from the logarithms (``4 eps (|ln D| + |ln D_inf| + 2)`` plus ``ln D``'s own
+    ``e_D = 4 eps (|ln B| + |ln(1-t)| + |ln R| + 2)/beta``) and moves ``w`` by at most
+    ``w (1 - w) e_z``. That scaled slope rises in ``s`` at rate at least ``t (1 - t) (beta + alpha w)``,
+    so ``s`` is off by ``delta``: the last Newton correction plus twice the rounding over that
+    rate. Then ``ln N`` is off by ``(delta (1 - t) + 4 eps (|ln A| + |ln t| + |ln R| + 2))/alpha``
     and ``ln D`` by ``delta t / beta + e_D``; ``N`` and ``D`` carry these as relative errors (plus
     ``2 eps |ln x|`` from the exponential), and the cost the sum of both plus 4 ulps (a first-order
     bound: the cost is stationary along the curve, so this overstates it).
@@ -65,9 +66,8 @@ def inference_optimal_allocation(A, B, alpha, beta, N_ref, D_ref, D_inf):
     A, B, N_ref, D_ref, D_inf, alpha, beta = checked_arrays(
         {"A": A, "B": B, "N_ref": N_ref, "D_ref": D_ref, "D_inf": D_inf}, {"alpha": alpha, "beta": beta}
     )
-    R = reducible_loss(N_ref, D_ref, A, B, alpha, beta)
-    arguments = (A, B, R, alpha, beta, D_inf)
-    s, width = bracketed_root(_cost_slope, np.zeros_like(R), arguments, xatol=4 * EPS)
+    R = A * N_ref**-alpha + B * D_ref**-beta
+    s, correction = minimise_smooth(log_lifetime_cost, np.zeros_like(R), (A, B, R, alpha, beta, D_inf))
     t, t_complement = expit(s), expit(-s)
     log_N, log_D = _log_sizes(s, A, B, R, alpha, beta)
     w = expit(np.log(3) + log_D - np.log(D_inf))
@@ -75,7 +75,7 @@ def inference_optimal_allocation(A, B, alpha, beta, N_ref, D_ref, D_inf):
     error_z = 4 * EPS * (np.abs(log_D) + np.abs(np.log(D_inf)) + 2) + error_log_D
     rounding = 4 * EPS * (beta * t_complement + alpha * t * w) + alpha * t * w * (1 - w) * error_z
     rate = t * t_complement * (beta + alpha * w)
-    delta = width + 2 * rounding / rate
+    delta = correction + 2 * rounding / rate
     error_log_N = (delta * t_complement + 4 * EPS * (np.abs(np.log(A)) + np.abs(log_expit(s)) + np.abs(np.log(R)) + 2)) / alpha
     relative_N = np.expm1(error_log_N) + 2 * EPS * np.abs(log_N)
     relative_D = np.expm1(delta * t / beta + error_log_D) + 2 * EPS * np.abs(log_D)
@@ -86,15 +86,19 @@ def inference_optimal_allocation(A, B, alpha, beta, N_ref, D_ref, D_inf):
     return values, relative * values
 
 
-def increasing_root(function, guess, args=()):
-    """The root ``x`` of increasing functions ``function(ln x, *args)`` for a batch, and its bracket width in ``ln x``.
+def increasing_root(function, guess, args=()) -> np.ndarray:
+    """The roots ``x`` of a batch of increasing functions ``function(ln x, *args)``; NaN where there is none.
 
-    :func:`scipy.optimize.elementwise.bracket_root` from ``ln guess +- 1``, then ``find_root``
-    to a relative width of 4 eps; ValueError if ``guess`` is not positive.
+    :func:`scipy.optimize.elementwise.bracket_root` widens ``ln guess +- 1`` until the sign
+    changes; :func:`~scipy.optimize.elementwise.find_root` (Chandrupatla) shrinks the bracket to
+    a relative width of ``4 eps`` (no function-value tolerance). Where no sign change is found, or
+    the search does not converge, the root is NaN: the function has none there.
     """
-    (guess,) = checked_arrays({"guess": guess}, {})
-    log_x, width = bracketed_root(function, np.log(guess), args)
-    return np.exp(log_x), width
+    start = np.log(np.asarray(guess, dtype=float))
+    bracket = elementwise.bracket_root(function, start - 1, start + 1, args=args)
+    tolerances = {"xatol": 0.0, "xrtol": 4 * EPS, "fatol": 0.0, "frtol": 0.0}
+    found = elementwise.find_root(function, bracket.bracket, args=args, tolerances=tolerances)
+    return np.where(bracket.success & found.success, np.exp(found.x), np.nan)
 
 
 def inference_figure(D_inf, N, D, N_reference, D_reference) -> Figure:

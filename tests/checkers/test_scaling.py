@@ -1,12 +1,14 @@
-"""chinchilla-allocation: verified, every mutant refuted, property test, worked example, bad input."""
+"""chinchilla-allocation: verified, every mutant refuted, property test, worked example, bad input, an edited statement fails."""
 
+import dataclasses
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 
+import proofs.scaling
 import transformer_proofs as tp
-from checkers.engine import mutant_outcome, run_check
+from checkers.engine import blind_spots, mutant_outcome, run_check
 from checkers.worked import example_params, worked_example
 from checkers.scaling import ALLOCATION_VALUES, chinchilla_allocation, evaluated
 
@@ -82,3 +84,35 @@ def test_evaluated_at_a_point_and_on_a_batch():
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(chinchilla_allocation, bad)
+
+
+def test_a_derivation_under_another_flop_count_fails_the_check(monkeypatch):
+    """Derived consistently (every step proved) under C = 5 N D instead of 6 N D: the oracle refutes the result."""
+    C = proofs.scaling.C
+
+    def five_flops_per_parameter_and_token():
+        with monkeypatch.context() as patch:
+            patch.setattr(proofs.scaling, "_budget", C / 5)
+            return proofs.scaling.compute_optimal_allocation()
+
+    edited = dataclasses.replace(chinchilla_allocation, derivation=five_flops_per_parameter_and_token)
+    assert edited.built_derivation().counts()["proved"] == 16
+    assert edited.built_derivation().result != chinchilla_allocation.built_derivation().result
+    result = run_check(edited, instances=20, seed=0)
+    assert result.status == "failed" and result.numeric.max_error > 1e6
+
+
+def test_the_anchor_worked_by_hand_holds_for_claim_and_oracle():
+    result = run_check(chinchilla_allocation, instances=5, seed=1)
+    (anchor,) = result.numeric.anchors
+    assert anchor.claim_agrees and anchor.oracle_agrees
+
+
+def test_the_one_blind_spot_is_a_mutant_that_is_nan_everywhere():
+    spots, tally = blind_spots(chinchilla_allocation)
+    assert [s.name for s in spots] == ["1/6 -> -1/6"] and spots[0].reason and tally["skipped"] == 0
+
+
+def test_the_20_tokens_erratum_is_context_not_an_error():
+    (erratum,) = chinchilla_allocation.errata
+    assert erratum.kind == "context" and "table 3" in erratum.corrected

@@ -88,20 +88,36 @@ def test_the_stated_accuracy_covers_a_50_digit_solution():
         assert np.all(np.array([float(e) for e in errors]) <= budget)
 
 
-def test_bracketed_root_finds_a_batch_of_roots_and_refuses_a_function_without_one():
-    import numpy as np
-    import pytest
+def test_minimise_smooth_finds_a_batch_of_minima_to_float64():
+    from numerics.scaling import minimise_smooth
 
-    from numerics.scaling import bracketed_root
+    # cosh(u - c): minimum exactly at c, curvature 1; the complex step works on cosh.
+    def shifted_cosh(u, c):
+        return np.cosh(u - c)
 
-    def shifted(u, c):
-        return u - c
+    minima, correction = minimise_smooth(shifted_cosh, np.zeros(3), (np.array([-7.5, 0.25, 30.0]),))
+    np.testing.assert_allclose(minima, [-7.5, 0.25, 30.0], rtol=1e-15, atol=1e-15)
+    assert np.all(correction <= 1e-14 * 30)
 
-    roots, width = bracketed_root(shifted, np.zeros(3), (np.array([-7.5, 0.25, 30.0]),))
-    assert np.allclose(roots, [-7.5, 0.25, 30.0], rtol=1e-14, atol=0) and np.all(width <= 8 * np.finfo(float).eps * 30)
 
-    def positive(u):
-        return 2 + np.tanh(u)
+def test_minimise_smooth_refuses_a_function_without_a_minimum():
+    from numerics.scaling import minimise_smooth
 
-    with pytest.raises(ArithmeticError, match="positive: no sign change"):
-        bracketed_root(positive, np.zeros(2))
+    def falling(u):
+        return -u
+
+    with pytest.raises(ArithmeticError, match="falling: no minimum"):
+        minimise_smooth(falling, np.zeros(2))
+
+
+def test_the_complex_step_slope_is_exact_to_rounding():
+    from numerics.scaling import complex_step_slope, reducible_loss_along_budget
+
+    fits = _random_fits(50, seed=5)
+    arguments = tuple(fits[k] for k in ("A", "B", "C", "alpha", "beta"))
+    u = 0.5 * np.log(fits["C"] / 6)
+    A, B, C, alpha, beta = arguments
+    N, D = np.exp(u), fits["C"] / (6 * np.exp(u))
+    by_hand = -alpha * A * N**-alpha + beta * B * D**-beta
+    scale = alpha * A * N**-alpha + beta * B * D**-beta
+    assert np.all(np.abs(complex_step_slope(reducible_loss_along_budget, u, arguments) - by_hand) <= 1e-13 * scale)
