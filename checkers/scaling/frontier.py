@@ -1,8 +1,9 @@
 """``chinchilla-frontier`` (seed 003, exercise 1.5): ``N = sqrt(C/(6 r))``, ``D = r N`` from ``C = 6 N D``.
 
-The derivation (proofs.scaling.frontier) against a numerical root of the budget equation
-(numerics.scaling.frontier), with the budget table from 10B to 1T parameters and the
-compute-optimal frontier figure with Chinchilla, Gopher and Llama 3 marked.
+The derivation (proofs.scaling.frontier) against the exercise's two equations, ``6 N D = C`` and
+``D = r N``, solved together for ``(N, D)`` by a general-purpose solver (numerics.scaling.frontier;
+never the derived one-variable equation ``6 r N^2 = C``), with the budget table from 10B to 1T
+parameters and the compute-optimal frontier figure with Chinchilla, Gopher and Llama 3 marked.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 
 from checkers.domains import Real
 from checkers.policies import Deterministic
-from checkers.theorem import Theorem
+from checkers.theorem import Anchor, Theorem
 from checkers.results import Plot
 from checkers.scaling import chinchilla_allocation, evaluated
 from numerics.scaling.frontier import budget_split, frontier_figure
@@ -31,6 +32,26 @@ PUBLISHED_MODELS = {
     "Llama 3 70B, 15T": (70e9, 15e12),
 }
 """Parameters and training tokens as published (Hoffmann et al. 2022, table 1; Rae et al. 2021; Llama 3, section 3)."""
+
+
+FRONTIER_ANCHORS = (
+    Anchor(
+        {"C": 1.2e24, "tokens_per_param": 20.0},
+        [1e11, 2e12],
+        "seed 003, solution 1.5: 120 N^2 = 1.2e24, N = 1e11 (100 billion parameters), D = 20 N = 2e12 (2 trillion tokens)",
+        rtol=1e-14,
+    ),
+    Anchor(
+        {"C": 1.23e22, "tokens_per_param": 20.51},
+        [1e10, 2.051e11],
+        "Hoffmann et al. 2022, table 3: 10 billion parameters, 1.23e22 FLOPs, 205.1 billion tokens (20.51 per parameter)",
+        rtol=2.5e-3,
+    ),
+)
+"""Printed values: exercise 1.5's exact answer (rtol 1e-14, float64 only), and a row of Hoffmann et al.'s
+table 3, whose FLOPs are printed to 3 digits: 1.23e22 is known to 0.41 %, which moves ``N = sqrt(C/(6 r))``
+and ``D`` by half that, 0.2 %; the printed tokens (205.1 billion, 4 digits) add 0.03 %. rtol 2.5e-3 covers the
+rounding (the row agrees to 0.03 %: the table does spend ``C = 6 N D``)."""
 
 
 def _frontier(closed_form, C, tokens_per_param):
@@ -115,6 +136,7 @@ chinchilla_frontier = Theorem(
         "C = 2 N D (forward pass only)": _frontier_with(3.0),
         "N and D exchanged": _frontier_with(1.0, swapped=True),
     },
+    anchors=FRONTIER_ANCHORS,
     tolerance=Deterministic(
         rtol=1e-14,
         atol=0.0,
@@ -122,7 +144,9 @@ chinchilla_frontier = Theorem(
             "claim: sqrt(6) sqrt(C) / (6 sqrt(r)) and its D twin take 5 correctly rounded operations, each "
             "adding at most u = 1.1e-16 relative (a square root halves its argument's error): at most 6e-16; "
             "rtol 1e-14 leaves a factor 15. Oracle: returns its own accuracy (numerics.scaling.frontier."
-            "budget_split): its final bracket in u = ln N plus the rounding band of the residual, about 1e-14 relative"
+            "budget_split), a posteriori: the two equations' logarithmic mismatches at its solution are linear in "
+            "(ln N, ln D), so they bound its distance from the exact solution, plus 8 eps of their own rounding "
+            "(at most 6e-15 relative over the domain)"
         ),
     ),
     values=_frontier_values,

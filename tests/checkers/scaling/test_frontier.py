@@ -1,11 +1,15 @@
-"""chinchilla-frontier: verified, mutants refuted, property test, exercise 1.5, the table, the figure, bad input."""
+"""chinchilla-frontier: verified, mutants refuted, property test, exercise 1.5, the table, the figure, bad input,
+the anchors, an edited statement fails."""
 
+import dataclasses
 
 import pytest
+import sympy as sp
 from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.engine import mutant_outcome, run_check
+from proofs.derivation import given as given_step
 from checkers.worked import example_params, theorem_figures, worked_example
 from checkers.scaling.frontier import PUBLISHED_MODELS, chinchilla_frontier
 
@@ -70,3 +74,19 @@ def test_the_frontier_figure_marks_the_four_models():
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(chinchilla_frontier, bad)
+
+
+def test_the_anchors_from_the_exercise_and_hoffmanns_table_hold():
+    result = run_check(chinchilla_frontier, instances=5, seed=2)
+    assert len(result.numeric.anchors) == 2
+    assert all(a.claim_agrees and a.oracle_agrees for a in result.numeric.anchors)
+
+
+def test_a_closed_form_with_five_flops_per_parameter_and_token_fails_the_check():
+    """The derivation's result with the 6 of C = 6 N D replaced by 5 (asserted as given): the check fails."""
+    derivation = chinchilla_frontier.built_derivation()
+    five = derivation.result.xreplace({sp.Integer(6): sp.Integer(5)})
+    assert five != derivation.result
+    asserting_five = lambda: derivation.then(given_step("the closed form with 5 N D FLOPs", source="this test"), five)
+    result = run_check(dataclasses.replace(chinchilla_frontier, derivation=asserting_five), instances=20, seed=0)
+    assert result.status == "failed" and result.symbolic["given"] == 1

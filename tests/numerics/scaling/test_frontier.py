@@ -27,7 +27,7 @@ def test_the_split_spends_the_budget_across_the_domain():
     N, D = values.T
     assert values.shape == accuracy.shape == (200, 2)
     np.testing.assert_allclose(6 * N * D, C, rtol=1e-13)
-    np.testing.assert_allclose(D / N, r, rtol=1e-15)
+    np.testing.assert_allclose(D / N, r, rtol=1e-13)
     assert np.all(accuracy < 1e-13 * values)
 
 
@@ -50,3 +50,18 @@ def test_the_figure_has_both_panels_and_every_model():
     figure = frontier_figure(C, {"rule": (np.sqrt(C / 120), np.sqrt(20 * C / 6))}, {"Chinchilla": (70e9, 1.4e12)})
     assert isinstance(figure, Figure) and len(figure.axes) == 2
     assert all(len(axes.lines) == 2 for axes in figure.axes)
+
+
+def test_the_stated_accuracy_covers_the_exact_split():
+    import mpmath
+
+    rng = np.random.default_rng(3)
+    C = np.exp(rng.uniform(np.log(1e15), np.log(1e28), 20))
+    r = np.exp(rng.uniform(0, np.log(1e4), 20))
+    values, accuracy = budget_split(C, r)
+    with mpmath.workdps(40):
+        for i in range(20):
+            exact_N = mpmath.sqrt(mpmath.mpf(float(C[i])) / (6 * mpmath.mpf(float(r[i]))))
+            exact = (exact_N, mpmath.mpf(float(r[i])) * exact_N)
+            errors = [float(abs(mpmath.mpf(float(v)) - e)) for v, e in zip(values[i], exact)]
+            assert np.all(np.array(errors) <= accuracy[i])
