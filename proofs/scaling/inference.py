@@ -40,6 +40,7 @@ def inference_optimal_allocation() -> Derivation:
 
     Labelled results: ``tangency`` (``alpha A N^-alpha - beta B D^-beta (1 + D_inf/(3D))``),
     ``h`` (the condition in ``D`` alone, after eliminating ``N`` with the constraint),
+    ``constraint`` (``A N^-alpha + B D^-beta - R``; at ``R = 0``, the reducible loss of a model),
     ``N_of_D`` (the constraint solved for ``N``), ``lifetime_cost`` (the Lagrangian on the
     constraint surface: ``6 N D + 2 N D_inf``), ``cost_of_D`` (that cost at ``N_of_D``),
     ``D_inf_for_D`` (the inference demand for which a given ``D`` is optimal). ``h`` rises with
@@ -89,6 +90,7 @@ def inference_optimal_allocation() -> Derivation:
             LOSS_CONSTRAINT,
             on="start",
             note=r"$\partial_\lambda = 0$ is the fixed-loss constraint",
+            label="constraint",
         )
         .then(
             solve_for(N, text=r"solve the constraint for $N$"),

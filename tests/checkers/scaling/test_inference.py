@@ -1,12 +1,17 @@
-"""inference-optimal: verified, mutants refuted, property test, the over-training example, the figure, bad input."""
+"""inference-optimal: verified, mutants refuted, property test, the over-training example, the figure, bad input,
+the anchor, independence, generated mutants, an edited statement fails."""
 
+import dataclasses
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 
 import transformer_proofs as tp
-from checkers.engine import mutant_outcome, run_check
+from checkers.engine import blind_spots, mutant_outcome, run_check
+from checkers.independence import independence
+from proofs.derivation import given as given_step
+from proofs.scaling.inference import D_inf
 from checkers.worked import example_params, theorem_figures, worked_example
 from checkers.scaling.inference import inference_optimal
 
@@ -85,3 +90,30 @@ def test_the_worked_example_renders_with_its_figure():
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(inference_optimal, bad)
+
+
+def test_claim_and_oracle_reach_no_project_function_in_common():
+    reached = independence(inference_optimal)
+    assert reached.oracle and not reached.shared
+    assert "numerics.scaling.inference:increasing_root" in reached.claim
+    assert "numerics.scaling:minimise_smooth" in reached.oracle
+
+
+def test_the_anchor_worked_by_hand_holds_for_claim_and_oracle():
+    (anchor,) = run_check(inference_optimal, instances=5, seed=1).numeric.anchors
+    assert anchor.claim_agrees and anchor.oracle_agrees
+
+
+def test_every_generated_mutant_runs_and_the_one_survivor_is_undefined_everywhere():
+    spots, tally = blind_spots(inference_optimal)
+    assert tally["skipped"] == 0 and tally["refuted"] == tally["generated"] - 1
+    assert [s.name for s in spots] == ["-1 -> -1 + 1"] and spots[0].reason
+
+
+def test_inference_priced_at_6N_per_token_in_the_derivation_fails_the_check():
+    """The closed form with D_inf tripled (inference at 6 N per token, asserted as given): the check fails."""
+    derivation = inference_optimal.built_derivation()
+    tripled = derivation.result.xreplace({D_inf: 3 * D_inf})
+    asserting = lambda: derivation.then(given_step("inference priced at 6 N per token", source="this test"), tripled)
+    result = run_check(dataclasses.replace(inference_optimal, derivation=asserting), instances=20, seed=0)
+    assert result.status == "failed" and result.symbolic["given"] == 1

@@ -59,11 +59,12 @@ def test_the_optimum_reaches_the_reference_loss_and_beats_its_neighbours():
         assert np.all(6 * N2 * D2 + 2 * N2 * p["D_inf"] > cost)
 
 
-def test_increasing_root_by_hand():
-    # ln x - ln 5 rises in ln x: root x = 5.
-    x, width = increasing_root(lambda log_x, c: log_x - c, np.array([1.0, 100.0]), args=(np.log([5.0, 5.0]),))
+def test_increasing_root_by_hand_and_nan_where_there_is_none():
+    # ln x - c rises in ln x: root x = e^c, here 5; ln x - c + 10 + tanh(ln x)^2 ... has none when shifted above 0.
+    x = increasing_root(lambda log_x, c: log_x - c, np.array([1.0, 100.0]), args=(np.log([5.0, 5.0]),))
     np.testing.assert_allclose(x, [5.0, 5.0], rtol=1e-14)
-    assert np.all(width < 1e-14)
+    x = increasing_root(lambda log_x, c: np.tanh(log_x) + c, np.array([1.0, 1.0]), args=(np.array([0.5, 2.0]),))
+    assert x[0] == pytest.approx(np.exp(np.arctanh(-0.5)), rel=1e-14) and np.isnan(x[1])
 
 
 @pytest.mark.parametrize("name", ["A", "N_ref", "D_inf"])
@@ -82,3 +83,28 @@ def test_an_exponent_outside_0_1_is_bad_input():
 def test_the_figure():
     figure = inference_figure(np.array([1e10, 1e12]), np.array([2e10, 1e10]), np.array([2e12, 4e12]), 8e9, 15e12)
     assert len(figure.axes) == 2
+
+
+def test_the_stated_accuracy_covers_a_40_digit_solution():
+    import mpmath
+
+    rng = np.random.default_rng(7)
+    n = 12
+    log_uniform = lambda low, high: np.exp(rng.uniform(np.log(low), np.log(high), n))
+    p = {"A": log_uniform(10, 1e4), "B": log_uniform(10, 1e4), "alpha": rng.uniform(0.05, 0.95, n),
+         "beta": rng.uniform(0.05, 0.95, n), "N_ref": log_uniform(1e8, 1e13), "D_ref": log_uniform(1e9, 1e15),
+         "D_inf": log_uniform(1e6, 1e16)}
+    values, accuracy = inference_optimal_allocation(**p)
+    with mpmath.workdps(40):
+        for i in range(n):
+            A, B, alpha, beta, N_ref, D_ref, D_inf = (mpmath.mpf(float(p[k][i])) for k in p)
+            R = A * N_ref**-alpha + B * D_ref**-beta
+            # The first-order condition solved at 40 digits (a check of the oracle, which never uses it).
+            h = lambda log_D: alpha * R - (alpha + beta) * B * mpmath.exp(-beta * log_D) - beta / 3 * B * D_inf * mpmath.exp(
+                -(beta + 1) * log_D
+            )
+            D = mpmath.exp(mpmath.findroot(h, mpmath.log(mpmath.mpf(float(values[i, 1])))))
+            N = (A / (R - B * D**-beta)) ** (1 / alpha)
+            exact = (N, D, 6 * N * D + 2 * N * D_inf)
+            errors = [float(abs(mpmath.mpf(float(v)) - e)) for v, e in zip(values[i], exact)]
+            assert np.all(np.array(errors) <= accuracy[i])
