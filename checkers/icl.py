@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from checkers.domains import Integer, Real
+from checkers.domains import Choice, Integer, Real
 from checkers.policies import Deterministic
-from checkers.theorem import Theorem
+from checkers.theorem import Anchor, Theorem
 from checkers.results import Erratum
 from numerics.icl import (
     gradient_descent_construction,
@@ -26,19 +26,58 @@ from proofs.icl import LOSS, TOKENS, VON_OSWALD, lsa_token_update
 # --- lsa-gd -----------------------------------------------------------------------------------
 
 
-def _regression_data(rng: np.random.Generator, n: int, d_x: int, d_y: int, N: int) -> dict[str, np.ndarray]:
-    """Gaussian context, query, starting weights ``W_0`` and query target ``y_q``.
+CASES = Choice(("random", "worked"), default="random")
+"""``random``: Gaussian data; ``worked``: the fixed data of the anchors, worked by hand."""
+
+
+def _regression_data(rng: np.random.Generator, n: int, d_x: int, d_y: int, N: int, case="random") -> dict[str, np.ndarray]:
+    """Gaussian context, query, starting weights ``W_0`` and query target ``y_q``; the worked case where asked.
 
     ``W_0`` and ``y_q`` are random rather than zero: the token statement holds for any of them,
     and zeros would hide sign errors that only act through ``W_0`` (the value matrix) or ``y_q``.
+    Instances with ``case = "worked"`` get the data of the anchors (:data:`LSA_ANCHORS`), in the
+    paper's setting: every ``x_j`` entry 2, every ``y_j`` entry 1, ``x_q`` all ones, ``y_q = 0``, ``W_0 = 0``.
     """
-    return {
+    data = {
         "X": rng.standard_normal((n, d_x, N)),
         "Y": rng.standard_normal((n, d_y, N)),
         "x_q": rng.standard_normal((n, d_x, 1)),
         "y_q": rng.standard_normal((n, d_y, 1)),
         "W_0": rng.standard_normal((n, d_y, d_x)),
     }
+    worked = np.broadcast_to(np.asarray(case) == "worked", (n,))
+    for name, value in (("X", 2.0), ("Y", 1.0), ("x_q", 1.0), ("y_q", 0.0), ("W_0", 0.0)):
+        data[name][worked] = value
+    return data
+
+
+LSA_ANCHORS = (
+    Anchor(
+        {"d_x": 1, "d_y": 1, "N": 1, "eta": 0.5, "case": "worked"},
+        [[[2.0, 1.0], [-1.0, -1.0]]] * 2,
+        "worked by hand (module checkers.icl): x = 2, y = 1, W_0 = 0: grad L(0) = (0 - 1) 2 = -2, W_1 = 1; "
+        "y -> 1 - 1 * 2 = -1, the query's y -> 0 - 1 * 1 = -1 (read out: W_1 x_q = 1)",
+        rtol=1e-15,
+    ),
+    Anchor(
+        {"d_x": 2, "d_y": 1, "N": 2, "eta": 0.5, "case": "worked"},
+        [[[2.0, 2.0, 1.0], [2.0, 2.0, 1.0], [-3.0, -3.0, -2.0]]] * 2,
+        "worked by hand (module checkers.icl): X = 2 (2 x 2), Y = (1, 1), W_0 = 0: grad L(0) = -(1, 1) X^T / 2 = "
+        "-(2, 2), W_1 = (1, 1); y_j -> 1 - 4 = -3, the query's y -> -(1, 1).(1, 1) = -2",
+        rtol=1e-15,
+    ),
+)
+"""Two anchors worked by hand on the worked case, laid out as the claim: the token matrix (``x`` rows first,
+the query last), once for each of the oracle's two computations.
+
+* ``d_x = d_y = N = 1``, ``eta = 1/2``: ``L(W) = (W 2 - 1)^2 / 2`` has gradient ``(2W - 1) 2 = -2`` at 0, so
+  ``W_1 = 0 - (1/2)(-2) = 1``. ``x`` stays 2; the target moves to ``y - (W_1 - W_0) x = 1 - 2 = -1``; the query's
+  ``y`` channel to ``0 - 1 * 1 = -1``, read out as ``+1 = W_1 x_q``.
+* ``d_x = 2``, ``d_y = 1``, ``N = 2``, ``eta = 1/2``: ``grad L(0) = (1/N)(0 X - Y) X^T = -(1/2)(1, 1)[[2, 2], [2, 2]]
+  = -(2, 2)``, ``W_1 = (1, 1)``; each target ``1 - (1, 1).(2, 2) = -3``, the query's ``y`` ``-(1, 1).(1, 1) = -2``.
+
+Every number is a small integer, exact in float64 on both sides (rtol 1e-15).
+"""
 
 
 def _layer_and_explicit_gradient_descent(X, Y, x_q, y_q, W_0, eta, N, device="cpu"):
@@ -129,6 +168,8 @@ lsa_gd = Theorem(
         LOSS,
         r"$W_0 \in \mathbb{R}^{d_y \times d_x}$ and $y_q$ are arbitrary (the check draws them at random); "
         r"$\eta > 0$",
+        r"\texttt{case = worked} replaces the random data by the hand case of the anchors, in the paper's setting: "
+        r"every entry of $x_j$ is 2, of $y_j$ 1, of $x_q$ 1, and $y_q = 0$, $W_0 = 0$",
     ),
     sources=(f"{VON_OSWALD}, Proposition 1", "seed 000, hours 3-4 (the LSA-GD equivalence)"),
     parameters={
@@ -136,7 +177,9 @@ lsa_gd = Theorem(
         "d_y": Integer(1, 4, shape=True, default=1),
         "N": Integer(1, 64, shape=True, default=10),
         "eta": Real(0.001, 1.0, default=0.1),
+        "case": CASES,
     },
+    variants={"eta": Real(0.001, 1.0)},
     inputs=_regression_data,
     derivation=lsa_token_update,
     assemble=_closed_form_against_both,
@@ -152,6 +195,7 @@ lsa_gd = Theorem(
         # [[0, 0], [-W_0, I]] = -W_V: right read-out from y_q = W_0 x_q, training targets moved the wrong way.
         "friendlier W_V = [[0, 0], [-W_0, I]]": _layer_with(lambda w, d_x, d_y, N: {"W_V": -w["W_V"]}),
     },
+    anchors=LSA_ANCHORS,
     tolerance=Deterministic(
         rtol=0.0,
         atol=0.0,
@@ -191,11 +235,19 @@ lsa_gd = Theorem(
             section="project track A, 2.3 step 5",
             stated="the OLS prediction $y_{OLS} = x_{test}^\\top (X^\\top X)^{-1} X^\\top Y$ with $k \\in [5, 50]$ examples",
             corrected=(
-                "for $k < d$ the $d \\times d$ matrix $X^\\top X$ has rank at most $k$ and no inverse; the "
-                "minimum-norm least-squares prediction is $x_{test}^\\top X^{+} Y$ (Moore-Penrose pseudo-inverse), "
-                "which equals the stated formula when $X$ has full column rank ($k \\ge d$)"
+                "$\\operatorname{rank}(X^\\top X) = \\operatorname{rank}(X) \\le \\min(k, d)$, so for $k < d$ the "
+                "$d \\times d$ matrix $X^\\top X$ has no inverse; the minimum-norm least-squares prediction is "
+                "$x_{test}^\\top X^{+} Y$ (Moore-Penrose pseudo-inverse), which equals the stated formula whenever "
+                "$X$ has full column rank ($k \\ge d$, almost surely for Gaussian $x_i$)"
             ),
             evidence="$\\operatorname{rank}(X^\\top X) = \\operatorname{rank}(X) \\le \\min(k, d)$",
+            kind="ambiguous",
+            readings=(
+                "$(X^\\top X)^{-1}$ as the inverse, with the project's $d$ unstated: true when $d \\le 5$ (every $k$ of "
+                "the curriculum has $k \\ge d$); undefined for the prompts with $k < d$ when $d > 5$ (e.g. $d = 20$)",
+                "$(X^\\top X)^{-1}$ read as a generalised inverse, $(X^\\top X)^{+} X^\\top = X^{+}$: true for every "
+                "$k$, the minimum-norm least-squares prediction (the ridge-less limit)",
+            ),
         ),
     ),
 )

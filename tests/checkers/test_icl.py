@@ -1,5 +1,7 @@
-"""lsa-gd: verified against explicit GD on every token, mutants refuted, worked example, handout block."""
+"""lsa-gd: verified against explicit GD on every token, mutants refuted, worked example, handout block, the anchors,
+the erratum's readings, an edited step size fails."""
 
+import dataclasses
 
 import numpy as np
 import pytest
@@ -18,7 +20,9 @@ from numerics.icl import (
     linear_self_attention,
     token_matrix,
 )
-from proofs.icl import lsa_token_update
+from checkers.independence import independence
+from proofs.derivation import given as given_step
+from proofs.icl import eta, lsa_token_update
 from transformer_proofs.strategies import parameters
 
 MUTANTS = {
@@ -51,8 +55,8 @@ def test_each_mutant_is_refuted(checked, name):
 def test_the_registry_knows_it():
     theorem = tp.get("lsa-gd")
     assert theorem is lsa_gd and theorem.topic == "icl"
-    assert list(theorem.parameters) == ["d_x", "d_y", "N", "eta"]
-    assert theorem.default_params() == {"d_x": 3, "d_y": 1, "N": 10, "eta": 0.1}
+    assert list(theorem.parameters) == ["d_x", "d_y", "N", "eta", "case"]
+    assert theorem.default_params() == {"d_x": 3, "d_y": 1, "N": 10, "eta": 0.1, "case": "random"}
     assert theorem.derivation is lsa_token_update
     assert not theorem.parameters["N"].contains(0)
 
@@ -119,7 +123,7 @@ def test_property_every_parameter_point_verifies(params):
 def test_the_worked_example():
     example = worked_example(lsa_gd, seed=0)
     assert example.verified
-    assert example.params == {"d_x": 3, "d_y": 1, "N": 10, "eta": 0.1}
+    assert example.params == {"d_x": 3, "d_y": 1, "N": 10, "eta": 0.1, "case": "random"}
     values = example.values
     assert list(values) == ["W_K", "W_Q", "W_V", "P", "y_lsa", "y_gd"]
     W_K, W_Q, W_V, P = gradient_descent_construction(np.zeros((1, 1, 3)), np.array([0.1]), 10)
@@ -134,7 +138,7 @@ def test_the_worked_example():
 
 def test_the_example_json_has_the_catalog_names():
     document = tp.example("lsa-gd", seed=2, d_x=2, d_y=2).to_json()
-    assert document["params"] == {"d_x": 2, "d_y": 2, "N": 10, "eta": 0.1}
+    assert document["params"] == {"d_x": 2, "d_y": 2, "N": 10, "eta": 0.1, "case": "random"}
     assert set(document["values"]) == {"W_K", "W_Q", "W_V", "P", "y_lsa", "y_gd"}
     assert len(document["values"]["y_lsa"]) == 2 and len(document["values"]["W_V"]) == 4
     assert document["verified"] is True
@@ -153,3 +157,34 @@ def test_the_handout_block_shows_both_value_matrices():
     assert r"-W_0 & I" in latex and "Why the sign matters" in latex
     assert r"\num{0.01}" in latex and "y_{\\mathrm{GD}}" in latex
     assert "agreed with the literal layer and with explicit gradient descent" in latex
+
+
+def test_the_anchors_worked_by_hand_hold_for_claim_and_oracle(checked):
+    anchors = checked.numeric.anchors
+    assert len(anchors) == 2 and all(a.claim_agrees and a.oracle_agrees for a in anchors)
+
+
+def test_the_worked_case_is_the_hand_data_in_the_papers_setting():
+    group = single_instance(lsa_gd, {"d_x": 2, "d_y": 1, "N": 3, "eta": 0.5, "case": "worked"}, seed=4)
+    assert np.all(group.inputs["X"] == 2) and np.all(group.inputs["Y"] == 1) and np.all(group.inputs["x_q"] == 1)
+    assert not np.any(group.inputs["y_q"]) and not np.any(group.inputs["W_0"])
+
+
+def test_claim_and_oracle_reach_no_project_function_in_common():
+    reached = independence(lsa_gd)
+    assert reached.oracle and not reached.shared
+
+
+def test_the_ols_erratum_is_ambiguous_with_both_readings():
+    (erratum,) = lsa_gd.errata
+    assert erratum.kind == "ambiguous" and len(erratum.readings) == 2
+
+
+def test_a_doubled_step_size_in_the_closed_form_fails_the_check():
+    """The derivation's result with eta replaced by 2 eta (asserted as given): the check fails."""
+    derivation = lsa_gd.built_derivation()
+    doubled = derivation.result.xreplace({eta: 2 * eta})
+    assert doubled != derivation.result
+    asserting = lambda: derivation.then(given_step("the step size doubled", source="this test"), doubled)
+    result = run_check(dataclasses.replace(lsa_gd, derivation=asserting), instances=20, seed=0)
+    assert result.status == "failed" and result.symbolic["given"] == 1
