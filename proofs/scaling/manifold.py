@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, custom, expand, solve_for, substitute
+from proofs.derivation import Derivation, apply_map, collect, elasticity, expand, integrate, solve_for, substitute
 
 SHARMA_KAPLAN = "Sharma and Kaplan 2020, A Neural Scaling Law from the Dimension of the Data Manifold"
 
@@ -99,20 +99,26 @@ def manifold_exponent() -> Derivation:
             note=r"constant, linear and $xy$ terms are reproduced exactly",
         )
         .then(
-            custom(r"factor each axis", lambda e: sp.factor_terms(sp.collect(e, (a1, a2)))),
+            collect(a1, a2, why="factor each axis"),
             a1 * x * (x - h) + a2 * y * (y - h),
             note=r"the second-order Taylor error, $O(h^2)$ pointwise",
             label="error",
         )
         .then(
-            custom(r"square", lambda e: e**2),
+            apply_map(lambda error: error**2, why="square the error"),
             (a1 * x * (x - h) + a2 * y * (y - h)) ** 2,
         )
         .then(
-            custom(
-                r"integrate over the cell $[0, h]^2$ and divide by its area $h^2$",
-                lambda e: sp.integrate(e, (x, 0, h), (y, 0, h)) / h**2,
-            ),
+            integrate(x, 0, h),
+            a1**2 * h**5 / 30 - a1 * a2 * h**3 * y * (y - h) / 3 + a2**2 * h * y**2 * (y - h) ** 2,
+            note=r"$\int_0^h x (x - h)\, dx = -h^3/6$ and $\int_0^h x^2 (x - h)^2\, dx = h^5/30$",
+        )
+        .then(
+            integrate(y, 0, h),
+            h**6 * (a1**2 / 30 + a1 * a2 / 18 + a2**2 / 30),
+        )
+        .then(
+            apply_map(lambda total: total / h**2, why="divide by the cell's area $h^2$: the mean"),
             cell_mse,
             note=r"the mean squared error in a cell for $d = 2$",
             label="cell_mse",
@@ -130,7 +136,7 @@ def manifold_exponent() -> Derivation:
             label="mse_of_N",
         )
         .then(
-            custom(r"the log-log slope $d \ln \mathrm{MSE} / d \ln N$", lambda m: sp.simplify(N * sp.diff(sp.log(m), N))),
+            elasticity(N, why=r"the log-log slope $d \ln \mathrm{MSE} / d \ln N$"),
             -4 / d,
             note=r"independent of the constant $K$ (the target's curvature) and of the ambient dimension",
         )

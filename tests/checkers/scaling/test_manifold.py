@@ -1,11 +1,15 @@
-"""manifold-dimension-exponent: verified, mutants refuted, every (d, D) confirmed, the example, the figure, bad input."""
+"""manifold-dimension-exponent: verified, mutants refuted, every (d, D) confirmed, the example, the figure, bad input,
+the anchors, an edited exponent fails."""
 
+import dataclasses
 
 import pytest
 from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.engine import mutant_outcome, run_check
+from proofs.derivation import given as given_step
+from proofs.scaling.manifold import d
 from checkers.worked import example_params, theorem_figures, worked_example
 from checkers.scaling.manifold import manifold_exponent_theorem
 
@@ -14,7 +18,7 @@ def test_it_verifies_with_every_step_proved():
     result = run_check(manifold_exponent_theorem, instances=150, seed=0)
     assert result.status == "verified", result.message
     counts = result.symbolic
-    assert counts == {"steps": 9, "proved": 9, "sampled": 0, "given": 0, "failed": 0, "custom": 4}
+    assert counts == {"steps": 11, "proved": 11, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
     assert result.numeric.max_error < 1
     # The extrapolated slope is known to ~1e-8 (within the engine's cap of 1e-6), not to the raw slope's 1e-3.
     assert 0 < result.numeric.oracle_accuracy < 2e-7
@@ -57,3 +61,16 @@ def test_the_worked_example_renders_with_its_figure():
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(manifold_exponent_theorem, bad)
+
+
+def test_the_anchors_by_hand_and_from_the_paper_hold_for_claim_and_oracle():
+    anchors = run_check(manifold_exponent_theorem, instances=3, seed=1).numeric.anchors
+    assert len(anchors) == 2 and all(a.claim_agrees and a.oracle_agrees for a in anchors)
+
+
+def test_the_root_mean_square_exponent_in_the_closed_form_fails_the_check():
+    """The result -2/d (asserted as given) in place of -4/d: the measured slopes refute it."""
+    derivation = manifold_exponent_theorem.built_derivation()
+    asserting = lambda: derivation.then(given_step("the root-mean-square exponent", source="this test"), -2 / d)
+    result = run_check(dataclasses.replace(manifold_exponent_theorem, derivation=asserting), instances=6, seed=0)
+    assert result.status == "failed" and result.symbolic["given"] == 1
