@@ -3,9 +3,10 @@
 HiPPO-LegS (Gu, Dao, Ermon, Rudra, Re 2020, "HiPPO: Recurrent Memory with Optimal
 Polynomial Projections", section 3): the optimal projection of the history of a signal onto
 the normalised scaled Legendre polynomials ``g_n(s, t) = sqrt(2n+1) P_n(2s/t - 1)``, computed
-directly by Gauss-Legendre quadrature (:func:`legendre_projection`), the inner products of
-the reconstruction's residual with the basis (:func:`residual_inner_products`), a smooth test
-signal (:func:`fourier_signal`), and the integration of a linear memory ODE
+directly by Gauss-Legendre quadrature (:func:`legendre_projection`, analytic in ``t``, so it
+may be evaluated at complex times for a complex-step derivative), the inner products of
+the reconstruction's residual with the basis (:func:`residual_inner_products`), smooth test
+signals (:func:`fourier_signal`, :func:`legendre_signals`), and the integration of a linear memory ODE
 ``c' = r(t) (-A c + B f(t))`` for a whole batch in one stacked ``solve_ivp``
 (:func:`integrate_memory`), with ``A`` and ``B`` supplied by the caller. The scaled Legendre
 basis and the quadrature are shared with the sliding window of :mod:`numerics.ssm.hippo`.
@@ -31,12 +32,26 @@ def fourier_signal(times, amplitude, frequency, phase) -> np.ndarray:
     """``f_i(t) = sum_k amplitude_ik cos(frequency_ik t + phase_ik)`` at ``times`` of shape ``(n, ...)``.
 
     ``amplitude``, ``frequency`` and ``phase`` have shape ``(n, K)``; instance ``i`` is
-    evaluated at ``times[i]``. An entire function of ``t``: smooth test signals for HiPPO.
+    evaluated at ``times[i]`` (real or complex). An entire function of ``t``: smooth test signals for HiPPO.
     """
-    times = np.asarray(times, dtype=float)
+    times = np.asarray(times)
     shape = (len(times),) + (1,) * (times.ndim - 1) + (-1,)
     amplitude, frequency, phase = (np.asarray(a, dtype=float).reshape(shape) for a in (amplitude, frequency, phase))
     return (amplitude * np.cos(frequency * times[..., None] + phase)).sum(axis=-1)
+
+
+def legendre_signals(start, end, count: int) -> list[Signal]:
+    """The signals ``P_m(2 (s - start) / (end - start) - 1)`` for ``m < count``: Legendre polynomials on ``[start, end]``.
+
+    ``start`` and ``end`` have shape ``(n,)`` (one interval per instance). Test signals whose
+    projections on that interval are multiples of unit vectors, so that a memory's dynamics
+    read off from them are well conditioned.
+    """
+    start, end = (np.asarray(v, dtype=float)[:, None] for v in (start, end))
+    return [
+        lambda times, degree=m: legendre.legval(2 * (np.asarray(times) - start) / (end - start) - 1, np.eye(count)[degree])
+        for m in range(count)
+    ]
 
 
 def scaled_legendre_basis(x: np.ndarray, size: int) -> np.ndarray:
@@ -60,10 +75,11 @@ def legendre_projection(signal: Signal, T, size: int, nodes: int = QUADRATURE_NO
     ``signal`` maps times of shape ``(n, m)`` (row ``i`` for instance ``i``) to values of the
     same shape; ``T`` has shape ``(n,)``. With ``s = T (x + 1)/2`` the integral is
     ``(1/2) int_{-1}^{1} f(T (x+1)/2) sqrt(2n+1) P_n(x) dx``. Returns shape ``(n, size)``;
-    vectorised over instances (one matrix product).
+    vectorised over instances (one matrix product). ``T`` may be complex: for a signal analytic
+    in time the sum is analytic in ``T``.
     """
     x, w = unit_interval_quadrature(nodes)
-    T = np.asarray(T, dtype=float)
+    T = np.asarray(T)
     values = signal(T[:, None] * (x + 1) / 2)
     return (values * w) @ scaled_legendre_basis(x, size)
 

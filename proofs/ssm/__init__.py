@@ -4,14 +4,15 @@
   Recurrent Memory with Optimal Polynomial Projections", section 3 and appendix D.3).
   The coefficients ``c_n(t)`` of the optimal projection of the history of ``f`` onto the
   scaled Legendre polynomials satisfy ``c'(t) = -(1/t) A c(t) + (1/t) B f(t)``; the
-  derivation differentiates the projection integral and reads off ``A`` and ``B``.
+  derivation differentiates the projection integral, and the Jacobian of the rates in
+  ``(c(t), f(t))`` is the closed form ``(-A/t | B/t)``.
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, DerivationError, custom, differentiate, identity, instantiate, substitute
+from proofs.derivation import Derivation, DerivationError, custom, differentiate, identity, instantiate, jacobian, substitute
 
 # --- hippo-legs -----------------------------------------------------------------------------
 
@@ -88,10 +89,14 @@ class DP(Subscripted):
 
 
 class c(Subscripted):
-    """The projection coefficient ``c_n(t)``: an unknown, never a number, even at a numeric ``t``."""
+    """The projection coefficient ``c_n(t)``: an unknown, never a number, even at a numeric ``t``.
+
+    A Jacobian may be taken with respect to it (as with respect to ``f(t)``): the rates are linear in the coefficients.
+    """
 
     shown_as = "c"
     is_number = False
+    _diff_wrt = True
 
 
 def _history(variable: sp.Expr) -> sp.Expr:
@@ -156,19 +161,9 @@ def _by_linearity(expr: sp.Basic) -> sp.Basic:
     return coefficients_by_linearity(expr, _history(x))
 
 
-def _read_off(rows: sp.Matrix) -> sp.Matrix:
-    """``(A | B)`` from rows ``c_n' = -(1/t) sum_k A_nk c_k + (1/t) B_n f(t)``.
-
-    Raises :class:`DerivationError` if a row is not of that form (a term left over, or a
-    coefficient that depends on ``t`` otherwise than through ``1/t``).
-    """
-    size = rows.rows
-    unknowns = sp.Matrix([c(k, t) for k in range(size)] + [f(t)])
-    signs = [-t] * size + [t]
-    dynamics = sp.Matrix(size, size + 1, lambda i, j: sp.expand(signs[j] * sp.expand(rows[i]).coeff(unknowns[j])))
-    if dynamics.has(t) or sp.expand(rows - dynamics * sp.diag(*signs).inv() * unknowns) != sp.zeros(size, 1):
-        raise DerivationError("the rows are not -(1/t) A c(t) + (1/t) B f(t) with constant A and B")
-    return dynamics
+def memory_unknowns(size: int, *signal_values: sp.Expr) -> list[sp.Expr]:
+    """``c_0(t), ..., c_(size-1)(t)`` and then the signal's values that the rates read (``f(t)``, ...)."""
+    return [c(k, t) for k in range(size)] + list(signal_values)
 
 
 def legs_matrix(size: int) -> sp.Matrix:
@@ -193,7 +188,7 @@ def legendre_identity_right_side(degree: int) -> sp.Expr:
 
 
 def legs_dynamics() -> Derivation:
-    """HiPPO-LegS: ``c'(t) = -(1/t) A c(t) + (1/t) B f(t)`` with ``A``, ``B`` read off as a matrix ``(A | B)``.
+    """HiPPO-LegS: ``c'(t) = -(1/t) A c(t) + (1/t) B f(t)``; the closed form is the Jacobian ``(-A/t | B/t)``.
 
     ``c_n(t) = (1/t) int_0^t f(s) g_n(s, t) ds`` with ``g_n(s, t) = sqrt(2n+1) P_n(2s/t - 1)``
     (orthonormal in L2 of the uniform measure on [0, t]). The Leibniz rule differentiates the
@@ -202,8 +197,9 @@ def legs_dynamics() -> Derivation:
     ``-(1/t) sqrt(2n+1) (x+1) P_n'(x)`` in the variable ``x = 2s/t - 1``. For
     ``n = 0, ..., LEGS_N_MAX - 1`` the Legendre identity
     ``(x+1) P_n'(x) = n P_n(x) + sum_{k<n} (2k+1) P_k(x)`` and ``P_n(1) = 1`` are proved by
-    expanding both sides; linearity of the integral then writes ``c_n'`` in the ``c_k``, and
-    ``A``, ``B`` are its coefficients. Gu et al. 2020, section 3 and appendix D.3.
+    expanding both sides; linearity of the integral then writes ``c_n'`` in the ``c_k``, and the
+    Jacobian of these rates in ``(c_0(t), ..., c_7(t), f(t))`` is ``(-A/t | B/t)``: the matrix of the
+    memory's ODE at time ``t``. Gu et al. 2020, section 3 and appendix D.3.
     """
     g = sp.sqrt(2 * n + 1) * P(n, 2 * s / t - 1)
     integrand_derivative = sp.sqrt(2 * n + 1) * f(s) * sp.diff(P(n, 2 * s / t - 1), t)
@@ -278,13 +274,9 @@ def legs_dynamics() -> Derivation:
             label="ode",
         )
         .then(
-            custom(
-                r"read off $A_{nk}$ as $-t$ times the coefficient of $c_k(t)$ in $c_n'(t)$, "
-                r"$B_n$ as $t$ times that of $f(t)$",
-                _read_off,
-            ),
-            A.row_join(B),
-            note=r"the closed form $(A \mid B)$; $A$ is lower triangular, so every leading block is "
+            jacobian(memory_unknowns(LEGS_N_MAX, f(t)), why="the rates are linear in the coefficients and the input"),
+            (-A / t).row_join(B / t),
+            note=r"the closed form $(-A/t \mid B/t)$; $A$ is lower triangular, so every leading block is "
             r"the LegS matrix of that size",
         )
     )

@@ -3,11 +3,12 @@
 * :func:`legt_dynamics` (Gu, Dao, Ermon, Rudra, Re 2020, "HiPPO", appendix D.1; the normalised
   case, as in the authors' code ``transition('legt', N)``): the coefficients ``c_n(t)`` of the
   projection of ``f`` on the window ``[t - theta, t]`` onto ``g_n(s, t) = sqrt(2n+1) P_n(2(s-t)/theta + 1)``
-  satisfy exactly ``c'(t) = (1/theta) (-D c(t) + B f(t) - e f(t - theta))``; replacing the value
-  ``f(t - theta)`` that leaves the window by the current reconstruction ``sum_k e_k c_k(t)``
-  (the paper's approximation) gives the LegT memory ``c' = -(1/theta) A c + (1/theta) B f`` with
+  satisfy exactly ``c'(t) = (1/theta) (-D c(t) + B f(t) - e f(t - theta))``; writing the value
+  ``f(t - theta)`` that leaves the window as the current reconstruction ``sum_k e_k c_k(t)`` minus
+  its error ``epsilon(t)`` gives exactly ``c' = (1/theta)(-A c + B f + e epsilon)`` with
   ``A = D + e e^T``: ``A_nk = sqrt(2n+1) sqrt(2k+1)`` for ``k <= n``,
-  ``(-1)^(n-k) sqrt(2n+1) sqrt(2k+1)`` for ``k > n``, ``B_n = sqrt(2n+1)``, ``e_n = (-1)^n sqrt(2n+1)``.
+  ``(-1)^(n-k) sqrt(2n+1) sqrt(2k+1)`` for ``k > n``, ``B_n = sqrt(2n+1)``, ``e_n = (-1)^n sqrt(2n+1)``;
+  dropping ``epsilon`` is the paper's approximation, the LegT memory ``c' = -(1/theta) A c + (1/theta) B f``.
 
 * :func:`lagt_dynamics` (the same paper, section 2 and appendix D.2, the untilted case): for the
   exponentially decaying measure ``e^{-(t-s)} ds`` on ``(-oo, t]`` and the Laguerre polynomials
@@ -21,13 +22,15 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, DerivationError, custom, differentiate, identity, instantiate, substitute
-from proofs.ssm import DP, P, Subscripted, c, coefficients_by_linearity, f, n, pull_out_constants, s, t, x
+from proofs.derivation import Derivation, DerivationError, custom, differentiate, identity, instantiate, jacobian, substitute
+from proofs.ssm import DP, P, Subscripted, c, coefficients_by_linearity, f, memory_unknowns, n, pull_out_constants, s, t, x
 
 LEGT_N_MAX = 8
 """The derivation instantiates the Legendre facts for ``n = 0, ..., LEGT_N_MAX - 1``."""
 
 theta = sp.Symbol("theta", positive=True)
+epsilon = sp.Function("varepsilon")(t)
+"""The error of the reconstruction at the window's start: ``epsilon(t) = sum_k e_k c_k(t) - f(t - theta)``."""
 
 
 def _window_time(variable: sp.Expr) -> sp.Expr:
@@ -63,35 +66,8 @@ def _by_linearity(expr: sp.Basic) -> sp.Basic:
     return coefficients_by_linearity(expr, f(_window_time(x)))
 
 
-def _read_off(rows: sp.Matrix, unknowns: list[sp.Expr], signs: list[int], scale: sp.Expr = theta) -> sp.Matrix:
-    """The matrix whose entry ``(n, j)`` is ``signs[j] scale`` times the coefficient of ``unknowns[j]`` in row ``n``.
-
-    Raises :class:`DerivationError` if a row has a term outside the unknowns, or a coefficient
-    that depends on ``t`` or on ``theta`` otherwise than through ``1/scale``.
-    """
-    size = rows.rows
-    column = sp.Matrix(unknowns)
-    dynamics = sp.Matrix(
-        size, len(unknowns), lambda i, j: sp.expand(signs[j] * scale * sp.expand(rows[i]).coeff(unknowns[j]))
-    )
-    rebuilt = dynamics * sp.diag(*signs) * column / scale
-    if dynamics.has(t) or dynamics.has(theta) or sp.expand(rows - rebuilt) != sp.zeros(size, 1):
-        raise DerivationError("the rows are not a constant combination of the unknowns over the time scale")
-    return dynamics
-
-
 def _coefficients(size: int = LEGT_N_MAX) -> list[sp.Expr]:
     return [c(k, t) for k in range(size)]
-
-
-def read_off_exact(rows: sp.Matrix) -> sp.Matrix:
-    """``(D | B | e)`` from rows ``c' = (1/theta)(-D c + B f(t) - e f(t - theta))``."""
-    return _read_off(rows, _coefficients() + [f(t), f(t - theta)], [-1] * LEGT_N_MAX + [1, -1])
-
-
-def read_off_memory(rows: sp.Matrix) -> sp.Matrix:
-    """``(A | B)`` from rows ``c' = -(1/theta) A c + (1/theta) B f(t)``."""
-    return _read_off(rows, _coefficients() + [f(t)], [-1] * LEGT_N_MAX + [1])
 
 
 def _sqrt_product(row: int, column: int) -> sp.Expr:
@@ -119,15 +95,17 @@ def legt_derivative_matrix(size: int) -> sp.Matrix:
 
 
 def legt_dynamics() -> Derivation:
-    """HiPPO-LegT: the exact window dynamics, then the LegT memory ``(A | B)`` read off after the paper's approximation.
+    """HiPPO-LegT: the exact window dynamics ``c' = (1/theta)(-A c + B f(t) + e epsilon)``, closed form ``(-A | B | e)/theta``.
 
     ``c_n(t) = (1/theta) int_{t-theta}^t f(s) g_n(s, t) ds``. The Leibniz rule gives the
     entering value ``f(t) g_n(t, t)`` (``P_n(1) = 1``), the leaving value ``f(t - theta) g_n(t - theta, t)``
     (``P_n(-1) = (-1)^n``) and ``int f(s) d_t g_n``; in ``x = 2(s - t)/theta + 1``,
     ``d_t g_n = -(2/theta) sqrt(2n+1) P_n'(x)`` and ``P_n' = sum_{k<n, n-k odd} (2k+1) P_k``, each
-    proved by expanding for ``n < LEGT_N_MAX``. The exact rows are labelled ``exact`` (and their
-    matrices ``(D | B | e)`` ``exact-dynamics``); substituting the reconstruction for
-    ``f(t - theta)`` gives the LegT rows (``ode``) and the closed form ``(A | B)``.
+    proved by expanding for ``n < LEGT_N_MAX``. The exact rows are labelled ``exact``. Writing
+    ``f(t - theta) = e^T c(t) - epsilon(t)`` (the reconstruction minus its error) gives the rows
+    ``(1/theta)(-A c + B f(t) + e epsilon)`` with ``A = D + e e^T`` (labelled ``ode``), and their
+    Jacobian in ``(c(t), f(t), epsilon(t))`` is the closed form ``(-A/theta | B/theta | e/theta)``;
+    the LegT memory drops ``epsilon``, the paper's approximation.
     Gu et al. 2020, appendix D.1 (and Voelker et al. 2019, the LMU, for the same memory in
     another normalisation).
     """
@@ -200,32 +178,22 @@ def legt_dynamics() -> Derivation:
             label="exact",
         )
         .then(
-            custom(
-                r"read off $D$, $B$ and $e$ ($\mp\theta$ times the coefficients of $c_k(t)$, $f(t)$, $f(t - \theta)$)",
-                read_off_exact,
-            ),
-            D.row_join(B).row_join(e),
-            label="exact-dynamics",
-        )
-        .then(
             substitute(
-                {f(t - theta): reconstruction},
-                r"approximate the leaving value by the current reconstruction: "
-                r"$f(t - \theta) \approx \sum_k c_k(t)\, g_k(t - \theta, t) = e^\top c(t)$",
+                {f(t - theta): reconstruction - epsilon},
+                r"write the leaving value as the current reconstruction minus its error: "
+                r"$f(t - \theta) = \sum_k c_k(t)\, g_k(t - \theta, t) - \varepsilon(t) = e^\top c(t) - \varepsilon(t)$",
             ),
-            (-A * coefficients + B * f(t)) / theta,
-            note=r"$c'(t) = -\frac{1}{\theta} A c(t) + \frac{1}{\theta} B f(t)$ with $A = D + e e^\top$",
+            (-A * coefficients + B * f(t) + e * epsilon) / theta,
+            note=(
+                r"exactly $c'(t) = \frac{1}{\theta}\left(-A c(t) + B f(t) + e\, \varepsilon(t)\right)$ with "
+                r"$A = D + e e^\top$; the LegT memory drops $\varepsilon$"
+            ),
             label="ode",
-            on="exact",
         )
         .then(
-            custom(
-                r"read off $A_{nk}$ as $-\theta$ times the coefficient of $c_k(t)$ in $c_n'(t)$, $B_n$ as "
-                r"$\theta$ times that of $f(t)$",
-                read_off_memory,
-            ),
-            A.row_join(B),
-            note=r"the closed form $(A \mid B)$",
+            jacobian(memory_unknowns(LEGT_N_MAX, f(t), epsilon), why="the rates are linear in these unknowns"),
+            (-A / theta).row_join(B / theta).row_join(e / theta),
+            note=r"the closed form $(-A/\theta \mid B/\theta \mid e/\theta)$",
         )
     )
 
@@ -311,11 +279,6 @@ def _laguerre_in_coefficients(integral: sp.Integral) -> sp.Expr:
     return total
 
 
-def read_off_laguerre_memory(rows: sp.Matrix) -> sp.Matrix:
-    """``(A | B)`` from rows ``c' = -A c + B f(t)``."""
-    return _read_off(rows, _coefficients(LAGT_N_MAX) + [f(t)], [-1] * LAGT_N_MAX + [1], scale=sp.Integer(1))
-
-
 def lagt_matrix(size: int) -> sp.Matrix:
     """The stated LagT ``A``: 1 on and below the diagonal, 0 above."""
     return sp.Matrix(size, size, lambda i, j: 1 if j <= i else 0)
@@ -394,12 +357,9 @@ def lagt_dynamics() -> Derivation:
             label="ode",
         )
         .then(
-            custom(
-                r"read off $A_{nk}$ as minus the coefficient of $c_k(t)$ in $c_n'(t)$, $B_n$ as that of $f(t)$",
-                read_off_laguerre_memory,
-            ),
-            A.row_join(B),
-            note=r"the closed form $(A \mid B)$; $A$ is lower triangular, so every leading block is the LagT "
+            jacobian(memory_unknowns(LAGT_N_MAX, f(t)), why="the rates are linear in the coefficients and the input"),
+            (-A).row_join(B),
+            note=r"the closed form $(-A \mid B)$; $A$ is lower triangular, so every leading block is the LagT "
             r"matrix of that size",
         )
     )

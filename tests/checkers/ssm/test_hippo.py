@@ -1,4 +1,5 @@
-"""hippo-legt, hippo-lagt: verified, mutants refuted, properties, worked examples by hand, exactness, figure, input."""
+"""hippo-legt, hippo-lagt: verified, mutants refuted, anchors, edited closed forms fail, properties, worked examples by
+hand, exactness, figure, input."""
 
 import functools
 
@@ -8,9 +9,9 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkers.engine import mutant_outcome, run_check
+from checkers.engine import blind_spots, mutant_outcome, run_check
+from checkers.independence import independence
 from checkers.sampling import draw_instances
-from checkers.theorem import call_with
 from checkers.worked import example_params, theorem_figures, worked_example
 from checkers.ssm.hippo import FIGURE_HORIZON, FIGURE_SIZES, hippo_lagt, hippo_legt as theorem
 from numerics.ssm.hippo import integrate_window_memory, laguerre_projection, window_projection
@@ -38,8 +39,33 @@ def legt_by_hand(N):
 def test_it_verifies_with_every_step_proved():
     result = run_check(theorem, instances=300, seed=1)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 8, "proved": 8, "sampled": 0, "given": 0, "failed": 0, "custom": 4}
+    assert result.symbolic == {"steps": 7, "proved": 7, "sampled": 0, "given": 0, "failed": 0, "custom": 2}
     assert result.numeric.max_error < 0.5
+    assert result.numeric.anchors and all(a.agrees for a in result.numeric.anchors)
+
+
+@pytest.mark.parametrize("subject", [theorem, hippo_lagt], ids=["legt", "lagt"])
+def test_the_oracle_reaches_no_function_of_the_claim_and_no_constant_is_a_blind_spot(subject):
+    assert not independence(subject).shared
+    spots, tally = blind_spots(subject)
+    assert spots == () and tally["skipped"] == 0 and tally["refuted"] == tally["generated"]
+
+
+def test_an_edited_window_start_value_fails(edited):
+    # e_1 = -sqrt(3) -> +sqrt(3) in the closed form's last column: the statement's e, nothing else, changed.
+    wrong = edited(theorem, lambda R: _scale_entry(R, 1, R.shape[1] - 1, -1))
+    assert run_check(wrong, instances=30, seed=0).status == "failed"
+
+
+def test_an_edited_lagt_entry_fails(edited):
+    # A_10 = 1 -> 1.001 (the entry -1 of -A at row 1, column 0).
+    assert run_check(edited(hippo_lagt, lambda R: _scale_entry(R, 1, 0, 1.001)), instances=30, seed=0).status == "failed"
+
+
+def _scale_entry(R, row, column, factor):
+    changed = R.as_mutable()
+    changed[row, column] *= factor
+    return changed
 
 
 def test_every_mutant_is_refuted():
@@ -65,6 +91,8 @@ def test_worked_example_values_by_hand():
     example = worked_example(theorem, seed=0)
     assert example.params == {"N": 4, "theta": 1.0} and example.verified
     A, B = legt_by_hand(4)
+    np.testing.assert_allclose(theorem.anchors[0].value, np.concatenate(
+        [-legt_by_hand(3)[0], legt_by_hand(3)[1][:, None], [[1.0], [-np.sqrt(3)], [np.sqrt(5)]]], axis=1))
     np.testing.assert_allclose(example.values["A"], A, rtol=1e-15)
     assert isinstance(example.values["B"], list)
     np.testing.assert_allclose(example.values["B"], B, rtol=1e-15)
@@ -133,8 +161,9 @@ LAGT_MUTANTS = {
 def test_lagt_verifies_with_every_step_proved():
     result = run_check(hippo_lagt, instances=300, seed=1)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 7, "proved": 7, "sampled": 0, "given": 0, "failed": 0, "custom": 3}
+    assert result.symbolic == {"steps": 7, "proved": 7, "sampled": 0, "given": 0, "failed": 0, "custom": 2}
     assert result.numeric.max_error < 0.5
+    assert result.numeric.anchors and all(a.agrees for a in result.numeric.anchors)
 
 
 def test_lagt_every_mutant_is_refuted():
@@ -156,7 +185,7 @@ def test_lagt_worked_example_values_by_hand():
     assert example.values["B"] == [1.0] * 4
 
 
-def test_the_lagt_memory_integrated_from_the_past_matches_the_laplace_coefficients():
+def test_the_lagt_memory_integrated_from_the_past_matches_the_quadrature_coefficients():
     # An independent route to the same ODE: c(T) = exp(-A T) c(0) + int_0^T exp(-A (T - s)) B f(s) ds, by quadrature.
     from scipy.integrate import quad_vec
     from scipy.linalg import expm
@@ -169,9 +198,9 @@ def test_the_lagt_memory_integrated_from_the_past_matches_the_laplace_coefficien
     }
     signal = functools.partial(fourier_signal, **coefficients)
     T = 2.5
-    start = laguerre_projection(np.zeros(1), **coefficients, size=5)[0]
+    start = laguerre_projection(signal, np.zeros(1), 5)[0]
     forced, _ = quad_vec(lambda s: expm(-A * (T - s)) @ B * signal(np.array([[s]]))[0, 0], 0.0, T, epsabs=1e-13)
-    expected = laguerre_projection(np.array([T]), **coefficients, size=5)[0]
+    expected = laguerre_projection(signal, np.array([T]), 5)[0]
     np.testing.assert_allclose(expm(-A * T) @ start + forced, expected, atol=1e-10)
 
 
@@ -180,33 +209,14 @@ def test_lagt_size_outside_the_domain_is_bad_input():
         example_params(hippo_lagt, {"N": LAGT_N_MAX + 1})
 
 
-def _given_dynamics(A, B):
-    """A compiled closed form typed here: the constant ``(A | B)`` as a batch of one."""
-    return lambda: np.concatenate([A, B[:, None]], axis=1)[None]
-
-
 def lagt_by_hand(N):
     """Gu et al.'s untilted LagT matrices (appendix D.2): ones on and below the diagonal, B_n = 1."""
     return np.tril(np.ones((N, N))), np.ones(N)
 
 
-@pytest.mark.parametrize(
-    "subject, by_hand, size", [(theorem, legt_by_hand, LEGT_N_MAX), (hippo_lagt, lagt_by_hand, LAGT_N_MAX)]
-)
-def test_the_claims_use_the_closed_form_they_are_given(subject, by_hand, size):
-    # The paper's (A | B) given by hand reproduces the claim; with B = 0 the claim loses exactly B_n f(T)
-    # (over theta for LegT).
-    A, B = by_hand(size)
-    for group in draw_instances(subject, 40, seed=4):
-        arguments = group.arguments()
-        claim = call_with(functools.partial(subject.assemble, _given_dynamics(A, B)), arguments)
-        without_input = call_with(functools.partial(subject.assemble, _given_dynamics(A, 0 * B)), arguments)
-        coefficients = {name: arguments[name] for name in ("amplitude", "frequency", "phase")}
-        signal = fourier_signal(arguments["T"][:, None], **coefficients)[:, 0]
-        scale = arguments["theta"][:, None] if "theta" in arguments else 1.0
-        np.testing.assert_allclose(claim, subject.evaluate_claim(**arguments), atol=1e-12)
-        lost = np.multiply.outer(signal, B[: arguments["N"]]) / scale
-        np.testing.assert_allclose(claim - without_input, lost, atol=1e-12)
+def test_the_lagt_anchor_is_the_papers_matrix():
+    A, B = lagt_by_hand(4)
+    np.testing.assert_array_equal(hippo_lagt.anchors[0].value, np.concatenate([-A, B[:, None]], axis=1))
 
 
 def _rendered_rows(subject, label, hand_rows, N):
@@ -233,11 +243,8 @@ def test_the_lagt_worked_example_renders_the_derived_rows():
     _rendered_rows(hippo_lagt, "ode", hand, N=4)
 
 
-def test_window_times_are_drawn_from_their_own_horizon_by_the_shared_generator():
-    from checkers.ssm import hippo_legs
-
-    # LegT and LagT allow T in [0, 5] (a window may reach below 0); LegS needs T >= 0.5.
+def test_times_are_drawn_from_the_horizon():
+    # LegT and LagT allow T in [0, 5] (a window may reach below 0).
     for subject in (theorem, hippo_lagt):
         T = subject.inputs(rng=np.random.default_rng(0), n=2000)["T"]
         assert 0.0 <= T.min() < 0.01 and 4.99 < T.max() <= 5.0
-    assert hippo_legs.inputs(rng=np.random.default_rng(0), n=2000)["T"].min() >= 0.5

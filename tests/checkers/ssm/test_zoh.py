@@ -3,7 +3,6 @@ example by other algorithms, figure, input."""
 
 import numpy as np
 import pytest
-import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.linalg import expm

@@ -1,4 +1,5 @@
-"""Window and Laguerre projections, the derivative signal, the window memory and the figure, on hand cases."""
+"""Window and Laguerre projections, complex-step rates and memory dynamics, the window memory and the figure, on hand
+cases."""
 
 import functools
 
@@ -6,15 +7,17 @@ import numpy as np
 import pytest
 
 from numerics.ssm.hippo import (
-    fourier_derivative,
+    complex_step,
     integrate_window_memory,
     laguerre_projection,
+    laguerre_signals,
     legendre_reconstruction,
+    memory_dynamics,
     reconstruction_figure,
     window_projection,
     window_times,
 )
-from numerics.ssm.legs import fourier_signal
+from numerics.ssm.legs import fourier_signal, legendre_projection, legendre_signals
 
 
 def identity_signal(times):
@@ -41,13 +44,6 @@ def test_projection_of_a_cosine_by_hand():
     signal = functools.partial(fourier_signal, amplitude=[[1.0]], frequency=[[w]], phase=[[0.0]])
     expected = (np.sin(w * T) - np.sin(w * (T - theta))) / (w * theta)
     np.testing.assert_allclose(window_projection(signal, T, theta, 1)[:, 0], expected, rtol=1e-14)
-
-
-def test_derivative_signal_by_hand():
-    coefficients = {"amplitude": np.array([[2.0]]), "frequency": np.array([[3.0]]), "phase": np.array([[0.5]])}
-    derivative = fourier_derivative(**coefficients)
-    times = np.array([[0.0, 1.0]])
-    np.testing.assert_allclose(fourier_signal(times, **derivative), -6.0 * np.sin(3.0 * times + 0.5), atol=1e-14)
 
 
 def test_memory_of_a_constant_stays_constant():
@@ -94,31 +90,49 @@ def test_reconstruction_figure_has_one_panel_per_memory():
 
 def test_laguerre_projection_of_a_constant_and_a_cosine_by_hand():
     # f = 2: c_0 = 2, the rest 0.
-    # f = cos(w s): c_0 = int_0^oo cos(w (T - y)) e^{-y} dy = (cos wT + w sin wT) / (1 + w^2).
+    # f = cos(w s): c_n = Re e^{i w T} int_0^oo L_n(y) e^{-(1 + i w) y} dy = Re e^{i w T} (i w)^n / (1 + i w)^(n+1)
+    # (the Laplace transform of L_n at p = 1 + i w).
     T, w = np.array([0.3, 2.0]), 1.7
-    constant = laguerre_projection(T, [[2.0], [2.0]], [[0.0], [0.0]], [[0.0], [0.0]], 4)
-    np.testing.assert_allclose(constant, [[2.0, 0, 0, 0]] * 2, atol=1e-15)
-    cosine = laguerre_projection(T, [[1.0], [1.0]], [[w], [w]], [[0.0], [0.0]], 1)
-    np.testing.assert_allclose(cosine[:, 0], (np.cos(w * T) + w * np.sin(w * T)) / (1 + w**2), rtol=1e-14)
+    constant = laguerre_projection(lambda s: np.full_like(s, 2.0), T, 4)
+    # 96 Gauss-Laguerre weights span many orders of magnitude: their sum rounds to about 1e-12.
+    np.testing.assert_allclose(constant, [[2.0, 0, 0, 0]] * 2, atol=5e-12)
+    cosine_signal = functools.partial(fourier_signal, amplitude=[[1.0]] * 2, frequency=[[w]] * 2, phase=[[0.0]] * 2)
+    cosine = laguerre_projection(cosine_signal, T, 5)
+    degrees = np.arange(5)
+    by_hand = np.real(np.exp(1j * w * T)[:, None] * (1j * w) ** degrees / (1 + 1j * w) ** (degrees + 1))
+    np.testing.assert_allclose(cosine, by_hand, atol=1e-12)
 
 
-def test_laguerre_projection_against_gauss_laguerre_quadrature():
-    from numpy.polynomial import laguerre
-    from scipy.special import eval_laguerre
-
-    rng = np.random.default_rng(3)
-    coefficients = {
-        "amplitude": rng.standard_normal((2, 3)),
-        "frequency": rng.uniform(0, 1, (2, 3)),
-        "phase": rng.uniform(0, 6, (2, 3)),
-    }
-    T = np.array([0.5, 4.0])
-    y, w = laguerre.laggauss(150)  # int_0^oo g(y) e^{-y} dy = sum w_j g(y_j)
-    history = fourier_signal(T[:, None] - y, **coefficients)
-    quadrature = np.stack([(history * eval_laguerre(k, y) * w).sum(axis=1) for k in range(5)], axis=1)
-    np.testing.assert_allclose(laguerre_projection(T, **coefficients, size=5), quadrature, atol=1e-9)
+def test_laguerre_signals_have_unit_coefficients():
+    T = np.array([0.0, 3.5])
+    coefficients = np.stack([laguerre_projection(signal, T, 4) for signal in laguerre_signals(T, 4)], axis=1)
+    np.testing.assert_allclose(coefficients, np.broadcast_to(np.eye(4), (2, 4, 4)), atol=1e-12)
 
 
 def test_laguerre_projection_bad_input_names_the_argument():
-    with pytest.raises(ValueError, match="amplitude"):
-        laguerre_projection(np.zeros(2), np.zeros((1, 3)), np.zeros((1, 3)), np.zeros((1, 3)), 2)
+    with pytest.raises(ValueError, match="T"):
+        laguerre_projection(identity_signal, np.zeros((2, 2)), 2)
+    with pytest.raises(ValueError, match="size"):
+        laguerre_projection(identity_signal, np.zeros(2), 0)
+
+
+def test_the_complex_step_is_exact_to_rounding():
+    t = np.array([0.3, 2.0])
+    np.testing.assert_allclose(complex_step(lambda s: np.sin(s) * np.exp(s), t), (np.cos(t) + np.sin(t)) * np.exp(t),
+                               rtol=1e-15)
+
+
+def test_memory_dynamics_of_an_exponential_moving_average_by_hand():
+    # c(t) = int_0^oo f(t - y) e^{-y} dy obeys c' = -c + f: the matrix (-1 | 1), from test signals 1, s, s^2.
+    t = np.array([0.5, 2.0])
+    signals = [lambda s, k=k: np.asarray(s) ** k for k in range(3)]
+    R = memory_dynamics(lambda f, times: laguerre_projection(f, times, 1), signals, lambda f: f(t[:, None]), t)
+    np.testing.assert_allclose(R, np.broadcast_to([[-1.0, 1.0]], (2, 1, 2)), atol=1e-13)
+
+
+def test_memory_dynamics_of_a_running_mean_by_hand():
+    # c(t) = (1/t) int_0^t f(s) ds obeys c' = (f - c) / t: the matrix (-1/t | 1/t), LegS with N = 1.
+    t = np.array([0.5, 3.0])
+    signals = legendre_signals(np.zeros(2), t, 3)
+    R = memory_dynamics(lambda f, times: legendre_projection(f, times, 1), signals, lambda f: f(t[:, None]), t)
+    np.testing.assert_allclose(R[:, 0], np.stack([-1 / t, 1 / t], axis=1), rtol=1e-13)
