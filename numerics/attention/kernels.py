@@ -5,15 +5,17 @@
   mask that follows ``torch.nn.functional.scaled_dot_product_attention``'s ``attn_mask``.
 * :func:`softmax`: along the last axis, max-subtracted (huge logits do not overflow), with an
   optional mask; :func:`attention_weights`: the softmax of the scores ``Q K^T / sqrt(d_k)``.
-* :func:`nadaraya_watson`, :func:`squared_distances`, :func:`gaussian_kernel_smoother`: the
-  kernel-weighted average of the values (Nadaraya 1964, Watson 1964), here with the Gaussian
-  kernel of the distances between queries and keys.
+* :func:`nadaraya_watson`, :func:`squared_distances`, :func:`gaussian_kernel`,
+  :func:`gaussian_kernel_smoother`: the kernel-weighted average of the values (Nadaraya 1964,
+  Watson 1964), here with the Gaussian kernel of the distances between queries and keys.
+* :func:`gaussian_kernel_and_attention`: the Gaussian kernel of every query-key pair (from the
+  distances) beside softmax attention computed by torch, with their rounding bounds.
 * :func:`hard_attention_weights`: the zero-temperature limit of the weights, uniform over the
   keys with the largest score (ties averaged).
 * :func:`temperature_figure`: the weights of one query across several temperatures, for the
   handout of ``attention-kernel-smoother``.
 * :func:`gamma`, :func:`softmax_weight_error`, :func:`softmax_average_error`,
-  :func:`smoother_rounding_bound`: float64 rounding
+  :func:`smoother_rounding_bound`, :func:`kernel_rounding_bound`: float64 rounding
   bounds (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., sections 3.1-3.5) for
   comparing two evaluations of a softmax-weighted average.
 """
@@ -133,6 +135,45 @@ def squared_distances(queries, keys) -> np.ndarray:
     return (differences * differences).sum(axis=-1)
 
 
+def gaussian_kernel(queries, keys, width) -> np.ndarray:
+    """``exp(-||q_i - k_j||^2 / (2 width))`` for every pair, from the differences: ``(..., n_queries, n_keys)``.
+
+    ``width`` (the squared bandwidth) broadcasts against the leading dimensions: shape ``(m,)`` for a
+    batch of ``m`` instances. Not normalised.
+    """
+    width = np.asarray(width, dtype=float)
+    return np.exp(-squared_distances(queries, keys) / (2 * width.reshape(width.shape + (1, 1))))
+
+
+def gaussian_kernel_and_attention(queries, keys, values, temperature) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, accuracy)``: the Gaussian kernel of every pair beside softmax attention, ``(m, n, n + d_v)``.
+
+    ``queries, keys`` are ``(m, n, d)``, ``values`` ``(m, n, d_v)``, ``temperature`` ``(m,)``. Columns
+    ``:n`` hold :func:`gaussian_kernel` with squared bandwidth ``tau sqrt d`` (from the distances);
+    columns ``n:`` hold softmax attention at temperature ``tau``,
+    ``torch.nn.functional.scaled_dot_product_attention(q / tau, k, v)`` in float64 (none of this
+    module's softmax). ``accuracy`` bounds, entry by entry, the gap to any other float64 evaluation
+    of the same quantities: :func:`kernel_rounding_bound` relative to each kernel value and
+    :func:`smoother_rounding_bound` for each output.
+    """
+    import torch  # imported here: listing theorems must stay fast
+
+    queries, keys, values = (np.asarray(a, dtype=float) for a in (queries, keys, values))
+    temperature = np.asarray(temperature, dtype=float)
+    m, n, d = keys.shape
+    kernel = gaussian_kernel(queries, keys, temperature * math.sqrt(d))
+    scaled = torch.from_numpy(queries / temperature[:, None, None])
+    attention = torch.nn.functional.scaled_dot_product_attention(scaled, torch.from_numpy(keys), torch.from_numpy(values))
+    accuracy = np.concatenate(
+        [
+            kernel * kernel_rounding_bound(queries, keys, temperature)[:, None, None],
+            np.broadcast_to(smoother_rounding_bound(queries, keys, values, temperature)[:, None, None], values.shape),
+        ],
+        axis=-1,
+    )
+    return np.concatenate([kernel, attention.numpy()], axis=-1), accuracy
+
+
 def gaussian_kernel_smoother(queries, keys, values, width) -> np.ndarray:
     """The Nadaraya-Watson estimator with the Gaussian kernel ``exp(-||q - k||^2 / (2 width))``.
 
@@ -230,3 +271,24 @@ def smoother_rounding_bound(queries, keys, values, temperature) -> np.ndarray:
     exponent = (largest_query + largest_key) ** 2 / (2 * scale)
     value_magnitude = np.abs(values).reshape(m, -1).max(axis=1)
     return 2 * softmax_average_error(6 * exponent * gamma(d + 8), value_magnitude, n_keys)
+
+
+def kernel_rounding_bound(queries, keys, temperature) -> np.ndarray:
+    """``(m,)``: a bound on the relative gap between two float64 evaluations of one Gaussian kernel value.
+
+    The evaluations: ``exp(-||q - k||^2 / (2 tau sqrt d))`` from the differences, and
+    ``exp(-(||q||^2 + r^2) / (2 tau sqrt d)) exp(q.k / (tau sqrt d))`` from norms and the dot product
+    (``r`` the keys' common norm). With ``E`` as in :func:`smoother_rounding_bound`, each log-kernel is
+    a sum of terms of total size at most ``2E``, formed in at most ``d + 8`` rounded operations, and
+    the stored keys' norms differ from ``r`` by ``gamma_(d+3)`` relatively (``2 E gamma_(d+3)`` in the
+    exponent): the two exponents differ by at most ``6 E gamma_(d+8)``, and the exponentials and the
+    product add ``gamma_6``. Unshifted, a relative exponent gap ``delta <= 1`` changes the kernel by
+    at most ``|e^delta - 1| <= 2 delta``.
+    """
+    queries, keys = (np.asarray(a, dtype=float) for a in (queries, keys))
+    m, _, d = keys.shape
+    scale = np.asarray(temperature, dtype=float) * np.sqrt(d)
+    largest_query = np.linalg.norm(queries, axis=-1).reshape(m, -1).max(axis=1)
+    largest_key = np.linalg.norm(keys, axis=-1).max(axis=1)
+    exponent = (largest_query + largest_key) ** 2 / (2 * scale)
+    return 2 * (6 * exponent * gamma(d + 8) + gamma(6))

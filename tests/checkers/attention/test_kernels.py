@@ -1,5 +1,6 @@
 """attention-kernel-smoother: verified, mutants refuted, property test, worked example and limits, figure, bad input."""
 
+import dataclasses
 import functools
 import io
 import math
@@ -11,7 +12,8 @@ from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.attention.kernels import attention_kernel_smoother as theorem
-from checkers.engine import mutant_outcome, run_check
+from checkers.engine import blind_spots, mutant_outcome, run_check
+from checkers.independence import independence
 from checkers.sampling import single_instance
 from checkers.theorem import call_with
 from checkers.worked import example_params, theorem_figures, worked_example
@@ -21,6 +23,8 @@ MUTANTS = {
     "Laplace kernel exp(-||q - k|| / (tau sqrt d))",
     "logits scaled by 1/d",
     "no normalisation: sum_j K(q, k_j) v_j",
+    "the Gaussian kernel is K itself (c(q) forgotten)",
+    "c(q) = exp(-||q||^2 / (2 tau sqrt d)) (key norm left out)",
 }
 
 
@@ -36,18 +40,53 @@ def test_every_mutant_is_refuted():
     assert {m.name: m.refuted for m in outcome.mutants} == dict.fromkeys(MUTANTS, True)
 
 
-def test_the_claim_comes_from_the_compiled_closed_form():
+def _with_kernel_times(extra):
+    """The theorem with its compiled kernel multiplied by ``exp(argument)``, ``argument`` one of the closed form's inputs."""
+    kernel = lambda **kw: theorem.closed_form()(**kw) * np.exp(kw[extra])
+    return dataclasses.replace(
+        theorem, assemble=lambda _, **arguments: call_with(functools.partial(theorem.assemble, kernel), arguments)
+    )
+
+
+def test_the_claim_is_the_derived_kernel_beside_its_estimator():
     arguments = single_instance(theorem, theorem.default_params(), seed=0).arguments()
     claim = theorem.evaluate_claim(**arguments)
-    assert claim.shape == (1, 2, 5, 3)
-    # A kernel multiplied by a function of the key changes the claim; one of the query alone does not.
-    def claim_with_kernel_times(extra):
-        kernel = lambda **kw: theorem.closed_form()(**kw) * np.exp(kw[extra])
-        return call_with(functools.partial(theorem.assemble, kernel), arguments)
+    assert claim.shape == (1, 5, 5 + 3)
+    kernel, outputs = claim[0, :, :5], claim[0, :, 5:]
+    q, k, v = (arguments[name][0] for name in ("queries", "keys", "values"))
+    # c(q) e^(q.k / (tau sqrt d)) with r = 1, tau = 1, sqrt d = 2, written out here.
+    np.testing.assert_allclose(kernel, np.exp(-((q * q).sum(1)[:, None] + 1) / 4 + q @ k.T / 2), rtol=1e-14)
+    np.testing.assert_allclose(outputs, kernel @ v / kernel.sum(1, keepdims=True), rtol=1e-14)
 
-    of_key, of_query = claim_with_kernel_times("qk"), claim_with_kernel_times("q_sq")
-    assert np.abs(of_key - claim).max() > 1e-3
-    np.testing.assert_allclose(of_query, claim, rtol=1e-13, atol=1e-14)
+
+def test_a_kernel_off_by_a_factor_of_the_query_fails_although_the_outputs_agree():
+    # The factor cancels in the estimator (the outputs agree), but the kernel is checked pair by pair: the check
+    # fails. Compared on the normalised outputs alone, this edit would verify.
+    arguments = single_instance(theorem, theorem.default_params(), seed=0).arguments()
+    edited = _with_kernel_times("q_sq")
+    claim, edited_claim = theorem.evaluate_claim(**arguments), edited.evaluate_claim(**arguments)
+    np.testing.assert_allclose(edited_claim[..., 5:], claim[..., 5:], rtol=1e-13, atol=1e-14)
+    assert run_check(edited, instances=20, seed=0).status == "failed"
+    assert run_check(_with_kernel_times("qk"), instances=20, seed=0).status == "failed"
+
+
+def test_every_generated_constant_mutant_is_refuted():
+    spots, tally = blind_spots(theorem)
+    assert spots == () and tally["refuted"] == tally["generated"] > 0
+
+
+def test_the_oracle_reaches_none_of_the_claims_code():
+    reached = independence(theorem)
+    assert not reached.shared and "numerics.attention.kernels:gaussian_kernel_and_attention" in reached.oracle
+
+
+def test_the_anchors_are_the_worked_case_by_hand():
+    result = run_check(theorem, instances=4, seed=0)
+    assert len(result.numeric.anchors) == 2
+    assert all(a.claim_agrees and a.oracle_agrees for a in result.numeric.anchors)
+    inputs = single_instance(theorem, {**theorem.default_params(), "tokens": 2, "d": 4, "case": "worked"}, seed=3).inputs
+    np.testing.assert_array_equal(inputs["queries"][0], np.eye(4)[:2])
+    np.testing.assert_array_equal(inputs["values"][0], np.eye(3)[:2])
 
 
 @given(tp.strategies.parameters(theorem))
@@ -67,7 +106,8 @@ def _inputs(params, seed=0):
 
 def test_worked_example_against_independent_numbers():
     example = worked_example(theorem)
-    assert example.verified and example.params == {"tokens": 5, "d": 4, "temperature": 1.0, "key_norm": 1.0}
+    assert example.verified
+    assert example.params == {"tokens": 5, "d": 4, "temperature": 1.0, "key_norm": 1.0, "case": "random"}
     v = example.values
     inputs = _inputs(example.params)
     q, K, V = inputs["queries"], inputs["keys"], inputs["values"]
@@ -123,7 +163,9 @@ def test_the_figure_is_deterministic_for_the_seed():
     np.testing.assert_allclose(coldest, torch.softmax(logits, 0).numpy(), rtol=1e-12)
 
 
-@pytest.mark.parametrize("bad", [{"tokens": 0}, {"tokens": 13}, {"d": 0}, {"temperature": 0.0}, {"key_norm": 3.0}])
+@pytest.mark.parametrize(
+    "bad", [{"tokens": 0}, {"tokens": 13}, {"d": 0}, {"temperature": 0.0}, {"key_norm": 3.0}, {"case": "hand"}]
+)
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(theorem, bad)

@@ -11,8 +11,11 @@ from hypothesis import strategies as st
 from numerics.attention import scaled_dot_product_attention as reexported
 from numerics.attention.kernels import (
     attention_weights,
+    gaussian_kernel,
+    gaussian_kernel_and_attention,
     gaussian_kernel_smoother,
     hard_attention_weights,
+    kernel_rounding_bound,
     nadaraya_watson,
     scaled_dot_product_attention,
     smoother_rounding_bound,
@@ -176,6 +179,29 @@ def test_gaussian_smoother_equals_attention_for_keys_of_one_norm():
     )
 
 
+def test_gaussian_kernel_by_hand():
+    q, k = np.array([[[0.0, 0.0]]]), np.array([[[3.0, 4.0], [1.0, 0.0]]])
+    np.testing.assert_allclose(gaussian_kernel(q, k, np.array([0.5])), [[[math.exp(-25), math.exp(-1)]]], rtol=1e-15)
+
+
+def test_the_kernel_and_attention_side_by_side():
+    rng = np.random.default_rng(8)
+    queries, keys, values = rng.normal(size=(4, 5, 3)), rng.normal(size=(4, 5, 3)), rng.normal(size=(4, 5, 2))
+    keys /= np.linalg.norm(keys, axis=-1, keepdims=True)
+    temperature = np.array([0.25, 0.5, 1.0, 4.0])
+    values_, accuracy = gaussian_kernel_and_attention(queries, keys, values, temperature)
+    assert values_.shape == accuracy.shape == (4, 5, 7)
+    width = temperature * np.sqrt(3)
+    np.testing.assert_array_equal(values_[..., :5], gaussian_kernel(queries, keys, width))
+    # The attention columns are the Gaussian-kernel smoother (unit keys), within the stated accuracy.
+    gap = np.abs(values_[..., 5:] - gaussian_kernel_smoother(queries, keys, values, width))
+    assert np.all(gap <= accuracy[..., 5:]) and accuracy.max() < 1e-12
+    # The kernel through norms and the dot product (unit keys) agrees within the stated relative bound.
+    through_dot = np.exp((queries @ np.swapaxes(keys, 1, 2) - ((queries**2).sum(-1)[..., None] + 1) / 2) / width[:, None, None])
+    relative = np.abs(through_dot / values_[..., :5] - 1).reshape(4, -1).max(axis=1)
+    assert np.all(relative <= kernel_rounding_bound(queries, keys, temperature))
+
+
 def test_hard_attention_averages_ties():
     np.testing.assert_array_equal(hard_attention_weights([1.0, 0.0, 1.0, -1.0]), [0.5, 0.0, 0.5, 0.0])
     np.testing.assert_array_equal(hard_attention_weights([[2.0, 3.0], [4.0, 4.0]]), [[0.0, 1.0], [0.5, 0.5]])
@@ -222,6 +248,26 @@ def test_the_smoother_rounding_bound_covers_both_float64_evaluations():
         used = np.abs(computed - exact).reshape(m, -1).max(axis=1) / (bound / 2)
         # Each evaluation is within half the bound (it covers two), and the bound is not vacuous.
         assert used.max() <= 1 and used.max() > 1e-5
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="long double is no wider than float64 here")
+def test_the_kernel_rounding_bound_covers_both_float64_evaluations():
+    rng = np.random.default_rng(9)
+    m, n, d = 400, 12, 16
+    directions = rng.normal(size=(m, n, d))
+    keys = 2.0 * directions / np.linalg.norm(directions, axis=-1, keepdims=True)
+    queries, temperature = 3 * rng.normal(size=(m, n, d)), rng.uniform(0.25, 4.0, m)
+    width = (temperature * np.sqrt(d))[:, None, None]
+    long_q, long_k = queries.astype(np.longdouble), keys.astype(np.longdouble)
+    exact = np.exp(-((long_q[:, :, None] - long_k[:, None]) ** 2).sum(-1) / (2 * width.astype(np.longdouble)))
+    through_dot = np.exp(-((queries**2).sum(-1)[..., None] + 4.0) / (2 * width)) * np.exp(
+        queries @ np.swapaxes(keys, 1, 2) / width
+    )
+    bound = kernel_rounding_bound(queries, keys, temperature)
+    for computed in (gaussian_kernel(queries, keys, width[:, 0, 0]), through_dot):
+        used = np.abs(computed / exact - 1).reshape(m, -1).max(axis=1).astype(float) / (bound / 2)
+        # Each evaluation is within half the bound (it covers two), and the bound is not vacuous.
+        assert used.max() <= 1 and used.max() > 1e-3
 
 
 def test_softmax_by_hand_huge_and_masked():
