@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply_map, column, custom, elasticity, solve_for, substitute
+from proofs.derivation import Derivation, apply_map, column, elasticity, solve_for, substitute
 from proofs.scaling import C, D, N
 
 r = sp.Symbol("r", positive=True)
@@ -41,7 +41,7 @@ def chinchilla_frontier() -> Derivation:
             label="budget",
         )
         .then(
-            custom(r"read off the compute a model of $N$ parameters costs", lambda eq: eq.rhs),
+            solve_for(C, why=r"the compute a model of $N$ parameters costs"),
             6 * r * N**2,
             label="C_of_N",
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply_map, column, custom, differentiate, solve_for, substitute
+from proofs.derivation import Derivation, apply_map, column, differentiate, solve_for, substitute
 from proofs.scaling import A, B, D, N, alpha, beta
 
 SARDANA = "Sardana, Portes, Doubov, Frankle 2023, Beyond Chinchilla-Optimal: Accounting for Inference in Language Model Scaling Laws"
@@ -98,10 +98,9 @@ def inference_optimal_allocation() -> Derivation:
             label="N_of_D",
         )
         .then(
-            custom(
-                r"on the fixed-loss surface ($\partial_\lambda = 0$) drop the constraint term: subtract "
-                r"$\lambda\, \partial_\lambda$",
-                lambda lagrangian: lagrangian - lambda_ * sp.diff(lagrangian, lambda_),
+            substitute(
+                {R: A * N**-alpha + B * D**-beta},
+                why=r"on the fixed-loss surface ($\partial_\lambda = 0$) the constraint term vanishes",
             ),
             LIFETIME_COST,
             on="start",
@@ -132,19 +131,19 @@ def inference_optimal_allocation() -> Derivation:
             note=r"$h$ rises from $-\infty$ ($D \to 0$) to $\alpha R > 0$ ($D \to \infty$): exactly one root $D^*$",
         )
         .then(
-            custom(
-                r"implicit differentiation: $dD^*/dD_{\mathrm{inf}} = -\partial_{D_{\mathrm{inf}}} h / \partial_D h$",
-                lambda h: -sp.diff(h, D_inf) / sp.diff(h, D),
-            ),
-            B * beta * D ** (-beta - 1) / 3 / ((alpha + beta) * beta * B * D ** (-beta - 1) + beta * (beta + 1) * B * D_inf * D ** (-beta - 2) / 3),
+            differentiate(D_inf),
+            -beta * B * D ** (-beta - 1) / 3,
             on="h",
+            note=r"$\partial h / \partial D_{\mathrm{inf}}$",
         )
         .then(
             apply_map(lambda z: sp.sign(z), why="take the sign"),
-            1,
+            -1,
             note=(
-                r"more inference, more tokens; at the fixed loss $N$ then falls ($A N^{-\alpha} = R - B D^{-\beta}$ "
-                r"shrinks): smaller models trained longer than Chinchilla-optimal"
+                r"$h$ falls as $D_{\mathrm{inf}}$ grows and rises with $D$, so by the implicit function theorem "
+                r"$dD^*/dD_{\mathrm{inf}} = -\partial_{D_{\mathrm{inf}}} h / \partial_D h > 0$: more inference, more "
+                r"tokens; at the fixed loss $N$ then falls ($A N^{-\alpha} = R - B D^{-\beta}$ shrinks): smaller models "
+                r"trained longer than Chinchilla-optimal"
             ),
         )
         .then(

@@ -15,7 +15,6 @@ from proofs.derivation import (
     Derivation,
     apply_map,
     column,
-    custom,
     differentiate,
     elasticity,
     limit,
@@ -163,7 +162,11 @@ def kaplan_allocation() -> Derivation:
             label="L_opt",
         )
         .then(
-            custom(r"the compute exponent $-d \ln L_{\mathrm{opt}} / d \ln C$", lambda l: -C * sp.diff(l, C) / l),
+            elasticity(C, why=r"how $L_{\mathrm{opt}}$ scales with compute"),
+            -alpha_N * alpha_D / (alpha_N + alpha_D),
+        )
+        .then(
+            apply_map(lambda elasticity_C: -elasticity_C, why=r"the compute exponent $\alpha_C$ is minus the elasticity"),
             alpha_N * alpha_D / (alpha_N + alpha_D),
             note=r"$\alpha_C$ implied by the joint form: $L_{\mathrm{opt}} \propto C^{-\alpha_N\alpha_D/(\alpha_N+\alpha_D)}$",
             label="alpha_C_joint",
