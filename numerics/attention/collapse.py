@@ -1,28 +1,33 @@
-"""Independent computations for rank collapse in pure attention (numpy / scipy / matplotlib; no closed forms).
+"""Independent computations for rank collapse in attention (numpy / scipy / matplotlib; no closed forms).
 
 * The residual ``res(X) = X - 1 x^T`` of Dong, Cordonnier and Loukas 2021 (ICML; arXiv:2103.03404,
   section 2), ``x`` minimising the composite norm ``||M||_(1,inf) = sqrt(||M||_1 ||M||_inf)``
   (``||.||_1``: largest absolute column sum, ``||.||_inf``: largest absolute row sum), found by
-  linear programming (:func:`residual`); single-head self-attention (:func:`self_attention`)
-  and the constants ``gamma, beta`` of the single-layer bound computed from the weights
-  (:func:`collapse_constants`).
+  linear programming (:func:`residual`).
+* Single-head self-attention with ``scipy.special.softmax`` (:func:`self_attention`), a stack of
+  it evaluated without cancellation (:func:`centred_attention_stack`) and the measured residual
+  after the stack (:func:`residual_after_stack`): the rank-collapse oracle.
+* What the bound is evaluated with: the residual of tokens symmetric about their mean
+  (:func:`symmetric_residual_norm`), the weights' constant ``beta`` (:func:`weight_constant`),
+  both with ``numpy.linalg.norm``; ``gamma`` and the logit perturbation of one layer
+  (:func:`collapse_constants`, for the worked example).
 * The 50-layer experiment of task 2.3 (seed 003): singular values of the token matrix of a
-  pure attention stack and of the same stack with skip connections
-  (:class:`StackConfig`, :func:`attention_stack_singular_values`, :func:`singular_value_figure`).
-* Exercise 1.7 (seed 003): the largest rate ``lambda`` for which the bound ``C e^(-lambda l)``
-  keeps a fraction of its layer-0 value, by root finding on the bound itself
-  (:func:`largest_rate_keeping`).
+  pure attention stack and of the same stack with skip connections, at several scales of the
+  value weights (:class:`StackConfig`, :func:`attention_stack_singular_values`,
+  :func:`singular_value_figure`).
+* Exercise 1.7 (seed 003): the largest rate ``lambda`` at which a network whose residual follows
+  ``C e^(-lambda l)`` keeps a fraction of its norm or of its token variance, by running that
+  network and bisecting (:func:`largest_rate_keeping`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.optimize import elementwise, linprog
+from scipy.optimize import linprog
 from scipy.sparse import coo_matrix
-
-from numerics.attention.kernels import attention_weights, scaled_dot_product_attention
+from scipy.special import softmax
 
 UNIT_ROUNDOFF = np.finfo(float).eps / 2
 TIE_BREAK = 1e-7
@@ -156,7 +161,7 @@ def _scaled_residual(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return norms, np.array([vertex[0] for vertex in best])
 
 
-# --- self-attention and the constants of the bound --------------------------------------------
+# --- self-attention and its stack (the oracle) ---------------------------------------------------
 
 
 def _finite_batch(function: str, name: str, value, ndim: int) -> np.ndarray:
@@ -169,14 +174,16 @@ def _finite_batch(function: str, name: str, value, ndim: int) -> np.ndarray:
     return array
 
 
-def _attention_inputs(function: str, X, W_Q, W_K, W_V, d_qk):
-    """The checked batch ``(X, W_Q, W_K, W_V, d_qk)``: shapes ``(N, n, d)``, ``(N, d, k)`` twice, ``(N, d, d)``, ``d_qk > 0``."""
+def _attention_inputs(function: str, X, W_Q, W_K, W_V, d_qk, stacked: bool = False):
+    """The checked batch ``(X, W_Q, W_K, W_V, d_qk)``: ``X`` is ``(N, n, d)``; ``W_Q, W_K`` are ``(N, [L,] d, k)``,
+    ``W_V`` is ``(N, [L,] d, d)`` (``L`` layers when ``stacked``); ``d_qk > 0``, a scalar or one per instance."""
     X = _finite_batch(function, "X", X, 3)
-    W_Q, W_K, W_V = (_finite_batch(function, name, w, 3) for name, w in (("W_Q", W_Q), ("W_K", W_K), ("W_V", W_V)))
-    if W_Q.shape != W_K.shape or W_Q.shape[:2] != X.shape[:1] + X.shape[2:]:
-        raise ValueError(f"{function}: W_Q {W_Q.shape} and W_K {W_K.shape} must both be (N, d, k) for X {X.shape}")
-    if W_V.shape != X.shape[:1] + (X.shape[2], X.shape[2]):
-        raise ValueError(f"{function}: W_V must be (N, d, d) for X {X.shape}, got {W_V.shape}")
+    ndim = 4 if stacked else 3
+    W_Q, W_K, W_V = (_finite_batch(function, name, w, ndim) for name, w in (("W_Q", W_Q), ("W_K", W_K), ("W_V", W_V)))
+    if W_Q.shape != W_K.shape or W_Q.shape[0] != X.shape[0] or W_Q.shape[-2] != X.shape[2]:
+        raise ValueError(f"{function}: W_Q {W_Q.shape} and W_K {W_K.shape} must both be (N, {'L, ' if stacked else ''}d, k) for X {X.shape}")
+    if W_V.shape != W_Q.shape[:-2] + (X.shape[2], X.shape[2]):
+        raise ValueError(f"{function}: W_V must be (N, {'L, ' if stacked else ''}d, d) for X {X.shape}, got {W_V.shape}")
     d_qk = np.broadcast_to(np.asarray(d_qk, dtype=float).reshape(-1), (len(X),)) if np.size(d_qk) in (1, len(X)) else None
     if d_qk is None or not np.all(np.isfinite(d_qk) & (d_qk > 0)):
         raise ValueError(f"{function}: d_qk must be positive and finite, a scalar or one per instance")
@@ -184,22 +191,102 @@ def _attention_inputs(function: str, X, W_Q, W_K, W_V, d_qk):
 
 
 def self_attention(X, W_Q, W_K, W_V, d_qk) -> np.ndarray:
-    """``SA(X) = softmax(X W_Q W_K^T X^T / sqrt(d_qk)) X W_V`` (row softmax, no skip, no bias), batched.
+    """``SA(X) = softmax(X W_Q (X W_K)^T / sqrt(d_qk)) X W_V`` (row softmax, no skip, no bias), batched.
 
     ``X`` is ``(N, n, d)``, ``W_Q, W_K`` are ``(N, d, k)`` (``k`` is ``d_qk`` or larger, with the
     columns past ``d_qk`` zero), ``W_V`` is ``(N, d, d)``, and ``d_qk`` (scalar or ``(N,)``) is the
-    scale (Dong et al. 2021, section 2). The attention itself is
-    :func:`numerics.attention.kernels.scaled_dot_product_attention`, which divides by
-    ``sqrt(k)``; the queries are multiplied by ``sqrt(k / d_qk)`` so that the scale is ``sqrt(d_qk)``.
+    scale (Dong et al. 2021, section 2). The softmax is ``scipy.special.softmax``.
     Raises ``ValueError`` naming the argument for a wrong shape, a non-finite entry or ``d_qk <= 0``.
     """
     X, W_Q, W_K, W_V, d_qk = _attention_inputs("self_attention", X, W_Q, W_K, W_V, d_qk)
-    rescale = np.sqrt(W_Q.shape[-1] / d_qk)[:, None, None]
-    return scaled_dot_product_attention(X @ W_Q * rescale, X @ W_K, X @ W_V)
+    logits = (X @ W_Q) @ np.swapaxes(X @ W_K, -1, -2) / np.sqrt(d_qk)[:, None, None]
+    return softmax(logits, axis=-1) @ (X @ W_V)
+
+
+def centred_attention_stack(X, W_Q, W_K, W_V, d_qk, layers) -> np.ndarray:
+    """``D^(L) = X^(L) - 1 m^(L)T``: the stack's output less a common row, computed without cancellation.
+
+    ``X^(l) = SA_l(X^(l-1))`` (pure attention, no skip connection, no MLP); instance ``i`` runs its
+    first ``layers[i]`` layers, the weights holding one slot per layer (``W_Q, W_K``:
+    ``(N, L_max, d, k)``, ``W_V``: ``(N, L_max, d, d)``). Tokens that have collapsed to within
+    ``1e-16`` of each other cannot be told apart once formed (the common part dominates every
+    entry), so the layer is carried out on ``X = 1 m^T + D`` with ``m`` and ``D`` kept apart. With
+    ``W = W_Q W_K^T / sqrt(d_qk)``, the logits are ``u_j + E_ij`` up to terms constant along a row
+    (``u_j = m^T W d_j``, ``E = D W D^T``), ``P = softmax(u + E)`` row-wise, and
+    ``P X W_V = 1 m^T W_V + P D W_V``. Writing ``pi = softmax(u)``,
+    ``P D = 1 pi^T D + (P - 1 pi^T) D``; the first term joins the common row,
+    ``m <- (m + D^T pi)^T W_V``, and the second is the new deviation, ``D <- (P - 1 pi^T) D W_V``, with
+    ``P_ij - pi_j = pi_j sum_k pi_k e^(E_ik) expm1(E_ij - E_ik) / sum_k pi_k e^(E_ik)`` (the same
+    number as ``softmax(u + E)_ij - pi_j``, formed from the small ``E`` differences rather than
+    from two nearly equal softmax values). Every factor is formed to a few ulps of itself, so
+    ``D`` keeps its relative accuracy at any depth (down to float64's smallest normal numbers).
+    The rows of ``X^(L)`` are ``m^(L) + D^(L)``, and ``res(X^(L)) = res(D^(L))``.
+    Raises ``ValueError`` for a wrong shape, a non-finite entry, ``d_qk <= 0`` or a number of
+    layers outside ``1 .. L_max``.
+    """
+    X, W_Q, W_K, W_V, d_qk = _attention_inputs("centred_attention_stack", X, W_Q, W_K, W_V, d_qk, stacked=True)
+    layers = np.broadcast_to(np.asarray(layers), (len(X),))
+    if not np.all((layers >= 1) & (layers <= W_Q.shape[1])):
+        raise ValueError(f"centred_attention_stack: layers must lie in 1..{W_Q.shape[1]} (the weights' layer slots)")
+    m = X.mean(axis=1)
+    D = X - m[:, None, :]
+    for layer in range(int(layers.max())):
+        W = W_Q[:, layer] @ np.swapaxes(W_K[:, layer], -1, -2) / np.sqrt(d_qk)[:, None, None]
+        E = D @ W @ np.swapaxes(D, -1, -2)
+        pi = softmax(np.einsum("nk,nkl,njl->nj", m, W, D), axis=-1)
+        tilted = pi[:, None, :] * np.exp(E)  # pi_k e^(E_ik)
+        excess = (tilted[:, :, None, :] * np.expm1(E[:, :, :, None] - E[:, :, None, :])).sum(axis=-1)
+        P_less_pi = pi[:, None, :] * excess / tilted.sum(axis=-1)[:, :, None]
+        active = (layer < layers)[:, None]
+        m_next = (m + np.einsum("nj,njd->nd", pi, D))[:, None, :] @ W_V[:, layer]
+        m = np.where(active, m_next[:, 0], m)
+        D = np.where(active[:, :, None], P_less_pi @ D @ W_V[:, layer], D)
+    return D
+
+
+def residual_after_stack(X, W_Q, W_K, W_V, d_qk, layers) -> np.ndarray:
+    """``||res(X^(L))||_(1,inf)``: the stack run (:func:`centred_attention_stack`) and its residual minimised by LP (:func:`residual`).
+
+    The norm is evaluated exactly at the LP's minimiser, so rounding aside it is never below the
+    true minimum: an error of the minimisation can only make a bound check stricter.
+    """
+    return residual(centred_attention_stack(X, W_Q, W_K, W_V, d_qk, layers))[0]
+
+
+# --- what the bound is evaluated with ---------------------------------------------------------------
+
+
+def symmetric_residual_norm(X) -> np.ndarray:
+    """``||res(X)||_(1,inf)`` for tokens symmetric about their mean ``c`` (rows ``c +- r_i``, and ``c`` itself if ``n`` is odd).
+
+    For such tokens ``x = c`` is a minimiser, so no optimisation is needed: every column of
+    ``X - 1 x^T`` has its absolute sum minimised at the column's median, which is ``c``; and each
+    pair of rows has ``sum |r - y| + sum |-r - y| >= 2 sum |r|`` (triangle inequality, ``y = x - c``),
+    so the largest row sum is smallest at ``y = 0`` (a centre row adds ``sum |y|``, which is 0 there).
+    Both norms with ``numpy.linalg.norm`` (``ord=1``: column sums, ``ord=inf``: row sums). The
+    caller vouches for the symmetry; for other tokens this is only an upper bound.
+    """
+    X = np.asarray(X, dtype=float)
+    centred = X - X.mean(axis=1, keepdims=True)
+    return np.sqrt(np.linalg.norm(centred, 1, axis=(-2, -1)) * np.linalg.norm(centred, np.inf, axis=(-2, -1)))
+
+
+def weight_constant(W_Q, W_K, W_V, layers) -> np.ndarray:
+    """``beta = max_l ||W_Q^(l) W_K^(l)T||_1 ||W_V^(l)||_(1,inf)`` over each instance's first ``layers`` layers.
+
+    Weights as for :func:`attention_stack` (``(N, L_max, d, k)`` and ``(N, L_max, d, d)``); the
+    norms with ``numpy.linalg.norm``.
+    """
+    W_Q, W_K, W_V = (np.asarray(w, dtype=float) for w in (W_Q, W_K, W_V))
+    W_QK = W_Q @ np.swapaxes(W_K, -1, -2)
+    value = np.sqrt(np.linalg.norm(W_V, 1, axis=(-2, -1)) * np.linalg.norm(W_V, np.inf, axis=(-2, -1)))
+    products = np.linalg.norm(W_QK, 1, axis=(-2, -1)) * value
+    used = np.arange(W_Q.shape[1])[None, :] < np.asarray(layers).reshape(-1, 1)
+    return np.where(used, products, 0.0).max(axis=1)
 
 
 def collapse_constants(X, x, W_Q, W_K, W_V, d_qk) -> dict[str, np.ndarray]:
-    """``gamma``, ``beta`` and the logit perturbation size ``eps`` of the single-layer bound, per instance.
+    """``gamma``, ``beta`` and the logit perturbation size ``eps`` of one layer's bound, per instance.
 
     With ``R = X - 1 x^T`` and ``W_QK = W_Q W_K^T``, the logits are ``1 r^T + E`` up to terms
     constant along each row (which softmax ignores): ``r = R W_QK^T x / sqrt(d_qk)`` and
@@ -220,12 +307,9 @@ def collapse_constants(X, x, W_Q, W_K, W_V, d_qk) -> dict[str, np.ndarray]:
     scale = np.sqrt(d_qk)
     W_QK = W_Q @ np.swapaxes(W_K, -1, -2)
     R = X - x[:, None, :]
-    r = np.einsum("nik,nlk,nl->ni", R, W_QK, x) / scale[:, None]
-    # pi = softmax(r): the attention weights of the scores r (one query of score 1 against keys r * sqrt(1)).
-    pi = attention_weights(np.ones((len(X), 1, 1)), r[:, :, None])[:, 0, :]
-    n = X.shape[1]
+    pi = softmax(np.einsum("nik,nlk,nl->ni", R, W_QK, x) / scale[:, None], axis=-1)
     return {
-        "gamma": np.sqrt(n * pi.max(axis=-1)),
+        "gamma": np.sqrt(X.shape[1] * pi.max(axis=-1)),
         "beta": column_norm(W_QK) * composite_norm(W_V),
         "eps": composite_norm(R) ** 2 * column_norm(W_QK) / scale,
     }
@@ -239,8 +323,8 @@ class StackConfig:
     """A stack of random single-head attention layers (task 2.3 of seed 003).
 
     Weights are Gaussian with variance ``1/d_model`` (``W_Q, W_K``: ``d_model x d_qk``, ``W_V``:
-    ``d_model x d_model``), drawn afresh for every layer from ``seed``; the input tokens are
-    standard Gaussian. ``depths`` are the layers whose singular values are recorded.
+    ``d_model x d_model``, times ``value_scale``), drawn afresh for every layer from ``seed``; the
+    input tokens are standard Gaussian. ``depths`` are the layers the handout's spectra show.
     """
 
     n_tokens: int = 32
@@ -249,6 +333,7 @@ class StackConfig:
     layers: int = 50
     depths: tuple[int, ...] = (1, 10, 25, 50)
     seed: int = 0
+    value_scale: float = 1.0
 
     def __post_init__(self):
         for name in ("n_tokens", "d_model", "d_qk", "layers"):
@@ -256,15 +341,17 @@ class StackConfig:
                 raise ValueError(f"StackConfig: {name} must be a positive integer, got {getattr(self, name)!r}")
         if not self.depths or any(not 1 <= depth <= self.layers for depth in self.depths):
             raise ValueError(f"StackConfig: depths must lie in 1..layers={self.layers}, got {self.depths!r}")
+        if not (np.isfinite(self.value_scale) and self.value_scale > 0):
+            raise ValueError(f"StackConfig: value_scale must be positive and finite, got {self.value_scale!r}")
 
 
 def attention_stack_singular_values(config: StackConfig) -> dict[str, np.ndarray]:
-    """Singular values of the tokens after each recorded depth: ``{"pure": (depths, k), "skip": (depths, k)}``.
+    """Singular values of the tokens after every layer: ``{"pure": (layers, k), "skip": (layers, k)}``.
 
     ``pure``: ``X <- SA_l(X)``; ``skip``: ``X <- X + SA_l(X)``, with the same weights and input.
     Each row is divided by its largest singular value (the skip stack's scale grows with depth;
     rank is about the ratios), so a collapsed stack shows one value 1 and the rest at the
-    float64 floor. ``k = min(n_tokens, d_model)``.
+    float64 floor. ``k = min(n_tokens, d_model)``; row ``l - 1`` is after layer ``l``.
     """
     rng = np.random.default_rng(config.seed)
     X = rng.standard_normal((1, config.n_tokens, config.d_model))
@@ -275,59 +362,92 @@ def attention_stack_singular_values(config: StackConfig) -> dict[str, np.ndarray
     ]
     recorded = {"pure": [], "skip": []}
     pure, skip = X, X
-    for depth, (W_Q, W_K, W_V) in enumerate(weights, start=1):
+    for W_Q, W_K, W_V in weights:
+        W_V = config.value_scale * W_V
         pure = self_attention(pure, W_Q, W_K, W_V, config.d_qk)
         skip = skip + self_attention(skip, W_Q, W_K, W_V, config.d_qk)
-        if depth in config.depths:
-            for name, tokens in (("pure", pure), ("skip", skip)):
-                values = np.linalg.svd(tokens[0], compute_uv=False)
-                recorded[name].append(values / values[0])
+        for name, tokens in (("pure", pure), ("skip", skip)):
+            values = np.linalg.svd(tokens[0], compute_uv=False)
+            recorded[name].append(values / values[0])
     return {name: np.array(rows) for name, rows in recorded.items()}
 
 
+SKIP_VALUE_SCALES = (1.0, 0.3, 0.1)
+"""Scales of the value weights at which the handout compares the skip stack with the pure one."""
+
+
 def singular_value_figure(config: StackConfig) -> "Figure":
-    """Two panels (pure attention, with skip connections): normalised singular values at each recorded depth, log scale."""
+    """Two panels: the pure stack's normalised singular values at ``config.depths`` (task 2.3), and
+    ``sigma_2 / sigma_1`` after every layer for the pure stack and the skip stack at each of
+    :data:`SKIP_VALUE_SCALES` times the value weights (log scale)."""
     from matplotlib.figure import Figure  # imported here: listing theorems must stay fast
 
-    spectra = attention_stack_singular_values(config)
     figure = Figure(figsize=(7.0, 3.0))
-    axes = figure.subplots(1, 2, sharey=True)
+    spectra_axis, ratio_axis = figure.subplots(1, 2)
     floor = np.finfo(float).eps / 10
-    titles = {"pure": "pure attention (no skip)", "skip": "with skip connections"}
-    for axis, name in zip(axes, ("pure", "skip")):
-        for depth, values in zip(config.depths, spectra[name]):
-            axis.semilogy(np.arange(1, len(values) + 1), np.maximum(values, floor), marker=".", label=f"layer {depth}")
-        axis.set_title(titles[name], fontsize=9)
-        axis.set_xlabel("index $i$")
-    axes[0].set_ylabel(r"$\sigma_i / \sigma_1$")
-    axes[1].legend(fontsize=7)
+    pure = attention_stack_singular_values(config)["pure"]
+    for depth in config.depths:
+        values = pure[depth - 1]
+        spectra_axis.semilogy(np.arange(1, len(values) + 1), np.maximum(values, floor), marker=".", label=f"layer {depth}")
+    spectra_axis.set_title("pure attention (no skip)", fontsize=9)
+    spectra_axis.set_xlabel("index $i$")
+    spectra_axis.set_ylabel(r"$\sigma_i / \sigma_1$")
+    spectra_axis.legend(fontsize=7)
+    depth = np.arange(1, config.layers + 1)
+    ratio_axis.semilogy(depth, np.maximum(pure[:, 1], floor), color="k", label="pure")
+    for scale in SKIP_VALUE_SCALES:
+        skip = attention_stack_singular_values(replace(config, value_scale=scale))["skip"]
+        ratio_axis.semilogy(depth, np.maximum(skip[:, 1], floor), label=f"skip, $W_V \\times {scale:g}$")
+    ratio_axis.set_title(r"$\sigma_2 / \sigma_1$ by depth", fontsize=9)
+    ratio_axis.set_xlabel("layer")
+    ratio_axis.legend(fontsize=7)
     figure.tight_layout()
     return figure
 
 
-# --- exercise 1.7: the rate that keeps a fraction of the bound ----------------------------------
+# --- exercise 1.7: the rate that keeps a fraction -------------------------------------------------
+
+RATE_TOKENS, RATE_FEATURES = 4, 3
+"""The size of the simulated network's token matrix (the rate does not depend on it)."""
 
 
-def _kept_share_gap(rate, layers, fraction, C, power):
-    """``(C e^(-rate L))^p / (C e^0)^p - f``: the bound at layer ``L`` against its layer-0 value, minus ``f``."""
-    return (C * np.exp(-rate * layers)) ** power / (C * np.exp(-rate * 0.0)) ** power - fraction
+def _extremal_network_share(rate, layers, start, limit, power):
+    """Run ``H <- 1 v^T + e^(-rate) (H - 1 v^T)`` for ``layers`` layers and return the kept share.
+
+    The share is the token variance (summed over features) after the layers over the variance
+    at layer 0, to the power ``power / 2``: ``power = 1`` reads the kept quantity as the norm of
+    ``H - 1 v^T``, ``power = 2`` as its square, the variance itself.
+    """
+    H = start.copy()
+    for layer in range(int(np.max(layers))):
+        H = np.where((layer < layers)[:, None, None], limit + np.exp(-rate)[:, None, None] * (H - limit), H)
+    variance = H.var(axis=1).sum(axis=-1) / start.var(axis=1).sum(axis=-1)
+    return variance ** (power / 2)
 
 
-def largest_rate_keeping(layers, fraction, C, power) -> tuple[np.ndarray, np.ndarray]:
-    """The largest ``lambda`` whose bound ``C e^(-lambda l)`` (to the ``power``) keeps ``fraction`` of its layer-0 value at ``l = layers``.
+def largest_rate_keeping(layers, fraction, C, power, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The largest ``lambda`` at which a network whose residual norm is exactly ``C e^(-lambda l)`` keeps ``fraction``.
 
-    Returns ``(lambda, accuracy)`` per instance. The share kept decreases in ``lambda``, so the
-    answer is the root of the share minus ``fraction``, found for all instances together:
-    :func:`scipy.optimize.elementwise.bracket_root` from ``[0, 1]``, then Chandrupatla's
-    :func:`~scipy.optimize.elementwise.find_root` down to a few ulps. ``accuracy`` is the final
-    bracket plus the band where rounding of the share (16 ulps of values below 1) can flip its
-    sign: ``16 u / |d share / d lambda|`` with ``|d share / d lambda| = p L f`` at the root.
-    Raises ``ValueError`` naming the argument unless ``layers > 0``, ``0 < fraction < 1``, ``C > 0``
-    and ``power > 0``, all finite.
+    The network attains the bound of exercise 1.7 with equality: its tokens ``H^(0) = 1 v^T + D``
+    (``D`` Gaussian with zero token mean, scaled to ``||D||_F = C``; ``v`` Gaussian of norm ``C``,
+    both from ``rng``) move towards ``1 v^T`` by ``H <- 1 v^T + e^(-lambda) (H - 1 v^T)`` in every
+    layer. The kept share after ``layers`` layers is measured from the tokens (their variance
+    about their mean ``v``, to the power ``power/2``: the norm for ``power = 1``, the variance for
+    ``power = 2``), and ``lambda`` is found by bisection on ``share >= fraction`` (the share falls
+    as ``lambda`` grows), all instances at once: the upper end doubled from 1 until the share
+    falls below the fraction, then halved until the bracket is two adjacent floats.
+
+    Returns ``(lambda, accuracy)`` per instance. ``accuracy`` is the final bracket plus the
+    rounding band: each layer's update rounds the deviation by at most ``u (3 ||D|| + sqrt(n) ||v||)``
+    in norm, so near the answer (``||D_L|| = f^(1/p) C``) the share is off by at most a relative
+    ``p (L (3 + sqrt(n) / f^(1/p)) + n d) u`` and ``lambda`` by that over ``p L`` (the share's
+    relative slope). Raises ``ValueError`` naming the argument unless ``layers >= 1`` (an integer),
+    ``0 < fraction < 1``, ``C > 0`` and ``power > 0``, all finite.
     """
     layers, fraction, C = (np.asarray(v, dtype=float) for v in (layers, fraction, C))
+    layers, fraction, C = np.broadcast_arrays(layers, fraction, C)
     for name, value, valid in (
-        ("layers", layers, layers > 0),
+        ("layers", layers, (layers >= 1) & (layers == np.round(layers))),
         ("fraction", fraction, (fraction > 0) & (fraction < 1)),
         ("C", C, C > 0),
     ):
@@ -335,18 +455,23 @@ def largest_rate_keeping(layers, fraction, C, power) -> tuple[np.ndarray, np.nda
             raise ValueError(f"largest_rate_keeping: {name} must be {'in (0, 1)' if name == 'fraction' else 'positive'} and finite")
     if not (np.isfinite(power) and power > 0):
         raise ValueError(f"largest_rate_keeping: power must be positive and finite, got {power!r}")
-    arguments = (layers, fraction, C, float(power))
-    start = np.zeros_like(fraction)
-    bracket = elementwise.bracket_root(_kept_share_gap, start, start + 1, xmin=0.0, args=arguments)
-    if not np.all(bracket.success):
-        raise ArithmeticError("largest_rate_keeping: no sign change of the kept share was found")
-    root = elementwise.find_root(
-        _kept_share_gap,
-        bracket.bracket,
-        args=arguments,
-        tolerances={"xatol": 0.0, "xrtol": 4 * np.finfo(float).eps, "fatol": 0.0, "frtol": 0.0},
-    )
-    if not np.all(root.success):
-        raise ArithmeticError("largest_rate_keeping: the root finder did not converge")
-    width = np.where(root.f_x == 0, 0.0, root.bracket[1] - root.bracket[0])
-    return root.x, width + 16 * UNIT_ROUNDOFF / (power * layers * fraction)
+    n = len(fraction)
+    D = rng.standard_normal((n, RATE_TOKENS, RATE_FEATURES))
+    D -= D.mean(axis=1, keepdims=True)
+    D *= (C / np.linalg.norm(D, axis=(1, 2)))[:, None, None]
+    v = rng.standard_normal((n, 1, RATE_FEATURES))
+    v *= (C / np.linalg.norm(v, axis=(1, 2)))[:, None, None]
+    start = v + D
+
+    def keeps(rate):
+        return _extremal_network_share(rate, layers, start, v, power) >= fraction
+
+    low, high = np.zeros(n), np.ones(n)
+    while not np.all(unkept := ~keeps(high)):
+        high = np.where(unkept, high, 2 * high)
+    while np.any(open_ := np.nextafter(low, high) < high):
+        middle = np.where(open_, low + (high - low) / 2, low)
+        kept = keeps(middle)
+        low, high = np.where(open_ & kept, middle, low), np.where(open_ & ~kept, middle, high)
+    band = power * (layers * (3 + np.sqrt(RATE_TOKENS) / fraction ** (1 / power)) + RATE_TOKENS * RATE_FEATURES) * UNIT_ROUNDOFF
+    return low, (high - low) + band / (power * layers)

@@ -60,11 +60,11 @@ ROW_COLUMN_SUMS = (
     r"$\delta \sum_j \pi_j = \delta$, every column sum at most $n \delta \max_j \pi_j$"
 )
 SOFTMAX_PERTURBATION = (
-    r"the logits are $\mathbf{1} r^\top + E$ up to row constants, $E = R W_{QK} R^\top / \sqrt{d_{qk}}$, and "
-    r"$|E_{ij}| \le \|R_j\|_1 \max_l \sum_k |R_{ik}| |(W_{QK})_{kl}| / \sqrt{d_{qk}} \le "
-    r"\|R\|_\infty \max_{ik} |R_{ik}| \|W_{QK}\|_1 / \sqrt{d_{qk}} \le "
-    r"\|R\|_\infty \|R\|_1 \|W_{QK}\|_1 / \sqrt{d_{qk}} = \epsilon$; so "
-    r"$P_{ij} / \pi_j = e^{E_{ij}} / \sum_k \pi_k e^{E_{ik}} \in [e^{-2\epsilon}, e^{2\epsilon}]$ and "
+    r"the logits are $\mathbf{1} r^\top + E$ up to row constants, with $E = R W_{QK} R^\top / \sqrt{d_{qk}}$. "
+    r"Each entry has $|E_{ij}| \le \|R_j\|_1 \max_l \sum_k |R_{ik}|\, |(W_{QK})_{kl}| / \sqrt{d_{qk}}$, "
+    r"at most $\|R\|_\infty \max_{ik} |R_{ik}|\, \|W_{QK}\|_1 / \sqrt{d_{qk}}$, "
+    r"at most $\|R\|_\infty \|R\|_1 \|W_{QK}\|_1 / \sqrt{d_{qk}} = \epsilon$. So "
+    r"$P_{ij} / \pi_j = e^{E_{ij}} / \sum_k \pi_k e^{E_{ik}}$ lies in $[e^{-2\epsilon}, e^{2\epsilon}]$ and "
     r"$|P_{ij} - \pi_j| \le (e^{2\epsilon} - 1) \pi_j$"
 )
 
@@ -114,10 +114,12 @@ def single_layer_bound() -> Derivation:
         .then(
             given(r"norm chain: $\rho \le \sqrt{p_1 p_\infty}\, r\, v$", NORM_CHAIN),
             sp.sqrt(p_1 * p_inf) * res_norm * v_norm,
+            relation="<=",
         )
         .then(
             given(r"row and column sums: $p_\infty \le \delta$, $p_1 \le n \delta \pi_{\max}$", ROW_COLUMN_SUMS),
             sp.sqrt(n_tokens * pi_max * delta**2) * res_norm * v_norm,
+            relation="<=",
         )
         .then(
             substitute({pi_max: gamma**2 / n_tokens}, text=r"$\gamma = \sqrt{n \pi_{\max}}$"),
@@ -126,6 +128,7 @@ def single_layer_bound() -> Derivation:
         .then(
             given(r"softmax perturbation: $\delta \le e^{2\epsilon} - 1$", SOFTMAX_PERTURBATION),
             (sp.exp(2 * epsilon) - 1) * gamma * res_norm * v_norm,
+            relation="<=",
         )
         .then(
             custom(
@@ -133,6 +136,7 @@ def single_layer_bound() -> Derivation:
                 _linear_bound_of_the_exponential,
             ),
             4 * epsilon * gamma * res_norm * v_norm,
+            relation="<=",
         )
         .then(
             substitute({epsilon: res_norm**2 * w_norm / sp.sqrt(d_qk)}, text=r"$\epsilon = r^2 \|W_{QK}\|_1 / \sqrt{d_{qk}}$"),
@@ -155,21 +159,30 @@ SINGLE_LAYER = (
     r"$a = 4 \gamma \beta / \sqrt{d_{qk}}$, for $\epsilon \le 0.628$ (the lemma: its three norm inequalities "
     r"are given steps with their argument, the rest is proved)"
 )
-SAME_CONSTANTS = r"every layer has the same constant $a$ (or $a$ bounds all of them)"
+SAME_CONSTANTS = (
+    r"one constant bounds every layer's: $\beta \ge \|W_{QK}^{(\ell)}\|_1 \|W_V^{(\ell)}\|_{1,\infty}$ and "
+    r"$\gamma \ge \gamma_\ell$ for $\ell = 1, \dots, L$, and $\epsilon_\ell \le 0.628$ at every layer "
+    r"(when $a r_0^2 \le 1$ the residual never grows, so $\epsilon_\ell \le \epsilon_0$ if the $W_{QK}^{(\ell)}$ "
+    r"share a norm)"
+)
+MONOTONE_MAP = (
+    r"$r \mapsto a r^3$ increases, so a bound on $r_\ell$ gives a bound on $r_{\ell + 1}$: the $L$-layer "
+    r"bound is the map iterated $L$ times from $r_0 = \|\mathrm{res}(X)\|_{1,\infty}$"
+)
 
 
 def residual_bound_over_depth() -> Derivation:
-    """``r_L <= a^((3^L - 1)/2) r_0^(3^L)`` from ``r_(l+1) <= a r_l^3``, and the single layer ``4 gamma beta r^3 / sqrt(d_qk)``.
+    """``r_L <= (4 gamma beta / sqrt(d_qk))^((3^L - 1)/2) r_0^(3^L)``: the single-layer bound iterated over ``L`` layers.
 
-    The start is the single-layer bound of Dong et al. 2021 (their Lemma for one head, the
-    step of the proof of Theorem 2.2) with ``a = 4 gamma beta / sqrt(d_qk)``, derived in the lemma
-    :func:`single_layer_bound` (checked first; its steps count in the evidence). In logarithms
-    ``s_l = ln r_l`` it is the linear recurrence ``s_(l+1) <= 3 s_l + ln a``; the bound follows
-    the equality case, whose solution (rsolve) is ``s_L = 3^L s_0 + (3^L - 1)/2 ln a``
-    (a larger ``s_l`` only raises the next bound, so the inequality carries through).
-    Labelled results: ``log_step``, ``unrolled``, ``L_layer`` (the bound in ``a``),
-    ``bound`` (in ``gamma, beta, d_qk``); the closed form is the single layer ``L = 1``:
-    ``4 gamma beta r^3 / sqrt(d_qk)``, in the symbols the checker passes by name.
+    The start is the single-layer bound ``a r^3`` of Dong et al. 2021 (the step of the proof of
+    their Theorem 2.2) with ``a = 4 gamma beta / sqrt(d_qk)``, derived in the lemma
+    :func:`single_layer_bound` (checked first; its steps count in the evidence). Iterating the
+    increasing map ``r -> a r^3`` ``L`` times bounds ``r_L`` (:data:`MONOTONE_MAP`). In
+    logarithms ``s = ln r`` the map is affine, ``s -> ln a + 3 s``; its ``L``-th iterate from
+    ``s_0`` (rsolve) is ``3^L s_0 + (3^L - 1)/2 ln a``; exponentiating gives the bound.
+    Labelled results: ``log_step``, ``unrolled``, ``L_layer`` (the bound in ``a``); the closed
+    form is the bound in ``gamma, beta, d_qk, r`` (``r_0``) and ``L``, the symbols the checker
+    passes by name.
     """
     return (
         Derivation(
@@ -179,43 +192,33 @@ def residual_bound_over_depth() -> Derivation:
                 r"the single-layer bound $\|\mathrm{res}(SA(X))\| \le a\, r^3$, $r = \|\mathrm{res}(X)\|_{1,\infty}$ "
                 r"(the lemma, with $a = 4 \gamma \beta / \sqrt{d_{qk}}$)"
             ),
-            assumptions=(SINGLE_LAYER, SAME_CONSTANTS),
+            assumptions=(SINGLE_LAYER, SAME_CONSTANTS, MONOTONE_MAP),
             lemmas=(single_layer_bound(),),
         )
+        .then(apply_map(lambda r_next: sp.log(r_next), why="take logarithms"), sp.log(a) + 3 * sp.log(res_norm), label="log_step")
         .then(
             custom(
-                r"take logarithms, $s = \ln r$: $s_{l+1} \le \ln a + 3 s_l$",
-                lambda e: sp.expand_log(sp.log(e), force=True).subs(sp.log(res_norm), s),
-            ),
-            sp.log(a) + 3 * s,
-            label="log_step",
-        )
-        .then(
-            custom(
-                r"unroll the recurrence $s_{l+1} = 3 s_l + \ln a$ from $s_0$ (solved by rsolve) and take $l = L$",
+                r"iterate the affine map $s \mapsto \ln a + 3 s$ ($s = \ln r$) $L$ times from $s_0$ (solved by rsolve)",
                 lambda e: sp.rsolve(
-                    _log_residual(l + 1) - e.subs(s, _log_residual(l)), _log_residual(l), {_log_residual(0): s_0}
+                    _log_residual(l + 1) - e.subs(sp.log(res_norm), _log_residual(l)),
+                    _log_residual(l),
+                    {_log_residual(0): s_0},
                 ).subs(l, L),
             ),
             3**L * s_0 + (3**L - 1) / 2 * sp.log(a),
             label="unrolled",
         )
+        .then(substitute({s_0: sp.log(res_norm)}, why="start from $r_0 = r$"), 3**L * sp.log(res_norm) + (3**L - 1) / 2 * sp.log(a))
         .then(
-            custom(r"exponentiate, with $s_0 = \ln r_0$", lambda e: sp.exp(e).subs(s_0, sp.log(res_norm))),
+            apply_map(lambda s_L: sp.exp(s_L), why="exponentiate"),
             a ** ((3**L - 1) / 2) * res_norm ** (3**L),
             note=r"the $L$-layer bound: the exponent $3^L$ makes the decay doubly exponential when $a\, r_0^2 < 1$",
             label="L_layer",
         )
         .then(
-            substitute({a: 4 * gamma * beta / sp.sqrt(d_qk)}, text=r"substitute $a = 4 \gamma \beta / \sqrt{d_{qk}}$"),
+            substitute({a: 4 * gamma * beta / sp.sqrt(d_qk)}, why="the lemma's constant"),
             (4 * gamma * beta / sp.sqrt(d_qk)) ** ((3**L - 1) / 2) * res_norm ** (3**L),
             note=r"Dong et al.'s Theorem 2.2 for one head",
-            label="bound",
-        )
-        .then(
-            substitute({L: 1}, text=r"one layer, $L = 1$"),
-            4 * gamma * beta * res_norm**3 / sp.sqrt(d_qk),
-            note=r"the single-layer bound the numeric check samples",
         )
     )
 

@@ -1,7 +1,9 @@
-"""Residuals by LP, self-attention, the bound's constants, the 50-layer experiment and the exercise-1.7 root."""
+"""Residuals by LP, self-attention and its cancellation-free stack, the bound's constants, the 50-layer
+experiment with and without skip connections, and the exercise-1.7 network."""
 
 import math
 
+import mpmath
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -9,12 +11,16 @@ from matplotlib.figure import Figure
 from numerics.attention.collapse import (
     StackConfig,
     attention_stack_singular_values,
+    centred_attention_stack,
     collapse_constants,
     composite_norm,
     largest_rate_keeping,
     residual,
+    residual_after_stack,
     self_attention,
     singular_value_figure,
+    symmetric_residual_norm,
+    weight_constant,
 )
 
 
@@ -69,13 +75,18 @@ def test_constants_for_a_centred_input():
     assert c["eps"] == pytest.approx([2.0])
 
 
-def test_pure_attention_collapses_and_skip_connections_do_not():
-    config = StackConfig(n_tokens=8, d_model=8, d_qk=8, layers=10, depths=(1, 5, 10), seed=1)
-    spectra = attention_stack_singular_values(config)
-    assert spectra["pure"].shape == spectra["skip"].shape == (3, 8)
-    assert spectra["pure"][-1, 1] < 1e-12
-    assert spectra["skip"][-1, -1] > 1e-6
-    assert spectra["pure"][0, 1] > 1e-3  # not collapsed after one layer: the collapse comes with depth
+def test_pure_attention_collapses_and_skip_connections_only_slow_it_at_this_scale():
+    """Task 2.3 at seed 0: without skip connections sigma_2/sigma_1 reaches the float64 floor within four
+    layers; with them it decays exponentially (0.14, 1.9e-3, 9e-7 after 10, 25, 50 layers), and with the
+    value weights scaled by 0.1 it stays near 1."""
+    spectra = attention_stack_singular_values(StackConfig(seed=0))
+    assert spectra["pure"].shape == spectra["skip"].shape == (50, 32)
+    assert spectra["pure"][0, 1] > 0.1 and spectra["pure"][3, 1] < 1e-15
+    skip = spectra["skip"][[9, 24, 49], 1]
+    assert skip == pytest.approx([0.14, 1.9e-3, 9e-7], rel=0.05)
+    assert np.all(np.diff(np.log(skip)) / np.array([15, 25]) < -0.2)  # at least e^-0.2 per layer: exponential decay
+    small = attention_stack_singular_values(StackConfig(seed=0, value_scale=0.1))["skip"][:, 1]
+    assert small.min() > 0.9
 
 
 def test_the_experiment_is_seeded_and_draws_two_panels():
@@ -84,9 +95,10 @@ def test_the_experiment_is_seeded_and_draws_two_panels():
     assert np.array_equal(first["pure"], second["pure"]) and np.array_equal(first["skip"], second["skip"])
     figure = singular_value_figure(config)
     assert isinstance(figure, Figure) and len(figure.axes) == 2
+    assert len(figure.axes[1].lines) == 4  # pure and three value scales with skip connections
 
 
-@pytest.mark.parametrize("bad", [{"layers": 0}, {"depths": (1, 60)}, {"n_tokens": 2.5}])
+@pytest.mark.parametrize("bad", [{"layers": 0}, {"depths": (1, 60)}, {"n_tokens": 2.5}, {"value_scale": 0.0}])
 def test_bad_configurations_are_rejected(bad):
     with pytest.raises(ValueError):
         StackConfig(**bad)
@@ -98,11 +110,20 @@ def test_bad_residual_input_is_rejected():
 
 
 def test_largest_rate_by_hand():
-    rate, accuracy = largest_rate_keeping(np.array([12.0, 5.0]), np.array([0.1, 0.5]), np.array([7.0, 0.2]), 1)
+    rng = np.random.default_rng(0)
+    rate, accuracy = largest_rate_keeping(np.array([12.0, 5.0]), np.array([0.1, 0.5]), np.array([7.0, 0.2]), 1, rng)
     assert rate == pytest.approx([math.log(10) / 12, math.log(2) / 5], rel=1e-13)
-    squared, _ = largest_rate_keeping(np.array([12.0]), np.array([0.1]), np.array([1.0]), 2)
+    squared, _ = largest_rate_keeping(np.array([12.0]), np.array([0.1]), np.array([1.0]), 2, rng)
     assert squared == pytest.approx([math.log(10) / 24], rel=1e-13)
     assert np.all(accuracy < 1e-12)
+
+
+def test_largest_rate_is_the_edge_of_keeping_the_fraction():
+    # Just below the answer the simulated network keeps the fraction, just above it does not.
+    rng = np.random.default_rng(1)
+    rate, accuracy = largest_rate_keeping(np.array([12.0]), np.array([0.1]), np.array([3.0]), 1, rng)
+    kept = lambda lam: math.exp(-lam * 12)  # noqa: E731  the norm's share by hand
+    assert kept(rate[0] - 4 * accuracy[0]) >= 0.1 > kept(rate[0] + 4 * accuracy[0])
 
 
 def test_self_attention_by_hand_with_a_scale_other_than_the_width():
@@ -163,4 +184,86 @@ def test_residual_rejects_nan_naming_y():
 )
 def test_largest_rate_rejects_bad_input_naming_the_argument(arguments, name):
     with pytest.raises(ValueError, match=f"largest_rate_keeping: {name} must"):
-        largest_rate_keeping(*(np.array([v]) if i < 3 else v for i, v in enumerate(arguments)))
+        largest_rate_keeping(*(np.array([v]) if i < 3 else v for i, v in enumerate(arguments)), np.random.default_rng(0))
+
+
+def _stack_batch(rng, N=4, n=4, d=3, L=3):
+    """Tokens symmetric about a Gaussian centre and weights of moderate size (contracting)."""
+    pairs = rng.standard_normal((N, n // 2, d))
+    X = rng.standard_normal((N, 1, d)) + np.concatenate([pairs, -pairs], axis=1)
+    W_Q, W_K = (0.3 * rng.standard_normal((N, L, d, d)) for _ in range(2))
+    return {"X": X, "W_Q": W_Q, "W_K": W_K, "W_V": 0.3 * rng.standard_normal((N, L, d, d))}
+
+
+def _stack_in_300_digits(X, W_Q, W_K, W_V, d_qk, layers):
+    """The plain layer X <- softmax(X W_Q (X W_K)^T / sqrt(d_qk)) X W_V in 300-digit arithmetic, less its column means."""
+    with mpmath.workdps(300):
+        X = mpmath.matrix(X.tolist())
+        for layer in range(layers):
+            Q, K, V = (mpmath.matrix(w[layer].tolist()) for w in (W_Q, W_K, W_V))
+            S = X * Q * (X * K).T / mpmath.sqrt(d_qk)
+            P = mpmath.matrix(S.rows, S.cols)
+            for i in range(S.rows):
+                weights = [mpmath.exp(S[i, j]) for j in range(S.cols)]
+                for j in range(S.cols):
+                    P[i, j] = weights[j] / sum(weights)
+            X = P * X * V
+        means = [sum(X[i, c] for i in range(X.rows)) / X.rows for c in range(X.cols)]
+        return np.array([[float(X[i, c] - means[c]) for c in range(X.cols)] for i in range(X.rows)])
+
+
+def test_the_centred_stack_keeps_its_accuracy_where_the_plain_one_hits_the_float_floor():
+    rng = np.random.default_rng(7)
+    batch = _stack_batch(rng, L=4)
+    for layers in (1, 4):
+        D = centred_attention_stack(d_qk=2, layers=layers, **batch)
+        for i in range(len(D)):
+            exact = _stack_in_300_digits(*(batch[k][i] for k in ("X", "W_Q", "W_K", "W_V")), 2, layers)
+            centred = D[i] - D[i].mean(axis=0)
+            assert np.linalg.norm(centred - exact) <= 1e-13 * np.linalg.norm(exact)
+    assert np.all(np.abs(D) < 1e-16 * np.abs(batch["X"]).max())  # below what the plain stack can resolve
+
+
+def test_the_centred_stack_agrees_with_the_plain_layer_after_one_layer():
+    batch = _stack_batch(np.random.default_rng(8), L=1)
+    plain = self_attention(batch["X"], batch["W_Q"][:, 0], batch["W_K"][:, 0], batch["W_V"][:, 0], 5)
+    centred = centred_attention_stack(d_qk=5, layers=1, **batch)
+    assert residual(centred)[0] == pytest.approx(residual(plain)[0], rel=1e-12)
+
+
+def test_two_tokens_follow_the_recurrence_by_hand_to_six_layers():
+    # Tokens +-h e_1, W_QK = w e_1 e_1^T, W_V = g e_1 e_1^T: each layer maps h to |g| tanh(h^2 w / sqrt(d_qk)) h
+    # (rows of P are (sigma(2E), sigma(-2E)) with E = h^2 w / sqrt(d_qk)); the residual of +-h is sqrt(2) h.
+    w, g, h = 0.3, -0.8, 1.5
+    X = np.array([[[h], [-h]]])
+    W = np.full((1, 6, 1, 1), math.sqrt(w))
+    expected = h
+    for layers in range(1, 7):
+        expected = abs(g) * math.tanh(expected**2 * w) * expected
+        measured = residual_after_stack(X, W, W, np.full((1, 6, 1, 1), g), 1, layers)
+        assert measured == pytest.approx([math.sqrt(2) * expected], rel=1e-12)
+    assert expected < 1e-100
+
+
+def test_the_residual_of_symmetric_tokens_needs_no_optimisation():
+    rng = np.random.default_rng(9)
+    for n in (2, 3, 5, 6):
+        pairs = rng.standard_normal((20, n // 2, 3))
+        X = rng.standard_normal((20, 1, 3)) + np.concatenate([pairs, -pairs, np.zeros((20, n % 2, 3))], axis=1)
+        assert symmetric_residual_norm(X) == pytest.approx(residual(X)[0], rel=1e-9)
+
+
+def test_weight_constant_by_hand():
+    # Layer 0: W_QK = [[2, 0], [0, 0]] (||.||_1 = 2), W_V = [[1, 2], [0, 1]] (||.||_1 = ||.||_inf = 3): 6.
+    # Layer 1: W_QK = 3 I (3), W_V = I (1): 3. Only layer 0 counts for one layer, the larger for two.
+    W_Q = np.array([[[[2.0, 0.0], [0.0, 0.0]], [[3.0, 0.0], [0.0, 3.0]]]] * 2)
+    W_K = np.array([[np.eye(2), np.eye(2)]] * 2)
+    W_V = np.array([[[[1.0, 2.0], [0.0, 1.0]], np.eye(2)]] * 2)
+    assert weight_constant(W_Q, W_K, W_V, np.array([1, 2])) == pytest.approx([6.0, 6.0])
+    assert weight_constant(W_Q[:, ::-1], W_K[:, ::-1], W_V[:, ::-1], np.array([1, 2])) == pytest.approx([3.0, 6.0])
+
+
+def test_the_stack_rejects_a_depth_beyond_its_weights():
+    batch = _stack_batch(np.random.default_rng(10), L=2)
+    with pytest.raises(ValueError, match="layers must lie in 1..2"):
+        centred_attention_stack(d_qk=2, layers=3, **batch)

@@ -31,7 +31,13 @@ def test_the_depth_bound_and_its_single_layer_lemma_count_their_given_steps():
         "given", "given", "proved", "given", "proved", "proved", "proved"
     ]
     derivation = residual_bound_over_depth()
-    assert derivation.counts() == {"steps": 12, "proved": 9, "sampled": 0, "given": 3, "failed": 0, "custom": 4}
+    assert derivation.counts() == {"steps": 12, "proved": 9, "sampled": 0, "given": 3, "failed": 0, "custom": 2}
+
+
+def test_the_lemmas_inequalities_carry_their_relation():
+    lemma = single_layer_bound()
+    assert [step.relation for step in lemma.steps] == ["<=", "<=", "=", "<=", "<=", "=", "="]
+    assert lemma.relation == "<="
 
 
 def test_the_lemma_ends_in_the_bound_the_depth_derivation_starts_from():
@@ -74,14 +80,15 @@ def test_the_unrolled_bound_matches_iterating_the_single_layer_by_hand():
     assert sp.simplify(bound.subs(L, 3) - three_layers) == 0
 
 
-def test_the_closed_form_is_the_single_layer_bound():
+def test_the_closed_form_is_the_depth_bound_and_one_layer_is_the_lemma():
     result = residual_bound_over_depth().result
-    assert sp.simplify(result - 4 * gamma * beta * res_norm**3 / sp.sqrt(d_qk)) == 0
+    assert sp.simplify(result - (4 * gamma * beta / sp.sqrt(d_qk)) ** ((3**L - 1) / 2) * res_norm ** (3**L)) == 0
+    assert sp.simplify(result.subs(L, 1) - single_layer_bound().result) == 0
 
 
 def test_a_wrong_unrolling_is_rejected():
     derivation = residual_bound_over_depth()
-    wrong = derivation.with_step(2, stated=3**L * s_0 + 3**L / 2 * sp.log(a))
+    wrong = derivation.with_step(derivation.step_number("unrolled"), stated=3**L * s_0 + 3**L / 2 * sp.log(a))
     with pytest.raises(DerivationError, match="step 2"):
         wrong.check()
 
