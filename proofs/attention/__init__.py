@@ -20,6 +20,7 @@ from proofs.derivation import (
     given,
     identity,
     integrate,
+    jacobian,
     rewrite,
     series,
     substitute,
@@ -156,17 +157,8 @@ def _encoding_pair(position: sp.Expr) -> sp.Matrix:
     return sp.Matrix([sp.sin(position * w), sp.cos(position * w)])
 
 
-def _coefficients_of_pair_at_pos(vector: sp.Basic) -> sp.Matrix:
-    """The Jacobian of ``vector`` in the pair ``(sin(pos w), cos(pos w))``.
-
-    For a vector linear in the pair this is the matrix ``R`` with ``vector = R (sin(pos w),
-    cos(pos w))``; otherwise the result still involves the pair, and no ``pos``-free block
-    stated for it can pass.
-    """
-    sine, cosine = sp.Dummy("s"), sp.Dummy("c")
-    explicit = sp.Matrix(vector.as_explicit() if hasattr(vector, "as_explicit") else vector)
-    linear = sp.expand(explicit.subs({sp.sin(pos * w): sine, sp.cos(pos * w): cosine}))
-    return linear.jacobian([sine, cosine])
+sine, cosine = sp.symbols("s c", real=True)
+"""Names for the pair at ``pos``, ``s = sin(pos w)`` and ``c = cos(pos w)``, so that its coefficients can be read off."""
 
 
 def positional_rotation_block() -> Derivation:
@@ -203,7 +195,11 @@ def positional_rotation_block() -> Derivation:
             sp.MatMul(sp.ImmutableMatrix(block), sp.ImmutableMatrix(at_pos), evaluate=False),
         )
         .then(
-            custom(r"read off the coefficients of $\sin(pos\, w)$ and $\cos(pos\, w)$", _coefficients_of_pair_at_pos),
+            substitute({sp.sin(pos * w): sine, sp.cos(pos * w): cosine}, why="name the pair at $pos$"),
+            sp.MatMul(sp.ImmutableMatrix(block), sp.ImmutableMatrix([sine, cosine]), evaluate=False),
+        )
+        .then(
+            jacobian([sine, cosine], why=r"read off the coefficients of $s$ and $c$"),
             block,
             note=r"the block $R(k w)$: it does not involve $pos$, so one matrix serves every position",
             label="block",
@@ -215,16 +211,21 @@ def positional_rotation_block() -> Derivation:
             note="the block is orthogonal, so $M_k$ is",
         )
         .then(
-            custom(
-                r"compose with the block for an offset $l$: $R(l w) R(k w)$",
-                lambda block_: block_.subs(k, l) * block_,
+            apply_map(
+                lambda R: sp.ImmutableMatrix(rotation_block(l * w)) * R,
+                placeholder=sp.MatrixSymbol("R", 2, 2),
+                why=r"compose with the block for an offset $l$",
             ),
             rotation_block((k + l) * w),
             on="block",
             note=r"$M_l M_k = M_{k+l}$",
         )
         .then(
-            custom(r"dot product with the pair at $pos$", lambda v: v.dot(at_pos)),
+            apply_map(
+                lambda v: (v.T * sp.ImmutableMatrix(at_pos))[0, 0],
+                placeholder=sp.MatrixSymbol("v", 2, 1),
+                why=r"dot product with the pair at $pos$",
+            ),
             sp.cos(k * w),
             on="start",
             note="the raw encodings' score for offset $k$",
