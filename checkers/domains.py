@@ -184,7 +184,11 @@ class Real(_Domain):
         return f"reals in [{self.low:g}, {self.high:g}]"
 
     def describe(self) -> dict:
-        return {"type": "real", "low": self.low, "high": self.high, "default": self.default_value(), "log": self.log}
+        described = {"type": "real", "low": self.low, "high": self.high, "default": self.default_value(), "log": self.log}
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            # JSON has no infinity: an open end is null, and the flag says it is unbounded, not unknown.
+            described.update(low=self.low if math.isfinite(self.low) else None, high=self.high if math.isfinite(self.high) else None, unbounded=True)
+        return described
 
 
 @dataclass(frozen=True)

@@ -186,12 +186,34 @@ def _reference(theorem: Theorem) -> str:
 
 
 def run_check(
-    theorem: Theorem, *, instances: int = 1000, seed: int = 0, device: str = "cpu", mutants: bool = False
+    theorem: Theorem,
+    *,
+    instances: int = 1000,
+    seed: int = 0,
+    device: str = "cpu",
+    mutants: bool = False,
+    timeout: float | None = None,
 ) -> CheckResult:
-    """Check the derivation, the claim and the anchors; never raises for the theorem's own failures (see ``status``)."""
+    """Check the derivation, the claim and the anchors; never raises for the theorem's own failures (see ``status``).
+
+    A check that takes longer than ``timeout`` seconds stops with status ``error``.
+    """
     if instances < 1:
         raise ValueError("instances must be at least 1")
     start = time.perf_counter()
+    with time_limit(timeout) as limit:
+        result = _run_check(theorem, instances, seed, device, mutants, start)
+    if limit.exceeded:
+        message = _overtime(theorem, timeout)
+        return CheckResult(theorem.id, "error", message, None, None, time.perf_counter() - start, seed, basis=theorem.basis)
+    return result
+
+
+def _overtime(theorem: Theorem, seconds: float) -> str:
+    return f"{theorem.id}: did not finish within {seconds:g} s (--timeout)"
+
+
+def _run_check(theorem: Theorem, instances: int, seed: int, device: str, mutants: bool, start: float) -> CheckResult:
     timings = {}
     basis = theorem.basis
     try:
@@ -468,10 +490,9 @@ def blind_spots(theorem: Theorem, seed: int = 0, device: str = "cpu") -> tuple[t
         if time.perf_counter() > deadline:
             tally["skipped"] += 1
             continue
-        try:
-            with time_limit(GENERATED_SECONDS):
-                result = _run_mutant(theorem, name, mutant, oracles, device)
-        except TimeoutError:
+        with time_limit(GENERATED_SECONDS) as limit:
+            result = _run_mutant(theorem, name, mutant, oracles, device)
+        if limit.exceeded:
             tally["skipped"] += 1
             continue
         if result.refuted:
@@ -484,30 +505,72 @@ def blind_spots(theorem: Theorem, seed: int = 0, device: str = "cpu") -> tuple[t
     return tuple(spots), tally
 
 
+class TimeLimitExceeded(BaseException):
+    """Raised inside a :func:`time_limit` block when it runs out of time; the block's own
+    ``with`` absorbs it. A BaseException, so that a theorem's ``except Exception`` cannot swallow it."""
+
+
+@dataclass
+class TimeLimit:
+    """A :func:`time_limit`: its length, and whether the block was stopped by it."""
+
+    seconds: float | None
+    exceeded: bool = False
+
+
 @contextlib.contextmanager
-def time_limit(seconds: float):
-    """Raise TimeoutError in the block after ``seconds`` of wall time (main thread only; elsewhere no limit)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+def time_limit(seconds: float | None):
+    """Stop the block after ``seconds`` of wall time (``None``: no limit); afterwards the yielded
+    :class:`TimeLimit` says whether it was stopped.
+
+    Works in the main thread only (elsewhere there is no limit). Limits nest: an outer limit
+    that ends first stops the outer block (the inner one does not absorb it), and it keeps
+    counting through the inner block.
+    """
+    limit = TimeLimit(seconds)
+    outer_remaining = signal.getitimer(signal.ITIMER_REAL)[0]
+    binding = seconds is not None and (not outer_remaining or seconds < outer_remaining)
+    if not binding or threading.current_thread() is not threading.main_thread():
+        yield limit
         return
+    started = time.perf_counter()
 
     def expire(signum, frame):
-        raise TimeoutError(f"over {seconds:g} s")
+        raise TimeLimitExceeded(limit)
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield
+        yield limit
+    except TimeLimitExceeded as exceeded:
+        if exceeded.args[0] is not limit:
+            raise
+        limit.exceeded = True
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_remaining:
+            signal.setitimer(signal.ITIMER_REAL, max(outer_remaining - (time.perf_counter() - started), 1e-3))
 
 
 def mutant_outcome(
-    theorem: Theorem, *, instances: int = MUTANT_INSTANCES, seed: int = 0, device: str = "cpu", generated: bool = True
+    theorem: Theorem,
+    *,
+    instances: int = MUTANT_INSTANCES,
+    seed: int = 0,
+    device: str = "cpu",
+    generated: bool = True,
+    timeout: float | None = None,
 ) -> MutantOutcome:
     """Run the mutants of ``theorem`` (the oracle is evaluated once for all of them) and, with
-    ``generated``, its generated mutants, reporting the survivors as blind spots."""
+    ``generated``, its generated mutants, reporting the survivors as blind spots; stop with status
+    ``error`` after ``timeout`` seconds."""
+    with time_limit(timeout) as limit:
+        outcome = _mutant_outcome(theorem, instances, seed, device, generated)
+    return MutantOutcome(theorem.id, (), "error", _overtime(theorem, timeout)) if limit.exceeded else outcome
+
+
+def _mutant_outcome(theorem: Theorem, instances: int, seed: int, device: str, generated: bool) -> MutantOutcome:
     try:
         groups = draw_instances(theorem, instances, seed, device)
         oracles = [oracle_values(theorem, g, device) for g in groups]

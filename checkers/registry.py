@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
+import sys
 import importlib.util
 import pkgutil
 
@@ -33,8 +35,10 @@ class Registry:
             return self._modules[module_name]
         self._ensure_builtins()  # so that a clash is reported against the user's module, not ours
         try:
-            module = importlib.import_module(module_name)
-        except Exception as error:
+            # What a module prints on import is not the command's output (stdout may carry a JSON document).
+            with contextlib.redirect_stdout(sys.stderr):
+                module = importlib.import_module(module_name)
+        except BaseException as error:  # a module may also call sys.exit() or raise KeyboardInterrupt on import
             raise ValueError(f"cannot import theorem module {module_name!r}: {type(error).__name__}: {error}") from None
         found = [v for v in vars(module).values() if isinstance(v, Theorem)]
         for theorem in found:

@@ -4,72 +4,78 @@
 >>> theorem = tp.get("chinchilla-allocation")
 >>> tp.check(theorem, instances=100).status
 'verified'
+
+The names below are loaded on first use, so that importing the package (as the pytest plugin
+does in every test run of a machine where it is installed) costs nothing until a theorem is
+needed: no SymPy, NumPy, torch or Jinja2 at import.
 """
 
-from checkers.domains import Choice, Integer, Real
-from checkers.engine import check
-from checkers.independence import Independence, independence
-from checkers.policies import Bound, Deterministic, Statistical
-from checkers.registry import UnknownTheorem
-from checkers.results import (
-    CheckResult,
-    Erratum,
-    MutantReport,
-    Plot,
-    Report,
-    TheoremDefinitionError,
-    TheoremError,
-    TheoremFailed,
-    WorkedExample,
-    package_version,
-)
-from checkers.theorem import Anchor, Theorem
-# Load the submodule before binding the function of the same name: importing
-# transformer_proofs.render later must not replace tp.render with the module.
-import transformer_proofs.render  # noqa: E402,F401  (isort: skip)
-from transformer_proofs.api import errata, example, get, load_module, mutants, render, theorems, verify
+import importlib
+import importlib.metadata
+import sys
+import types
 
-__version__ = package_version()
+_EXPORTS = {
+    "checkers.domains": ("Choice", "Integer", "Real"),
+    "checkers.engine": ("check",),
+    "checkers.independence": ("Independence", "independence"),
+    "checkers.policies": ("Bound", "Deterministic", "Statistical"),
+    "checkers.registry": ("UnknownTheorem",),
+    "checkers.results": (
+        "CheckResult",
+        "Erratum",
+        "MutantReport",
+        "Plot",
+        "Report",
+        "TheoremDefinitionError",
+        "TheoremError",
+        "TheoremFailed",
+        "WorkedExample",
+        "package_version",
+    ),
+    "checkers.theorem": ("Anchor", "Theorem"),
+    "transformer_proofs.api": ("errata", "example", "get", "load_module", "mutants", "render", "theorems", "verify"),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+
+try:
+    __version__ = importlib.metadata.version("transformer-proofs")
+except importlib.metadata.PackageNotFoundError:
+    __version__ = "0+unknown"
 
 
 def __getattr__(name):
-    # Hypothesis is imported only by those who ask for the strategies.
     if name == "strategies":
-        import importlib
-
+        # Hypothesis is imported only by those who ask for the strategies.
         return importlib.import_module("transformer_proofs.strategies")
-    raise AttributeError(f"module 'transformer_proofs' has no attribute {name!r}")
+    if name not in _HOME:
+        raise AttributeError(f"module 'transformer_proofs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    if name != "render":
+        globals()[name] = value
+    return value
 
 
-__all__ = [
-    "Anchor",
-    "Bound",
-    "CheckResult",
-    "Choice",
-    "Erratum",
-    "Independence",
-    "Deterministic",
-    "Integer",
-    "MutantReport",
-    "Plot",
-    "Real",
-    "Report",
-    "Statistical",
-    "Theorem",
-    "TheoremDefinitionError",
-    "TheoremError",
-    "TheoremFailed",
-    "UnknownTheorem",
-    "WorkedExample",
-    "check",
-    "errata",
-    "example",
-    "get",
-    "independence",
-    "load_module",
-    "mutants",
-    "render",
-    "theorems",
-    "strategies",
-    "verify",
-]
+class _Package(types.ModuleType):
+    """This package's module type: ``tp.render`` is the function ``api.render`` even after the
+    submodule ``transformer_proofs.render`` is imported (the import system would bind the module
+    to the same name; that binding is declined)."""
+
+    @property
+    def render(self):
+        return __getattr__("render")
+
+    @render.setter
+    def render(self, value):
+        if not isinstance(value, types.ModuleType):
+            raise AttributeError("tp.render is the handout function; it cannot be replaced")
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOME) | {"strategies"})
+
+
+__all__ = sorted(_HOME) + ["strategies"]

@@ -46,10 +46,11 @@ def load_module(module_name: str) -> list[Theorem]:
     return REGISTRY.load_module(module_name)
 
 
-def select(ids: Iterable[str] | None = None, topic: str | None = None) -> list[Theorem]:
-    """Theorems by id (all when ``ids`` is empty), optionally restricted to a topic."""
-    ids = list(ids or [])
-    chosen = [get(i) for i in ids] if ids else theorems(topic)
+def select(ids: Iterable[str | Theorem] | None = None, topic: str | None = None) -> list[Theorem]:
+    """Theorems by id or as ``Theorem`` objects (all registered ones when ``ids`` is empty),
+    optionally restricted to a topic."""
+    ids = [ids] if isinstance(ids, (str, Theorem)) else list(ids or [])
+    chosen = [i if isinstance(i, Theorem) else get(i) for i in ids] if ids else theorems(topic)
     if topic is not None:
         chosen = [t for t in chosen if t.topic == topic]
     if not chosen:
@@ -58,9 +59,15 @@ def select(ids: Iterable[str] | None = None, topic: str | None = None) -> list[T
 
 
 def verify(
-    ids: Iterable[str] | None = None, *, instances: int = 1000, seed: int = 0, device: str = "cpu", topic: str | None = None
+    ids: Iterable[str | Theorem] | str | Theorem | None = None,
+    *,
+    instances: int = 1000,
+    seed: int = 0,
+    device: str = "cpu",
+    topic: str | None = None,
 ) -> Report:
-    """Check derivations and claims of the chosen theorems (all by default); mutants are not run here.
+    """Check derivations and claims of the chosen theorems (ids or ``Theorem`` objects, as
+    :func:`~checkers.engine.check` takes; all by default); mutants are not run here.
 
     ``device="cuda"`` needs CUDA (a ValueError otherwise).
     """
@@ -71,9 +78,12 @@ def verify(
     return Report(package_version(), seed, instances, results)
 
 
-def mutants(ids: Iterable[str] | None = None, *, seed: int = 0, topic: str | None = None) -> MutantReport:
-    """Run every mutant (plausible wrong claim) of the chosen theorems through the checker."""
-    return MutantReport(tuple(mutant_outcome(t, seed=seed) for t in select(ids, topic)))
+def mutants(
+    ids: Iterable[str | Theorem] | str | Theorem | None = None, *, seed: int = 0, device: str = "cpu", topic: str | None = None
+) -> MutantReport:
+    """Run every mutant (plausible wrong claim) of the chosen theorems (ids or ``Theorem`` objects) through the checker."""
+    check_device(device)
+    return MutantReport(tuple(mutant_outcome(t, seed=seed, device=device) for t in select(ids, topic)))
 
 
 def example(theorem_id: str, *, seed: int = 0, data: str | None = None, **params) -> WorkedExample:

@@ -9,7 +9,9 @@ for people goes to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import sys
 from enum import Enum
@@ -23,6 +25,10 @@ from rich.table import Table
 from transformer_proofs import api
 
 PROGRAM = "transformer-proofs"
+INTERRUPTED = 130
+_JSON_STDOUT = sys.stdout
+"""Where a JSON document for stdout goes: the real stdout, while everything else printed
+during a run (a user's theorem module that prints) is sent to stderr."""
 
 app = typer.Typer(
     name=PROGRAM,
@@ -54,6 +60,23 @@ AllOption = Annotated[bool, typer.Option("--all", help="Every theorem (the same 
 TopicOption = Annotated[Optional[str], typer.Option("--topic", help="Only theorems of this topic.")]
 ModuleOption = Annotated[Optional[list[str]], typer.Option("--module", help="Also load user theorems from this Python module.")]
 SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Random seed (same seed, same output).")]
+JsonOption = Annotated[
+    Optional[str],
+    typer.Option("--json", metavar="[PATH|-]", help="Write the JSON document to PATH, or to stdout with - or no value."),
+]
+MAX_INSTANCES = 10_000_000
+"""The most instances one check takes (about 1 GB of inputs for the largest theorems); more is bad input."""
+InstancesOption = Annotated[
+    int, typer.Option("--instances", min=1, max=MAX_INSTANCES, help=f"Random parameter points per theorem (at most {MAX_INSTANCES:,}).")
+]
+DEFAULT_TIMEOUT = 900
+TimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--timeout", min=0.001, metavar="SECONDS",
+        help=f"Give up on a theorem after this long (default {DEFAULT_TIMEOUT} s); the others are still reported.",
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -73,7 +96,25 @@ def _root(
 
 def _consoles(json_target: Optional[str]) -> Console:
     """Where human output goes: stderr when stdout carries the JSON document."""
-    return Console(stderr=json_target == "-", highlight=False, soft_wrap=True)
+    return _console(stderr=json_target == "-")
+
+
+_UNLIMITED_WIDTH = 1_000_000
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console for people. When the stream is not a terminal (a file, a pipe, a CI log) it is
+    as wide as the longest line, so a table keeps every number in full and never wraps a row."""
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if console.is_terminal:
+        return console
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=_UNLIMITED_WIDTH)
+
+
+def _report_errors(messages) -> None:
+    """Each theorem whose code could not be checked, as one error line on stderr (the table said it too)."""
+    for message in messages:
+        sys.stderr.write(f"{PROGRAM}: error: {' '.join(str(message).split())}\n")
 
 
 def _load(modules: Optional[list[str]]) -> None:
@@ -103,11 +144,26 @@ def _check_json_target(target: Optional[str]) -> None:
 
 
 def _emit_json(document: dict, target: Optional[str]) -> None:
-    text = json.dumps(document, indent=2, sort_keys=False)
+    """Write one JSON document (strict JSON: a non-finite number becomes null) to stdout or,
+    atomically, to a file, so an interrupted run leaves no half-written report."""
+    text = json.dumps(_strict(document), indent=2, sort_keys=False, allow_nan=False)
     if target == "-":
-        sys.stdout.write(text + "\n")
+        _JSON_STDOUT.write(text + "\n")
+        _JSON_STDOUT.flush()
         return
-    Path(target).write_text(text + "\n", encoding="utf-8")
+    partial = Path(f"{target}.partial")
+    partial.write_text(text + "\n", encoding="utf-8")
+    os.replace(partial, target)
+
+
+def _strict(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
 
 
 def _check_device(device: Device) -> None:
@@ -120,12 +176,13 @@ def _check_device(device: Device) -> None:
 @app.command("list")
 def list_theorems(
     topic: TopicOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Write JSON to stdout.")] = False,
+    json_target: JsonOption = None,
     module: ModuleOption = None,
 ) -> None:
     """List the theorems with their parameters."""
+    _check_json_target(json_target)
     chosen = _select(None, topic, module)
-    if as_json:
+    if json_target:
         document = {
             "theorems": [
                 {
@@ -137,32 +194,34 @@ def list_theorems(
                 for t in chosen
             ]
         }
-        _emit_json(document, "-")
+        _emit_json(document, json_target)
         return
     table = Table("id", "topic", "title", "parameters (default)", box=None, pad_edge=False)
     table.columns[0].no_wrap = True  # ids are copied into other commands: never cut them
     for t in chosen:
         params = ", ".join(f"{n}={d.default_value()}" for n, d in t.parameters.items())
         table.add_row(t.id, t.topic, t.title, params)
-    Console(highlight=False).print(table)
+    _console().print(table)
 
 
 @app.command()
 def show(
     theorem_id: Annotated[str, typer.Argument(metavar="ID", help="The theorem id.")],
     format: Annotated[Format, typer.Option("--format", help="text, tex or json.")] = Format.text,
+    json_target: JsonOption = None,
     module: ModuleOption = None,
 ) -> None:
     """Show a theorem: statement, assumptions, sources and every derivation step with its evidence."""
     from transformer_proofs import display
 
+    _check_json_target(json_target)
     (theorem,) = _select([theorem_id], None, module)
-    if format is Format.json:
-        _emit_json(display.theorem_json(theorem), "-")
+    if format is Format.json or json_target:
+        _emit_json(display.theorem_json(theorem), json_target or "-")
     elif format is Format.tex:
         sys.stdout.write(display.theorem_tex(theorem))
     else:
-        display.print_theorem(theorem, Console(highlight=False))
+        display.print_theorem(theorem, _console())
 
 
 @app.command()
@@ -170,10 +229,11 @@ def verify(
     ids: IdsArgument = None,
     all_: AllOption = False,
     topic: TopicOption = None,
-    instances: Annotated[int, typer.Option("--instances", min=1, help="Random parameter points per theorem.")] = 1000,
+    instances: InstancesOption = 1000,
     seed: SeedOption = 0,
     device: Annotated[Device, typer.Option("--device", help="cpu or cuda.")] = Device.cpu,
-    json_target: Annotated[Optional[str], typer.Option("--json", metavar="PATH|-", help="Write the JSON report.")] = None,
+    json_target: JsonOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
     module: ModuleOption = None,
 ) -> None:
     """Check derivations and claims against independent oracles on random instances."""
@@ -185,11 +245,12 @@ def verify(
     _check_device(device)
     _check_json_target(json_target)
     console = _consoles(json_target)
-    check = lambda theorem: run_check(theorem, instances=instances, seed=seed, device=device.value)
+    check = lambda theorem: run_check(theorem, instances=instances, seed=seed, device=device.value, timeout=timeout)
     report = Report(api.package_version(), seed, instances, display.map_with_progress(check, chosen, "verifying"))
     display.print_report(report, console)
     if json_target:
         _emit_json(report.to_json(), json_target)
+    _report_errors(r.message for r in report.results if r.status == "error")
     raise typer.Exit(2 if report.has_errors else 0 if report.ok else 1)
 
 
@@ -199,7 +260,8 @@ def mutants(
     all_: AllOption = False,
     topic: TopicOption = None,
     seed: SeedOption = 0,
-    json_target: Annotated[Optional[str], typer.Option("--json", metavar="PATH|-", help="Write the JSON report.")] = None,
+    json_target: JsonOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
     module: ModuleOption = None,
 ) -> None:
     """Run every mutant (plausible wrong claim) through the checker: each must be refuted."""
@@ -210,11 +272,12 @@ def mutants(
     chosen = _select(ids, topic, module)
     _check_json_target(json_target)
     console = _consoles(json_target)
-    refute = lambda theorem: mutant_outcome(theorem, seed=seed)
+    refute = lambda theorem: mutant_outcome(theorem, seed=seed, timeout=timeout)
     report = MutantReport(display.map_with_progress(refute, chosen, "mutants"))
     display.print_mutants(report, console)
     if json_target:
         _emit_json(report.to_json(), json_target)
+    _report_errors(o.message for o in report.results if o.status == "error")
     raise typer.Exit(2 if report.has_errors else 0 if report.ok else 1)
 
 
@@ -224,9 +287,9 @@ def sweep(
     all_: AllOption = False,
     topic: TopicOption = None,
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Check at seeds 0 .. SEEDS-1.")] = 100,
-    instances: Annotated[int, typer.Option("--instances", min=1, help="Random parameter points per run.")] = 300,
+    instances: Annotated[int, typer.Option("--instances", min=1, max=MAX_INSTANCES, help="Random parameter points per run.")] = 300,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes (default: the CPU count).")] = os.cpu_count() or 1,
-    json_target: Annotated[Optional[str], typer.Option("--json", metavar="PATH|-", help="Write the JSON report.")] = None,
+    json_target: JsonOption = None,
     module: ModuleOption = None,
 ) -> None:
     """Check every theorem at many seeds and count false alarms (a true theorem never alarms)."""
@@ -257,27 +320,34 @@ def example(
     seed: SeedOption = 0,
     format: Annotated[Format, typer.Option("--format", help="text, tex or json.")] = Format.text,
     data: DataOption = None,
+    json_target: JsonOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
     module: ModuleOption = None,
 ) -> None:
     """The worked example: named values from the closed form, confirmed by the oracle."""
+    from checkers.engine import time_limit
     from checkers.results import TheoremError
     from transformer_proofs import display
 
+    _check_json_target(json_target)
     (theorem,) = _select([theorem_id], None, module)
     overrides = _parse_params(theorem, param or [])
     try:
-        worked = api.example(theorem.id, seed=seed, data=_data_path(data), **overrides)
+        with time_limit(timeout) as limit:
+            worked = api.example(theorem.id, seed=seed, data=_data_path(data), **overrides)
     except ValueError as error:
         raise BadInput(str(error)) from None
     except TheoremError as error:
         message = str(error)
         raise BadInput(message if message.startswith(theorem.id) else f"{theorem.id}: {message}") from None
-    if format is Format.json:
-        _emit_json(worked.to_json(), "-")
+    if limit.exceeded:
+        raise BadInput(f"{theorem.id}: the worked example did not finish within {timeout:g} s (--timeout)")
+    if format is Format.json or json_target:
+        _emit_json(worked.to_json(), json_target or "-")
     elif format is Format.tex:
         sys.stdout.write(worked.to_latex())
     else:
-        display.print_example(worked, Console(highlight=False))
+        display.print_example(worked, _console())
     raise typer.Exit(0 if worked.verified else 1)
 
 
@@ -335,7 +405,8 @@ def render(
         typer.Option("--sheet", help="Build the course's exercise sheet and OUT-solutions beside it (ids are not taken)."),
     ] = None,
     data: DataOption = None,
-    instances: Annotated[int, typer.Option("--instances", min=1, help="Random parameter points per theorem.")] = 1000,
+    instances: InstancesOption = 1000,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
     module: ModuleOption = None,
 ) -> None:
     """Build a LaTeX handout (.tex, or .pdf through latexmk) of verified theorems."""
@@ -347,7 +418,7 @@ def render(
     if sheet is not None and (ids or topic or all_):
         raise BadInput("--sheet builds the whole exercise sheet; give no ids, --all or --topic with it")
     chosen = _select(ids, topic, module)
-    options = dict(seed=seed, variant=variant, data=_data_path(data), instances=instances)
+    options = dict(seed=seed, variant=variant, data=_data_path(data), instances=instances, timeout=timeout)
     console = Console(stderr=True, highlight=False)
     try:
         with console.status(f"checking theorems and writing {output}"):
@@ -369,15 +440,16 @@ def render(
 
 @app.command()
 def errata(
-    as_json: Annotated[bool, typer.Option("--json", help="Write JSON to stdout.")] = False,
+    json_target: JsonOption = None,
     module: ModuleOption = None,
 ) -> None:
     """Claims of the course material found false, ambiguous, loose, imprecise or missing context: each with its kind, its correction and the theorem that shows it."""
+    _check_json_target(json_target)
     found = [(t, e) for t in _select(None, None, module) for e in t.errata]
-    if as_json:
-        _emit_json({"errata": [e.to_json(t.id) for t, e in found]}, "-")
+    if json_target:
+        _emit_json({"errata": [e.to_json(t.id) for t, e in found]}, json_target)
         return
-    console = Console(highlight=False, soft_wrap=True)
+    console = _console()
     for number, (theorem, erratum) in enumerate(found, 1):
         shown_by = f"refuted claim '{erratum.refuted_by}'" if erratum.refuted_by else erratum.evidence
         console.print(f"[bold]{number}. {erratum.source}, {erratum.section}[/bold] ({theorem.id}): {erratum.kind}", markup=True)
@@ -390,8 +462,12 @@ def errata(
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: run the app and turn every failure into one line and an exit status."""
+    global _JSON_STDOUT
+    argv = _json_without_path(list(sys.argv[1:] if argv is None else argv))
+    _JSON_STDOUT = sys.stdout
     try:
-        status = app(args=argv, prog_name=PROGRAM, standalone_mode=False)
+        with contextlib.redirect_stdout(sys.stderr if _json_to_stdout(argv) else sys.stdout):
+            status = app(args=argv, prog_name=PROGRAM, standalone_mode=False)
     except BadInput as error:
         _fail(str(error))
     except typer.TyperException as error:
@@ -399,15 +475,42 @@ def main(argv: Optional[list[str]] = None) -> None:
     except typer.Abort:
         _fail("aborted")
     except KeyboardInterrupt:
-        _fail("interrupted")
+        status = INTERRUPTED
+    except BrokenPipeError:
+        _quiet_broken_pipe()
     except Exception as error:
         if os.environ.get("TP_DEBUG"):
             raise
         _fail(f"{type(error).__name__}: {error}")
+    if status == INTERRUPTED:  # Ctrl-C (Typer turns it into this exit status)
+        _fail("interrupted", status=INTERRUPTED)
     sys.exit(status if isinstance(status, int) else 0)
 
 
-def _fail(message: str) -> None:
+def _json_without_path(argv: list[str]) -> list[str]:
+    """``--json`` with no value (last, or before another option) means ``--json -``: stdout."""
+    completed = []
+    for i, argument in enumerate(argv):
+        completed.append(argument)
+        following = argv[i + 1] if i + 1 < len(argv) else None
+        if argument == "--json" and (following is None or (following.startswith("-") and following != "-")):
+            completed.append("-")
+    return completed
+
+
+def _json_to_stdout(argv: list[str]) -> bool:
+    pairs = set(zip(argv, argv[1:]))
+    return ("--json", "-") in pairs or ("--format", "json") in pairs or "--format=json" in argv
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader went away (``transformer-proofs list | head -1``): stop quietly, as Unix tools do."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
+
+
+def _fail(message: str, status: int = 2) -> None:
     first_line = " ".join(str(message).split())
     sys.stderr.write(f"{PROGRAM}: error: {first_line}\n")
-    sys.exit(2)
+    sys.exit(status)

@@ -18,14 +18,17 @@ _STATUS_STYLE = {"verified": "green", "failed": "red", "error": "magenta"}
 
 
 def progress() -> Progress:
-    """A progress bar on stderr (it disappears when the work is done)."""
+    """A progress bar on stderr (it disappears when the work is done); none when stderr is not a
+    terminal, where it would only leave a blank line in the log."""
+    console = Console(stderr=True)
     return Progress(
         TextColumn("{task.description:<28}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
+        disable=not console.is_terminal,
     )
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import io
+import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -24,12 +26,13 @@ from typing import Any, Sequence
 import jinja2
 import numpy as np
 
-from checkers.engine import mutant_outcome, run_check
+from checkers.engine import mutant_outcome, run_check, time_limit
 from checkers.registry import REGISTRY, UnknownTheorem
 from checkers.theorem import Theorem
 from checkers.worked import theorem_figures, variant_params, worked_example
 from checkers.exercises import EXERCISES, SHEET_SOURCE, Exercise
-from checkers.results import BASIS_WORDS, ERRATUM_KINDS, CheckResult, MutantOutcome, Plot, WorkedExample, package_version
+from transformer_proofs.latex_text import safe_prose
+from checkers.results import BASIS_WORDS, ERRATUM_KINDS, CheckResult, TheoremError, MutantOutcome, Plot, WorkedExample, package_version
 
 LATEX_PACKAGES = "latexmk texlive-latex-recommended texlive-latex-extra texlive-science lmodern"
 LATEX_TIME_LIMIT = 600
@@ -62,17 +65,6 @@ _SPECIAL_PATTERN = re.compile("|".join(re.escape(c) for c in _SPECIAL))
 def escape_tex(text: Any) -> str:
     """Plain text made safe for LaTeX."""
     return _SPECIAL_PATTERN.sub(lambda m: _SPECIAL[m.group()], str(text))
-
-
-def operation_text(text: str) -> str:
-    """A step's description: plain text, with ``$...$`` math passed through."""
-    parts = str(text).split("$")
-    return "".join(escape_tex(p) if i % 2 == 0 else f"${p}$" for i, p in enumerate(parts))
-
-
-def latex_prose(text: str) -> str:
-    """A statement or assumption: LaTeX with ``$...$`` math is used as is; text without math is escaped."""
-    return text if "$" in text or "\\(" in text else escape_tex(text)
 
 
 def latex_expression(expr: Any) -> str:
@@ -129,7 +121,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    env.filters.update(tex=escape_tex, optext=operation_text, prose=latex_prose, latex=latex_expression, num=number, matrix=matrix, vector=vector)
+    env.filters.update(tex=escape_tex, optext=safe_prose, prose=safe_prose, latex=latex_expression, num=number, matrix=matrix, vector=vector)
     env.globals.update(basis_words=BASIS_WORDS)
     return env
 
@@ -208,10 +200,15 @@ def handout_source(
     variant: int | None = None,
     data: str | None = None,
     instances: int = HANDOUT_INSTANCES,
+    timeout: float | None = None,
 ) -> HandoutSource:
-    """Check every theorem at ``instances`` points, draw its figures and render the handout (see :func:`write_handout`)."""
+    """Check every theorem at ``instances`` points, draw its figures and render the handout (see :func:`write_handout`).
+
+    A theorem whose section takes longer than ``timeout`` seconds raises :class:`TheoremError` naming it.
+    """
     sources = _bibliography(theorems)
-    sections = [_section(t, sources, seed=seed, variant=variant, data=data, instances=instances) for t in theorems]
+    options = dict(seed=seed, variant=variant, data=data, instances=instances, timeout=timeout)
+    sections = [_section(t, sources, **options) for t in theorems]
     return _source(
         "handout.tex.j2", sections, sources, seed=seed, solutions=solutions, variant=variant, instances=instances
     )
@@ -224,6 +221,7 @@ def sheet_sources(
     variant: int | None = None,
     data: str | None = None,
     instances: int = HANDOUT_INSTANCES,
+    timeout: float | None = None,
 ) -> tuple[HandoutSource, HandoutSource]:
     """The exercise sheet, student version and solutions, from one set of checks.
 
@@ -232,7 +230,8 @@ def sheet_sources(
     """
     covered = [t for t in dict.fromkeys(_registered(e.theorem_id) for e in exercises) if t is not None]
     sources = _bibliography(covered)
-    sections = {t.id: _section(t, sources, seed=seed, variant=variant, data=data, instances=instances) for t in covered}
+    options = dict(seed=seed, variant=variant, data=data, instances=instances, timeout=timeout)
+    sections = {t.id: _section(t, sources, **options) for t in covered}
     context = dict(
         seed=seed,
         instances=instances,
@@ -291,7 +290,15 @@ def _errata_by_kind(sections: list) -> list[tuple[str, str, list]]:
     ]
 
 
-def _section(
+def _section(theorem: Theorem, sources: list[str], *, timeout: float | None, **options) -> Section:
+    with time_limit(timeout) as limit:
+        section = _checked_section(theorem, sources, **options)
+    if limit.exceeded:
+        raise TheoremError(f"{theorem.id}: did not finish within {timeout:g} s (--timeout)")
+    return section
+
+
+def _checked_section(
     theorem: Theorem, sources: list[str], *, seed: int, variant: int | None, data: str | None, instances: int
 ) -> Section:
     params = variant_params(theorem, variant) if variant is not None else {}
@@ -366,13 +373,20 @@ def _output_path(path) -> Path:
 
 def _write(source: HandoutSource, path: Path) -> Handout:
     if path.suffix == ".tex":
-        path.write_text(source.tex, encoding="utf-8")
         for name, content in source.figures.items():
-            (path.parent / name).write_bytes(content)
+            _write_whole(path.parent / name, content)
+        _write_whole(path, source.tex.encode("utf-8"))
         return Handout(path, source.ok, source.has_errors)
     pdf, log = _latexmk(source.tex, source.figures, LATEX_TIME_LIMIT)
-    path.write_bytes(pdf)
+    _write_whole(path, pdf)
     return Handout(path, source.ok, source.has_errors, overfull_lines(log))
+
+
+def _write_whole(path: Path, content: bytes) -> None:
+    """Write a file whole or not at all (an interrupted run leaves no half-written handout)."""
+    partial = path.with_name(f"{path.name}.partial")
+    partial.write_bytes(content)
+    os.replace(partial, path)
 
 
 def overfull_lines(log: str, limit_pt: float = OVERFULL_LIMIT_PT) -> tuple[str, ...]:
@@ -407,10 +421,18 @@ def _latexmk(tex: str, files: dict[str, bytes], time_limit: int) -> tuple[bytes,
         for name, content in files.items():
             (Path(folder) / name).write_bytes(content)
         command = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", source.name]
+        # Its own process group, so that on a timeout (or Ctrl-C) pdflatex dies with latexmk.
+        run = subprocess.Popen(command, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
-            run = subprocess.run(command, cwd=folder, capture_output=True, text=True, errors="replace", timeout=time_limit)
+            run.wait(timeout=time_limit)
         except subprocess.TimeoutExpired:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
             raise RuntimeError(f"LaTeX did not finish within {time_limit} s") from None
+        except BaseException:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+            raise
         pdf = source.with_suffix(".pdf")
         if run.returncode != 0 or not pdf.exists():
             raise RuntimeError(f"LaTeX failed: {_first_error(source.with_suffix('.log'))}")

@@ -1,0 +1,175 @@
+"""Bad input, hanging code and interruptions: one line on stderr, nothing lost, JSON that parses everywhere."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+COMMAND = Path(sys.executable).with_name("transformer-proofs")
+
+USER_MODULE = textwrap.dedent(
+    r"""
+    import pathlib, time
+    import numpy as np
+    import transformer_proofs as tp
+
+    print("a line printed on import")
+
+    def hanging(x):
+        pathlib.Path("started").write_text("")
+        time.sleep(60)
+        return x
+
+    slow = tp.Theorem("slow-one", "hangs", "user", "s", parameters={"x": tp.Real(0, 1)}, claim=lambda x: x, oracle=hanging)
+    fast = tp.Theorem("fast-one", "quick", "user", "s", parameters={"x": tp.Real(0, 1)}, claim=lambda x: x, oracle=lambda x: x * 1.0)
+    boom = tp.Theorem("boom-one", "raises", "user", "s", parameters={"x": tp.Real(0, 1)}, claim=lambda x: x, oracle=lambda x: 1 / 0)
+    open_ended = tp.Theorem(
+        "open-ended", "unbounded", "user", "s", parameters={"x": tp.Real(1, float("inf"), default=2.0)},
+        claim=lambda x: x, oracle=lambda x: x * 1.0,
+    )
+    """
+)
+
+HOSTILE_SOURCES = (
+    r"Knuth 1984, \input{/etc/hostname} chapter 8",
+    r"\immediate\write18{touch pwned} and $x \write18{touch pwned2}$",
+    r"a plain source: file_name.csv, 5% of runs & items #3",
+    r"math with TeX's character codes: $^^5cinput{/etc/hostname}$",
+)
+
+
+@pytest.fixture
+def user_env(tmp_path):
+    (tmp_path / "mine.py").write_text(USER_MODULE)
+    hostile = "import transformer_proofs as tp\n" + (
+        "texts = tp.Theorem('texts', 'Hostile text', 'user', r'$x = x$', parameters={'x': tp.Real(0, 1)},\n"
+        f"    sources={HOSTILE_SOURCES!r}, claim=lambda x: x, oracle=lambda x: x * 1.0)\n"
+    )
+    (tmp_path / "hostile.py").write_text(hostile)
+    (tmp_path / "exits.py").write_text("import sys\nsys.exit(3)\n")
+    (tmp_path / "interrupts.py").write_text("raise KeyboardInterrupt\n")
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+
+
+def one_error_line(process, *fragments, status=2):
+    assert process.returncode == status, process.stderr
+    errors = [line for line in process.stderr.splitlines() if line.startswith("transformer-proofs: error: ")]
+    assert len(errors) >= 1 and "Traceback" not in process.stderr
+    for fragment in fragments:
+        assert any(fragment in line for line in errors), process.stderr
+    return errors
+
+
+def test_json_without_a_path_goes_to_stdout_and_with_one_to_the_file(tp, tmp_path):
+    for command in (["list"], ["errata"], ["show", "lsa-gd"], ["example", "chinchilla-allocation"]):
+        assert json.loads(tp(*command, "--json").stdout), command
+        target = tmp_path / "out.json"
+        assert tp(*command, "--json", target).returncode == 0
+        assert json.loads(target.read_text()) and not list(tmp_path.glob("*.partial"))
+
+
+def test_json_never_holds_a_bare_infinity_and_an_open_end_is_flagged(tp, user_env):
+    listing = tp("list", "--module", "mine", "--json", env=user_env)
+    assert "Infinity" not in listing.stdout and "NaN" not in listing.stdout
+    (mine,) = [t for t in json.loads(listing.stdout)["theorems"] if t["id"] == "open-ended"]
+    assert mine["parameters"]["x"]["high"] is None and mine["parameters"]["x"]["unbounded"] is True
+
+
+def test_a_hanging_oracle_is_stopped_at_the_timeout_and_the_others_are_reported(tp, user_env):
+    run = tp("verify", "slow-one", "fast-one", "--module", "mine", "--timeout", "2", "--instances", "5", "--json", env=user_env)
+    one_error_line(run, "slow-one: did not finish within 2 s")
+    statuses = {r["id"]: r["status"] for r in json.loads(run.stdout)["results"]}
+    assert statuses == {"slow-one": "error", "fast-one": "verified"}
+
+
+def test_code_that_raises_is_named_on_stderr_and_stdout_keeps_one_json_document(tp, user_env):
+    run = tp("verify", "boom-one", "--module", "mine", "--instances", "5", "--json", "-", env=user_env)
+    one_error_line(run, "boom-one: the oracle raised ZeroDivisionError")
+    assert json.loads(run.stdout)["results"][0]["status"] == "error"
+    assert "a line printed on import" in run.stderr
+
+
+@pytest.mark.parametrize("module, reason", [("exits", "SystemExit"), ("interrupts", "KeyboardInterrupt")])
+def test_a_module_that_exits_or_interrupts_on_import_is_one_line_and_exit_2(tp, user_env, module, reason):
+    run = tp("list", "--module", module, env=user_env)
+    assert one_error_line(run, module, reason) == run.stderr.strip().splitlines()
+
+
+def test_too_many_instances_is_refused_before_any_work(tp):
+    started = time.perf_counter()
+    one_error_line(tp("verify", "lsa-gd", "--instances", str(10**9)), "--instances")
+    assert time.perf_counter() - started < 30
+
+
+def test_a_closed_pipe_ends_the_listing_quietly(tmp_path):
+    process = subprocess.Popen([str(COMMAND), "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    process.stdout.readline()
+    process.stdout.close()
+    assert process.wait(timeout=120) == 0
+    assert process.stderr.read() == b""
+
+
+def test_ctrl_c_is_one_line_exit_130_and_leaves_no_report(tmp_path, user_env):
+    environment = {**os.environ, **user_env}
+    report = tmp_path / "report.json"
+    process = subprocess.Popen(
+        [str(COMMAND), "verify", "slow-one", "--module", "mine", "--json", str(report)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=environment,
+    )
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert stderr.strip().splitlines()[-1] == "transformer-proofs: error: interrupted" and "Traceback" not in stderr
+    assert not report.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_tables_written_to_a_pipe_keep_every_number_in_full(tp):
+    run = tp("verify", "chinchilla-allocation", "--instances", "20")
+    assert run.returncode == 0
+    assert "…" not in run.stdout and "..." not in run.stdout
+    header, row = run.stdout.splitlines()[:2]
+    assert row.split()[0] == "chinchilla-allocation" and len(row.split()) == len(header.split()) - 1  # "steps p/s/g" is two words
+
+
+def test_hostile_text_prints_as_text_and_a_plain_source_builds(tp, user_env, tmp_path):
+    tex = tmp_path / "texts.tex"
+    assert tp("render", "texts", "--module", "hostile", "--instances", "5", "-o", tex, env=user_env).returncode == 0
+    written = tex.read_text()
+    for unsafe in (r"\input{/etc", r"\write18", r"\immediate", "^^5c"):
+        assert unsafe not in written
+    assert r"file\_name.csv, 5\% of runs \& items \#3" in written
+
+
+@pytest.mark.skipif(not __import__("shutil").which("latexmk"), reason="LaTeX (latexmk) is not installed")
+def test_hostile_text_builds_a_pdf_that_runs_nothing(tp, user_env, tmp_path):
+    pdf = tmp_path / "texts.pdf"
+    run = tp("render", "texts", "--module", "hostile", "--instances", "5", "-o", pdf, env=user_env)
+    assert run.returncode == 0, run.stderr
+    assert pdf.read_bytes().startswith(b"%PDF") and not list(tmp_path.glob("pwned*"))
+
+
+def test_importing_the_pytest_plugin_loads_no_heavy_library():
+    probe = "import sys, transformer_proofs.pytest_plugin; print(sorted({'sympy', 'numpy', 'torch', 'jinja2'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+def test_render_stays_the_function_after_its_module_is_imported():
+    probe = "import transformer_proofs.render, transformer_proofs as tp; print(callable(tp.render), type(tp.render).__name__)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "True function"
+
+
+def test_verify_and_mutants_take_theorem_objects_as_check_does():
+    import transformer_proofs as tp
+
+    theorem = tp.get("chinchilla-allocation")
+    assert tp.verify([theorem], instances=10).results[0].status == "verified"
+    assert tp.verify(theorem, instances=10).ok and tp.mutants(theorem).ok
