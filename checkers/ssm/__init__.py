@@ -76,7 +76,8 @@ def leading_blocks(dynamics: np.ndarray, N: int, size: int) -> np.ndarray:
 
 
 def _legs_rate_matrix(closed_form, N, t):
-    """The claim: the derivation's ``(-A/t | B/t)`` at each instance's ``t``, its leading blocks for ``N`` coefficients."""
+    """The claim: the derivation's ``(-A/t | B/t)`` at each instance's ``t``; its leading blocks for ``N``
+    coefficients."""
     return leading_blocks(closed_form(t=t), N, LEGS_N_MAX)
 
 

@@ -52,8 +52,9 @@ def _system(rng: np.random.Generator, n: int, N: int, unstable: float) -> dict[s
     return {"eigenvalues": eigenvalues, "V": V, "A": A, "B": rng.standard_normal((n, N))}
 
 
-def _zoh_inputs(rng: np.random.Generator, n: int, N: int, case) -> dict[str, np.ndarray]:
-    """Random systems; the instances with ``case = "worked"`` get the anchor's hand case ``A = -I``, ``B = (1, ..., 1)``."""
+def _zoh_inputs(rng: np.random.Generator, n: int, N: int, case="random") -> dict[str, np.ndarray]:
+    """Random systems; the instances with ``case = "worked"`` get the anchor's hand case ``A = -I``,
+    ``B = (1, ..., 1)``."""
     inputs = _system(rng, n, N, UNSTABLE[0])
     worked = worked_instances(case)
     inputs["eigenvalues"][worked], inputs["V"][worked], inputs["B"][worked] = -1.0, np.eye(N), 1.0
@@ -154,7 +155,8 @@ zoh_discretization = Theorem(
         r"$\bar B - \Delta B = \frac{1}{2}\Delta^2 A B + O(\Delta^3)$, so the error of one step is $O(\Delta^2)$. "
         r"The derivation is for scalar $A = a$ (hence for diagonal $A$, Mamba's case) and, for "
         r"$A = V \Lambda V^{-1}$, for $2 \times 2$ with symbolic $V$; the checker samples diagonalisable "
-        rf"$A$ with real spectra (mostly stable) of sizes $N \le {N_MAX}$, where $N = 3, 4$ rest on the spectral mapping "
+        rf"$A$ with real spectra (mostly stable) of sizes $N \le {N_MAX}$, where $N = 3, 4$ rest on the spectral "
+        r"mapping "
         r"$f(V\Lambda V^{-1}) = V f(\Lambda) V^{-1}$ and on sampling."
     ),
     assumptions=(

@@ -120,7 +120,7 @@ def reconstruction_figure(times, values, panels: Sequence[tuple[str, np.ndarray,
 
 
 def laguerre_projection(signal: Signal, T, size: int, nodes: int = LAGUERRE_NODES) -> np.ndarray:
-    """``c_n(T) = int_0^oo f(T - y) L_n(y) e^{-y} dy`` for ``n < size``, by Gauss-Laguerre quadrature; shape ``(n, size)``.
+    """``c_n(T) = int_0^oo f(T - y) L_n(y) e^{-y} dy`` for ``n < size``, by Gauss-Laguerre quadrature: ``(n, size)``.
 
     ``signal`` maps times of shape ``(n, m)`` to values of the same shape; ``T`` has shape ``(n,)``
     and may be complex. The Laguerre polynomials ``L_n`` are orthonormal for the weight ``e^{-y}``,

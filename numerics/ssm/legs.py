@@ -41,15 +41,16 @@ def fourier_signal(times, amplitude, frequency, phase) -> np.ndarray:
 
 
 def legendre_signals(start, end, count: int) -> list[Signal]:
-    """The signals ``P_m(2 (s - start) / (end - start) - 1)`` for ``m < count``: Legendre polynomials on ``[start, end]``.
+    """The signals ``P_m(2 (s - start) / (end - start) - 1)``, ``m < count``: Legendre polynomials on ``[start, end]``.
 
     ``start`` and ``end`` have shape ``(n,)`` (one interval per instance). Test signals whose
     projections on that interval are multiples of unit vectors, so that a memory's dynamics
     read off from them are well conditioned.
     """
     start, end = (np.asarray(v, dtype=float)[:, None] for v in (start, end))
+    units = np.eye(count)
     return [
-        lambda times, degree=m: legendre.legval(2 * (np.asarray(times) - start) / (end - start) - 1, np.eye(count)[degree])
+        lambda times, degree=m: legendre.legval(2 * (np.asarray(times) - start) / (end - start) - 1, units[degree])
         for m in range(count)
     ]
 

@@ -12,7 +12,16 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, DerivationError, custom, differentiate, identity, instantiate, jacobian, substitute
+from proofs.derivation import (
+    Derivation,
+    DerivationError,
+    custom,
+    differentiate,
+    identity,
+    instantiate,
+    jacobian,
+    substitute,
+)
 
 # --- hippo-legs -----------------------------------------------------------------------------
 
@@ -238,7 +247,9 @@ def legs_dynamics() -> Derivation:
             ),
         )
         .then(
-            custom(r"change variables $s = t (x + 1)/2$, $ds = t\, dx / 2$, in both integrals", change_to_unit_interval),
+            custom(
+                r"change variables $s = t (x + 1)/2$, $ds = t\, dx / 2$, in both integrals", change_to_unit_interval
+            ),
             -sp.sqrt(2 * n + 1) * _projection_integral(n) / (2 * t) + boundary - memory,
             note=r"$\partial_t g_n(s, t) = -\frac{1}{t} \sqrt{2n+1}\, (x + 1) P_n'(x)$ at $x = 2s/t - 1$",
         )

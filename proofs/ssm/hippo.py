@@ -22,8 +22,30 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, DerivationError, custom, differentiate, identity, instantiate, jacobian, substitute
-from proofs.ssm import DP, P, Subscripted, c, coefficients_by_linearity, f, memory_unknowns, n, pull_out_constants, s, t, x
+from proofs.derivation import (
+    Derivation,
+    DerivationError,
+    custom,
+    differentiate,
+    identity,
+    instantiate,
+    jacobian,
+    substitute,
+)
+from proofs.ssm import (
+    DP,
+    P,
+    Subscripted,
+    c,
+    coefficients_by_linearity,
+    f,
+    memory_unknowns,
+    n,
+    pull_out_constants,
+    s,
+    t,
+    x,
+)
 
 LEGT_N_MAX = 8
 """The derivation instantiates the Legendre facts for ``n = 0, ..., LEGT_N_MAX - 1``."""
@@ -95,7 +117,8 @@ def legt_derivative_matrix(size: int) -> sp.Matrix:
 
 
 def legt_dynamics() -> Derivation:
-    """HiPPO-LegT: the exact window dynamics ``c' = (1/theta)(-A c + B f(t) + e epsilon)``, closed form ``(-A | B | e)/theta``.
+    """HiPPO-LegT: the exact window dynamics ``c' = (1/theta)(-A c + B f(t) + e epsilon)``; closed form
+    ``(-A | B | e)/theta``.
 
     ``c_n(t) = (1/theta) int_{t-theta}^t f(s) g_n(s, t) ds``. The Leibniz rule gives the
     entering value ``f(t) g_n(t, t)`` (``P_n(1) = 1``), the leaving value ``f(t - theta) g_n(t - theta, t)``

@@ -59,7 +59,8 @@ def test_an_edited_window_start_value_fails(edited):
 
 def test_an_edited_lagt_entry_fails(edited):
     # A_10 = 1 -> 1.001 (the entry -1 of -A at row 1, column 0).
-    assert run_check(edited(hippo_lagt, lambda R: _scale_entry(R, 1, 0, 1.001)), instances=30, seed=0).status == "failed"
+    wrong = edited(hippo_lagt, lambda R: _scale_entry(R, 1, 0, 1.001))
+    assert run_check(wrong, instances=30, seed=0).status == "failed"
 
 
 def _scale_entry(R, row, column, factor):

@@ -3,13 +3,27 @@
 import pytest
 
 from proofs.derivation import DerivationError
-from proofs.ssm.scan import a_1, a_2, a_3, affine_composition, b_1, b_2, b_3, homogeneous, m, scan_cost
+from proofs.ssm.scan import (
+    a_1,
+    a_2,
+    a_3,
+    affine_composition,
+    b_1,
+    b_2,
+    b_3,
+    blelloch_work_growth,
+    hillis_steele_work_growth,
+    homogeneous,
+    m,
+    scan_cost,
+)
 
 
-def test_every_step_is_proved():
-    # scan_cost's 3 steps and its lemma affine_composition's 5.
-    assert scan_cost().counts() == {"steps": 8, "proved": 8, "sampled": 0, "given": 0, "failed": 0, "custom": 3}
-    assert affine_composition().counts() == {"steps": 5, "proved": 5, "sampled": 0, "given": 0, "failed": 0, "custom": 1}
+def test_every_step_is_proved_by_a_named_rule():
+    # scan_cost's 1 step, its lemmas affine_composition's 6 and the two works' growth 2 each.
+    assert scan_cost().counts() == {"steps": 11, "proved": 11, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
+    lemma = affine_composition().counts()
+    assert lemma == {"steps": 6, "proved": 6, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
 
 
 def test_the_operator_puts_the_later_step_on_the_left():
@@ -22,8 +36,8 @@ def test_associativity_is_checked_with_non_commuting_matrices():
     """Grouping the other way with the factors in the wrong order is rejected (matrices do not commute)."""
     lemma = affine_composition()
     wrong = homogeneous(a_1 * a_2 * a_3, a_3 * a_2 * b_1 + a_3 * b_2 + b_3)
-    with pytest.raises(DerivationError, match="step 5 "):
-        lemma.with_step(5, stated=wrong).check()
+    with pytest.raises(DerivationError, match="step 6 "):
+        lemma.with_step(6, stated=wrong).check()
 
 
 def test_an_order_swapped_operator_is_rejected():
@@ -39,10 +53,16 @@ def test_counts_at_small_sizes_by_hand():
     assert list(counts.subs(m, 1)) == [1, 1, 1, 1, 1, 1]
 
 
-def test_the_counts_are_the_labelled_step_and_the_limits_follow():
+def test_the_counts_are_the_closed_form_and_the_limits_are_lemmas():
     derivation = scan_cost()
-    assert derivation.step_number("counts") == 1
-    assert [step.stated for step in derivation.steps[1:]] == [1, 2]  # Hillis-Steele / (L log2 L), Blelloch / L
+    assert derivation.step_number("counts") == 1 and derivation.result == derivation.expression("counts")
+    # Hillis-Steele's work over L log2 L tends to 1, Blelloch's over L to 2.
+    assert [hillis_steele_work_growth().result, blelloch_work_growth().result] == [1, 2]
+
+
+def test_a_wrong_limit_is_rejected():
+    with pytest.raises(DerivationError, match="step 2 "):
+        blelloch_work_growth().with_step(2, stated=1).check()
 
 
 def test_a_wrong_count_is_rejected():
