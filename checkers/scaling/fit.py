@@ -2,14 +2,22 @@
 
 The theorem is about a procedure, so its claim is the procedure itself (``claim=``, no
 derivation): :func:`numerics.scaling.fit.fit_chinchilla` on synthetic runs, L-BFGS from one start
-at the centre of the planted domain, polished by Newton's method on the first-order condition.
+at the centre of the planted domain, polished by Newton's method on the first-order condition,
+with the prediction and its gradient compiled from the theorem's lemma (:func:`fitted_by`), so
+an edited lemma changes the claim.
 The oracle is the planted law, refined to the exact minimiser of the Huber objective by an
 independent solver (scipy's trust-region least squares on the original, not the log-sum-exp,
 form, then Newton's method on that form's first-order condition) started at the planted
 parameters; it states its accuracy from the first-order condition and the rounding of its
 gradient (about 1e-8 relative at worst). The log-sum-exp form and the gradient L-BFGS uses are
-derived and checked in :mod:`proofs.scaling.fit`, the theorem's lemma (shown and counted with
-it); the tests compare that compiled gradient with the numerics'.
+derived and checked in :mod:`proofs.scaling.fit`, the theorem's first lemma (shown and counted
+with it); the second shows that every residual of an exact run vanishes at the planted law.
+
+From the lemmas to the claim: the fit minimises ``sum_i Huber(r_i)`` with the first lemma's
+prediction and gradient; by the second, on exact runs the objective is 0 at the planted
+parameters, its global minimum, with a zero gradient, so a fit that converges to a minimum with
+zero objective returns the planted law (the anchor), and with diverged runs the minimiser next to
+it, which the oracle computes by another route.
 
 The planted domain is narrower than "any plausible law": each of the terms ``A N^-alpha`` and
 ``B D^-beta`` is at least a tenth of ``E`` at the smallest run. Where a term falls to a few
@@ -30,12 +38,14 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+import sympy as sp
 
 from checkers.domains import Integer, Real
 from checkers.policies import Deterministic
-from checkers.theorem import Theorem
+from checkers.theorem import Anchor, Theorem
 from checkers.results import Plot
 from checkers.scaling import BESIROGLU, chinchilla_allocation
 from numerics.scaling.fit import (
@@ -53,8 +63,9 @@ from numerics.scaling.fit import (
     optimal_size_band_figure,
     planted_runs,
 )
-from proofs.scaling import HOFFMANN
-from proofs.scaling.fit import log_sum_exp_form
+from proofs.derivation import Derivation
+from proofs.scaling import HOFFMANN, alpha, beta
+from proofs.scaling.fit import a, b, e, log_D, log_N, log_sum_exp_form, planted_law_fits_its_runs
 
 DATA_VARIABLE = "TP_CHINCHILLA_DATA"
 EPOCH_DATA = (
@@ -73,6 +84,16 @@ CENTRE_START = np.array(
     [np.mean(np.log(PLANTED_RANGES["A"])), np.mean(np.log(PLANTED_RANGES["B"])), np.log(np.mean(PLANTED_RANGES["E"]))]
     + [np.mean(PLANTED_RANGES["alpha"]), np.mean(PLANTED_RANGES["beta"])]
 )
+PLANTED_ANCHOR = Anchor(
+    {**REPLICATION, "diverged": 0},
+    [REPLICATION[name] for name in PARAMETERS],
+    "the planted law itself (Besiroglu et al. 2024's printed estimates): with no diverged run every residual is 0 "
+    "there (the second lemma), the Huber objective's global minimum",
+    rtol=1e-7,
+)
+"""On exact runs the fit must return the planted parameters, known before any fit. rtol 1e-7: the policy's
+2e-8 (the fit's own resolution along the flat A-alpha valley) with a margin of 5."""
+
 # Budgets for the N_opt(C) band: from below the published runs' (1.4e18) to far beyond them.
 BAND_BUDGETS = np.geomspace(1e18, 1e26, 41)
 ISO_FLOP_BUDGETS = (1e19, 1e20, 1e21, 1e22)
@@ -84,13 +105,51 @@ def _synthetic_runs(A, B, E, alpha, beta, diverged):
     return {name: np.array([r[k] for r in runs]) for k, name in enumerate(("N", "D", "L"))}
 
 
-def _fitted(N, D, L, **_):
-    """The claim: the Chinchilla procedure's estimates ``(A, B, E, alpha, beta)`` per instance (a loop of fits).
+@functools.lru_cache(maxsize=None)
+def lemma_prediction(lemma: Callable[[], Derivation]):
+    """The fit's ``prediction(theta, log_N, log_D) -> (ln L, Jacobian)``, compiled from the lemma ``lemma``.
+
+    The lemma's labelled prediction ``log_loss`` and gradient column ``gradient`` (in
+    ``(a, b, e, alpha, beta)``) are compiled together, common subexpressions shared (the three
+    exponentials are computed once per call). By the lemma's ``shifted_log_loss`` step, lowering
+    ``a, b, e`` by the same ``s`` lowers ``ln L`` by ``s`` and leaves the gradient: the terms are
+    evaluated with the largest one shifted to 0, so no exponential overflows however far L-BFGS
+    wanders (any shift gives the same values; this one keeps them finite).
+    """
+    derivation = lemma()
+    compiled = sp.lambdify(
+        (a, b, e, alpha, beta, log_N, log_D),
+        [derivation.expression("log_loss"), *derivation.expression("gradient")],
+        "numpy",
+        cse=True,
+    )
+
+    def prediction(theta, n, d):
+        a_, b_, e_, alpha_, beta_ = theta
+        largest = np.maximum(np.maximum(a_ - alpha_ * n, b_ - beta_ * d), e_)
+        values = compiled(a_ - largest, b_ - largest, e_ - largest, alpha_, beta_, n, d)
+        log_loss, *gradient = (np.broadcast_to(value, n.shape) for value in values)
+        return log_loss + largest, np.stack(gradient, axis=-1)
+
+    return prediction
+
+
+def fitted_by(lemma: Callable[[], Derivation]):
+    """The claim with the prediction of ``lemma``: the procedure's estimates ``(A, B, E, alpha, beta)`` per instance.
 
     L-BFGS from :data:`CENTRE_START`, then Newton's method on the first-order condition
-    (:func:`numerics.scaling.fit.newton_polish`, part of every fit).
+    (:func:`numerics.scaling.fit.newton_polish`, part of every fit), a loop of fits.
     """
-    return np.array([fit_chinchilla(n, d, loss, starts=CENTRE_START).parameters() for n, d, loss in zip(N, D, L)])
+    prediction = lemma_prediction(lemma)
+
+    def fitted(N, D, L):
+        fits = [fit_chinchilla(n, d, loss, starts=CENTRE_START, prediction=prediction) for n, d, loss in zip(N, D, L)]
+        return np.array([fit.parameters() for fit in fits])
+
+    return fitted
+
+
+_fitted = fitted_by(log_sum_exp_form)
 
 
 def _planted_minimiser(A, B, E, alpha, beta, N, D, L):
@@ -158,7 +217,8 @@ def _cached_fit(path: Path | None, version: int | None, planted: tuple, resample
         runs = {"N": N, "D": D, "L": L}
     else:
         runs = drop_highest_losses(load_runs(path))
-    return runs, fit_chinchilla(runs["N"], runs["D"], runs["L"], resamples=resamples, seed=seed)
+    prediction = lemma_prediction(log_sum_exp_form)
+    return runs, fit_chinchilla(runs["N"], runs["D"], runs["L"], resamples=resamples, seed=seed, prediction=prediction)
 
 
 def _allocation(fit_parameters: np.ndarray, C) -> dict[str, np.ndarray]:
@@ -260,8 +320,11 @@ scaling_law_fit = Theorem(
         r"solver (trust-region least squares with a Huber loss on $\ln(E + A N^{-\alpha} + B D^{-\beta})$, "
         r"started at the planted parameters, then Newton's method on that form's first-order condition); "
         r"for $k = 0$ that minimiser is the planted law itself",
-        r"the log-sum-exp form equals $\ln L$ and its gradient is the softmax weights of its terms: "
-        r"derived and checked in this theorem's lemma (\texttt{proofs.scaling.fit})",
+        r"the log-sum-exp form equals $\ln L$ and its gradient is the softmax weights of its terms: derived and "
+        r"checked in this theorem's first lemma (\texttt{proofs.scaling.fit}), and compiled from it into the fit; "
+        r"the second lemma shows every residual of an exact run is 0 at the planted parameters, so the objective "
+        r"(a sum of Huber terms, each $\ge 0$) is 0 there, its global minimum, with a zero gradient: the fit "
+        r"returns the planted law on exact runs and the minimiser next to it with diverged runs",
     ),
     sources=(
         f"{HOFFMANN}, section 3.3 (approach 3) and appendix D.2",
@@ -282,7 +345,7 @@ scaling_law_fit = Theorem(
     },
     inputs=_synthetic_runs,
     claim=_fitted,
-    lemmas=(log_sum_exp_form,),
+    lemmas=(log_sum_exp_form, planted_law_fits_its_runs),
     oracle=_planted_minimiser,
     mutants={
         "squared error on the raw loss": _fitted_with(_squared_raw_loss, CENTRE_START),
@@ -305,6 +368,7 @@ scaling_law_fit = Theorem(
         ),
     ),
     example={name: REPLICATION[name] for name in PARAMETERS},
+    anchors=(PLANTED_ANCHOR,),
     values=_fit_values,
     figures=_fit_figures,
 )

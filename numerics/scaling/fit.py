@@ -124,10 +124,16 @@ def log_sum_exp_prediction(theta, log_N, log_D) -> tuple[np.ndarray, np.ndarray]
     return largest + np.log(total), jacobian
 
 
-def huber_objective(theta, log_N, log_D, log_L, counts, delta: float = HUBER_DELTA) -> tuple[float, np.ndarray]:
-    """``sum_i c_i Huber(LSE_i(theta) - ln L_i)`` and its gradient; ``c_i`` counts run ``i`` (bootstrap weights)."""
-    prediction, jacobian = log_sum_exp_prediction(theta, log_N, log_D)
-    residual = prediction - log_L
+def huber_objective(
+    theta, log_N, log_D, log_L, counts, delta: float = HUBER_DELTA, prediction=log_sum_exp_prediction
+) -> tuple[float, np.ndarray]:
+    """``sum_i c_i Huber(LSE_i(theta) - ln L_i)`` and its gradient; ``c_i`` counts run ``i`` (bootstrap weights).
+
+    ``prediction(theta, log_N, log_D)`` returns the predicted log-loss and its Jacobian
+    (default :func:`log_sum_exp_prediction`; ``scaling-law-fit`` passes the one compiled from its lemma).
+    """
+    predicted, jacobian = prediction(theta, log_N, log_D)
+    residual = predicted - log_L
     value = float(np.sum(counts * huber(residual, delta)))
     # Huber's derivative is the residual clipped to [-delta, delta].
     gradient = (counts * np.clip(residual, -delta, delta)) @ jacobian
@@ -135,7 +141,7 @@ def huber_objective(theta, log_N, log_D, log_L, counts, delta: float = HUBER_DEL
 
 
 def huber_gradient_and_hessian(
-    theta, log_N, log_D, log_L, counts, delta: float = HUBER_DELTA
+    theta, log_N, log_D, log_L, counts, delta: float = HUBER_DELTA, prediction=log_sum_exp_prediction
 ) -> tuple[np.ndarray, np.ndarray]:
     """The gradient and the Hessian of :func:`huber_objective` in ``theta = (a, b, e, alpha, beta)``.
 
@@ -144,9 +150,10 @@ def huber_gradient_and_hessian(
     weights) and so ``T^T diag(w) T - J J^T`` in ``theta`` (``J = T^T w``, the Jacobian row). Huber's
     second derivative is 1 inside ``|r| <= delta`` and 0 beyond, so the Hessian is
     ``sum_inside c_i J_i J_i^T + sum_i c_i clip(r_i) (T_i^T diag(w_i) T_i - J_i J_i^T)``.
+    ``prediction`` as in :func:`huber_objective`; the weights ``w`` are its first three Jacobian columns.
     """
-    prediction, jacobian = log_sum_exp_prediction(theta, log_N, log_D)
-    residual = prediction - log_L
+    predicted, jacobian = prediction(theta, log_N, log_D)
+    residual = predicted - log_L
     slope = counts * np.clip(residual, -delta, delta)
     inside = counts * (np.abs(residual) <= delta)
     maps = np.zeros((len(log_N), 3, 5))
@@ -158,7 +165,9 @@ def huber_gradient_and_hessian(
     return slope @ jacobian, hessian
 
 
-def newton_polish(theta, log_N, log_D, log_L, counts, delta: float = HUBER_DELTA) -> np.ndarray:
+def newton_polish(
+    theta, log_N, log_D, log_L, counts, delta: float = HUBER_DELTA, prediction=log_sum_exp_prediction
+) -> np.ndarray:
     """Newton's method on the first-order condition ``grad = 0`` of :func:`huber_objective`, from an optimum ``theta``.
 
     L-BFGS accepts a step only if the objective decreases, and near the optimum of a fit with
@@ -171,7 +180,7 @@ def newton_polish(theta, log_N, log_D, log_L, counts, delta: float = HUBER_DELTA
     otherwise ``theta`` is returned as it came.
     """
     theta = np.array(theta, dtype=float)
-    gradient, hessian = huber_gradient_and_hessian(theta, log_N, log_D, log_L, counts, delta)
+    gradient, hessian = huber_gradient_and_hessian(theta, log_N, log_D, log_L, counts, delta, prediction)
     for _ in range(POLISH_STEPS):
         scale = np.sqrt(np.abs(np.diag(hessian)))
         if not np.all(scale > 0):
@@ -185,29 +194,36 @@ def newton_polish(theta, log_N, log_D, log_L, counts, delta: float = HUBER_DELTA
         if not (np.all(np.isfinite(step)) and np.max(np.abs(step)) <= POLISH_REACH):
             break
         candidate = theta + step
-        new_gradient, new_hessian = huber_gradient_and_hessian(candidate, log_N, log_D, log_L, counts, delta)
+        new_gradient, new_hessian = huber_gradient_and_hessian(candidate, log_N, log_D, log_L, counts, delta, prediction)
         if not np.max(np.abs(new_gradient)) < np.max(np.abs(gradient)):
             break
         theta, gradient, hessian = candidate, new_gradient, new_hessian
     return theta
 
 
-def _minimise(start, log_N, log_D, log_L, counts, delta, objective=huber_objective) -> tuple[np.ndarray, float]:
+def _minimise(
+    start, log_N, log_D, log_L, counts, delta, objective=None, prediction=log_sum_exp_prediction
+) -> tuple[np.ndarray, float]:
     """L-BFGS on ``objective`` from ``start``, in coordinates with ``ln N`` and ``ln D`` centred on their means.
 
     ``a - alpha ln N = (a - alpha m) - alpha (ln N - m)``: a linear change of variables, so the
     minimiser is the same, but the intercepts no longer move with the exponents. Uncentred,
     L-BFGS's first steps overshoot an exponent into the region where its term's softmax weight
-    (and with it the gradient) vanishes, and the fit stalls on that plateau. On the Huber
-    objective the optimum is then polished by :func:`newton_polish` (in the same coordinates).
+    (and with it the gradient) vanishes, and the fit stalls on that plateau. ``objective``
+    defaults to the Huber objective with ``prediction`` (:func:`huber_objective`), whose optimum
+    is then polished by :func:`newton_polish` (in the same coordinates); another objective (a
+    mutant's) is minimised as it is.
     """
     shift = np.array([log_N.mean(), log_D.mean()])
     centred = np.array(start, dtype=float)
     centred[:2] -= centred[3:] * shift
     arguments = (log_N - shift[0], log_D - shift[1], log_L, counts, delta)
+    huber_fit = objective is None
+    if huber_fit:
+        objective, arguments = huber_objective, (*arguments, prediction)
     result = minimize(objective, centred, args=arguments, jac=True, method="L-BFGS-B", options=LBFGS_OPTIONS)
     theta, value = result.x.copy(), float(result.fun)
-    if objective is huber_objective:
+    if huber_fit:
         theta = newton_polish(theta, *arguments)
         value = huber_objective(theta, *arguments)[0]
     theta[:2] += theta[3:] * shift
@@ -215,18 +231,25 @@ def _minimise(start, log_N, log_D, log_L, counts, delta, objective=huber_objecti
 
 
 def best_of_starts(
-    starts, log_N, log_D, log_L, counts=None, delta: float = HUBER_DELTA, objective=huber_objective
+    starts,
+    log_N,
+    log_D,
+    log_L,
+    counts=None,
+    delta: float = HUBER_DELTA,
+    objective=None,
+    prediction=log_sum_exp_prediction,
 ) -> tuple[np.ndarray, float]:
     """L-BFGS from every start (a loop: scipy's L-BFGS solves one problem at a time); the lowest objective wins.
 
     ``objective(theta, log_N, log_D, log_L, counts, delta)`` returns the value and the gradient
-    (default :func:`huber_objective`).
+    (default: :func:`huber_objective` with ``prediction``, polished by Newton's method).
     """
     counts = np.ones_like(log_L) if counts is None else counts
     best, best_value = None, np.inf
     with one_blas_thread():
         for start in np.atleast_2d(starts):
-            theta, value = _minimise(start, log_N, log_D, log_L, counts, delta, objective)
+            theta, value = _minimise(start, log_N, log_D, log_L, counts, delta, objective, prediction)
             if value < best_value:
                 best, best_value = theta, value
     return best, best_value
@@ -275,6 +298,7 @@ def fit_chinchilla(
     level: float = 0.95,
     seed: int = 0,
     delta: float = HUBER_DELTA,
+    prediction=log_sum_exp_prediction,
 ) -> ScalingFit:
     """Fit ``L = E + A N^-alpha + B D^-beta`` to runs ``(N_i, D_i, L_i)`` (Hoffmann et al. 2022, approach 3).
 
@@ -287,6 +311,7 @@ def fit_chinchilla(
     With ``resamples > 0`` the runs are bootstrapped (drawn with replacement, as multinomial
     counts, from ``seed``), each resample refitted by L-BFGS from the full-data optimum (not the
     grid: a few ms each), and ``intervals`` holds the central percentile interval at ``level``.
+    ``prediction`` is the predicted log-loss and its Jacobian (see :func:`huber_objective`).
     """
     N, D, L = _validated(N, D, L)
     if not 0 < level < 1:
@@ -301,8 +326,8 @@ def fit_chinchilla(
     log_N, log_D, log_L = np.log(N), np.log(D), np.log(L)
     if polish is not None and polish < len(starts):
         starts = screened_starts(starts, log_N, log_D, log_L, polish, delta)
-    theta, objective = best_of_starts(starts, log_N, log_D, log_L, delta=delta)
-    samples = bootstrap(theta, log_N, log_D, log_L, resamples, seed, delta)
+    theta, objective = best_of_starts(starts, log_N, log_D, log_L, delta=delta, prediction=prediction)
+    samples = bootstrap(theta, log_N, log_D, log_L, resamples, seed, delta, prediction)
     intervals = {}
     if resamples:
         tails = 100 * (1 - level) / 2
@@ -312,13 +337,15 @@ def fit_chinchilla(
     return ScalingFit(A, B, E, alpha, beta, objective, level, intervals, samples)
 
 
-def bootstrap(theta, log_N, log_D, log_L, resamples: int, seed: int, delta: float = HUBER_DELTA) -> np.ndarray:
+def bootstrap(
+    theta, log_N, log_D, log_L, resamples: int, seed: int, delta: float = HUBER_DELTA, prediction=log_sum_exp_prediction
+) -> np.ndarray:
     """``(resamples, 5)`` estimates ``(A, B, E, alpha, beta)``, each refitted from ``theta`` on runs drawn with replacement."""
     rng = np.random.default_rng(seed)
     n = len(log_L)
     counts = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(float)
     with one_blas_thread():
-        estimates = [_minimise(theta, log_N, log_D, log_L, c, delta)[0] for c in counts]
+        estimates = [_minimise(theta, log_N, log_D, log_L, c, delta, prediction=prediction)[0] for c in counts]
     return natural_parameters(np.array(estimates).reshape(resamples, 5))
 
 

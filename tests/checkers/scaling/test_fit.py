@@ -7,6 +7,7 @@ narrowed domain, at its worst corners, the fit (L-BFGS, then Newton) meets the o
 accuracy is within the engine's cap.
 """
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from checkers.engine import claim_values, compare, mutant_outcome, oracle_values
 from checkers.sampling import single_instance
 from checkers.worked import example_params, theorem_figures, worked_example
 from checkers.closed_form import compile_closed_form
-from checkers.scaling.fit import CENTRE_START, PLANTED_RANGES, scaling_law_fit
+from checkers.scaling.fit import CENTRE_START, PLANTED_RANGES, fitted_by, lemma_prediction, scaling_law_fit
 from numerics.scaling.fit import (
     fit_chinchilla,
     huber_minimiser_near,
@@ -27,7 +28,7 @@ from numerics.scaling.fit import (
     log_sum_exp_prediction,
     planted_runs,
 )
-from proofs.scaling.fit import log_sum_exp_form
+from proofs.scaling.fit import log_D, log_sum_exp_form, planted_law_fits_its_runs
 
 # Besiroglu et al. 2024's estimates (the theorem's default planted law).
 REPLICATION = {"A": 482.01, "B": 2085.43, "E": 1.8172, "alpha": 0.3478, "beta": 0.3658}
@@ -38,7 +39,7 @@ def test_it_verifies():
     assert result.status == "verified", result.message
     # claim= (the procedure); its lemma, the log-sum-exp form and its gradient, is checked and counted.
     counts = result.symbolic
-    assert counts == {"steps": 10, "proved": 10, "sampled": 0, "given": 0, "failed": 0, "custom": 3}
+    assert counts == {"steps": 16, "proved": 16, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
     assert result.numeric.max_error < 1
     # The oracle's stated accuracy is what the comparison rests on: small (well within the engine's cap of 1e-6), but not zero.
     assert 0 < result.numeric.oracle_accuracy < 1e-7
@@ -55,8 +56,45 @@ def test_every_mutant_is_refuted():
     }
 
 
-def test_the_log_sum_exp_form_is_the_theorem_s_lemma():
-    assert [lemma.title for lemma in scaling_law_fit.lemma_derivations()] == [log_sum_exp_form().title]
+def test_the_log_sum_exp_form_and_the_planted_zero_are_the_theorem_s_lemmas():
+    titles = [lemma.title for lemma in scaling_law_fit.lemma_derivations()]
+    assert titles == [log_sum_exp_form().title, planted_law_fits_its_runs().title]
+    assert scaling_law_fit.basis == "supported"
+
+
+def test_the_claim_s_prediction_is_compiled_from_the_lemma():
+    rng = np.random.default_rng(4)
+    n_, d_ = rng.uniform(17, 24, 48), rng.uniform(19, 28, 48)
+    theta = np.array([6.2, 7.6, 0.6, 0.35, 0.37])
+    compiled = lemma_prediction(log_sum_exp_form)(theta, n_, d_)
+    by_hand = log_sum_exp_prediction(theta, n_, d_)
+    np.testing.assert_allclose(compiled[0], by_hand[0], rtol=1e-14)
+    np.testing.assert_allclose(compiled[1], by_hand[1], rtol=1e-13, atol=1e-16)
+
+
+def test_an_edited_lemma_changes_the_claim_and_the_check_fails():
+    """The gradient in alpha with -d in place of -n (a chain-rule slip in the lemma): the fit moves, the check fails."""
+    derivation = log_sum_exp_form()
+    slip = -log_D * derivation.expression("d_a")
+    column = derivation.expression("gradient").as_mutable()
+    column[3] = slip
+    slipped = derivation.with_step(derivation.step_number("d_alpha"), stated=slip).with_step(
+        derivation.step_number("gradient"), stated=column
+    )
+
+    def edited_lemma():
+        return slipped
+
+    N, D, L = planted_runs(*REPLICATION.values(), diverged=2)
+    true_fit, edited_fit = (fitted_by(lemma)(N=N[None], D=D[None], L=L[None])[0] for lemma in (log_sum_exp_form, edited_lemma))
+    assert np.max(np.abs(edited_fit / true_fit - 1)) > 1e-4
+    edited = dataclasses.replace(scaling_law_fit, lemmas=(edited_lemma, planted_law_fits_its_runs), claim=fitted_by(edited_lemma))
+    assert run_check(edited, instances=4, seed=0).status == "failed"
+
+
+def test_the_planted_anchor_holds_for_claim_and_oracle():
+    (anchor,) = run_check(scaling_law_fit, instances=2, seed=1).numeric.anchors
+    assert anchor.claim_agrees and anchor.oracle_agrees
 
 
 def test_the_fitted_gradient_is_the_derivations():

@@ -5,13 +5,26 @@ import sympy as sp
 
 from proofs.derivation import DerivationError, differentiate
 from proofs.scaling import PARAMETRIC_LOSS, A, B, D, E, N, alpha, beta
-from proofs.scaling.fit import a, b, e, log_D, log_N, log_sum_exp_form
+from proofs.scaling.fit import a, b, e, log_D, log_N, log_sum_exp_form, planted_law_fits_its_runs
 
 
 def test_every_step_is_proved():
     derivation = log_sum_exp_form()
     assert [s.evidence for s in derivation.check()] == ["proved"] * len(derivation.steps)
-    assert derivation.counts() == {"steps": 10, "proved": 10, "sampled": 0, "given": 0, "failed": 0, "custom": 3}
+    assert derivation.counts() == {"steps": 14, "proved": 14, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
+
+
+def test_shifting_every_term_shifts_the_prediction_and_not_the_gradient():
+    derivation = log_sum_exp_form()
+    s = sp.Symbol("s", real=True)
+    assert sp.simplify(derivation.expression("shifted_log_loss") - derivation.expression("log_loss") + s) == 0
+    assert derivation.result == derivation.expression("gradient")
+
+
+def test_the_planted_law_zeroes_every_residual():
+    derivation = planted_law_fits_its_runs()
+    assert derivation.result == 0
+    assert derivation.counts() == {"steps": 2, "proved": 2, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
 
 
 def test_the_prediction_is_the_log_of_the_parametric_loss():
