@@ -1,116 +1,125 @@
 """Independent computations for the Johnson-Lindenstrauss dimension (numpy / scipy only; no closed forms).
 
-* :func:`union_bound_dimension`: the dimension at which the union bound over all pairs of
-  Dasgupta and Gupta's per-pair tail reaches ``1 - 1/m``, by root finding (seed 003, exercise 1.9).
-* :func:`pair_failure_probability`: the exact probability that a Gaussian projection distorts one
-  pair's squared distance by more than ``1 +- eps`` (the squared length of a projected unit
-  vector is ``chi^2_d / d``); :func:`exact_union_bound`: that probability times the number of
-  pairs, the union bound with the exact tail instead of the Chernoff bound.
+A Gaussian projection ``f(u) = G u / sqrt(d)`` (``G`` a ``d x D`` matrix of independent standard
+normal entries) maps a difference ``u`` of two points to ``||f(u)||^2 / ||u||^2 ~ chi^2_d / d``,
+whatever ``u``. So a pair of points is kept within a window ``[lower, upper]`` of its squared
+distance with an exactly known probability (seed 003, exercise 1.9):
+
+* :func:`distance_window`: the window of the squared-distance ratio that keeps a squared distance
+  within ``1 +- eps`` (``[1 - eps, 1 + eps]``) or a distance within ``1 +- eps``
+  (``[(1 - eps)^2, (1 + eps)^2]``);
+* :func:`pair_failure_probability`: ``P(chi^2_d / d`` outside the window``)`` from scipy's
+  ``chi2`` law; :func:`union_bound`: that times the ``m(m-1)/2`` pairs;
+* :func:`smallest_sufficient_dimension`: the smallest integer ``d`` whose union bound is at most a
+  target failure probability, by a search over the integers: the statement's quantity from its
+  definition, with the exact law instead of any Chernoff bound;
 * :func:`projection_trials` and :func:`binomial_p_value`: an empirical check that projects ``m``
-  random points many times and tests the number of trials with a distorted pair against the
-  union-bound rate.
+  random points many times and tests the number of trials with a distorted pair.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import stats
-from scipy.optimize import elementwise
 from scipy.spatial.distance import pdist
 
-UNIT_ROUNDOFF = np.finfo(float).eps / 2
+LOG_TARGET_MARGIN = 1e-9
+"""The union bound must be below the target by this much of ``|ln P|``: more than scipy's error in
+``ln P`` (within 1e-11 of 50-digit quadrature up to ``d = 3e6``), so rounding never makes a dimension
+look sufficient that is not."""
 
 
-def _log_union_bound_gap(d, m, eps, cubic):
-    """``ln(pairs * 2 exp(-d kappa / 2)) - ln(1 - 1/m)``, ``kappa = eps^2/2 - cubic eps^3/3``: the union bound against its target."""
-    kappa = eps**2 / 2 - cubic * eps**3 / 3
-    pairs = m * (m - 1) / 2
-    return np.log(pairs) + np.log(2.0) - d * kappa / 2 - np.log1p(-1 / m)
+def distance_window(eps, squared: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(lower, upper)`` for ``||f(u)||^2 / ||u||^2``: ``1 -+ eps`` for squared distances, ``(1 -+ eps)^2`` for distances.
 
-
-def union_bound_dimension(m, eps, cubic: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """The smallest ``d`` at which ``m(m-1)/2`` pairs times ``2 exp(-d kappa / 2)`` is at most ``1 - 1/m``; ``(d, accuracy)``.
-
-    ``kappa = eps^2/2 - eps^3/3`` (Dasgupta and Gupta's Lemma 2.2), or ``eps^2/2`` with
-    ``cubic=False``. The gap is evaluated in logarithms (``m`` up to 1e15 has 5e29 pairs) and
-    decreases in ``d``; all instances are solved together by
-    :func:`scipy.optimize.elementwise.bracket_root` from ``[0, 1]`` and Chandrupatla's
-    :func:`~scipy.optimize.elementwise.find_root`. ``accuracy`` is the final bracket plus the band
-    where rounding of the gap (16 ulps of ``ln(m^2)``, its largest term) can flip its sign,
-    divided by the slope ``kappa / 2``.
-
-    This is not independent of the derivation's premises: it root-finds the same union-bound
-    equation (the per-pair Chernoff tail ``2 exp(-d kappa / 2)`` and the target ``1 - 1/m``, typed
-    here by hand), so it confirms the algebra (solving, dropping the cubic term), not the tail
-    bound. :func:`exact_union_bound` checks sufficiency with the exact ``chi^2`` tail instead.
-    Raises ``ValueError`` naming ``m`` unless ``m >= 2``, or ``eps`` unless ``0 < eps < 1``.
+    Raises ``ValueError`` naming ``eps`` unless ``0 < eps < 1``.
     """
-    m, eps = (np.asarray(v, dtype=float) for v in (m, eps))
-    if not np.all(m >= 2):
-        raise ValueError("union_bound_dimension: m must be at least 2 (and not NaN)")
+    eps = np.asarray(eps, dtype=float)
     if not np.all((eps > 0) & (eps < 1)):
-        raise ValueError("union_bound_dimension: eps must lie in (0, 1)")
-    arguments = (m, eps, float(cubic))
-    start = np.zeros_like(eps)
-    bracket = elementwise.bracket_root(_log_union_bound_gap, start, start + 1, xmin=0.0, args=arguments)
-    if not np.all(bracket.success):
-        raise ArithmeticError("union_bound_dimension: no sign change of the union bound was found")
-    root = elementwise.find_root(
-        _log_union_bound_gap,
-        bracket.bracket,
-        args=arguments,
-        tolerances={"xatol": 0.0, "xrtol": 4 * np.finfo(float).eps, "fatol": 0.0, "frtol": 0.0},
-    )
-    if not np.all(root.success):
-        raise ArithmeticError("union_bound_dimension: the root finder did not converge")
-    kappa = eps**2 / 2 - float(cubic) * eps**3 / 3
-    width = np.where(root.f_x == 0, 0.0, root.bracket[1] - root.bracket[0])
-    return root.x, width + 16 * UNIT_ROUNDOFF * 2 * np.log(m) / (kappa / 2)
+        raise ValueError("distance_window: eps must lie in (0, 1)")
+    if squared:
+        return 1 - eps, 1 + eps
+    return (1 - eps) ** 2, (1 + eps) ** 2
 
 
-def pair_failure_probability(d, eps) -> np.ndarray:
-    """``P(|chi^2_d / d - 1| > eps)``: one pair's squared distance distorted by more than ``1 +- eps``.
+def _log_pair_failure(d, lower, upper) -> np.ndarray:
+    """``ln P(chi^2_d / d < lower or > upper)``, both tails in logarithms (no underflow below 1e-300)."""
+    return np.logaddexp(stats.chi2.logsf(d * upper, d), stats.chi2.logcdf(d * lower, d))
 
-    For ``f(u) = G u / sqrt(d)`` with ``G`` a ``d x D`` standard Gaussian matrix,
-    ``||f(u)||^2 / ||u||^2`` has exactly the law of ``chi^2_d / d`` whatever ``u``; both tails
-    are taken in logarithms so that values far below 1e-300 do not underflow on the way.
-    Raises ``ValueError`` naming ``d`` unless ``d > 0``, or ``eps`` unless ``0 < eps < 1``.
+
+def pair_failure_probability(d, lower, upper) -> np.ndarray:
+    """``P(chi^2_d / d`` outside ``[lower, upper])``: one pair distorted beyond the window by ``f(u) = G u / sqrt(d)``.
+
+    Raises ``ValueError`` naming ``d`` unless ``d > 0`` and finite, or the window unless ``0 <= lower < upper``.
     """
-    return np.exp(_log_pair_failure(*_checked_dimension_and_distortion("pair_failure_probability", d, eps)))
+    d, lower, upper = _checked("pair_failure_probability", d, lower, upper)
+    return np.exp(_log_pair_failure(d, lower, upper))
 
 
-def _checked_dimension_and_distortion(function: str, d, eps) -> tuple[np.ndarray, np.ndarray]:
-    """``(d, eps)`` as float arrays, or a ValueError naming the one out of range (``d > 0`` finite, ``0 < eps < 1``)."""
-    d, eps = (np.asarray(v, dtype=float) for v in (d, eps))
+def _checked(function: str, d, lower, upper):
+    d, lower, upper = (np.asarray(v, dtype=float) for v in (d, lower, upper))
     if not np.all((d > 0) & np.isfinite(d)):
         raise ValueError(f"{function}: d must be positive and finite")
-    if not np.all((eps > 0) & (eps < 1)):
-        raise ValueError(f"{function}: eps must lie in (0, 1)")
-    return d, eps
+    if not np.all((lower >= 0) & (lower < upper) & np.isfinite(upper)):
+        raise ValueError(f"{function}: the window must have 0 <= lower < upper, finite")
+    return d, lower, upper
 
 
-def _log_pair_failure(d: np.ndarray, eps: np.ndarray) -> np.ndarray:
-    """``ln P(|chi^2_d / d - 1| > eps)``, both tails in logarithms."""
-    return np.logaddexp(stats.chi2.logsf(d * (1 + eps), d), stats.chi2.logcdf(d * (1 - eps), d))
-
-
-def exact_union_bound(m, d, eps) -> np.ndarray:
-    """``m(m-1)/2 * P(|chi^2_d / d - 1| > eps)``: the union bound over all pairs with the exact per-pair law.
-
-    At most ``1 - 1/m`` means the Gaussian projection to ``d`` dimensions keeps every pair of
-    ``m`` points within ``1 +- eps`` with probability at least ``1/m`` without any Chernoff bound:
-    an independent confirmation that a dimension is sufficient. Computed in logarithms (``m`` up
-    to 1e15 has 5e29 pairs). Raises ``ValueError`` naming ``m``, ``d`` or ``eps`` when out of range.
-    """
+def _log_pairs(function: str, m) -> np.ndarray:
     m = np.asarray(m, dtype=float)
-    if not np.all(m >= 2) or not np.all(np.isfinite(m)):
-        raise ValueError("exact_union_bound: m must be at least 2 and finite")
-    d, eps = _checked_dimension_and_distortion("exact_union_bound", d, eps)
-    return np.exp(np.log(m) + np.log(m - 1) - np.log(2.0) + _log_pair_failure(d, eps))
+    if not np.all((m >= 2) & np.isfinite(m)):
+        raise ValueError(f"{function}: m must be at least 2 and finite")
+    return np.log(m) + np.log(m - 1) - np.log(2.0)
+
+
+def union_bound(m, d, lower, upper) -> np.ndarray:
+    """``m(m-1)/2 P(chi^2_d / d`` outside ``[lower, upper])``: the union bound over all pairs with the exact pair law.
+
+    At most ``t`` means that a Gaussian projection to ``d`` dimensions keeps every pair of ``m``
+    points inside the window with probability at least ``1 - t``. Computed in logarithms (``m`` up
+    to 1e15 has 5e29 pairs). Raises ``ValueError`` naming ``m``, ``d`` or the window when out of range.
+    """
+    log_pairs = _log_pairs("union_bound", m)
+    d, lower, upper = _checked("union_bound", d, lower, upper)
+    return np.exp(log_pairs + _log_pair_failure(d, lower, upper))
+
+
+def smallest_sufficient_dimension(m, lower, upper, failure) -> np.ndarray:
+    """The smallest integer ``d >= 1`` with ``m(m-1)/2 P(chi^2_d / d`` outside ``[lower, upper]) <= failure``.
+
+    The union bound with the exact law of one pair (scipy's ``chi2``), evaluated in logarithms and
+    required to be below ``ln failure`` by :data:`LOG_TARGET_MARGIN` of ``|ln P|``, so rounding can
+    only make the answer larger. The search runs over the integers for all instances at once: the
+    upper end doubles from 1 until it suffices, then the bracket ``(insufficient, sufficient]`` is
+    halved down to adjacent integers. That relies on the pair's failure probability falling as
+    ``d`` grows (``chi^2_d / d`` concentrates; the tests check it on every integer up to 4096 at
+    several windows). Raises ``ValueError`` naming ``m``, the window or ``failure`` when out of range.
+    """
+    log_pairs = _log_pairs("smallest_sufficient_dimension", m)
+    _, lower, upper = _checked("smallest_sufficient_dimension", 1.0, lower, upper)
+    failure = np.asarray(failure, dtype=float)
+    if not np.all((failure > 0) & (failure < 1)):
+        raise ValueError("smallest_sufficient_dimension: failure must lie in (0, 1)")
+    log_pairs, lower, upper, log_target = np.broadcast_arrays(log_pairs, lower, upper, np.log(failure))
+
+    def sufficient(d):
+        log_union = log_pairs + _log_pair_failure(d, lower, upper)
+        return log_union <= log_target - LOG_TARGET_MARGIN * np.abs(log_union - log_pairs)
+
+    high = np.ones_like(log_target)
+    while not np.all(enough := sufficient(high)):
+        high = np.where(enough, high, 2 * high)
+    low = high / 2  # insufficient unless high = 1, where the answer is 1
+    low = np.where(high == 1, 0.0, low)
+    while np.any(open_ := high - low > 1):
+        middle = np.where(open_, np.floor((low + high) / 2), high)
+        enough = sufficient(middle)
+        low, high = np.where(open_ & ~enough, middle, low), np.where(open_ & enough, middle, high)
+    return high
 
 
 def projection_trials(m: int, D: int, d: int, eps: float, trials: int, rng: np.random.Generator) -> np.ndarray:
-    """For each of ``trials`` independent Gaussian projections, the number of pairs distorted beyond ``1 +- eps``.
+    """For each of ``trials`` independent Gaussian projections, the number of pairs whose squared distance moves beyond ``1 +- eps``.
 
     Each trial draws ``m`` standard Gaussian points in ``R^D`` and a ``d x D`` standard Gaussian
     matrix ``G``, projects with ``G / sqrt(d)``, and compares all ``m(m-1)/2`` squared distances.

@@ -3,7 +3,8 @@
 * :func:`jl_dimension`: the dimension ``d`` at which a Gaussian projection ``f(u) = G u / sqrt(d)`` keeps all pairwise
   squared distances of ``m`` points within factors ``1 +- eps`` by Dasgupta and Gupta's tail bound
   and a union bound, ``4 ln m / (eps^2/2 - eps^3/3)``, and the course's ``8 ln m / eps^2``, the
-  same bound with the cubic term dropped (seed 003, exercise 1.9).
+  same bound with the cubic term dropped (seed 003, exercise 1.9). Both are sufficient
+  dimensions: any larger ``d`` works too.
 """
 
 from __future__ import annotations
@@ -75,9 +76,13 @@ def jl_dimension() -> Derivation:
             label="d_dasgupta_gupta",
         )
         .then(
+            # xreplace, not subs: subs would also read eps^2 as (eps^3)^(2/3) and send it to 0.
             custom(r"drop the cubic term $-\epsilon^3/3$ of the exponent", lambda e: e.xreplace({eps**3: 0})),
             8 * sp.log(m) / eps**2,
-            note=r"the formula of exercise 1.9: smaller than the line above, so not covered by its proof",
+            note=(
+                r"the formula of exercise 1.9: smaller than the line above, so that proof does not cover it for squared "
+                r"distances; for distances themselves it suffices (checked numerically)"
+            ),
             label="d_min",
         )
     )
