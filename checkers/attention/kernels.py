@@ -235,7 +235,7 @@ attention_kernel_smoother = Theorem(
     topic="attention",
     statement=(
         r"Softmax attention at temperature $\tau$ gives query $q_i$ the output "
-        r"$\sum_j K(q_i, k_j) v_j / \sum_j K(q_i, k_j)$ with the asymmetric kernel "
+        r"$\sum_j K(q_i, k_j) v_j$ over $\sum_j K(q_i, k_j)$ with the asymmetric kernel "
         r"$K(q, k) = e^{q \cdot k / (\tau \sqrt{d})}$: the Nadaraya-Watson estimator. If every key has the same "
         r"norm $r$, then $e^{-\lVert q - k \rVert^2 / (2 \tau \sqrt{d})} = c(q)\, K(q, k)$ with "
         r"$c(q) = e^{-(\lVert q \rVert^2 + r^2) / (2 \tau \sqrt{d})}$, the same for every key, so it cancels: "
