@@ -1,34 +1,43 @@
-"""selective-scan: Mamba's selective SSM by its kernel, the sequential loop, the parallel and the chunked scan.
+"""selective-scan: Mamba's selective SSM by its kernel, the reference loop, the parallel and the chunked scan.
 
-The claim stacks four computations of ``selective_scan_ref``'s output on random inputs with
-every option on (groups, ``D``, ``z``, ``delta_bias``, ``delta_softplus``): the kernel form
+The claim stacks five computations of the selective SSM's output on random inputs with every
+option on (groups, ``D``, ``z``, ``delta_bias``, ``delta_softplus``): the kernel form
 ``y_t = sum_s C_t exp(A Lambda_ts) delta_s B_s u_s + D u_t`` built from the derivation's
-compiled kernel (:func:`proofs.ssm.selective.selective_kernel`), and
-``numerics.ssm.selective_scan`` with ``method="sequential"``, ``"parallel"`` and
-``"chunked"`` (in blocks of a third of the sequence, so that the state is carried across
-blocks), with their last states. The oracle is an independent float64 numpy loop
-(:func:`numerics.ssm.selective.selective_scan_numpy`); it also states its accuracy per instance,
-a float64 rounding bound from that instance's own magnitudes (:func:`_rounding_bound`).
+compiled kernel (:func:`proofs.ssm.selective.selective_kernel`), ``numerics.ssm.selective_scan``
+with ``method="sequential"``, ``"parallel"`` and ``"chunked"`` (in blocks of a third of the
+sequence, so that the state is carried across blocks), and ``numerics.ssm.selective_scan_ref``
+(Mamba's reference loop), with their last states. The oracle is the recurrence written out here
+as a plain float64 numpy loop over time (:func:`_plain_loop`, no project function); it also
+states its accuracy per instance, a float64 rounding bound from that instance's own magnitudes
+(:func:`_rounding_bound`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit, softplus
 
 from checkers.domains import Integer
 from checkers.policies import Deterministic
-from checkers.theorem import Theorem
+from checkers.theorem import Anchor, Theorem
+from checkers.ssm import CASES, worked_instances
 from proofs.ssm.scan import SYLLABUS
 from proofs.ssm.selective import MAMBA, MAMBA_DISCRETISATION, REAL_PARAMETERS, selective_kernel
 
 DIM = 4
 GROUPS = 2
 METHODS = ("sequential", "parallel", "chunked")
+COMPUTATIONS = METHODS + ("ref",)
+"""``selective_scan`` by each method, then ``selective_scan_ref``."""
 
 
-def _selective_inputs(rng: np.random.Generator, n: int, L: int, N: int) -> dict[str, np.ndarray]:
-    """One sequence per instance with every option of ``selective_scan_ref`` in use."""
-    return {
+def _selective_inputs(rng: np.random.Generator, n: int, L: int, N: int, case="random") -> dict[str, np.ndarray]:
+    """One sequence per instance with every option of ``selective_scan_ref`` in use.
+
+    The instances with ``case = "worked"`` get the anchor's hand case (:func:`_worked_output`):
+    ``u = B = C = D = z = 1``, ``A = -1``, ``delta = delta_bias = 0``.
+    """
+    inputs = {
         "u": rng.standard_normal((n, DIM, L)),
         "delta": rng.normal(-1.0, 1.0, (n, DIM, L)),  # before softplus, as Mamba feeds it
         "A": -rng.uniform(0.1, 2.0, (n, DIM, N)),
@@ -38,6 +47,22 @@ def _selective_inputs(rng: np.random.Generator, n: int, L: int, N: int) -> dict[
         "z": rng.standard_normal((n, DIM, L)),
         "delta_bias": rng.uniform(0.0, 1.0, (n, DIM)),
     }
+    worked = worked_instances(case)
+    for name, value in {"u": 1, "delta": 0, "A": -1, "B": 1, "C": 1, "D": 1, "z": 1, "delta_bias": 0}.items():
+        inputs[name][worked] = value
+    return inputs
+
+
+def _worked_output(L: int, N: int) -> np.ndarray:
+    """The claim at the hand case, by hand: softplus(0) = ln 2, so each step decays the state by ``e^(-ln 2) = 1/2``
+    and adds ``ln 2``: ``h_t = ln 2 (2 - 2^(1-t))`` in every state, ``y_t = N h_t + 1`` (the skip), and
+    ``out_t = y_t silu(1) = y_t e / (1 + e)``; the kernel form and every computation give these outputs, and every
+    computation the last state ``h_L``."""
+    t = np.arange(1, L + 1)
+    state = np.log(2) * (2 - 2.0 ** (1 - t))
+    out = np.broadcast_to((N * state + 1) * np.e / (1 + np.e), (DIM, L))
+    last = np.full((DIM, N), state[-1])
+    return np.concatenate([np.tile(out.ravel(), 1 + len(COMPUTATIONS)), np.tile(last.ravel(), len(COMPUTATIONS))])
 
 
 def _folded(u, delta, A, B, C, D, z, delta_bias):
@@ -91,10 +116,11 @@ def _kernel_form(closed_form, u, delta, A, B, C, D, z, delta_bias):
 
 
 def _fast_methods(u, delta, A, B, C, D, z, delta_bias, device="cpu"):
-    """``selective_scan`` by each method: outputs (n, 3, DIM, L) and last states (n, 3, DIM, N)."""
+    """``selective_scan`` by each method, then ``selective_scan_ref``: outputs (n, 4, DIM, L) and last states
+    (n, 4, DIM, N)."""
     import torch
 
-    from numerics.ssm.selective import selective_scan
+    from numerics.ssm.selective import selective_scan, selective_scan_ref
 
     n, _, L = u.shape
     folded = {
@@ -108,6 +134,9 @@ def _fast_methods(u, delta, A, B, C, D, z, delta_bias, device="cpu"):
         out, last = selective_scan(**folded, delta_softplus=True, return_last_state=True, method=method, block=block)
         outs.append(out.reshape(n, DIM, L).cpu().numpy())
         lasts.append(last.reshape(n, DIM, -1).cpu().numpy())
+    out, last = selective_scan_ref(**folded, delta_softplus=True, return_last_state=True)
+    outs.append(out.reshape(n, DIM, L).cpu().numpy())
+    lasts.append(last.reshape(n, DIM, -1).cpu().numpy())
     return np.stack(outs, axis=1), np.stack(lasts, axis=1)
 
 
@@ -122,22 +151,21 @@ def _claim(closed_form, u, delta, A, B, C, D, z, delta_bias, device="cpu"):
     return per_instance(len(u), _kernel_form(closed_form, u, delta, A, B, C, D, z, delta_bias), outs, lasts)
 
 
-def _numpy_loop(u, delta, A, B, C, D, z, delta_bias, softplus=True):
-    """``selective_scan_numpy`` on the folded batch: out (n, DIM, L), last state (n, DIM, N)."""
-    from numerics.ssm.selective import selective_scan_numpy
+def _plain_loop(u, step, A, B, C):
+    """``h_t = exp(step_t A) h_(t-1) + step_t B_t u_t``, ``y_t = sum_n C_tn h_tn`` per instance and channel, one step
+    at a time in float64 numpy: ``(y (n, DIM, L), h_L (n, DIM, N))``. Channel ``d`` reads group ``d // (DIM / GROUPS)``
+    of ``B`` and ``C``; ``step`` is the step size itself (after any softplus)."""
+    group = np.arange(DIM) // (DIM // GROUPS)
+    B, C = B[:, group], C[:, group]  # (n, DIM, N, L)
+    h = np.zeros(A.shape)
+    y = np.empty(u.shape)
+    for t in range(u.shape[-1]):
+        h = np.exp(step[..., t, None] * A) * h + (step[..., t] * u[..., t])[..., None] * B[..., t]
+        y[..., t] = np.sum(h * C[..., t], axis=-1)
+    return y, h
 
-    n, _, L = u.shape
-    folded = _folded(u, delta, A, B, C, D, z, delta_bias)
-    out, last = selective_scan_numpy(**folded, delta_softplus=softplus)
-    return out.reshape(n, DIM, L), last.reshape(n, DIM, -1)
 
-
-def _tiled(out, last):
-    n = len(out)
-    return per_instance(n, out, np.stack([out] * len(METHODS), axis=1), np.stack([last] * len(METHODS), axis=1))
-
-
-def _rounding_bound(u, delta, A, B, C, D, z, delta_bias):
+def _rounding_bound(u, step, A, B, C, D, z):
     """Per instance: a float64 bound on |claim - oracle| for every entry, from the instance's magnitudes.
 
     Every output and state is a sum of terms ``C e^(A Lambda) Delta B u`` (times ``silu(z)``) and
@@ -154,62 +182,77 @@ def _rounding_bound(u, delta, A, B, C, D, z, delta_bias):
     """
     n, _, L = u.shape
     unit = np.finfo(float).eps / 2
-    elapsed = _step_sizes(delta, delta_bias).sum(axis=-1).max(axis=1)  # Lambda_max per instance
+    elapsed = step.sum(axis=-1).max(axis=1)  # Lambda_max per instance
     relative = 2 * unit * ((2 * L + A.shape[-1] + 8) + (2 * L + 4) * np.abs(A).max(axis=(1, 2)) * elapsed)
-    out, last = _numpy_loop(np.abs(u), delta, A, np.abs(B), np.abs(C), np.abs(D), None, delta_bias)
-    magnitude = np.maximum((out * np.abs(_silu(z))).reshape(n, -1).max(axis=1), last.reshape(n, -1).max(axis=1))
+    y, last = _plain_loop(np.abs(u), step, A, np.abs(B), np.abs(C))
+    gate = np.abs(z * expit(z))
+    outputs = ((y + np.abs(D[..., None] * u)) * gate).reshape(n, -1).max(axis=1)
+    magnitude = np.maximum(outputs, last.reshape(n, -1).max(axis=1))
     return relative * magnitude
 
 
+def _tiled(out, last):
+    """An output and a last state in the claim's layout: once for the kernel form and once per computation."""
+    n, copies = len(out), len(COMPUTATIONS)
+    return np.concatenate([out.reshape(n, -1)] * (1 + copies) + [last.reshape(n, -1)] * copies, axis=1)
+
+
+def _gated(y, u, D, z):
+    """``(y + D u) silu(z)``, with ``silu(z) = z expit(z)`` (scipy's logistic sigmoid)."""
+    return (y + D[..., None] * u) * z * expit(z)
+
+
 def _recurrence(u, delta, A, B, C, D, z, delta_bias):
-    """The oracle: the plain recurrence in float64 numpy, tiled like the claim, and its accuracy per instance."""
-    values = _tiled(*_numpy_loop(u, delta, A, B, C, D, z, delta_bias))
-    return values, _rounding_bound(u, delta, A, B, C, D, z, delta_bias)
+    """The oracle: the plain recurrence (:func:`_plain_loop`) with scipy's softplus step, gated as Mamba does, in the
+    claim's layout, and its accuracy per instance."""
+    step = softplus(delta + delta_bias[..., None])
+    y, last = _plain_loop(u, step, A, B, C)
+    return _tiled(_gated(y, u, D, z), last), _rounding_bound(u, step, A, B, C, D, z)
 
 
 def _input_discretised_by_exp(u, delta, A, B, C, D, z, delta_bias):
     """Mutant: ``deltaB = exp(delta) B`` (the input step exponentiated like the state's)."""
-    step = _step_sizes(delta, delta_bias)
-    out, last = _numpy_loop(u * np.exp(step) / step, delta, A, B, C, None, None, delta_bias)
-    return _tiled((out + D[..., None] * u) * _silu(z), last)
+    step = softplus(delta + delta_bias[..., None])
+    y, last = _plain_loop(u * np.exp(step) / step, step, A, B, C)
+    return _tiled(_gated(y, u, D, z), last)
 
 
 def _without_skip(u, delta, A, B, C, D, z, delta_bias):
     """Mutant: no ``D u`` skip connection."""
-    return _tiled(*_numpy_loop(u, delta, A, B, C, None, z, delta_bias))
+    y, last = _plain_loop(u, softplus(delta + delta_bias[..., None]), A, B, C)
+    return _tiled(y * z * expit(z), last)
 
 
 def _gate_without_silu(u, delta, A, B, C, D, z, delta_bias):
     """Mutant: ``out = y z`` instead of ``y silu(z)``."""
-    out, last = _numpy_loop(u, delta, A, B, C, D, None, delta_bias)
-    return _tiled(out * z, last)
+    y, last = _plain_loop(u, softplus(delta + delta_bias[..., None]), A, B, C)
+    return _tiled((y + D[..., None] * u) * z, last)
 
 
 def _decay_without_step(u, delta, A, B, C, D, z, delta_bias):
     """Mutant: ``exp(A)`` instead of ``exp(delta A)`` for the state (the step only scales the input)."""
-    step = _step_sizes(delta, delta_bias)
-    out, last = _numpy_loop(
-        u * step, np.ones_like(delta), A, B, C, None, None, np.zeros_like(delta_bias), softplus=False
-    )
-    return _tiled((out + D[..., None] * u) * _silu(z), last)
+    step = softplus(delta + delta_bias[..., None])
+    y, last = _plain_loop(u * step, np.ones_like(step), A, B, C)
+    return _tiled(_gated(y, u, D, z), last)
 
 
 def _softplus_before_bias(u, delta, A, B, C, D, z, delta_bias):
     """Mutant: ``softplus(delta) + delta_bias`` instead of ``softplus(delta + delta_bias)``."""
     step = np.logaddexp(0.0, delta) + delta_bias[..., None]
-    return _tiled(*_numpy_loop(u, step, A, B, C, D, z, np.zeros_like(delta_bias), softplus=False))
+    y, last = _plain_loop(u, step, A, B, C)
+    return _tiled(_gated(y, u, D, z), last)
 
 
 def _selective_values(L, N, u, delta, A, B, C, D, z, delta_bias):
     batch = {k: v[None] for k, v in locals().items() if k not in ("L", "N")}
-    outs, lasts = _fast_methods(**batch)
-    oracle_out, oracle_last = _numpy_loop(**batch)
-    kernel = _kernel_form(selective_scan.closed_form(), **batch)
-    scale = np.linalg.norm(oracle_out)
+    outs, _ = _fast_methods(**batch)
+    kernel = _kernel_form(selective_scan.closed_form(), **batch)[0]
+    reference = _recurrence(**batch)[0][0, : DIM * L].reshape(DIM, L)  # the oracle's output
+    scale = np.linalg.norm(reference)
     values = {"out_sequential_first_channel": outs[0, 0, 0].tolist()}
-    values["relative_error_kernel"] = float(np.linalg.norm(kernel - oracle_out) / scale)
-    for i, method in enumerate(METHODS):
-        values[f"relative_error_{method}"] = float(np.linalg.norm(outs[0, i] - oracle_out[0]) / scale)
+    values["relative_error_kernel"] = float(np.linalg.norm(kernel - reference) / scale)
+    for i, computation in enumerate(COMPUTATIONS):
+        values[f"relative_error_{computation}"] = float(np.linalg.norm(outs[0, i] - reference) / scale)
     return values
 
 
@@ -225,23 +268,29 @@ selective_scan = Theorem(
         r"Euler for $B$), the output is the causal kernel sum "
         r"$y_t = \sum_{s \le t} \sum_n C_{tn}\, e^{A_{dn} \Lambda_{ts}}\, \Delta_s B_{sn} u_s + D u_t$ with "
         r"$\Lambda_{ts} = \Delta_{s+1} + \dots + \Delta_t$, and the sequential recurrence, Blelloch's parallel scan "
-        r"and the chunked scan of \texttt{numerics.ssm.selective\_scan} compute it (and the last state) to float64 "
-        r"rounding, with the signature and shapes of Mamba's \texttt{selective\_scan\_ref} (for real $A$, $B$, $C$: "
-        r"its complex mode is not implemented)."
+        r"and the chunked scan of \texttt{numerics.ssm.selective\_scan}, and the reference loop "
+        r"\texttt{numerics.ssm.selective\_scan\_ref}, compute it (and the last state) to float64 rounding, with the "
+        r"signature and shapes of Mamba's \texttt{selective\_scan\_ref} (for real $A$, $B$, $C$: its complex mode "
+        r"is not implemented)."
     ),
     assumptions=(
         MAMBA_DISCRETISATION,
         REAL_PARAMETERS,
         r"the kernel is derived by unrolling $L = 3$ steps; lengths up to $32$ rest on the numerical check",
         r"inputs: $u, z, B, C, D \sim \mathcal{N}(0, 1)$, $\delta \sim \mathcal{N}(-1, 1)$, $b_\Delta \sim U[0, 1]$, "
-        r"$A_{dn} \sim -U[0.1, 2]$; 4 channels in 2 groups",
+        r"$A_{dn} \sim -U[0.1, 2]$; 4 channels in 2 groups; \texttt{case = worked}: the hand case "
+        r"$u = B = C = D = z = 1$, $A = -1$, $\delta = b_\Delta = 0$",
     ),
     sources=(
         f"{MAMBA}, section 3.2, Algorithm 2, and its reference implementation "
         "(state-spaces/mamba, selective scan interface)",
         f"{SYLLABUS}: Modern SSMs (Mamba)",
     ),
-    parameters={"L": Integer(1, 32, shape=True, default=6), "N": Integer(1, 3, shape=True, default=2)},
+    parameters={
+        "L": Integer(1, 32, shape=True, default=6),
+        "N": Integer(1, 3, shape=True, default=2),
+        "case": CASES,
+    },
     inputs=_selective_inputs,
     derivation=selective_kernel,
     assemble=_claim,
@@ -264,5 +313,15 @@ selective_scan = Theorem(
         ),
     ),
     example={"L": 6, "N": 2},
+    variants={"L": Integer(1, 32, shape=True), "N": Integer(1, 3, shape=True)},
+    anchors=(
+        Anchor(
+            {"L": 4, "N": 2, "case": "worked"},
+            _worked_output(4, 2),
+            "by hand (see _worked_output): Delta = softplus(0) = ln 2, decay 1/2 per step, h_t = ln 2 (2 - 2^(1-t)), "
+            "out_t = (2 h_t + 1) e / (1 + e); Mamba's recurrence (Gu and Dao 2023, Algorithm 2)",
+            rtol=1e-13,
+        ),
+    ),
     values=_selective_values,
 )

@@ -8,7 +8,8 @@ The submodules, one per subject:
   online reconstructions (numpy / scipy / matplotlib);
 * :mod:`numerics.ssm.zoh`: the zero-order-hold step by numerical integration;
 * :mod:`numerics.ssm.scan`: linear recurrences by sequential and parallel scans;
-* :mod:`numerics.ssm.selective`: Mamba's selective scan (torch);
+* :mod:`numerics.ssm.selective`: Mamba's selective scan (torch), fast (``selective_scan``) and the
+  reference loop (``selective_scan_ref``, as Mamba names it);
 * :mod:`numerics.ssm.duality`: Mamba-2's state space duality, recurrent, quadratic and chunked (torch).
 
 The public names are re-exported here; torch is imported inside the functions that need it,

@@ -9,8 +9,11 @@ selective_scan_ref``. For every batch ``b``, channel ``d`` and state ``n``::
     y_t    =  sum_n C_tn h_tn  +  D_d u_t
     out_t  =  y_t * silu(z_t)                         (when z is given)
 
-``method`` chooses how the recurrence is evaluated: ``"sequential"`` (the plain loop, as the
-reference does it), ``"parallel"`` (Blelloch's work-efficient log-depth scan of the pairs
+:func:`selective_scan_ref` is the reference, as in Mamba: the plain loop, one step at a time,
+slow and obviously correct, with ``selective_scan_ref``'s signature; :func:`selective_scan` is
+the fast path with the same signature and two more keywords. In :func:`selective_scan`,
+``method`` chooses how the recurrence is evaluated: ``"sequential"`` (the loop, on inputs
+discretised all at once), ``"parallel"`` (Blelloch's work-efficient log-depth scan of the pairs
 ``(exp(delta_t A), delta_t B_t u_t)``) or ``"chunked"`` (the same scan over blocks of steps
 small enough to stay in cache, one block after another, each continuing from the state the
 previous one left): all three compute the same states, only the roundings differ. No
@@ -200,7 +203,7 @@ def selective_scan(
     method=None,
     block=None,
 ):
-    """Mamba's selective scan; drop-in for ``selective_scan_ref`` (see the module docstring for the formulas).
+    """Mamba's selective scan, fast; drop-in for ``selective_scan_ref`` (see the module docstring for the formulas).
 
     u, delta: (batch, dim, L); A: (dim, N), no positive entries; B, C: (batch, N, L),
     (batch, groups, N, L) with groups dividing dim, or time-invariant (dim, N); D, delta_bias:
@@ -238,36 +241,46 @@ def selective_scan(
     return (out, last_state) if return_last_state else out
 
 
-selective_scan_ref = selective_scan
+def _per_channel_and_step(x, batch: int, dim: int, length: int):
+    """B or C as ``(batch, dim, N, L)``: time-invariant ``(dim, N)`` held over time, ``(batch, N, L)`` shared by
+    every channel, or ``(batch, groups, N, L)`` with channel ``d`` in group ``d // (dim / groups)``."""
+    if x.ndim == 2:
+        return x[None, :, :, None].expand(batch, dim, x.shape[1], length)
+    if x.ndim == 3:
+        return x[:, None].expand(batch, dim, *x.shape[1:])
+    return x.repeat_interleave(dim // x.shape[1], dim=1)
 
 
-def selective_scan_numpy(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False):
-    """An independent float64 numpy loop for the same selective SSM: ``(out, last_state)``.
+def selective_scan_ref(
+    u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, return_last_state=False
+):
+    """The reference selective scan: the plain loop over time, as Mamba's ``selective_scan_ref``.
 
-    Written apart from :func:`selective_scan` (numpy, explicit per-step formulas, no shared
-    helpers) so it can serve as the oracle. Takes the same shapes; B and C time-varying
-    ((batch, N, L) or (batch, groups, N, L)).
+    Same signature, shapes, dtypes and checks as :func:`selective_scan` (without ``method`` and
+    ``block``): for every step ``t``, ``h = exp(delta_t A) h + delta_t B_t u_t`` and
+    ``y_t = sum_n C_tn h_tn``, then ``out = (y + D u) silu(z)``. Slow (one Python step per time
+    step) and written to be read: the computation :func:`selective_scan` is tested against.
     """
-    import numpy as np
+    import torch
+    import torch.nn.functional as F
 
-    u, delta, A, B, C = (np.asarray(x, dtype=float) for x in (u, delta, A, B, C))
+    _check_shapes(u, delta, A, B, C, D, z, delta_bias)
+    dtype_in = u.dtype
+    dtype = torch.float64 if torch.float64 in (u.dtype, delta.dtype, A.dtype, B.dtype, C.dtype) else torch.float32
+    u, delta, A, B, C = (x.to(dtype) for x in (u, delta, A, B, C))
     batch, dim, length = u.shape
     if delta_bias is not None:
-        delta = delta + np.asarray(delta_bias, dtype=float)[:, None]
+        delta = delta + delta_bias.to(dtype)[:, None]
     if delta_softplus:
-        delta = np.logaddexp(0.0, delta)
-    B, C = (x[:, None] if x.ndim == 3 else x for x in (B, C))
-    group_of_B = np.arange(dim) // (dim // B.shape[1])
-    group_of_C = np.arange(dim) // (dim // C.shape[1])
-    h = np.zeros((batch, dim, A.shape[1]))
-    out = np.empty((batch, dim, length))
+        delta = F.softplus(delta)
+    B, C = (_per_channel_and_step(x, batch, dim, length) for x in (B, C))
+    h = u.new_zeros(batch, dim, A.shape[1])
+    y = u.new_empty(batch, dim, length)
     for t in range(length):
-        step = delta[:, :, t, None]
-        h = np.exp(step * A) * h + step * B[..., t][:, group_of_B] * u[:, :, t, None]
-        out[:, :, t] = np.sum(h * C[..., t][:, group_of_C], axis=-1)
-    if D is not None:
-        out += np.asarray(D, dtype=float)[:, None] * u
+        h = torch.exp(delta[:, :, t, None] * A) * h + (delta[:, :, t] * u[:, :, t])[..., None] * B[..., t]
+        y[:, :, t] = (h * C[..., t]).sum(-1)
+    out = y if D is None else y + u * D.to(dtype)[:, None]
     if z is not None:
-        z = np.asarray(z, dtype=float)
-        out *= z / (1.0 + np.exp(-z))
-    return out, h
+        out = out * F.silu(z.to(dtype))
+    out = out.to(dtype_in)
+    return (out, h) if return_last_state else out

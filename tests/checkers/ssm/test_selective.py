@@ -1,4 +1,5 @@
-"""selective-scan: verified, every mutant refuted, property test, worked example against a hand loop, bad input."""
+"""selective-scan: verified, every mutant refuted, anchor, an edited kernel fails, property test, worked example
+against a hand loop, bad input."""
 
 import math
 
@@ -8,6 +9,7 @@ from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.engine import mutant_outcome, run_check
+from checkers.independence import independence
 from checkers.sampling import single_instance
 from checkers.worked import example_params, worked_example
 from checkers.ssm.selective import DIM, GROUPS, selective_scan
@@ -19,6 +21,23 @@ def test_it_verifies_with_every_step_proved():
     assert result.symbolic == {"steps": 8, "proved": 8, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
     # The tolerance is the oracle's per-instance worst-case rounding bound; observed errors are a few percent of it.
     assert result.numeric.max_error < 0.25 and 0 < result.numeric.oracle_accuracy < 1e-10
+    assert len(result.numeric.anchors) == 1 and result.numeric.anchors[0].agrees
+
+
+def test_the_oracle_reaches_no_function_of_the_claim():
+    reached = independence(selective_scan)
+    assert not reached.shared
+    assert not any(name.startswith("numerics.") for name in reached.oracle)  # the loop is written out in the oracle
+
+
+def test_an_edited_kernel_fails(edited):
+    # The kernel C e^(A Lambda) delta B without its delta (the input step dropped): the check must fail.
+    import sympy as sp
+
+    from proofs.ssm.selective import delta
+
+    result = run_check(edited(selective_scan, lambda kernel: kernel.subs(delta, sp.Integer(1))), instances=20, seed=0)
+    assert result.status == "failed"
 
 
 def test_every_mutant_is_refuted():
@@ -67,20 +86,20 @@ def hand_loop(u, delta, A, B, C, D, z, delta_bias):
 
 def test_worked_example_against_a_hand_loop():
     example = worked_example(selective_scan)
-    assert example.verified and example.params == {"L": 6, "N": 2}
+    assert example.verified and example.params == {"L": 6, "N": 2, "case": "random"}
     inputs = {k: v[0] for k, v in single_instance(selective_scan, example.params, seed=0).inputs.items()}
     np.testing.assert_allclose(example.values["out_sequential_first_channel"], hand_loop(**inputs), rtol=1e-13)
 
 
 def test_the_rounding_bound_is_a_bound_and_grows_with_the_magnitudes():
     """Claim minus oracle stays inside the stated accuracy; scaling u scales the bound (it is absolute)."""
-    from checkers.ssm.selective import _claim, _recurrence, _rounding_bound
+    from checkers.ssm.selective import _claim, _recurrence
 
     inputs = single_instance(selective_scan, {"L": 32, "N": 3}, seed=3).inputs
     values, accuracy = _recurrence(**inputs)
     claim = _claim(selective_scan.closed_form(), **inputs)
     assert np.abs(claim - values).max() <= accuracy[0] < 1e-10
-    doubled = _rounding_bound(**{**inputs, "u": 2 * inputs["u"]})
+    _, doubled = _recurrence(**{**inputs, "u": 2 * inputs["u"]})
     np.testing.assert_allclose(doubled, 2 * accuracy, rtol=1e-12)
 
 

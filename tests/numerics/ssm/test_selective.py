@@ -1,4 +1,4 @@
-"""selective_scan: Mamba's semantics by hand, every method against an independent loop, dtypes, bad input."""
+"""selective_scan against selective_scan_ref (the reference loop, as in Mamba), both by hand, dtypes, bad input."""
 
 import math
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from numerics.ssm import selective_scan, selective_scan_ref
-from numerics.ssm.selective import SELECTIVE_METHODS, selective_scan_numpy
+from numerics.ssm.selective import SELECTIVE_METHODS
 
 F64 = torch.float64
 
@@ -29,6 +29,11 @@ def random_inputs(seed, batch=2, dim=4, N=3, L=9, groups=None, dtype=F64):
     }
 
 
+def reference(inputs):
+    """``selective_scan_ref``'s output and last state (numpy), with softplus on."""
+    return (x.numpy() for x in selective_scan_ref(**inputs, delta_softplus=True, return_last_state=True))
+
+
 def test_two_steps_by_hand():
     """One channel, one state: h1 = d1 B1 u1, h2 = e^(d2 A) h1 + d2 B2 u2, y = C h + D u."""
     u, d, A, B, C, D = [1.0, 2.0], [0.5, 0.25], -0.8, [1.5, -1.0], [2.0, 3.0], 0.7
@@ -36,20 +41,20 @@ def test_two_steps_by_hand():
     h2 = math.exp(d[1] * A) * h1 + d[1] * B[1] * u[1]
     expected = [C[0] * h1 + D * u[0], C[1] * h2 + D * u[1]]
     t = lambda x: torch.tensor(x, dtype=F64)  # noqa: E731
-    for method in SELECTIVE_METHODS:
-        out, last = selective_scan(
-            t([[u]]), t([[d]]), t([[A]]), t([[B]]), t([[C]]), D=t([D]), return_last_state=True, method=method
-        )
+    arguments = (t([[u]]), t([[d]]), t([[A]]), t([[B]]), t([[C]]))
+    runs = [selective_scan_ref(*arguments, D=t([D]), return_last_state=True)]
+    runs += [selective_scan(*arguments, D=t([D]), return_last_state=True, method=m) for m in SELECTIVE_METHODS]
+    for out, last in runs:
         np.testing.assert_allclose(out[0, 0].numpy(), expected, rtol=1e-15)
         assert last.shape == (1, 1, 1) and last.item() == pytest.approx(h2, rel=1e-15)
 
 
 @pytest.mark.parametrize("groups", [None, 1, 2, 4])
 @pytest.mark.parametrize("method", SELECTIVE_METHODS)
-def test_every_method_matches_the_numpy_loop_in_float64(groups, method):
+def test_every_method_matches_the_reference_loop_in_float64(groups, method):
     inputs = random_inputs(3, groups=groups)
     out, last = selective_scan(**inputs, delta_softplus=True, return_last_state=True, method=method)
-    expected, expected_last = selective_scan_numpy(**{k: v.numpy() for k, v in inputs.items()}, delta_softplus=True)
+    expected, expected_last = reference(inputs)
     assert np.linalg.norm(out.numpy() - expected) <= 1e-13 * np.linalg.norm(expected)
     assert np.linalg.norm(last.numpy() - expected_last) <= 1e-13 * np.linalg.norm(expected_last)
 
@@ -94,9 +99,8 @@ def test_delta_bias_without_softplus_is_added_to_the_step():
     """delta_bias applies even without softplus: the step is delta + delta_bias (here positive, so decays <= 1)."""
     inputs = random_inputs(14)
     inputs["delta"] = inputs["delta"].abs()
-    arrays = {k: v.numpy() for k, v in inputs.items()}
-    shifted = {**arrays, "delta": arrays["delta"] + arrays["delta_bias"][:, None], "delta_bias": None}
-    expected, expected_last = selective_scan_numpy(**shifted, delta_softplus=False)
+    shifted = {**inputs, "delta": inputs["delta"] + inputs["delta_bias"][:, None], "delta_bias": None}
+    expected, expected_last = (x.numpy() for x in selective_scan_ref(**shifted, return_last_state=True))
     for method in SELECTIVE_METHODS:
         out, last = selective_scan(**inputs, delta_softplus=False, return_last_state=True, method=method)
         assert np.linalg.norm(out.numpy() - expected) <= 1e-13 * np.linalg.norm(expected)
@@ -118,20 +122,32 @@ def test_numpy_integer_blocks_are_accepted():
     torch.testing.assert_close(selective_scan(**inputs, method="chunked", block=np.int64(4)), expected, rtol=0, atol=0)
 
 
-def test_options_are_optional_and_the_alias_is_the_same_function():
+def test_options_are_optional_and_the_reference_is_a_loop_of_its_own():
     inputs = random_inputs(7)
     plain = {k: inputs[k] for k in ("u", "delta", "A", "B", "C")}
     out = selective_scan_ref(**plain)
-    assert selective_scan_ref is selective_scan and out.shape == inputs["u"].shape
-    with_skip = selective_scan(**plain, D=inputs["D"])
+    assert selective_scan_ref is not selective_scan and out.shape == inputs["u"].shape
+    with_skip = selective_scan_ref(**plain, D=inputs["D"])
     torch.testing.assert_close(with_skip - out, inputs["u"] * inputs["D"][:, None])
+    torch.testing.assert_close(selective_scan(**plain), out, rtol=1e-13, atol=1e-14)
+
+
+def test_the_reference_keeps_mambas_dtypes():
+    # float32 in, float32 out and state; half precision computed in float32, returned in its dtype, state float32.
+    inputs = {k: v.float() for k, v in random_inputs(9).items()}
+    out, last = selective_scan_ref(**inputs, return_last_state=True)
+    assert out.dtype == last.dtype == torch.float32
+    half = {k: v.half() for k, v in inputs.items()}
+    out, last = selective_scan_ref(**half, return_last_state=True)
+    assert out.dtype == torch.float16 and last.dtype == torch.float32
 
 
 def test_time_invariant_B_and_C_are_one_group_per_channel_held_over_time():
     inputs = random_inputs(8, batch=1, dim=3, N=2, L=5)
     B, C = torch.randn(3, 2, dtype=F64), torch.randn(3, 2, dtype=F64)
     held = [x[None, :, :, None].expand(1, 3, 2, 5) for x in (B, C)]
-    expected = selective_scan(inputs["u"], inputs["delta"], inputs["A"], *held, method="sequential")
+    expected = selective_scan_ref(inputs["u"], inputs["delta"], inputs["A"], *held)
+    torch.testing.assert_close(selective_scan_ref(inputs["u"], inputs["delta"], inputs["A"], B, C), expected)
     for method in SELECTIVE_METHODS:
         torch.testing.assert_close(
             selective_scan(inputs["u"], inputs["delta"], inputs["A"], B, C, method=method), expected
@@ -161,13 +177,17 @@ def test_bad_input_names_the_argument(change, match):
     inputs = {**random_inputs(0), **change}
     with pytest.raises(ValueError, match=match):
         selective_scan(**inputs)
+    if not {"method", "block"} & set(change):  # the reference has neither keyword, and the same checks
+        reference = {k: v for k, v in inputs.items() if k not in ("method", "block")}
+        with pytest.raises(ValueError, match=match):
+            selective_scan_ref(**reference)
 
 
 @pytest.mark.parametrize("groups", [None, 2])
 def test_chunked_carries_the_state_across_blocks(groups):
     inputs = random_inputs(11, L=50, groups=groups)  # blocks of 16 steps: 16 + 16 + 16 + 2
     out, last = selective_scan(**inputs, delta_softplus=True, return_last_state=True, method="chunked", block=16)
-    expected, expected_last = selective_scan_numpy(**{k: v.numpy() for k, v in inputs.items()}, delta_softplus=True)
+    expected, expected_last = reference(inputs)
     assert np.linalg.norm(out.numpy() - expected) <= 1e-13 * np.linalg.norm(expected)
     assert np.linalg.norm(last.numpy() - expected_last) <= 1e-13 * np.linalg.norm(expected_last)
 
