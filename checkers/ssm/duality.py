@@ -1,12 +1,10 @@
 """ssd-duality: a scalar-times-identity SSM is masked linear attention; the chunked SSD algorithm equals both.
 
-The derived mask ``L_ij = a_(j+1) ... a_i`` (the result labelled ``mask`` of
-:func:`proofs.ssm.duality.ssd_mask`, compiled)
-builds ``Y = (L o C B^T) X`` for Mamba-2's shapes; ``numerics.ssm.ssd`` (chunked, every block
-length dividing ``L``) gives ``Y`` and the final state; the mask at ``a_t = 1`` gives causal
-linear attention. The oracles are the recurrences: ``numerics.ssm.ssd_recurrent``
-(``h_t = a_t h_(t-1) + x_t B_t^T``) and ``numerics.ssm.linear_attention_rnn``
-(``S_t = S_(t-1) + k_t v_t^T``).
+The claim is the derivation's mask ``L_ij = a_(j+1) ... a_i`` (the closed form of
+:func:`proofs.ssm.duality.ssd_mask`, compiled): ``Y = (L o C B^T) X`` for Mamba-2's shapes and, at
+``a_t = 1``, causal linear attention; beside them ``numerics.ssm.ssd`` (chunked, every block length
+dividing ``L``) gives ``Y`` and the final state. The oracles are the recurrences, written out here
+as plain float64 numpy loops: ``h_t = a_t h_(t-1) + x_t B_t^T`` and ``S_t = S_(t-1) + k_t v_t^T``.
 """
 
 from __future__ import annotations
@@ -15,8 +13,8 @@ import numpy as np
 
 from checkers.domains import Integer
 from checkers.policies import Deterministic
-from checkers.theorem import Theorem
-from checkers.ssm.selective import per_instance
+from checkers.theorem import Anchor, Theorem
+from checkers.ssm import CASES, worked_instances
 from proofs.ssm.duality import LINEAR_ATTENTION, MAMBA2, SSD_L_MAX, ssd_mask
 from proofs.ssm.scan import SYLLABUS
 
@@ -24,14 +22,21 @@ HEADS = 2
 HEAD_DIM = 2
 
 
-def _ssd_inputs(rng: np.random.Generator, n: int, L: int, N: int) -> dict[str, np.ndarray]:
-    """Mamba-2's shapes with one group shared by both heads; log decays ``A_t`` in [-1.5, 0]."""
-    return {
+def _ssd_inputs(rng: np.random.Generator, n: int, L: int, N: int, case="random") -> dict[str, np.ndarray]:
+    """Mamba-2's shapes with one group shared by both heads; log decays ``A_t`` in [-1.5, 0].
+
+    The instances with ``case = "worked"`` get the anchor's hand case ``X = B = C = 1``, ``A_t = -ln 2``.
+    """
+    inputs = {
         "X": rng.standard_normal((n, L, HEADS, HEAD_DIM)),
         "A": -rng.uniform(0.0, 1.5, (n, L, HEADS)),
         "B": rng.standard_normal((n, L, 1, N)),
         "C": rng.standard_normal((n, L, 1, N)),
     }
+    worked = worked_instances(case)
+    for name, value in {"X": 1.0, "A": -np.log(2), "B": 1.0, "C": 1.0}.items():
+        inputs[name][worked] = value
+    return inputs
 
 
 def _divisors(L: int) -> list[int]:
@@ -70,44 +75,51 @@ def _chunked(X, A, B, C, device="cpu"):
     return parts
 
 
-def _claim_with(mask_of, X, A, B, C, chunked):
-    """(mask form, chunked outputs and final states, causal linear attention) for a mask built by ``mask_of``."""
+def _flattened(*parts) -> np.ndarray:
+    """Each part's entries flattened per instance and side by side: (n, total)."""
+    return np.concatenate([p.reshape(len(p), -1) for p in parts], axis=1)
+
+
+def _claim(closed_form, X, A, B, C, device="cpu"):
+    """The mask form, the chunked algorithm's outputs and final states, and causal linear attention (the mask at
+    ``a_t = 1``), all with the compiled closed form ``closed_form``."""
     decays = np.exp(np.swapaxes(A, 1, 2))
-    ssm = _attention(mask_of(decays), X, B, C)
-    linear = _attention(mask_of(np.ones_like(decays)), X, B, C)
-    return per_instance(len(X), ssm, *chunked, linear)
+    ssm = _attention(_derived_mask(closed_form, decays), X, B, C)
+    linear = _attention(_derived_mask(closed_form, np.ones_like(decays)), X, B, C)
+    return _flattened(ssm, *_chunked(X, A, B, C, device), linear)
 
 
-def _claim(_causal, X, A, B, C, device="cpu"):
-    """The claim. The engine passes the derivation's last result (the mask at a_t = 1); the claim is ``mask``."""
-    closed_form = ssd_duality.closed_form("mask")
-    return _claim_with(lambda decays: _derived_mask(closed_form, decays), X, A, B, C, _chunked(X, A, B, C, device))
-
-
-def _recurrences(X, A, B, C, device="cpu"):
-    """The oracle: the SSM recurrence (outputs and final state, once per block length) and the linear-attention RNN."""
-    import torch
-
-    from numerics.ssm.duality import linear_attention_rnn, ssd_recurrent
-
-    X_, A_, B_, C_ = (torch.as_tensor(x, dtype=torch.float64, device=device) for x in (X, A, B, C))
-    Y, final = (x.cpu().numpy() for x in ssd_recurrent(X_, A_, B_, C_))
-    linear = linear_attention_rnn(C_.expand(-1, -1, HEADS, -1), B_.expand(-1, -1, HEADS, -1), X_).cpu().numpy()
-    return per_instance(len(X), Y, *([Y, final] * len(_divisors(X.shape[1]))), linear)
+def _recurrences(X, A, B, C):
+    """The oracle: ``h_t = e^(A_t) h_(t-1) + x_t B_t^T``, ``y_t = h_t C_t`` and ``S_t = S_(t-1) + k_t v_t^T``,
+    ``y_t = S_t^T q_t`` (``q = C``, ``k = B``, ``v = X``), step by step in float64 numpy; the SSM's outputs and
+    final state once per block length of the claim's chunked algorithm."""
+    n, L, heads, p = X.shape
+    h = np.zeros((n, heads, p, B.shape[-1]))
+    S = np.zeros((n, heads, B.shape[-1], p))
+    Y, linear = np.empty(X.shape), np.empty(X.shape)
+    for t in range(L):
+        h = np.exp(A[:, t])[..., None, None] * h + X[:, t, :, :, None] * B[:, t, :, None, :]
+        Y[:, t] = np.sum(h * C[:, t, :, None, :], axis=-1)
+        S = S + B[:, t, :, :, None] * X[:, t, :, None, :]
+        linear[:, t] = np.sum(S * C[:, t, :, :, None], axis=-2)
+    block_lengths = sum(L % block == 0 for block in range(1, L + 1))
+    ssm, final = Y.reshape(n, -1), h.reshape(n, -1)
+    return np.concatenate([ssm] + [ssm, final] * block_lengths + [linear.reshape(n, -1)], axis=1)
 
 
 def _mutant(wrong_mask):
     """A wrong mask ``wrong_mask(derived mask, decays)`` used for every output (the final states stay right)."""
 
     def mutant(X, A, B, C):
-        closed_form = ssd_duality.closed_form("mask")
+        closed_form = ssd_duality.closed_form()
         right = _chunked(X, A, B, C)
         decays = np.exp(np.swapaxes(A, 1, 2))
         mask = wrong_mask(_derived_mask(closed_form, decays), decays)
         Y = _attention(mask, X, B, C)
         chunked = [Y if i % 2 == 0 else part for i, part in enumerate(right)]
-        linear = _attention(wrong_mask(_derived_mask(closed_form, np.ones_like(decays)), np.ones_like(decays)), X, B, C)
-        return per_instance(len(X), Y, *chunked, linear)
+        no_decay = np.ones_like(decays)
+        linear = _attention(wrong_mask(_derived_mask(closed_form, no_decay), no_decay), X, B, C)
+        return _flattened(Y, *chunked, linear)
 
     return mutant
 
@@ -121,8 +133,20 @@ def _block_diagonal(mask, decays):
 
 def _ssd_values(L, N, X, A, B, C, seed):
     decays = np.exp(A[:, 0])  # head 0
-    mask = _derived_mask(ssd_duality.closed_form("mask"), decays[None, None, :])[0, 0]
+    mask = _derived_mask(ssd_duality.closed_form(), decays[None, None, :])[0, 0]
     return {"a": decays.tolist(), "L": mask.tolist()}
+
+
+def _worked_value(L: int, N: int) -> np.ndarray:
+    """The claim at the hand case ``X = B = C = 1``, ``a_t = 1/2``, by hand: ``C_i . B_j = N``, so
+    ``y_t = N sum_(j <= t) 2^-(t-j) = N (2 - 2^(1-t))`` in every head and channel, the final state is
+    ``sum_j 2^-(L-j) x_j B_j^T = (2 - 2^(1-L))`` in every entry (for each block length dividing ``L``), and causal
+    linear attention (no decay) gives ``y_t = N t``."""
+    t = np.arange(1, L + 1)
+    ssm = np.repeat(N * (2 - 2.0 ** (1 - t)), HEADS * HEAD_DIM)
+    final = np.full(HEADS * HEAD_DIM * N, 2 - 2.0 ** (1 - L))
+    linear = np.repeat(N * t.astype(float), HEADS * HEAD_DIM)
+    return np.concatenate([ssm] + [ssm, final] * len(_divisors(L)) + [linear])
 
 
 ssd_duality = Theorem(
@@ -142,14 +166,19 @@ ssd_duality = Theorem(
     assumptions=(
         r"$A_t \le 0$: per-step log decays (Mamba-2's $A \Delta$), so $0 < a_t \le 1$",
         r"inputs: $X, B, C \sim \mathcal{N}(0, 1)$, $A_t \sim -U[0, 1.5]$; 2 heads of dimension 2 sharing one "
-        r"group of $B, C$; linear attention reuses $Q = C$, $K = B$, $V = X$",
+        r"group of $B, C$; linear attention reuses $Q = C$, $K = B$, $V = X$; \texttt{case = worked}: the hand "
+        r"case $X = B = C = 1$, $a_t = 1/2$",
     ),
     sources=(
         f"{MAMBA2}, sections 3-6 and Listing 1",
         LINEAR_ATTENTION,
         f"{SYLLABUS}: The Frontier: State Space Duality (Mamba-2)",
     ),
-    parameters={"L": Integer(1, SSD_L_MAX, shape=True, default=4), "N": Integer(1, 3, shape=True, default=2)},
+    parameters={
+        "L": Integer(1, SSD_L_MAX, shape=True, default=4),
+        "N": Integer(1, 3, shape=True, default=2),
+        "case": CASES,
+    },
     inputs=_ssd_inputs,
     derivation=ssd_mask,
     assemble=_claim,
@@ -173,5 +202,15 @@ ssd_duality = Theorem(
         ),
     ),
     example={"L": 4, "N": 2},
+    variants={"L": Integer(1, SSD_L_MAX, shape=True), "N": Integer(1, 3, shape=True)},
+    anchors=(
+        Anchor(
+            {"L": 4, "N": 2, "case": "worked"},
+            _worked_value(4, 2),
+            "by hand (see _worked_value): y_t = N (2 - 2^(1-t)) for X = B = C = 1 and decays 1/2, final state "
+            "2 - 2^(1-L), linear attention y_t = N t (Dao and Gu 2024, section 3; Katharopoulos et al. 2020)",
+            rtol=1e-13,
+        ),
+    ),
     values=_ssd_values,
 )

@@ -1,11 +1,13 @@
-"""ssd-duality: verified, every mutant refuted, property test, the mask by hand, bad input."""
+"""ssd-duality: verified, every mutant refuted, anchor, an edited mask fails, property test, the mask by hand, bad
+input."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 
 import transformer_proofs as tp
-from checkers.engine import mutant_outcome, run_check
+from checkers.engine import blind_spots, mutant_outcome, run_check
+from checkers.independence import independence
 from checkers.sampling import single_instance
 from checkers.worked import example_params, worked_example
 from checkers.ssm.duality import ssd_duality
@@ -14,8 +16,28 @@ from checkers.ssm.duality import ssd_duality
 def test_it_verifies_with_every_step_proved():
     result = run_check(ssd_duality, instances=150, seed=0)
     assert result.status == "verified", result.message
-    assert result.symbolic == {"steps": 5, "proved": 5, "sampled": 0, "given": 0, "failed": 0, "custom": 2}
+    assert result.symbolic == {"steps": 7, "proved": 7, "sampled": 0, "given": 0, "failed": 0, "custom": 0}
     assert result.numeric.max_error < 0.01
+    assert len(result.numeric.anchors) == 1 and result.numeric.anchors[0].agrees
+
+
+def test_the_oracle_reaches_no_function_of_the_claim_and_no_constant_is_a_blind_spot():
+    reached = independence(ssd_duality)
+    assert not reached.shared and not any(name.startswith("numerics.") for name in reached.oracle)
+    spots, tally = blind_spots(ssd_duality)
+    assert spots == () and tally["refuted"] == tally["generated"] > 0
+
+
+def test_an_edited_mask_fails(edited):
+    # L_21 = a_2 -> a_2^2: one entry of the statement's mask changed.
+    from proofs.ssm.duality import a
+
+    def square_one_entry(mask):
+        changed = mask.as_mutable()
+        changed[1, 0] = a[1] ** 2
+        return changed
+
+    assert run_check(edited(ssd_duality, square_one_entry), instances=20, seed=0).status == "failed"
 
 
 def test_every_mutant_is_refuted():
@@ -34,7 +56,7 @@ def test_property_the_example_is_confirmed_anywhere_in_the_domain(params):
 
 def test_worked_example_mask_by_hand():
     example = worked_example(ssd_duality)
-    assert example.verified and example.params == {"L": 4, "N": 2}
+    assert example.verified and example.params == {"L": 4, "N": 2, "case": "random"}
     A = single_instance(ssd_duality, example.params, seed=0).inputs["A"][0, :, 0]
     a = np.exp(A)
     np.testing.assert_allclose(example.values["a"], a, rtol=1e-15)
