@@ -4,10 +4,11 @@ The claim is what the derivation says: the states are the ``b`` parts of the inc
 of the pairs ``(a_t, b_t)`` under the derived operator ``(a1, b1) o (a2, b2) = (a2 a1, a2 b1 + b2)``
 (compiled from the lemma :func:`proofs.ssm.scan.affine_composition`, composed in blocks with
 ``itertools.accumulate``, a regrouping that associativity allows), for each of the three scans,
-and the derived depth and work counts (the closed form of :func:`proofs.ssm.scan.scan_cost`). The oracle runs the project's
-instrumented scans (sequential recurrence, Hillis-Steele, Blelloch: :mod:`numerics.ssm.scan`)
-with their own operator and reports the states each computes and the rounds and pairs each counted
-(seed 000, hours 9-10: "Parallel prefix scan algorithms (O(log L))": the depth).
+and the derived depth and work counts (the closed form of :func:`proofs.ssm.scan.scan_cost`).
+The oracle runs the project's instrumented scans (sequential recurrence, Hillis-Steele, Blelloch:
+:mod:`numerics.ssm.scan`) with their own operator and reports the states each computes and the
+rounds and pairs each counted (seed 000, hours 9-10: "Parallel prefix scan algorithms (O(log L))":
+the depth).
 """
 
 from __future__ import annotations
