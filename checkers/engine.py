@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -369,8 +369,14 @@ def _failing_instance(theorem, params, seed, device) -> Counterexample | None:
 
 
 def _check_anchor(theorem: Theorem, anchor: Anchor, seed: int, device: str) -> AnchorResult:
-    """Claim and oracle at the anchor's point, each against the anchor's value."""
+    """Claim and oracle at the anchor's point (and its inputs, where it gives them), each against the anchor's value."""
     group = single_instance(theorem, {**theorem.default_params(), **anchor.params}, seed, device)
+    if anchor.inputs:
+        unknown = set(anchor.inputs) - set(group.inputs)
+        if unknown:
+            raise TheoremError(f"{theorem.id}: anchor {anchor.describe()} gives inputs {sorted(unknown)} the theorem does not draw")
+        given = {name: _one_instance_like(group.inputs[name], value, theorem, anchor) for name, value in anchor.inputs.items()}
+        group = replace(group, inputs={**group.inputs, **given})
     claim = claim_values(theorem, group, device)[0]
     oracle = oracle_values(theorem, group, device)
     value = np.asarray(anchor.value, dtype=float)
@@ -394,6 +400,18 @@ def _check_anchor(theorem: Theorem, anchor: Anchor, seed: int, device: str) -> A
         claim_agrees or anchor.of == "oracle",
         oracle_agrees or anchor.of == "claim",
     )
+
+
+def _one_instance_like(drawn, value, theorem: Theorem, anchor: Anchor):
+    """An anchor's input as a batch of one, in the array type, dtype and device of the drawn input it replaces."""
+    array = np.asarray(value, dtype=float)
+    if array.shape != tuple(drawn.shape[1:]):
+        raise TheoremError(f"{theorem.id}: anchor {anchor.describe()}: an input has shape {array.shape}, the drawn one {tuple(drawn.shape[1:])}")
+    if hasattr(drawn, "detach"):  # a torch tensor
+        import torch
+
+        return torch.as_tensor(array, dtype=drawn.dtype, device=drawn.device)[None]
+    return array.astype(drawn.dtype)[None]
 
 
 # --- mutants --------------------------------------------------------------------------------

@@ -31,8 +31,13 @@ class Anchor:
     naming the anchor, when either disagrees beyond ``atol + rtol |value|``. An oracle that only
     repeats the claim passes every comparison with the claim; an anchor catches it.
 
+    For a theorem with random ``inputs``, ``inputs`` gives the anchor's own (one instance, no
+    batch axis: a hand-built matrix, the sequence a paper prints); the rest are drawn as usual.
+
     >>> Anchor({"n": 4}, 10, "by hand: 1 + 2 + 3 + 4").describe()
     'n=4: 10 (by hand: 1 + 2 + 3 + 4)'
+    >>> Anchor({"n": 2}, 5, "by hand: 1 + 4", inputs={"x": [1.0, 2.0]}).describe()
+    'n=2, x=[1. 2.]: 5 (by hand: 1 + 4)'
     """
 
     params: Mapping[str, Any]
@@ -41,9 +46,11 @@ class Anchor:
     rtol: float = 1e-9
     atol: float = 0.0
     of: str = "both"
+    inputs: Mapping[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
-        point = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        shown_inputs = {k: " ".join(np.array2string(np.asarray(v, dtype=float), precision=6).split()) for k, v in self.inputs.items()}
+        point = ", ".join(f"{k}={v}" for k, v in {**self.params, **shown_inputs}.items())
         value = np.asarray(self.value)
         shown = f"{value.item():g}" if value.ndim == 0 else " ".join(np.array2string(value, precision=6).split())
         return f"{point}: {shown} ({self.source})"
@@ -57,6 +64,7 @@ class Anchor:
             "rtol": self.rtol,
             "atol": self.atol,
             "of": self.of,
+            "inputs": {k: np.asarray(v, dtype=float).tolist() for k, v in self.inputs.items()},
         }
 
 
@@ -186,6 +194,11 @@ class Theorem:
             return f"anchor at {dict(anchor.params)}: of= is 'claim', 'oracle' or 'both', and rtol, atol are >= 0"
         if not np.all(np.isfinite(np.asarray(anchor.value, dtype=float))):
             return f"anchor at {dict(anchor.params)}: its value must be finite"
+        if anchor.inputs and self.inputs is None:
+            return f"anchor at {dict(anchor.params)}: inputs= given, but the theorem draws no inputs"
+        for name, value in anchor.inputs.items():
+            if not np.all(np.isfinite(np.asarray(value, dtype=float))):
+                return f"anchor at {dict(anchor.params)}: input {name!r} must be finite"
         for name, value in anchor.params.items():
             if name not in self.parameters:
                 return f"anchor names an unknown parameter {name!r}"

@@ -5,6 +5,7 @@ must still verify with its mutants refuted.
 """
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -255,5 +256,17 @@ def test_show_lists_anchors_basis_and_the_tolerance_with_its_accuracy_cap():
     anchor = tp.Anchor({"n": 4}, 10, "by hand: 1 + 2 + 3 + 4")
     theorem = user_theorem(lambda n: n * (n + 1) / 2, lambda n: n * (n + 1) / 2, {"n": tp.Integer(1, 100)}, anchors=[anchor])
     shown = theorem_json(theorem)
-    assert shown["anchors"] == [{"params": {"n": 4}, "value": 10.0, "source": "by hand: 1 + 2 + 3 + 4", "rtol": 1e-9, "atol": 0.0, "of": "both"}]
+    assert shown["anchors"] == [{"params": {"n": 4}, "value": 10.0, "source": "by hand: 1 + 2 + 3 + 4", "rtol": 1e-9, "atol": 0.0, "of": "both", "inputs": {}}]
     assert shown["basis"] == "numerical" and shown["tolerance"]["accuracy_cap"] == 1e-6
+
+
+def test_an_anchor_may_give_its_own_inputs():
+    inputs = lambda rng, n: {"x": rng.normal(size=(n, 3))}
+    by_hand = tp.Anchor({}, 14.0, "by hand: 1 + 4 + 9", inputs={"x": [1.0, 2.0, 3.0]})
+    square_norm = user_theorem(lambda x: (x**2).sum(-1), lambda x: np.einsum("ni,ni->n", x, x), {}, inputs=inputs, anchors=[by_hand])
+    assert run_check(square_norm, instances=20).status == "verified"
+    wrong = replace(square_norm, anchors=(replace(by_hand, value=15.0),))
+    result = run_check(wrong, instances=20)
+    assert result.status == "failed" and "x=[1. 2. 3.]" in result.message
+    with pytest.raises(tp.TheoremDefinitionError, match="draws no inputs"):
+        user_theorem(lambda n: n, lambda n: n, {"n": tp.Integer(1, 3)}, anchors=[by_hand])
