@@ -427,6 +427,7 @@ def _run_mutant(theorem, name, mutant, oracles, device) -> MutantResult:
     best = (0.0, "")
     power = 0.0
     comparisons = []
+    defined = False
     for oracle in oracles:
         try:
             # A wrong constant may well overflow or leave the reals; only a finite disagreement refutes.
@@ -438,6 +439,7 @@ def _run_mutant(theorem, name, mutant, oracles, device) -> MutantResult:
         except TheoremError as error:
             return MutantResult(name, False, f"not refuted: {error}")
         finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+        defined = defined or bool(finite.any())
         errors = np.where(finite, comparison.errors, 0.0)
         comparisons.append(Comparison(errors, comparison.reference, comparison.scale, comparison.pooled))
         i = int(np.argmax(errors))
@@ -454,6 +456,9 @@ def _run_mutant(theorem, name, mutant, oracles, device) -> MutantResult:
     if verdict.pooled_failure and verdict.max_error > best[0]:
         best = (verdict.max_error, verdict.pooled_failure)
     refuted = best[0] > 1
+    if not defined:
+        evidence = "not refuted: NaN or infinite at every instance (undefined there, so no evidence either way)"
+        return MutantResult(name, False, evidence, defined=False)
     verdict_word = "refuted" if refuted else "not refuted"
     evidence = f"{verdict_word}: {best[1] or 'no finite disagreement'} (error {best[0]:.3g} times the tolerance)"
     return MutantResult(name, refuted, evidence, power if isinstance(policy, Statistical) else None)
@@ -495,10 +500,12 @@ def blind_spots(theorem: Theorem, seed: int = 0, device: str = "cpu") -> tuple[t
 
     A wrong constant can make an oracle-like claim (an ODE, a fixed point) diverge and crawl; a
     generated mutant that takes longer than ``GENERATED_SECONDS``, or any left when the theorem's
-    ``GENERATED_BUDGET`` is spent, is skipped and counted, not reported as a blind spot.
+    ``GENERATED_BUDGET`` is spent, is skipped and counted, not reported as a blind spot; so is
+    one that is NaN or infinite at every instance (``undefined``: a sign flipped under a power
+    of a positive quantity), which no finite comparison can refute.
     """
     generated = generated_mutants(theorem)
-    tally = {"generated": len(generated), "refuted": 0, "blind_spots": 0, "skipped": 0}
+    tally = {"generated": len(generated), "refuted": 0, "blind_spots": 0, "skipped": 0, "undefined": 0}
     if not generated:
         return (), tally
     oracles = [oracle_values(theorem, g, device) for g in draw_instances(theorem, GENERATED_INSTANCES, seed, device)]
@@ -515,6 +522,8 @@ def blind_spots(theorem: Theorem, seed: int = 0, device: str = "cpu") -> tuple[t
             continue
         if result.refuted:
             tally["refuted"] += 1
+        elif not result.defined:
+            tally["undefined"] += 1
         elif "raised" in result.evidence or "returned shape" in result.evidence:
             tally["skipped"] += 1
         else:

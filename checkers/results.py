@@ -148,6 +148,8 @@ class MutantResult:
     refuted: bool
     evidence: str
     power: float | None = None
+    defined: bool = True
+    """False when the mutant gave NaN or infinity at every instance: no evidence either way."""
 
     def to_json(self) -> dict:
         data = {"name": self.name, "refuted": self.refuted, "evidence": self.evidence}
