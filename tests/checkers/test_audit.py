@@ -34,6 +34,8 @@ def test_every_surviving_constant_mutant_has_a_reason(theorem):
     spots, _ = blind_spots(theorem)
     unexplained = [s.name for s in spots if not s.reason]
     assert not unexplained, f"give blind_spots= a one-line reason for {unexplained}"
+    stale = set(theorem.blind_spots) - {s.name for s in spots}
+    assert not stale, f"blind_spots= explains mutants that are refuted or undefined now: {sorted(stale)}"
 
 
 def test_custom_steps_stay_under_a_quarter_of_all_steps():
