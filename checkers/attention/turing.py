@@ -1,56 +1,139 @@
 """``turing-completeness``: a hard-attention transformer simulates a Turing machine step by step, exactly.
 
 The claim is the transformer of numerics.attention.turing (after Pérez, Barceló, Marinković
-2021): its configurations after every step, read off its residual stream. The oracle is a
-direct simulation of the machine. There is no closed form to compile, so the theorem gives
-``claim=``; the reason the construction works (the hard-attention selection of the most recent
-write, and the ReLU match detector) is proved in proofs.attention.turing, and those derivations
-are the theorem's ``lemmas=``: checked, counted and shown with it.
+2021): its configurations after every step, read off its residual stream. The transformer is
+assembled from its three lemmas (proofs.attention.turing): the query and key maps and the
+positional term are read off the selection lemma's start, the detector's units off the match
+detector's, and the AND unit of the read and transition layers off the conjunction lemma's
+(:func:`_construction`). An edited lemma therefore runs an edited transformer. The oracle is a
+direct simulation of the machine, which shares no code with the transformer. There is no closed
+form to compile, so the theorem gives ``claim=`` and the lemmas are its ``lemmas=``: checked,
+counted and shown with it; the step from the lemmas to the claim (an induction over the decoded
+tokens) is written out in the statement.
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import replace
+from fractions import Fraction
+
 import numpy as np
 import sympy as sp
 
-from checkers.domains import Integer
+from checkers.domains import Choice, Integer
 from checkers.policies import Deterministic
-from checkers.sampling import single_instance
-from checkers.theorem import Theorem
 from checkers.results import Plot
+from checkers.sampling import single_instance
+from checkers.theorem import Anchor, Theorem
 from numerics.attention.turing import (
+    Construction,
+    busy_beaver,
     direct_configurations,
     random_machines,
     transformer_configurations,
     transformer_run,
     transformer_tape_history,
 )
-from proofs.attention.turing import PEREZ, match_detector, most_recent_write
+from proofs.attention.turing import PEREZ, j, match_detector, most_recent_write, one_hot_conjunction
 
 PEREZ_2019 = "Perez, Marinkovic, Barcelo 2019, On the Turing Completeness of Modern Neural Network Architectures (ICLR)"
+RADO = "Rado 1962, On non-computable functions (Bell System Technical Journal 41): the 2-state busy beaver"
+
+MAX_STEPS = 16
+LEMMAS = (most_recent_write, match_detector, one_hot_conjunction)
+MACHINES = ("random", "busy-beaver")
 
 
-def _variant(**mistake):
-    """The transformer with one plausible mistake in its construction."""
+def _integers(matrix: sp.MatrixBase) -> tuple[tuple[int, ...], ...]:
+    return tuple(tuple(int(entry) for entry in row) for row in matrix.tolist())
+
+
+def _exact(value: sp.Basic) -> Fraction:
+    """A SymPy rational as a Fraction (the construction is exact); anything else cannot be a weight."""
+    if not value.is_Rational:
+        raise ValueError(f"the construction needs exact rationals, got {value}")
+    return Fraction(int(value.p), int(value.q))
+
+
+def _relu_units(expression: sp.Basic, variable: sp.Symbol) -> tuple[tuple[int, int], ...]:
+    """``((c, w), ...)`` of ``sum w relu(variable + c)``: the units of a one-input ReLU layer."""
+    units = []
+    for term in sp.Add.make_args(expression):
+        weight, unit = term.as_coeff_Mul()
+        if not (isinstance(unit, sp.Max) and 0 in unit.args):
+            raise ValueError(f"{term} is not a weighted relu(x + c) unit")
+        (argument,) = (arg for arg in unit.args if arg != 0)
+        units.append((int(argument - variable), int(weight)))
+    return tuple(units)
+
+
+@functools.lru_cache(maxsize=None)
+def _construction(lemmas) -> Construction:
+    """The pieces of the transformer, read off the derivations of ``lemmas`` (selection, detector, conjunction).
+
+    The selection lemma starts from ``query_token^T W_Q^T W_K key_token``: its ``W_Q`` and ``W_K``
+    are the query and key maps, and the key token's third coordinate is the positional term
+    ``p_j``, tabulated exactly for positions ``0..MAX_STEPS``. The detector lemma starts from
+    ``e(x) = sum w relu(x + c)``; the conjunction lemma from ``relu(c_u u + c_v v + c_0)``.
+    """
+    selection, detector, conjunction = (build() for build in lemmas)
+    _, W_Q_transposed, W_K, key_token = selection.start.args
+    positional = tuple(_exact(key_token[2].subs(j, t)) for t in range(MAX_STEPS + 1))
+    (x,) = detector.start.free_symbols
+    (argument,) = (arg for arg in conjunction.start.args if arg != 0)
+    u, v = sorted(argument.free_symbols, key=str)
+    coefficients = sp.Poly(argument, u, v)
+    return Construction(
+        query=_integers(W_Q_transposed.T),
+        key=_integers(W_K),
+        positional=positional,
+        detector=_relu_units(detector.start, x),
+        conjunction=(int(coefficients.coeff_monomial(u)), int(coefficients.coeff_monomial(v)), int(coefficients.coeff_monomial(1))),
+    )
+
+
+def claim_from(lemmas):
+    """The claim: the transformer assembled from ``lemmas``, run on each machine."""
+
+    def claim(delta, steps):
+        return transformer_configurations(delta, steps, _construction(lemmas))
+
+    return claim
+
+
+def _variant(change=None, **wiring):
+    """The transformer with one plausible mistake: a changed construction piece, or a wiring keyword."""
 
     def mutant(delta, steps):
-        return transformer_configurations(delta, steps, **mistake)
+        construction = _construction(LEMMAS)
+        return transformer_configurations(delta, steps, change(construction) if change else construction, **wiring)
 
     return mutant
 
 
+def _without_positional_key(construction: Construction) -> Construction:
+    """The keys without their positional coordinate: two writes to one cell tie."""
+    return replace(construction, key=tuple(row[:2] + (0,) + row[3:] for row in construction.key))
+
+
+def _linear_positional(construction: Construction) -> Construction:
+    """``p_t = (t + 1)/2``: the ``i`` of Pérez et al.'s ``pos(i)`` used where ``1/i`` belongs."""
+    return replace(construction, positional=tuple(Fraction(t + 1, 2) for t in range(len(construction.positional))))
+
+
 def _lemma_values() -> dict:
-    """The selection lemma's score argument, and the steps proved in it and the match detector (a failing step raises)."""
-    selection, detector = most_recent_write(), match_detector()
+    """The selection lemma's score argument, and the steps proved in the three lemmas (a failing step raises)."""
+    derivations = [build() for build in LEMMAS]
     return {
-        "score_argument": sp.latex(selection.expression("score_argument")),
-        "lemma_steps_proved": selection.counts()["proved"] + detector.counts()["proved"],
+        "score_argument": sp.latex(derivations[0].expression("score_argument")),
+        "lemma_steps_proved": sum(derivation.counts()["proved"] for derivation in derivations),
     }
 
 
 def _trace_values(steps, delta):
     """The example run as the transformer decodes it (the oracle confirms the same instance)."""
-    machine_states, heads, reads, tape = transformer_run(delta, steps)
+    machine_states, heads, reads, tape = transformer_run(delta, steps, _construction(LEMMAS))
     return {
         "delta": np.asarray(delta).tolist(),
         "states": [int(s) for s in machine_states],
@@ -61,14 +144,15 @@ def _trace_values(steps, delta):
     }
 
 
-def _space_time_figure(seed, states, symbols, steps):
+def _space_time_figure(seed, states, symbols, steps, machine):
     """The example machine's tape after every step, as the transformer reads it, with the head's cell marked."""
     from matplotlib.figure import Figure
 
-    params = {"states": states, "symbols": symbols, "steps": steps}
+    params = {"states": states, "symbols": symbols, "steps": steps, "machine": machine}
     delta = single_instance(turing_completeness, params, seed).inputs["delta"][0]
-    history = np.array(transformer_tape_history(delta, steps), dtype=float)
-    heads = transformer_run(delta, steps)[1]
+    construction = _construction(LEMMAS)
+    history = np.array(transformer_tape_history(delta, steps, construction), dtype=float)
+    heads = transformer_run(delta, steps, construction)[1]
     figure = Figure(figsize=(5.0, 3.2))
     axes = figure.add_subplot()
     extent = (-steps - 0.5, steps + 0.5, steps + 0.5, -0.5)
@@ -88,6 +172,13 @@ def _space_time_figure(seed, states, symbols, steps):
     return [Plot(name="space-time", caption=caption, figure=figure)]
 
 
+def _machines(rng, n, states, symbols, machine):
+    """Uniformly random transition tables, or the busy beaver where ``machine`` asks for it."""
+    drawn = random_machines(rng, n, states, symbols)
+    chosen = (np.asarray(machine) == "busy-beaver")[:, None, None, None]
+    return {"delta": np.where(chosen, busy_beaver(n, states, symbols), drawn)}
+
+
 turing_completeness = Theorem(
     id="turing-completeness",
     title="A hard-attention transformer simulates a Turing machine (Perez et al.)",
@@ -100,9 +191,13 @@ turing_completeness = Theorem(
         r"cell $h_t$ and the write of step $t$. With the positional term $p_j = 1/(2(j+1))$ and Perez et al.'s "
         r"score $-|\langle q, k_j\rangle|$, query $(h_t, 1, 1)$ and key $(1, -a_j, p_j)$ give "
         r"$\langle q, k_j \rangle = h_t - a_j + 1/(2(j+1))$, whose unique maximiser is the most recent write to "
-        r"cell $h_t$ (when there is one): so the symbol under the head, and the whole tape, are read from the "
-        r"history of writes, and the state, head and tape of the decoded tokens equal those of the machine at every "
-        r"step, in exact rational arithmetic."
+        r"cell $h_t$ (when there is one). From the lemmas to the claim, by induction on $t$: if tokens $0, \dots, t$ "
+        r"record the writes of steps $0, \dots, t$ and token $t$ holds $(q_t, h_t)$, cell $h_t$ holds the symbol of "
+        r"the most recent write to it (blank if none); the selection lemma makes the head return exactly that write, "
+        r"the detector $e$ is 1 iff it is at $h_t$, the AND unit $\mathrm{relu}(u + v - 1) = u v$ keeps its symbol "
+        r"only then (else the blank), and the same unit fires only for the pair $(q_t, s_t)$, whose output is "
+        r"$\delta(q_t, s_t)$; the output layer forms token $t + 1$ with $h_{t+1} = h_t + m_t$. So the state, head "
+        r"and tape of the decoded tokens equal those of the machine at every step, in exact rational arithmetic."
     ),
     assumptions=(
         r"machine class: deterministic, one tape infinite both ways, no halting state (the run is cut after "
@@ -117,24 +212,26 @@ turing_completeness = Theorem(
         r"the compared configuration: state, head cell and symbol under the head after every step, and the final tape "
         r"on cells $-\mathit{steps}, \dots, \mathit{steps}$, read by the same attention and ReLU layers with a probe "
         r"query at each cell",
-        r"the selection lemma (the unique maximiser of $-|\langle q, k_j \rangle|$ is the most recent write) and the "
-        r"match detector $e$ are proved symbolically in proofs.attention.turing; the theorem itself is checked on "
-        r"random machines",
+        r"the three lemmas (selection of the most recent write, the match detector, the AND unit) are proved "
+        r"symbolically in proofs.attention.turing, and the transformer that is run takes its query and key maps, "
+        r"positional term, detector units and AND unit from those derivations; the induction joining them is checked "
+        r"by running that transformer against a direct simulation on random machines and on the busy beaver",
     ),
-    sources=(f"{PEREZ} (the construction)", PEREZ_2019, "seed 000, hours 1-2 (Turing completeness)"),
+    sources=(f"{PEREZ} (the construction)", PEREZ_2019, RADO, "seed 000, hours 1-2 (Turing completeness)"),
     parameters={
         "states": Integer(2, 4, shape=True, default=4),
         "symbols": Integer(2, 3, shape=True, default=3),
-        "steps": Integer(1, 16, shape=True, default=12),
+        "steps": Integer(1, MAX_STEPS, shape=True, default=12),
+        "machine": Choice(MACHINES, default="random"),
     },
-    inputs=lambda rng, n, states, symbols: {"delta": random_machines(rng, n, states, symbols)},
-    claim=lambda delta, steps: transformer_configurations(delta, steps),
-    lemmas=(most_recent_write, match_detector),
+    inputs=_machines,
+    claim=claim_from(LEMMAS),
+    lemmas=LEMMAS,
     oracle=lambda delta, steps: direct_configurations(delta, steps),
     mutants={
         "average attention instead of hard attention": _variant(selection="average"),
-        "no most-recent tie-break (ties averaged)": _variant(tie_break=False),
-        "positional term i instead of 1/i": _variant(position="linear"),
+        "no most-recent tie-break (ties averaged)": _variant(_without_positional_key),
+        "positional term i instead of 1/i": _variant(_linear_positional),
         "off by one: reads the previous head cell": _variant(query="previous"),
         "off by one: causal mask hides the current token": _variant(mask="strict"),
     },
@@ -147,7 +244,17 @@ turing_completeness = Theorem(
             "comparison rounds, by less than 1e-15; any disagreement above 1e-12 is a real one"
         ),
     ),
-    example={"states": 4, "symbols": 3, "steps": 12},
+    example={"states": 4, "symbols": 3, "steps": 12, "machine": "random"},
     values=_trace_values,
+    anchors=(
+        Anchor(
+            {"machine": "busy-beaver", "steps": 5},
+            (0, 0, 0, 1, 1, 0, 0, 0, 1, 1, -1, 0, 0, -2, 0, 1, -1, 1) + (0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0),
+            "the 2-state busy beaver (A0 -> 1RB, A1 -> 1LB, B0 -> 1LA) traced by hand: (state, head, read) after "
+            "steps 0-5 are (A,0,0), (B,1,0), (A,0,1), (B,-1,0), (A,-2,0), (B,-1,1), and cells -5..5 hold four 1s "
+            "on -2..1; its 6th step halts with those four 1s (Rado 1962: S(2) = 6, Sigma(2) = 4)",
+            rtol=0.0,
+        ),
+    ),
     figures=_space_time_figure,
 )

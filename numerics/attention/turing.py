@@ -27,10 +27,14 @@ One decoder step at position ``t`` (only matrix products, ReLU and hard attentio
    that writes ``delta[q, s]``: the next state, the symbol written, the move;
 5. the output layer: the next token's state and symbol, head ``h_t + move``, write cell ``h_t``.
 
-Every number is a Python ``int`` or ``fractions.Fraction``: no floating point anywhere.
-The variants (``selection``, ``tie_break``, ``position``, ``query``, ``mask``) are the
-plausible mistakes the checker must refute; ``mask="strict"`` hides the current token from its
-own attention, which matters when the head stays on the cell it just wrote (a move 0).
+The pieces the proofs are about (the query and key maps, the positional term, the detector's
+units and the AND unit of steps 3-4) are not written here: they come in a :class:`Construction`,
+which the checker reads off the derivations. Every number is a Python ``int`` or
+``fractions.Fraction``: no floating point anywhere. The keywords ``selection``, ``query`` and
+``mask`` select plausible wiring mistakes the checker must refute; ``mask="strict"`` hides the
+current token from its own attention, which matters when the head stays on the cell it just
+wrote (a move 0). The direct simulator (:func:`simulate_machine`, :func:`direct_configurations`)
+shares no code with the transformer.
 """
 
 from __future__ import annotations
@@ -51,14 +55,22 @@ def simulate_machine(delta: np.ndarray, steps: int):
 
     Returns ``(states, heads, reads, tape)``: lists of length ``steps + 1`` (the configuration
     after each step, the start included) and the final tape as a dict ``cell -> symbol``
-    (cells never written are blank).
+    (cells never written are blank). Raises ``ValueError`` naming ``delta`` or ``steps`` when
+    they do not describe a machine of the class or a number of steps.
     """
-    delta = _checked_table(delta)
-    _check_steps(steps)
+    table = np.asarray(delta)
+    if table.ndim != 3 or table.shape[2] != 3 or 0 in table.shape:
+        raise ValueError(f"simulate_machine: delta must have shape (states, symbols, 3), got {table.shape}")
+    if int(steps) != steps or steps < 0:
+        raise ValueError(f"simulate_machine: steps must be a non-negative integer, got {steps!r}")
+    transitions = {(q, s): tuple(int(x) for x in table[q, s]) for q in range(table.shape[0]) for s in range(table.shape[1])}
+    for next_state, written, move in transitions.values():
+        if not (0 <= next_state < table.shape[0] and 0 <= written < table.shape[1] and move in (-1, 0, 1)):
+            raise ValueError("simulate_machine: delta must hold next states < states, symbols < symbols and moves in {-1, 0, 1}")
     tape, state, head = {}, 0, 0
     states, heads, reads = [0], [0], [0]
-    for _ in range(steps):
-        state, symbol, move = (int(x) for x in delta[state, tape.get(head, 0)])
+    for _ in range(int(steps)):
+        state, symbol, move = transitions[state, tape.get(head, 0)]
         tape[head] = symbol
         head += move
         states.append(state)
@@ -67,20 +79,18 @@ def simulate_machine(delta: np.ndarray, steps: int):
     return states, heads, reads, tape
 
 
-def configuration_vector(states, heads, reads, tape_window) -> np.ndarray:
-    """The compared configuration: ``(state, head, read)`` after every step, then the final tape on the window."""
-    trace = np.array([states, heads, reads], dtype=float).T.ravel()
-    return np.concatenate([trace, np.asarray(tape_window, dtype=float)])
-
-
 def direct_configurations(delta: np.ndarray, steps: int) -> np.ndarray:
-    """The direct simulator's configuration vectors for a batch of tables ``(n, Q, S, 3)``; a loop over machines."""
+    """The direct simulator's configurations for a batch of tables ``(n, Q, S, 3)``; a loop over machines.
+
+    Each row is ``(state, head, read)`` after every step, then the final tape on cells
+    ``-steps .. steps``: the layout of the transformer's configuration vector, built here on its own.
+    """
     rows = []
     for table in np.asarray(delta):
         states, heads, reads, tape = simulate_machine(table, steps)
-        window = [tape.get(cell, 0) for cell in range(-steps, steps + 1)]
-        rows.append(configuration_vector(states, heads, reads, window))
-    return np.array(rows)
+        trace = [value for step in zip(states, heads, reads) for value in step]
+        rows.append(trace + [tape.get(cell, 0) for cell in range(-steps, steps + 1)])
+    return np.array(rows, dtype=float)
 
 
 def random_machines(rng: np.random.Generator, n: int, states: int, symbols: int) -> np.ndarray:
@@ -93,6 +103,19 @@ def random_machines(rng: np.random.Generator, n: int, states: int, symbols: int)
         ],
         axis=-1,
     )
+
+
+def busy_beaver(n: int, states: int, symbols: int) -> np.ndarray:
+    """``n`` copies of the 2-state busy beaver (Radó 1962) as a ``(states, symbols)`` table, ``(n, Q, S, 3)``.
+
+    States ``A = 0``, ``B = 1``: ``A0 -> 1RB``, ``A1 -> 1LB``, ``B0 -> 1LA``; its halting transition
+    ``B1 -> 1RH`` is taken at step 6, and as these machines do not halt it is replaced by ``B1 -> 1RB``
+    (write 1, move right, stay in B). Every other entry (unreachable) is ``(0, 0, 0)``. Its first
+    5 steps, traced by hand (the theorem's anchor), write four 1s on cells -2..1 and end in B on cell -1.
+    """
+    table = np.zeros((states, symbols, 3), dtype=int)
+    table[0, 0], table[0, 1], table[1, 0], table[1, 1] = (1, 1, 1), (1, 1, -1), (0, 1, -1), (1, 1, 1)
+    return np.broadcast_to(table, (n, states, symbols, 3)).copy()
 
 
 def _checked_table(delta) -> np.ndarray:
@@ -228,27 +251,45 @@ _MATRICES = ("embed", "W_Q", "W_K", "W_V", "W_O", "match_in", "match_out", "read
              "step_out", "output")
 
 
-def transformer_weights(delta: np.ndarray, *, tie_break: bool = True, query: str = "head") -> Weights:
+@dataclass(frozen=True)
+class Construction:
+    """The pieces of the decoder that the proofs are about, on the abstract coordinates ``(cell, a, p, 1)``.
+
+    ``query`` and ``key`` (``3 x 4`` integers) map a token's ``(cell, a, p, 1)`` to its query and
+    key (``cell`` is the head's cell, ``a`` the cell of the token's write, ``p`` its positional
+    term); ``positional[t]`` is the positional term of position ``t`` (exact); ``detector`` lists
+    the units ``(shift c, weight w)`` of ``e(x) = sum_units w relu(x + c)``; ``conjunction`` is
+    ``(c_u, c_v, c_0)`` of the AND unit ``relu(c_u u + c_v v + c_0)``.
+    """
+
+    query: tuple[tuple[int, ...], ...]
+    key: tuple[tuple[int, ...], ...]
+    positional: tuple[Fraction, ...]
+    detector: tuple[tuple[int, int], ...]
+    conjunction: tuple[int, int, int]
+
+
+def transformer_weights(delta: np.ndarray, construction: Construction, *, query: str = "head") -> Weights:
     """The matrices of the construction for transition table ``delta`` (shape ``(Q, S, 3)``).
 
-    ``tie_break=False`` drops the positional term from the keys; ``query="previous"`` queries the
-    cell of the last write instead of the head's cell (both plausible mistakes).
+    ``query="previous"`` wires the cell of the last write, not the head's cell, into the query and
+    the detector (a plausible mistake).
     """
     delta = _checked_table(delta)
     if query not in ("head", "previous"):
         raise ValueError(f"query must be 'head' or 'previous', got {query!r}")
     Q, S = delta.shape[:2]
     L = Layout(Q, S)
+    cell = L.h if query == "head" else L.a
+    coordinates = (cell, L.a, L.p, L.one)  # where (cell, a, p, 1) sit in the stream
     embed = _zeros(L.width, L.token_width)
     for i in range(L.token_width):
         embed[i][i] = 1
-    W_Q = _zeros(3, L.width)
-    W_Q[0][L.h if query == "head" else L.a] = 1
-    W_Q[1][L.one] = W_Q[2][L.one] = 1
-    W_K = _zeros(3, L.width)
-    W_K[0][L.one] = 1
-    W_K[1][L.a] = -1
-    W_K[2][L.p] = 1 if tie_break else 0
+    W_Q, W_K = _zeros(len(construction.query), L.width), _zeros(len(construction.key), L.width)
+    for matrix, rows in ((W_Q, construction.query), (W_K, construction.key)):
+        for row, coefficients in zip(matrix, rows):
+            for column, coefficient in zip(coordinates, coefficients):
+                row[column] += coefficient
     W_V = _zeros(1 + S, L.width)
     W_V[0][L.a] = 1
     for s in range(S):
@@ -256,35 +297,36 @@ def transformer_weights(delta: np.ndarray, *, tie_break: bool = True, query: str
     W_O = _zeros(L.width, 1 + S)
     for i, row in enumerate(L.attended):
         W_O[row][i] = 1
-    # e(x) = relu(x + 1) - 2 relu(x) + relu(x - 1) at x = h - a*.
-    match_in = _zeros(3, L.width)
-    for unit, shift in enumerate((1, 0, -1)):
-        match_in[unit][L.h if query == "head" else L.a] = 1
+    # e(x) = sum w relu(x + c) at x = cell - a*.
+    match_in = _zeros(len(construction.detector), L.width)
+    match_out = _zeros(L.width, len(construction.detector))
+    for unit, (shift, weight) in enumerate(construction.detector):
+        match_in[unit][cell] = 1
         match_in[unit][L.attended[0]] = -1
         match_in[unit][L.one] = shift
-    match_out = _zeros(L.width, 3)
-    match_out[L.match] = [1, -2, 1]
-    # Units: u_0 = relu(1) copies the constant, u_s = relu(symbol*[s] + e - 1) for s >= 1;
+        match_out[L.match][unit] = weight
+    c_u, c_v, c_0 = construction.conjunction
+    # Units: u_0 = relu(1) copies the constant, u_s = relu(c_u symbol*[s] + c_v e + c_0) for s >= 1;
     # read[s] = u_s and read[0] = u_0 - sum of the others (the blank when no write matched).
     read_in = _zeros(S, L.width)
     read_out = _zeros(L.width, S)
     read_in[0][L.one] = 1
     read_out[L.read[0]][0] = 1
     for s in range(1, S):
-        read_in[s][L.attended[1 + s]] = 1
-        read_in[s][L.match] = 1
-        read_in[s][L.one] = -1
+        read_in[s][L.attended[1 + s]] = c_u
+        read_in[s][L.match] = c_v
+        read_in[s][L.one] = c_0
         read_out[L.read[s]][s] = 1
         read_out[L.read[0]][s] = -1
-    # One unit per (q, s): relu(state[q] + read[s] - 1) is 1 exactly for the current pair.
+    # One unit per (q, s): relu(c_u state[q] + c_v read[s] + c_0) fires exactly for the current pair.
     step_in = _zeros(Q * S, L.width)
     step_out = _zeros(L.width, Q * S)
     for q in range(Q):
         for s in range(S):
             unit = q * S + s
-            step_in[unit][L.state[q]] = 1
-            step_in[unit][L.read[s]] = 1
-            step_in[unit][L.one] = -1
+            step_in[unit][L.state[q]] = c_u
+            step_in[unit][L.read[s]] = c_v
+            step_in[unit][L.one] = c_0
             next_state, written, move = (int(x) for x in delta[q, s])
             step_out[L.next_state[next_state]][unit] = 1
             step_out[L.written[written]][unit] = 1
@@ -298,15 +340,6 @@ def transformer_weights(delta: np.ndarray, *, tie_break: bool = True, query: str
     output[L.a][L.h] = 1
     output[L.one][L.one] = 1
     return Weights(L, embed, W_Q, W_K, W_V, W_O, match_in, match_out, read_in, read_out, step_in, step_out, output)
-
-
-def positional_term(t: int, position: str = "inverse") -> Fraction:
-    """``p_t = 1 / (2 (t + 1))``; ``position="linear"`` gives ``(t + 1) / 2`` (using ``i`` for ``1/i``)."""
-    if position == "inverse":
-        return Fraction(1, 2 * (t + 1))
-    if position == "linear":
-        return Fraction(t + 1, 2)
-    raise ValueError(f"position must be 'inverse' or 'linear', got {position!r}")
 
 
 def hard_attention(query, keys, values, selection: str = "hard"):
@@ -342,16 +375,18 @@ def _read_layers(W: Weights, x, keys, values, selection):
     return _add(x, _sparse_matvec(W.read_out, relu(_sparse_matvec(W.read_in, x))))
 
 
-def _decode(delta, steps, selection, tie_break, position, query, mask):
+def _decode(delta, steps, construction, selection, query, mask):
     """Decode ``steps`` tokens: the sparse weights, every token's key and value, and the trace read off the stream."""
     _check_steps(steps)
     if mask not in ("inclusive", "strict"):
         raise ValueError(f"mask must be 'inclusive' or 'strict', got {mask!r}")
-    W = _sparse(transformer_weights(delta, tie_break=tie_break, query=query))
+    if len(construction.positional) <= steps:
+        raise ValueError(f"steps: the construction's positional terms cover {len(construction.positional)} positions, not {steps + 1}")
+    W = _sparse(transformer_weights(delta, construction, query=query))
     L = W.layout
     token = [0] * L.token_width
     token[L.state[0]] = token[L.symbol[0]] = token[L.one] = 1
-    token[L.p] = positional_term(0, position)
+    token[L.p] = construction.positional[0]
     keys, values = [], []
     states, heads, reads = [], [], []
     for t in range(steps + 1):
@@ -366,7 +401,7 @@ def _decode(delta, steps, selection, tie_break, position, query, mask):
         if t < steps:
             x = _add(x, _sparse_matvec(W.step_out, relu(_sparse_matvec(W.step_in, x))))
             token = _sparse_matvec(W.output, x)
-            token[L.p] = positional_term(t + 1, position)  # the positional encoding of the next position
+            token[L.p] = construction.positional[t + 1]  # the positional encoding of the next position
     return W, keys, values, (states, heads, reads)
 
 
@@ -383,8 +418,8 @@ def _read_tape(W: Weights, keys, values, cells, selection):
     return symbols
 
 
-def transformer_run(delta: np.ndarray, steps: int, *, selection: str = "hard", tie_break: bool = True,
-                    position: str = "inverse", query: str = "head", mask: str = "inclusive"):
+def transformer_run(delta: np.ndarray, steps: int, construction: Construction, *, selection: str = "hard",
+                    query: str = "head", mask: str = "inclusive"):
     """Decode ``steps`` tokens; return ``(states, heads, reads, tape_window)`` read off the stream.
 
     The state is read linearly as ``sum_q q state[q]``, the symbol read as ``sum_s s read[s]``,
@@ -392,23 +427,31 @@ def transformer_run(delta: np.ndarray, steps: int, *, selection: str = "hard", t
     is read by the same attention and ReLU layers with a probe query at each cell (the decoder's
     read at a hypothetical head position) over all tokens. Keys and values of earlier tokens are
     kept (their layer-1 keys and values depend on their own token only), as a decoder's cache.
-    Values are ints and Fractions; the keyword arguments select the plausible mistakes.
+    Values are ints and Fractions; the keyword arguments select the plausible wiring mistakes.
     """
-    W, keys, values, trace = _decode(delta, steps, selection, tie_break, position, query, mask)
+    W, keys, values, trace = _decode(delta, steps, construction, selection, query, mask)
     return (*trace, _read_tape(W, keys, values, range(-steps, steps + 1), selection))
 
 
-def transformer_tape_history(delta: np.ndarray, steps: int) -> list[list]:
+def transformer_tape_history(delta: np.ndarray, steps: int, construction: Construction) -> list[list]:
     """The tape on cells ``-steps..steps`` after each step ``t``, read by probes over tokens ``0..t`` only."""
-    W, keys, values, _ = _decode(delta, steps, "hard", True, "inverse", "head", "inclusive")
+    W, keys, values, _ = _decode(delta, steps, construction, "hard", "head", "inclusive")
     cells = range(-steps, steps + 1)
     return [_read_tape(W, keys[: t + 1], values[: t + 1], cells, "hard") for t in range(steps + 1)]
 
 
-def transformer_configurations(delta: np.ndarray, steps: int, **variant) -> np.ndarray:
+def configuration_vector(states, heads, reads, tape_window) -> np.ndarray:
+    """The compared configuration: ``(state, head, read)`` after every step, then the final tape on the window."""
+    trace = np.array([states, heads, reads], dtype=float).T.ravel()
+    return np.concatenate([trace, np.asarray(tape_window, dtype=float)])
+
+
+def transformer_configurations(delta: np.ndarray, steps: int, construction: Construction, **variant) -> np.ndarray:
     """The transformer's configuration vectors for a batch of tables ``(n, Q, S, 3)``; a loop over machines.
 
     No vectorised form exists: the arithmetic is exact (Python ints and Fractions), so each
     machine is decoded on its own; the exact values are converted to float64 only at the end.
     """
-    return np.array([configuration_vector(*transformer_run(table, steps, **variant)) for table in np.asarray(delta)])
+    return np.array(
+        [configuration_vector(*transformer_run(table, steps, construction, **variant)) for table in np.asarray(delta)]
+    )

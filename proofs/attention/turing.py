@@ -1,4 +1,4 @@
-"""Why hard attention reads the tape: the selection lemma of the Turing-machine construction (SymPy only).
+"""Why hard attention reads the tape: the lemmas of the Turing-machine construction (SymPy only).
 
 In the decoder of numerics.attention.turing (after Pérez, Barceló, Marinković 2021, section 4),
 position ``t`` queries ``q = W_Q y_t`` and position ``j`` offers the key ``k_j = W_K y_j``, on the
@@ -7,14 +7,18 @@ positional term ``p_j = 1/(2(j + 1))`` and the constant. :func:`most_recent_writ
 the score ``-|<q, k_j>|`` is maximal exactly at the most recent write to the head's cell (and
 that every write elsewhere scores lower, so the maximum is unique); :func:`match_detector`
 shows that the ReLU layer ``e(x) = relu(x + 1) - 2 relu(x) + relu(x - 1)`` tells a matching cell
-(``x = 0``) from any other integer.
+(``x = 0``) from any other integer; :func:`one_hot_conjunction` shows that ``relu(u + v - 1)`` is
+``u v`` on ``{0, 1}``, the AND by which the ReLU layers read the symbol and look up the transition.
+The construction (checkers.attention.turing) reads its query and key maps, positional term,
+detector and conjunction off these derivations, so the transformer that is checked is the one
+the lemmas are about.
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply_map, custom, differentiate, substitute
+from proofs.derivation import Derivation, apply_map, column, custom, differentiate, substitute
 
 PEREZ = "Perez, Barcelo, Marinkovic 2021, Attention is Turing Complete (JMLR 22), section 4"
 
@@ -24,6 +28,7 @@ delta = sp.Symbol("delta", integer=True, nonzero=True)
 k = sp.Symbol("k", integer=True, positive=True)
 m = sp.Symbol("m", integer=True, nonnegative=True)
 x = sp.Symbol("x", integer=True)
+u, v = sp.symbols("u v", integer=True, nonnegative=True)
 p = 1 / (2 * (j + 1))
 
 W_Q = sp.ImmutableMatrix([[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 1]])
@@ -71,7 +76,8 @@ def most_recent_write() -> Derivation:
     """
     query_token = sp.ImmutableMatrix([h, sp.Symbol("a_t", integer=True), sp.Symbol("p_t", positive=True), 1])
     key_token = sp.ImmutableMatrix([sp.Symbol("h_j", integer=True), a, p, 1])
-    start = sp.MatMul((W_Q * query_token).T, W_K, key_token, evaluate=False)
+    # Kept as the product of the four factors: the construction reads W_Q, W_K and p_j off this start.
+    start = sp.MatMul(query_token.T, W_Q.T, W_K, key_token, evaluate=False)
     return (
         Derivation(
             "Hard attention selects the most recent write",
@@ -173,4 +179,28 @@ def match_detector() -> Derivation:
         .then(substitute({x: 0}, text="the attended write is at the head's cell: $x = 0$"), 1)
         .then(substitute({x: k}, text="a write $k \\ge 1$ cells to the left: $x = k$"), 0, on="start")
         .then(substitute({x: -k}, text="a write $k \\ge 1$ cells to the right: $x = -k$"), 0, on="start")
+    )
+
+
+def one_hot_conjunction() -> Derivation:
+    """``relu(u + v - 1) = u v`` for ``u, v`` in ``{0, 1}``: one ReLU unit is the AND of two bits.
+
+    The read layer uses it with ``u = symbol*[s]``, ``v = e`` (the attended write's symbol, kept only
+    when the write is at the head's cell); the transition layer with ``u = state[q]``, ``v = read[s]``
+    (exactly one unit, the current ``(q, s)``, fires).
+    """
+    conjunction = sp.Max(0, u + v - 1)
+    derivation = Derivation(
+        "A ReLU unit is the AND of two bits",
+        conjunction,
+        start_note=r"$\mathrm{relu}(u + v - 1)$ for $u, v \in \{0, 1\}$",
+    )
+    for label, (first, second) in zip(("00", "01", "10", "11"), ((0, 0), (0, 1), (1, 0), (1, 1))):
+        derivation = derivation.then(
+            substitute({u: first, v: second}, text=f"$u = {first}$, $v = {second}$"), first * second, on="start", label=label
+        )
+    return derivation.then(
+        column("00", "01", "10", "11", why=r"the four cases, which are $u v$ at $(u, v) = (0,0), (0,1), (1,0), (1,1)$"),
+        sp.ImmutableMatrix([0, 0, 0, 1]),
+        on="11",
     )

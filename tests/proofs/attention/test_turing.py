@@ -3,12 +3,12 @@
 import pytest
 import sympy as sp
 
-from proofs.attention.turing import W_K, W_Q, a, h, j, m, match_detector, most_recent_write
+from proofs.attention.turing import W_K, W_Q, a, h, j, m, match_detector, most_recent_write, one_hot_conjunction, u, v
 from proofs.derivation import DerivationError
 
 
 def test_every_step_is_proved():
-    for derivation, steps in ((most_recent_write(), 16), (match_detector(), 3)):
+    for derivation, steps in ((most_recent_write(), 16), (match_detector(), 3), (one_hot_conjunction(), 5)):
         assert [s.evidence for s in derivation.check()] == ["proved"] * steps
         assert derivation.counts()["proved"] == steps
 
@@ -72,3 +72,21 @@ def test_the_detector_is_not_one_off_zero():
     derivation = match_detector()
     with pytest.raises(DerivationError, match="step 2 "):
         derivation.with_step(2, stated=1).check()
+
+
+def test_the_selection_lemma_starts_from_the_maps_the_construction_reads():
+    query_token, W_Q_transposed, W_K_start, key_token = most_recent_write().start.args
+    assert W_Q_transposed.T == W_Q and W_K_start == W_K
+    assert sp.simplify(key_token[2] - sp.Rational(1, 2) / (j + 1)) == 0
+
+
+def test_the_and_unit_by_hand():
+    conjunction = one_hot_conjunction()
+    assert conjunction.start == sp.Max(0, u + v - 1)
+    assert list(conjunction.result) == [0, 0, 0, 1]
+
+
+def test_a_wrong_and_case_is_rejected():
+    derivation = one_hot_conjunction()
+    with pytest.raises(DerivationError, match="step 4 "):
+        derivation.with_step(4, stated=sp.Integer(0)).check()
