@@ -352,41 +352,64 @@ def bootstrap(
 # --- data ---------------------------------------------------------------------------------------
 
 
+MIN_RUNS = 10
+"""Runs the fit needs: five are dropped as diverged (:func:`drop_highest_losses`), and the
+fit of five parameters needs at least five more."""
+
+
 def load_runs(path) -> dict[str, np.ndarray]:
     """Runs ``{"N", "D", "L"}`` from a CSV whose header names ``N``, ``loss`` and ``D`` or ``C``.
 
     Other columns are ignored. With ``C`` (training FLOPs) and no ``D``, ``D = C / (6 N)``
     (Kaplan et al. 2020; Besiroglu et al. 2024 derive tokens this way). Epoch AI's column
-    names ``Model Size`` and ``Training FLOP`` are read as ``N`` and ``C``.
+    names ``Model Size`` and ``Training FLOP`` are read as ``N`` and ``C``. A UTF-8 byte-order
+    mark is accepted. Every value read must be a finite positive number: a ValueError names the
+    file, the row (as a spreadsheet numbers it, the header being row 1) and the column otherwise.
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"path: no such file {str(path)!r}")
-    with path.open(newline="") as handle:
+        raise ValueError(f"no such file {str(path)!r}")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         header = {_ALIASES.get(name, name): name for name in (reader.fieldnames or [])}
         missing = [name for name in ("N", "loss") if name not in header]
         if "D" not in header and "C" not in header:
             missing.append("D or C")
         if missing:
-            raise ValueError(f"path: {path.name} lacks the column(s) {', '.join(missing)} (has {list(header.values())})")
+            raise ValueError(f"{path.name} lacks the column(s) {', '.join(missing)} (has {list(header.values())})")
         rows = list(reader)
     if not rows:
-        raise ValueError(f"path: {path.name} holds no runs")
+        raise ValueError(f"{path.name} holds no runs")
 
     def column(name: str) -> np.ndarray:
-        try:
-            return np.array([float(row[header[name]]) for row in rows])
-        except (TypeError, ValueError):
-            raise ValueError(f"path: column {header[name]!r} of {path.name} holds a non-numeric value") from None
+        return np.array([_positive_cell(path, row, header[name], number) for number, row in enumerate(rows, start=2)])
 
     N, L = column("N"), column("loss")
     D = column("D") if "D" in header else column("C") / (6 * N)
     return {"N": N, "D": D, "L": L}
 
 
+def _positive_cell(path: Path, row: dict, column: str, number: int) -> float:
+    text = (row.get(column) or "").strip()
+    where = f"{path.name}, row {number}, column {column!r}"
+    if not text:
+        raise ValueError(f"{where}: the cell is empty")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{where}: {text!r} is not a number") from None
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{where}: {text} is not a finite positive number")
+    return value
+
+
 def drop_highest_losses(runs: dict[str, np.ndarray], count: int = 5) -> dict[str, np.ndarray]:
-    """Besiroglu et al. 2024's preprocessing: keep the runs with loss below the ``count``-th highest."""
+    """Besiroglu et al. 2024's preprocessing: keep the runs with loss below the ``count``-th highest.
+
+    Refuses fewer than :data:`MIN_RUNS` runs, too few to fit after the drop.
+    """
+    if len(runs["L"]) < MIN_RUNS:
+        raise ValueError(f"{len(runs['L'])} runs: the fit needs at least {MIN_RUNS} (the {count} highest losses are dropped as diverged)")
     keep = runs["L"] < np.sort(runs["L"])[-count]
     return {name: values[keep] for name, values in runs.items()}
 

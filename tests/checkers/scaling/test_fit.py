@@ -268,7 +268,7 @@ def test_worked_example_on_the_published_runs():
 
 
 def test_a_missing_data_file_is_bad_input(tmp_path):
-    with pytest.raises(ValueError, match="path: no such file"):
+    with pytest.raises(ValueError, match="no such file"):
         worked_example(scaling_law_fit, data=str(tmp_path / "absent.csv"))
 
 

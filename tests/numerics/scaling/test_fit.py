@@ -247,7 +247,10 @@ def test_load_runs_reads_tokens_or_compute(tmp_path):
         ("D,loss\n1,2\n", "lacks the column\\(s\\) N"),
         ("N,D\n1,2\n", "lacks the column\\(s\\) loss"),
         ("N,D,loss\n", "holds no runs"),
-        ("N,D,loss\n1,x,2\n", "column 'D' .* non-numeric"),
+        ("N,D,loss\n1,x,2\n", "row 2, column 'D': 'x' is not a number"),
+        ("N,D,loss\n1,2,3\n1,,2\n", "row 3, column 'D': the cell is empty"),
+        ("N,D,loss\n1,2,nan\n", "row 2, column 'loss': nan is not a finite positive number"),
+        ("N,D,loss\n-1e8,2,3\n", "row 2, column 'N': -1e8 is not a finite positive number"),
     ],
 )
 def test_load_runs_rejects_bad_files(tmp_path, text, message):
@@ -258,15 +261,28 @@ def test_load_runs_rejects_bad_files(tmp_path, text, message):
 
 
 def test_load_runs_rejects_a_missing_file(tmp_path):
-    with pytest.raises(ValueError, match="path: no such file"):
+    with pytest.raises(ValueError, match="no such file"):
         load_runs(tmp_path / "absent.csv")
 
 
+def test_load_runs_accepts_a_byte_order_mark(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffN,D,loss\n1e8,2e9,3.1\n".encode("utf-8"))
+    assert load_runs(path)["N"].tolist() == [1e8]
+
+
+def test_too_few_runs_to_fit_are_refused():
+    runs = {"N": np.ones(9), "D": np.ones(9), "L": np.arange(9.0)}
+    with pytest.raises(ValueError, match="9 runs: the fit needs at least 10"):
+        drop_highest_losses(runs)
+
+
 def test_drop_highest_losses_keeps_those_below_the_fifth_highest():
-    runs = {"N": np.arange(8.0), "D": np.arange(8.0), "L": np.array([3.0, 9.0, 1.0, 8.0, 7.0, 2.0, 6.0, 5.0])}
+    losses = [3.0, 9.0, 1.0, 8.0, 7.0, 2.0, 6.0, 5.0, 0.5, 0.25]
+    runs = {"N": np.arange(10.0), "D": np.arange(10.0), "L": np.array(losses)}
     kept = drop_highest_losses(runs)
-    assert kept["L"].tolist() == [3.0, 1.0, 2.0]
-    assert kept["N"].tolist() == [0.0, 2.0, 5.0]
+    assert kept["L"].tolist() == [3.0, 1.0, 2.0, 0.5, 0.25]
+    assert kept["N"].tolist() == [0.0, 2.0, 5.0, 8.0, 9.0]
 
 
 def test_the_published_runs_refit_close_to_the_replication():
