@@ -97,7 +97,8 @@ def example(theorem_id: str, *, seed: int = 0, data: str | None = None, **params
     try:
         worked = worked_example(theorem, seed=seed, data=data, **params)
     except ValueError as error:
-        raise ValueError(f"{theorem.id}: {error}") from None
+        message = str(error)
+        raise ValueError(message if message.startswith(f"{theorem.id}: ") else f"{theorem.id}: {message}") from None
     return replace(worked, renderer=example_latex)
 
 

@@ -179,3 +179,16 @@ def test_verify_and_mutants_take_theorem_objects_as_check_does():
     theorem = tp.get("chinchilla-allocation")
     assert tp.verify([theorem], instances=10).results[0].status == "verified"
     assert tp.verify(theorem, instances=10).ok and tp.mutants(theorem).ok
+
+
+@pytest.mark.parametrize(
+    "rows, fragment",
+    [
+        ("N,D,loss\n1e8,2e9,3\n1e8,x,3\n", "bad.csv, row 3, column 'D': 'x' is not a number"),
+        ("\ufeffN,D,loss\n1e8,2e9,3\n", "1 runs: the fit needs at least 10"),
+    ],
+)
+def test_a_bad_data_file_is_one_line_naming_the_cell(tp, tmp_path, rows, fragment):
+    (tmp_path / "bad.csv").write_text(rows, encoding="utf-8")
+    (line,) = one_error_line(tp("example", "scaling-law-fit", "--data", tmp_path / "bad.csv"), fragment)
+    assert line.count("scaling-law-fit:") == 1
