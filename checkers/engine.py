@@ -64,11 +64,16 @@ _SHRINK_BUDGET = 40
 
 
 def _evaluate(theorem: Theorem, role: str, function: Callable | None, group: Group, device: str, extra=None):
+    """Call claim, oracle or mutant on a group. NumPy's floating-point warnings are silenced: an
+    overflow or invalid value shows as an infinite or NaN result, which the caller turns into
+    the verdict (an error for claim and oracle, no evidence for a mutant)."""
     arguments = {**group.arguments(), "device": device, **(extra or {})}
     try:
-        if function is None:
-            return theorem.evaluate_claim(**arguments)
-        return call_with(function, arguments)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if function is None:
+                return theorem.evaluate_claim(**arguments)
+            return call_with(function, arguments)
     except (TheoremError, DerivationError):
         raise
     except Exception as error:
@@ -431,9 +436,7 @@ def _run_mutant(theorem, name, mutant, oracles, device) -> MutantResult:
     for oracle in oracles:
         try:
             # A wrong constant may well overflow or leave the reals; only a finite disagreement refutes.
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                raw = _evaluate(theorem, "mutant", mutant, oracle.group, device)
+            raw = _evaluate(theorem, "mutant", mutant, oracle.group, device)
             values = _as_batch(theorem, f"mutant {name!r}", raw, oracle.group.size, finite=False)
             comparison = compare(theorem, values, oracle, tests)
         except TheoremError as error:

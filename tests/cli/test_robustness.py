@@ -192,3 +192,14 @@ def test_a_bad_data_file_is_one_line_naming_the_cell(tp, tmp_path, rows, fragmen
     (tmp_path / "bad.csv").write_text(rows, encoding="utf-8")
     (line,) = one_error_line(tp("example", "scaling-law-fit", "--data", tmp_path / "bad.csv"), fragment)
     assert line.count("scaling-law-fit:") == 1
+
+
+def test_an_overflow_is_the_verdict_not_a_numpy_warning(tp, tmp_path):
+    (tmp_path / "overflowing.py").write_text(
+        "import numpy as np, transformer_proofs as tp\n"
+        "big = tp.Theorem('big-exp', 'overflows', 'user', 's', parameters={'x': tp.Real(700, 800)},\n"
+        "    claim=lambda x: np.exp(x), oracle=lambda x: np.exp(x))\n"
+    )
+    run = tp("verify", "big-exp", "--module", "overflowing", "--instances", "10", env={"PYTHONPATH": str(tmp_path)})
+    one_error_line(run, "big-exp: the oracle returned NaN or infinite values")
+    assert "RuntimeWarning" not in run.stderr
