@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-from checkers.engine import mutant_outcome, run_check
+from checkers.engine import MUTANT_INSTANCES, mutant_outcome, run_check
 from checkers.registry import REGISTRY
 from checkers.theorem import Theorem
 from checkers.worked import worked_example
@@ -79,11 +79,18 @@ def verify(
 
 
 def mutants(
-    ids: Iterable[str | Theorem] | str | Theorem | None = None, *, seed: int = 0, device: str = "cpu", topic: str | None = None
+    ids: Iterable[str | Theorem] | str | Theorem | None = None,
+    *,
+    instances: int = MUTANT_INSTANCES,
+    seed: int = 0,
+    device: str = "cpu",
+    topic: str | None = None,
 ) -> MutantReport:
     """Run every mutant (plausible wrong claim) of the chosen theorems (ids or ``Theorem`` objects) through the checker."""
     check_device(device)
-    return MutantReport(tuple(mutant_outcome(t, seed=seed, device=device) for t in select(ids, topic)))
+    return MutantReport(
+        tuple(mutant_outcome(t, instances=instances, seed=seed, device=device) for t in select(ids, topic))
+    )
 
 
 def example(theorem_id: str, *, seed: int = 0, data: str | None = None, **params) -> WorkedExample:
