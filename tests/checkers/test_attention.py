@@ -81,13 +81,6 @@ def test_the_oracle_is_exact_up_to_d_8_and_simulates_above():
     assert simulated.shape == (2, 40, 4) and np.ptp(simulated[:, :, 1], axis=1).min() > 0
 
 
-def test_the_claim_is_the_compiled_derivation():
-    sigma = np.array([0.5, 2.0])
-    claim = softmax_variance.evaluate_claim(d=5, sigma_q=sigma, sigma_k=sigma[::-1])
-    assert claim.shape == (2, 4)
-    assert np.array_equal(claim, softmax_variance.closed_form()(d=5, sigma_q=sigma, sigma_k=sigma[::-1]))
-
-
 @pytest.mark.parametrize("sigma_q, sigma_k", [(1, 1), (Fraction(1, 2), 2), (Fraction(3, 2), Fraction(7, 10)), (2, 2)])
 def test_the_closed_form_matches_isserlis_for_small_d(sigma_q, sigma_k):
     result = softmax_variance.built_derivation().result
