@@ -208,8 +208,8 @@ hippo_legt = Theorem(
         r"$f$ is continuously differentiable and $\theta > 0$",
         rf"the Legendre identities $P_n(\pm 1) = (\pm 1)^n$ and $P_n' = \sum_{{k<n,\, n-k \text{{ odd}}}} (2k+1) P_k$ "
         rf"are proved for $n < {LEGT_N_MAX}$ by expansion",
-        r"normalisation: $\lambda_n = 1$ in Gu et al.'s appendix D.1, as in the authors' code "
-        r"(\texttt{transition('legt', N)}, there with $\theta = 1$ and the sign of $A$ folded in; versions that "
+        r"normalisation: $\lambda_n = 1$ in Gu et al.'s appendix D.1, as in the authors' code, where "
+        r"\texttt{transition('legt', N)} has $\theta = 1$ and the sign of $A$ folded in (versions that "
         r"halve $A$ and $B$ use $\theta = 2$); the LMU "
         r"(Voelker et al. 2019) is the same memory in the coordinates $d_n = (-1)^n \sqrt{2n+1}\, c_n$",
         r"numerically, the matrix $(-A/\theta \mid B/\theta \mid e/\theta)$ is compared with the one matrix $R$ "
