@@ -160,7 +160,7 @@ class MutantResult:
 
 BASIS_WORDS = {
     "derived": "claim compiled from its derivation",
-    "supported": "claim supported by checked lemmas (the lemma-to-claim step is argued, not compiled)",
+    "supported": "claim built from checked lemmas (their closed forms compiled into it; the lemma-to-claim step written out)",
     "numerical": "claim checked numerically only (no derivation)",
 }
 
