@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from checkers.domains import Choice, Integer, Real
+from checkers.domains import Integer, Real
 from checkers.policies import Deterministic
 from checkers.theorem import Anchor, Theorem
 from checkers.results import Erratum
@@ -26,49 +26,53 @@ from proofs.icl import LOSS, TOKENS, VON_OSWALD, lsa_token_update
 # --- lsa-gd -----------------------------------------------------------------------------------
 
 
-CASES = Choice(("random", "worked"), default="random")
-"""``random``: Gaussian data; ``worked``: the fixed data of the anchors, worked by hand."""
-
-
-def _regression_data(rng: np.random.Generator, n: int, d_x: int, d_y: int, N: int, case="random") -> dict[str, np.ndarray]:
-    """Gaussian context, query, starting weights ``W_0`` and query target ``y_q``; the worked case where asked.
+def _regression_data(rng: np.random.Generator, n: int, d_x: int, d_y: int, N: int) -> dict[str, np.ndarray]:
+    """Gaussian context, query, starting weights ``W_0`` and query target ``y_q``.
 
     ``W_0`` and ``y_q`` are random rather than zero: the token statement holds for any of them,
     and zeros would hide sign errors that only act through ``W_0`` (the value matrix) or ``y_q``.
-    Instances with ``case = "worked"`` get the data of the anchors (:data:`LSA_ANCHORS`), in the
-    paper's setting: every ``x_j`` entry 2, every ``y_j`` entry 1, ``x_q`` all ones, ``y_q = 0``, ``W_0 = 0``.
     """
-    data = {
+    return {
         "X": rng.standard_normal((n, d_x, N)),
         "Y": rng.standard_normal((n, d_y, N)),
         "x_q": rng.standard_normal((n, d_x, 1)),
         "y_q": rng.standard_normal((n, d_y, 1)),
         "W_0": rng.standard_normal((n, d_y, d_x)),
     }
-    worked = np.broadcast_to(np.asarray(case) == "worked", (n,))
-    for name, value in (("X", 2.0), ("Y", 1.0), ("x_q", 1.0), ("y_q", 0.0), ("W_0", 0.0)):
-        data[name][worked] = value
-    return data
+
+
+def _worked_data(d_x: int, d_y: int, N: int) -> dict[str, np.ndarray]:
+    """The anchors' hand-built data (one instance, shaped as :func:`_regression_data`'s), in the paper's setting:
+    every ``x_j`` entry 2, every ``y_j`` entry 1, ``x_q`` all ones, ``y_q = 0``, ``W_0 = 0``."""
+    return {
+        "X": np.full((d_x, N), 2.0),
+        "Y": np.ones((d_y, N)),
+        "x_q": np.ones((d_x, 1)),
+        "y_q": np.zeros((d_y, 1)),
+        "W_0": np.zeros((d_y, d_x)),
+    }
 
 
 LSA_ANCHORS = (
     Anchor(
-        {"d_x": 1, "d_y": 1, "N": 1, "eta": 0.5, "case": "worked"},
+        {"d_x": 1, "d_y": 1, "N": 1, "eta": 0.5},
         [[[2.0, 1.0], [-1.0, -1.0]]] * 2,
         "worked by hand (module checkers.icl): x = 2, y = 1, W_0 = 0: grad L(0) = (0 - 1) 2 = -2, W_1 = 1; "
         "y -> 1 - 1 * 2 = -1, the query's y -> 0 - 1 * 1 = -1 (read out: W_1 x_q = 1)",
         rtol=1e-15,
+        inputs=_worked_data(d_x=1, d_y=1, N=1),
     ),
     Anchor(
-        {"d_x": 2, "d_y": 1, "N": 2, "eta": 0.5, "case": "worked"},
+        {"d_x": 2, "d_y": 1, "N": 2, "eta": 0.5},
         [[[2.0, 2.0, 1.0], [2.0, 2.0, 1.0], [-3.0, -3.0, -2.0]]] * 2,
         "worked by hand (module checkers.icl): X = 2 (2 x 2), Y = (1, 1), W_0 = 0: grad L(0) = -(1, 1) X^T / 2 = "
         "-(2, 2), W_1 = (1, 1); y_j -> 1 - 4 = -3, the query's y -> -(1, 1).(1, 1) = -2",
         rtol=1e-15,
+        inputs=_worked_data(d_x=2, d_y=1, N=2),
     ),
 )
-"""Two anchors worked by hand on the worked case, laid out as the claim: the token matrix (``x`` rows first,
-the query last), once for each of the oracle's two computations.
+"""Two anchors worked by hand at their own data (:func:`_worked_data`), laid out as the claim: the token matrix
+(``x`` rows first, the query last), once for each of the oracle's two computations.
 
 * ``d_x = d_y = N = 1``, ``eta = 1/2``: ``L(W) = (W 2 - 1)^2 / 2`` has gradient ``(2W - 1) 2 = -2`` at 0, so
   ``W_1 = 0 - (1/2)(-2) = 1``. ``x`` stays 2; the target moves to ``y - (W_1 - W_0) x = 1 - 2 = -1``; the query's
@@ -168,8 +172,6 @@ lsa_gd = Theorem(
         LOSS,
         r"$W_0 \in \mathbb{R}^{d_y \times d_x}$ and $y_q$ are arbitrary (the check draws them at random); "
         r"$\eta > 0$",
-        r"\texttt{case = worked} replaces the random data by the hand case of the anchors, in the paper's setting: "
-        r"every entry of $x_j$ is 2, of $y_j$ 1, of $x_q$ 1, and $y_q = 0$, $W_0 = 0$",
     ),
     sources=(f"{VON_OSWALD}, Proposition 1", "seed 000, hours 3-4 (the LSA-GD equivalence)"),
     parameters={
@@ -177,7 +179,6 @@ lsa_gd = Theorem(
         "d_y": Integer(1, 4, shape=True, default=1),
         "N": Integer(1, 64, shape=True, default=10),
         "eta": Real(0.001, 1.0, default=0.1),
-        "case": CASES,
     },
     variants={"eta": Real(0.001, 1.0)},
     inputs=_regression_data,

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from checkers.domains import Choice, Integer, Real
+from checkers.domains import Integer, Real
 from checkers.policies import Deterministic, Statistical
 from checkers.theorem import Anchor, Theorem
 from numerics.attention import (
@@ -32,17 +32,6 @@ VASWANI = "Vaswani et al. 2017, Attention Is All You Need"
 
 # The registry loads the submodules in the syllabus order of their theorems (CATALOG.md).
 ORDER = ("equivariance", "kernels", "rank", "collapse", "jl", "circuits", "complexity", "turing")
-
-# The parameter ``case`` of the attention theorems checked on random inputs (permutation-equivariance,
-# attention-kernel-smoother, multihead-circuits): "worked" replaces an instance's random inputs by the theorem's
-# hand-worked inputs, so that its anchors have fixed inputs and every check includes the hand case.
-CASES = Choice(("random", "worked"), default="random")
-
-
-def worked_instances(case) -> np.ndarray:
-    """Which instances of a batch have ``case = "worked"`` (a boolean mask)."""
-    return np.asarray(case) == "worked"
-
 
 # --- softmax-variance -------------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ import math
 
 import numpy as np
 
-from checkers.attention import CASES, worked_instances
 from checkers.domains import Integer
 from checkers.policies import Deterministic
 from checkers.theorem import Anchor, Theorem
@@ -31,7 +30,7 @@ from proofs.attention.circuits import ELHAGE, ROTH, ROWS_ARE_TOKENS, multihead_a
 VASWANI = "Vaswani et al. 2017, Attention Is All You Need"
 
 
-def _draw(rng, n, n_tokens, d_model, H, d_head, case="random"):
+def _draw(rng, n, n_tokens, d_model, H, d_head):
     """Standard normal residual stream and ``W_Q, W_K`` of variance 1/d_model; orthonormal ``W_V^h`` and ``W_O^h``.
 
     Orthonormal value and output blocks are as generic as Gaussian ones, but a product of two
@@ -39,24 +38,28 @@ def _draw(rng, n, n_tokens, d_model, H, d_head, case="random"):
     40000 3x3 draws), which would leave ranks undecided; with orthonormal blocks
     ``W_V^h W_O^h`` has ``d_head`` unit singular values when ``d_head <= d_model``, and
     otherwise cosines of principal angles whose small tail is linear.
-
-    Instances with ``case = "worked"`` get the hand case of the anchors: token ``i`` is ``(i, ..., i)``
-    (``i = 0, 1, ...``), every head has ``W_Q^h = ln 2 I``, ``W_K^h = W_V^h = I`` (``d_model x d_head``)
-    and ``W_O^h = I`` (``d_head x d_model``), ``I`` the rectangular matrix with ones on its diagonal.
     """
-    inputs = {
+    return {
         "X": rng.standard_normal((n, n_tokens, d_model)),
         "W_Q": rng.standard_normal((n, H, d_model, d_head)) / np.sqrt(d_model),
         "W_K": rng.standard_normal((n, H, d_model, d_head)) / np.sqrt(d_model),
         "W_V": orthonormal_frames(rng, n * H, d_model, d_head).reshape(n, H, d_model, d_head),
         "W_O": orthonormal_frames(rng, n * H, d_head, d_model).reshape(n, H * d_head, d_model),
     }
-    worked = worked_instances(case)
-    inputs["X"][worked] = np.arange(n_tokens, dtype=float)[:, None]
-    inputs["W_Q"][worked] = math.log(2) * np.eye(d_model, d_head)
-    inputs["W_K"][worked] = inputs["W_V"][worked] = np.eye(d_model, d_head)
-    inputs["W_O"][worked] = np.tile(np.eye(d_head, d_model), (H, 1))
-    return inputs
+
+
+def _worked_inputs(n_tokens: int, d_model: int, H: int, d_head: int) -> dict[str, np.ndarray]:
+    """The anchors' hand-built inputs (one instance, shaped as :func:`_draw`'s): token ``i`` is ``(i, ..., i)``
+    (``i = 0, 1, ...``), every head has ``W_Q^h = ln 2 I``, ``W_K^h = W_V^h = I`` (``d_model x d_head``) and
+    ``W_O^h = I`` (``d_head x d_model``), ``I`` the rectangular matrix with ones on its diagonal."""
+    identity = np.eye(d_model, d_head)
+    return {
+        "X": np.repeat(np.arange(n_tokens, dtype=float)[:, None], d_model, axis=1),
+        "W_Q": np.stack([math.log(2) * identity] * H),
+        "W_K": np.stack([identity] * H),
+        "W_V": np.stack([identity] * H),
+        "W_O": np.tile(np.eye(d_head, d_model), (H, 1)),
+    }
 
 
 @functools.lru_cache(maxsize=1)
@@ -201,25 +204,30 @@ def _circuit_values(n_tokens, d_model, H, d_head, X, W_Q, W_K, W_V, W_O):
     }
 
 
+_WORKED_SMALL = {"n_tokens": 2, "d_model": 2, "H": 2, "d_head": 1}
+_WORKED_ONE_HEAD = {"n_tokens": 3, "d_model": 1, "H": 1, "d_head": 1}
+
 CIRCUIT_ANCHORS = (
     Anchor(
-        {"n_tokens": 2, "d_model": 2, "H": 2, "d_head": 1, "case": "worked"},
+        _WORKED_SMALL,
         [1.0, 4 / 3, 0.0, 0.0, *[1 / 2, 1 / 2, 1 / 3, 2 / 3] * 2, 1.0, 1.0],
-        "by hand (the worked case): X = [[0, 0], [1, 1]], logits ln 2 x_i x_j, patterns [[1/2, 1/2], [1/3, 2/3]] "
+        "by hand: X = [[0, 0], [1, 1]], logits ln 2 x_i x_j, patterns [[1/2, 1/2], [1/3, 2/3]] "
         "in both heads, W_OV = diag(1, 0) of rank 1; Z = 2 A X W_OV = [[1, 0], [4/3, 0]], vec Z = (1, 4/3, 0, 0)",
         rtol=1e-12,
         atol=1e-15,
+        inputs=_worked_inputs(**_WORKED_SMALL),
     ),
     Anchor(
-        {"n_tokens": 3, "d_model": 1, "H": 1, "d_head": 1, "case": "worked"},
+        _WORKED_ONE_HEAD,
         [1.0, 10 / 7, 12 / 7, *[1 / 3] * 3, 1 / 7, 2 / 7, 4 / 7, 1 / 21, 4 / 21, 16 / 21, 1.0],
-        "by hand (the worked case): x = (0, 1, 2), weights 2^(x_i x_j) normalised by rows (3, 7, 21), "
+        "by hand: x = (0, 1, 2), weights 2^(x_i x_j) normalised by rows (3, 7, 21), "
         "Z = A x = (1, 10/7, 12/7), W_OV = 1 of rank 1",
         rtol=1e-12,
+        inputs=_worked_inputs(**_WORKED_ONE_HEAD),
     ),
 )
-"""Two anchors worked by hand on the worked case (:func:`_draw`), laid out as the claim: ``vec Z`` (columns
-stacked), then each head's pattern row by row, then each head's OV rank. With one head dimension the logits
+"""Two anchors worked by hand at their own inputs (:func:`_worked_inputs`), laid out as the claim: ``vec Z``
+(columns stacked), then each head's pattern row by row, then each head's OV rank. With one head dimension the logits
 are ``(X W_Q)(X W_K)^T = ln 2 x_i x_j`` (``x_i = i`` the token's first coordinate), so the softmax weights are
 ``2^(x_i x_j)`` over their row sum:
 
@@ -259,9 +267,6 @@ multihead_circuits = Theorem(
         r"rank attainment ($\mathrm{rank}\, W_{OV}^h = \min(d_{\mathrm{model}}, d_{\mathrm{head}})$ for generic "
         r"weights) is checked numerically: singular values above $10^{-10} \sigma_1$, with the band "
         r"$(10^{-12}, 10^{-8})\, \sigma_1$ refused as undecided",
-        r"\texttt{case = worked} replaces the random inputs by the hand case of the anchors: token $i$ is "
-        r"$(i, \dots, i)$, $W_Q^h = \ln 2\, I$, $W_K^h = W_V^h = I$, $W_O^h = I$ ($I$ rectangular, ones on the "
-        r"diagonal)",
     ),
     sources=(
         f"{ELHAGE}, sections on independent and additive heads, tensor products, and the QK and OV circuits",
@@ -274,7 +279,6 @@ multihead_circuits = Theorem(
         "d_model": Integer(1, 8, shape=True, default=4),
         "H": Integer(1, 3, shape=True, default=2),
         "d_head": Integer(1, 4, shape=True, default=2),
-        "case": CASES,
     },
     inputs=_draw,
     derivation=multihead_as_sum_of_heads,

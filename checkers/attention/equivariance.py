@@ -21,7 +21,6 @@ import math
 
 import numpy as np
 
-from checkers.attention import CASES, worked_instances
 from checkers.domains import Integer
 from checkers.policies import Deterministic
 from checkers.theorem import Anchor, Theorem
@@ -53,25 +52,27 @@ _PERMUTATION_TABLE = np.array(PERMUTATIONS)
 _IDENTITY = PERMUTATIONS.index(tuple(range(TOKENS)))
 
 
-def _draw(rng: np.random.Generator, n: int, d: int, d_head: int, case="random") -> dict[str, np.ndarray]:
-    """Tokens ``X ~ N(0, 1)`` and weights with entries ``N(0, 1/d)`` (scores of order 1).
-
-    Instances with ``case = "worked"`` get the hand case of the anchors instead: token ``i`` has every
-    coordinate equal to ``i`` (``i = 0, 1, 2``), ``W_Q = W_K = 0`` (uniform weights), and ``W_V`` the
-    ``d x d_head`` matrix with ones on its diagonal.
-    """
+def _draw(rng: np.random.Generator, n: int, d: int, d_head: int) -> dict[str, np.ndarray]:
+    """Tokens ``X ~ N(0, 1)`` and weights with entries ``N(0, 1/d)`` (scores of order 1)."""
     scale = 1 / np.sqrt(d)
-    inputs = {
+    return {
         "X": rng.standard_normal((n, TOKENS, d)),
         "W_Q": scale * rng.standard_normal((n, d, d_head)),
         "W_K": scale * rng.standard_normal((n, d, d_head)),
         "W_V": scale * rng.standard_normal((n, d, d_head)),
     }
-    worked = worked_instances(case)
-    inputs["X"][worked] = np.arange(TOKENS, dtype=float)[:, None]
-    inputs["W_Q"][worked] = inputs["W_K"][worked] = 0.0
-    inputs["W_V"][worked] = np.eye(d, d_head)
-    return inputs
+
+
+def _worked_inputs(d: int, d_head: int) -> dict[str, np.ndarray]:
+    """The anchors' hand-built inputs (one instance, shaped as :func:`_draw`'s): token ``i`` has every coordinate
+    equal to ``i`` (``i = 0, 1, 2``), ``W_Q = W_K = 0`` (uniform weights), and ``W_V`` the ``d x d_head`` matrix with
+    ones on its diagonal."""
+    return {
+        "X": np.repeat(np.arange(TOKENS, dtype=float)[:, None], d, axis=1),
+        "W_Q": np.zeros((d, d_head)),
+        "W_K": np.zeros((d, d_head)),
+        "W_V": np.eye(d, d_head),
+    }
 
 
 def _permutations(permutation) -> np.ndarray:
@@ -165,24 +166,26 @@ _SIN, _COS = (math.sin(1) + math.sin(2)) / 3, (1 + math.cos(1) + math.cos(2)) / 
 
 EQUIVARIANCE_ANCHORS = (
     Anchor(
-        {"d": 1, "d_head": 1, "permutation": 3, "case": "worked"},
+        {"d": 1, "d_head": 1, "permutation": 3},
         [[[1.0]] * 3, [[1 + _SIN]] * 3, [[1.0], [1.5], [1.0]]],
-        "by hand (the worked case, s = (2, 3, 1)): uniform weights; P_s X = (1, 2, 0); plain: the mean 1; "
+        "by hand (s = (2, 3, 1)): uniform weights; P_s X = (1, 2, 0); plain: the mean 1; "
         "positions: 1 + (sin 1 + sin 2)/3; causal: the running means 1, 3/2, 1",
         rtol=1e-12,
+        inputs=_worked_inputs(d=1, d_head=1),
     ),
     Anchor(
-        {"d": 2, "d_head": 2, "permutation": 1, "case": "worked"},
+        {"d": 2, "d_head": 2, "permutation": 1},
         [[[1.0, 1.0]] * 3, [[1 + _SIN, 1 + _COS]] * 3, [[0.0, 0.0], [1.0, 1.0], [1.0, 1.0]]],
-        "by hand (the worked case, s = (1, 3, 2)): uniform weights; P_s X has rows 0, 2, 1; plain: the mean 1; "
+        "by hand (s = (1, 3, 2)): uniform weights; P_s X has rows 0, 2, 1; plain: the mean 1; "
         "positions: 1 + (sin 1 + sin 2)/3 and 1 + (1 + cos 1 + cos 2)/3; causal: the running means 0, 1, 1",
         rtol=1e-12,
         atol=1e-15,
+        inputs=_worked_inputs(d=2, d_head=2),
     ),
 )
-"""Anchors worked by hand on the worked case (:func:`_draw`): token ``i`` is ``(i, ..., i)``, ``W_Q = W_K = 0`` so
-every weight is ``1/3`` (or ``1/(i+1)`` on the first ``i + 1`` keys under the causal mask), and ``W_V`` keeps the
-first ``min(d, d_head)`` coordinates.
+"""Anchors worked by hand at their own inputs (:func:`_worked_inputs`): token ``i`` is ``(i, ..., i)``,
+``W_Q = W_K = 0`` so every weight is ``1/3`` (or ``1/(i+1)`` on the first ``i + 1`` keys under the causal mask), and
+``W_V`` keeps the first ``min(d, d_head)`` coordinates.
 
 * ``d = d_head = 1``, ``permutation = 3``, ``s = (2, 3, 1)`` (0-based ``(1, 2, 0)``): ``P_s X = (1, 2, 0)``.
   Plain: every output is the mean ``(1 + 2 + 0)/3 = 1``. Positions: the encodings' first column is
@@ -235,8 +238,6 @@ permutation_equivariance = Theorem(
         r"test suite checks the numpy attention of task 2.1 on random permutations (sampling, not proof)",
         r"the parameter \texttt{permutation} numbers the $3! = 6$ permutations in lexicographic order of "
         r"$(s(1), s(2), s(3))$: 0 is the identity, 3 is $s = (2, 3, 1)$ (a 3-cycle, the default)",
-        r"\texttt{case = worked} replaces the random inputs by the hand case of the anchors: token $i$ is "
-        r"$(i, \dots, i)$ for $i = 0, 1, 2$, $W_Q = W_K = 0$, and $W_V$ has ones on its diagonal",
         r"a mask enters as weights set to 0 and an additive encoding as a change of $X$: "
         r"$P_s X + E = P_s (X + P_s^\top E)$, so both are covered by the generic weights once they move "
         r"with the tokens",
@@ -246,7 +247,6 @@ permutation_equivariance = Theorem(
         "d": Integer(1, 8, shape=True, default=4),
         "d_head": Integer(1, 8, shape=True, default=2),
         "permutation": Integer(0, len(PERMUTATIONS) - 1, default=PERMUTATIONS.index((1, 2, 0))),
-        "case": CASES,
     },
     inputs=_draw,
     derivation=attention_commutes_with_permutations,

@@ -15,7 +15,6 @@ import math
 
 import numpy as np
 
-from checkers.attention import CASES, worked_instances
 from checkers.domains import Integer, Real
 from checkers.policies import Deterministic
 from checkers.sampling import single_instance
@@ -48,25 +47,15 @@ TIE_KEYS = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [-1.0, 0.0]])
 """A query with two keys tied for the largest score (the first and the third)."""
 
 
-def _draw(rng: np.random.Generator, n: int, tokens: int, d: int, key_norm, case="random") -> dict[str, np.ndarray]:
-    """Gaussian queries and values; keys uniform on the sphere of radius ``key_norm`` (one norm for all).
-
-    Instances with ``case = "worked"`` get the hand case of the anchors: query ``i`` is the unit vector
-    ``e_(i mod d)``, key ``j`` is ``key_norm e_(j mod d)``, value ``j`` is ``e_(j mod 3)``.
-    """
+def _draw(rng: np.random.Generator, n: int, tokens: int, d: int, key_norm) -> dict[str, np.ndarray]:
+    """Gaussian queries and values; keys uniform on the sphere of radius ``key_norm`` (one norm for all)."""
     directions = rng.standard_normal((n, tokens, d))
     directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
-    inputs = {
+    return {
         "queries": rng.standard_normal((n, tokens, d)),
         "keys": np.asarray(key_norm, dtype=float)[:, None, None] * directions,
         "values": rng.standard_normal((n, tokens, VALUE_DIM)),
     }
-    worked = worked_instances(case)
-    units = np.eye(d)[np.arange(tokens) % d]
-    inputs["queries"][worked] = units
-    inputs["keys"][worked] = np.asarray(key_norm, dtype=float)[worked, None, None] * units
-    inputs["values"][worked] = np.eye(VALUE_DIM)[np.arange(tokens) % VALUE_DIM]
-    return inputs
 
 
 def _kernel_and_attention(queries, keys, values, temperature, d):
@@ -185,28 +174,39 @@ def _example_values(queries, keys, values, temperature, key_norm, tokens, d):
 
 _E = math.e
 
+
+def _worked_inputs(key_norm: float) -> dict[str, np.ndarray]:
+    """The anchors' hand-built inputs, 2 tokens in ``d = 4``: queries ``e_0, e_1``, keys ``key_norm e_0, key_norm e_1``
+    (on the sphere of radius ``key_norm``, as drawn), values ``e_0, e_1`` in 3 columns."""
+    units = np.eye(4)[:2]
+    return {"queries": units, "keys": key_norm * units, "values": np.eye(VALUE_DIM)[:2]}
+
+
 SMOOTHER_ANCHORS = (
     Anchor(
-        {"tokens": 2, "d": 4, "temperature": 0.5, "key_norm": 1.0, "case": "worked"},
+        {"tokens": 2, "d": 4, "temperature": 0.5, "key_norm": 1.0},
         [[1.0, 1 / _E, _E / (_E + 1), 1 / (_E + 1), 0.0], [1 / _E, 1.0, 1 / (_E + 1), _E / (_E + 1), 0.0]],
-        "by hand (the worked case): q_i = k_i = e_i, 2 tau sqrt d = 2, so G = [[1, e^-1], [e^-1, 1]] and the "
+        "by hand: q_i = k_i = e_i, 2 tau sqrt d = 2, so G = [[1, e^-1], [e^-1, 1]] and the "
         "weights e/(e + 1), 1/(e + 1)",
         rtol=1e-12,
+        inputs=_worked_inputs(1.0),
     ),
     Anchor(
-        {"tokens": 2, "d": 4, "temperature": 0.5, "key_norm": 2.0, "case": "worked"},
+        {"tokens": 2, "d": 4, "temperature": 0.5, "key_norm": 2.0},
         [
             [_E**-0.5, _E**-2.5, 1 / (1 + _E**-2), 1 / (1 + _E**2), 0.0],
             [_E**-2.5, _E**-0.5, 1 / (1 + _E**2), 1 / (1 + _E**-2), 0.0],
         ],
-        "by hand (the worked case): q_i = e_i, k_j = 2 e_j, ||q - k||^2 = 1 or 5 over 2 tau sqrt d = 2: "
+        "by hand: q_i = e_i, k_j = 2 e_j, ||q - k||^2 = 1 or 5 over 2 tau sqrt d = 2: "
         "G = [[e^-1/2, e^-5/2], [e^-5/2, e^-1/2]], weights 1/(1 + e^-2), 1/(1 + e^2)",
         rtol=1e-12,
+        inputs=_worked_inputs(2.0),
     ),
 )
-"""Two anchors worked by hand on the worked case (:func:`_draw`) with 2 tokens in ``d = 4`` at ``tau = 1/2``, where
-``2 tau sqrt d = 2``, laid out as the claim: the kernel of each query against both keys, then its output. The
-values are ``e_0`` and ``e_1`` (in 3 columns), so each output row is that query's weights and a 0.
+"""Two anchors worked by hand at their own inputs (:func:`_worked_inputs`), 2 tokens in ``d = 4`` at ``tau = 1/2``,
+where ``2 tau sqrt d = 2``, laid out as the claim: the kernel of each query against both keys, then its output.
+The queries are ``e_0, e_1``, the keys ``r e_0, r e_1`` and the values ``e_0`` and ``e_1`` (in 3 columns), so each
+output row is that query's weights and a 0.
 
 * ``r = 1``: ``||e_0 - e_0||^2 = 0``, ``||e_0 - e_1||^2 = 2``: ``G = [[1, e^-1], [e^-1, 1]]``; weights
   ``1/(1 + e^-1) = e/(e + 1) = 0.7310586`` and ``1/(e + 1) = 0.2689414``.
@@ -262,7 +262,6 @@ attention_kernel_smoother = Theorem(
         "d": Integer(1, 16, shape=True, default=4),
         "temperature": Real(0.25, 4.0, log=True, default=1.0),
         "key_norm": Real(0.25, 2.0, default=1.0),
-        "case": CASES,
     },
     inputs=_draw,
     derivation=gaussian_kernel_factor,

@@ -55,8 +55,8 @@ def test_each_mutant_is_refuted(checked, name):
 def test_the_registry_knows_it():
     theorem = tp.get("lsa-gd")
     assert theorem is lsa_gd and theorem.topic == "icl"
-    assert list(theorem.parameters) == ["d_x", "d_y", "N", "eta", "case"]
-    assert theorem.default_params() == {"d_x": 3, "d_y": 1, "N": 10, "eta": 0.1, "case": "random"}
+    assert list(theorem.parameters) == ["d_x", "d_y", "N", "eta"]
+    assert theorem.default_params() == {"d_x": 3, "d_y": 1, "N": 10, "eta": 0.1}
     assert theorem.derivation is lsa_token_update
     assert not theorem.parameters["N"].contains(0)
 
@@ -123,7 +123,7 @@ def test_property_every_parameter_point_verifies(params):
 def test_the_worked_example():
     example = worked_example(lsa_gd, seed=0)
     assert example.verified
-    assert example.params == {"d_x": 3, "d_y": 1, "N": 10, "eta": 0.1, "case": "random"}
+    assert example.params == {"d_x": 3, "d_y": 1, "N": 10, "eta": 0.1}
     values = example.values
     assert list(values) == ["W_K", "W_Q", "W_V", "P", "y_lsa", "y_gd"]
     W_K, W_Q, W_V, P = gradient_descent_construction(np.zeros((1, 1, 3)), np.array([0.1]), 10)
@@ -138,7 +138,7 @@ def test_the_worked_example():
 
 def test_the_example_json_has_the_catalog_names():
     document = tp.example("lsa-gd", seed=2, d_x=2, d_y=2).to_json()
-    assert document["params"] == {"d_x": 2, "d_y": 2, "N": 10, "eta": 0.1, "case": "random"}
+    assert document["params"] == {"d_x": 2, "d_y": 2, "N": 10, "eta": 0.1}
     assert set(document["values"]) == {"W_K", "W_Q", "W_V", "P", "y_lsa", "y_gd"}
     assert len(document["values"]["y_lsa"]) == 2 and len(document["values"]["W_V"]) == 4
     assert document["verified"] is True
@@ -164,10 +164,18 @@ def test_the_anchors_worked_by_hand_hold_for_claim_and_oracle(checked):
     assert len(anchors) == 2 and all(a.claim_agrees and a.oracle_agrees for a in anchors)
 
 
-def test_the_worked_case_is_the_hand_data_in_the_papers_setting():
-    group = single_instance(lsa_gd, {"d_x": 2, "d_y": 1, "N": 3, "eta": 0.5, "case": "worked"}, seed=4)
-    assert np.all(group.inputs["X"] == 2) and np.all(group.inputs["Y"] == 1) and np.all(group.inputs["x_q"] == 1)
-    assert not np.any(group.inputs["y_q"]) and not np.any(group.inputs["W_0"])
+def test_the_anchors_data_is_the_hand_data_in_the_papers_setting():
+    for anchor in lsa_gd.anchors:
+        drawn = single_instance(lsa_gd, anchor.params, seed=4).inputs
+        assert set(anchor.inputs) == set(drawn)
+        assert all(np.shape(anchor.inputs[k]) == drawn[k].shape[1:] for k in drawn)
+        inputs = anchor.inputs
+        assert np.all(inputs["X"] == 2) and np.all(inputs["Y"] == 1) and np.all(inputs["x_q"] == 1)
+        assert not np.any(inputs["y_q"]) and not np.any(inputs["W_0"])
+    wrong_value = [[[2.0, 1.0], [1.0, -1.0]]] * 2
+    wrong = dataclasses.replace(lsa_gd, anchors=(dataclasses.replace(lsa_gd.anchors[0], value=wrong_value),))
+    failed = run_check(wrong, instances=4, seed=0)
+    assert failed.status == "failed" and "X=[[2.]], Y=[[1.]]" in failed.message
 
 
 def test_claim_and_oracle_reach_no_project_function_in_common():

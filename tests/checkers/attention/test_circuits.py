@@ -55,14 +55,26 @@ def test_the_ov_circuit_untransposed_in_the_closed_form_fails_the_check():
     assert failed.status == "failed" and failed.numeric.counterexample.params["d_model"] >= 2
 
 
-def test_the_anchors_are_the_worked_case_by_hand():
+def test_the_anchors_are_worked_by_hand_at_their_own_inputs():
     result = run_check(multihead_circuits, instances=4, seed=0)
     assert len(result.numeric.anchors) == 2
     assert all(a.claim_agrees and a.oracle_agrees for a in result.numeric.anchors)
-    params = {"n_tokens": 2, "d_model": 2, "H": 2, "d_head": 1, "case": "worked"}
-    inputs = single_instance(multihead_circuits, params, seed=7).inputs
-    np.testing.assert_array_equal(inputs["X"][0], [[0, 0], [1, 1]])
-    np.testing.assert_array_equal(inputs["W_O"][0], [[1, 0], [1, 0]])
+    assert "case" not in multihead_circuits.parameters
+    for anchor in multihead_circuits.anchors:
+        drawn = single_instance(multihead_circuits, anchor.params, seed=7).inputs
+        assert set(anchor.inputs) == set(drawn)
+        assert all(np.shape(anchor.inputs[k]) == drawn[k].shape[1:] for k in drawn)
+    small, one_head = (a.inputs for a in multihead_circuits.anchors)
+    np.testing.assert_array_equal(small["X"], [[0, 0], [1, 1]])
+    np.testing.assert_array_equal(small["W_Q"], np.log(2) * np.ones((2, 2, 1)) * [[1], [0]])
+    np.testing.assert_array_equal(small["W_V"], [[[1], [0]]] * 2)
+    np.testing.assert_array_equal(small["W_O"], [[1, 0], [1, 0]])
+    np.testing.assert_array_equal(one_head["X"], [[0], [1], [2]])
+    wrong = dataclasses.replace(
+        multihead_circuits, anchors=(dataclasses.replace(multihead_circuits.anchors[1], value=np.zeros(13)),)
+    )
+    failed = run_check(wrong, instances=4, seed=0)
+    assert failed.status == "failed" and "X=[[0.] [1.] [2.]]" in failed.message
 
 
 def test_the_claim_is_the_sum_of_heads_by_hand():
@@ -93,7 +105,7 @@ def test_property_circuits_form_equals_literal_anywhere_in_the_domain(params):
 def test_worked_example_against_torch():
     example = worked_example(multihead_circuits)
     assert example.verified
-    assert example.params == {"n_tokens": 3, "d_model": 4, "H": 2, "d_head": 2, "case": "random"}
+    assert example.params == {"n_tokens": 3, "d_model": 4, "H": 2, "d_head": 2}
     v = example.values
     group = single_instance(multihead_circuits, example.params, seed=0)
     X, W_Q, W_K, W_V, W_O = (group.inputs[k][0] for k in ("X", "W_Q", "W_K", "W_V", "W_O"))
@@ -115,7 +127,9 @@ def test_the_worked_example_renders():
     assert r"\otimes" in latex and "Not confirmed" not in latex
 
 
-@pytest.mark.parametrize("bad", [{"n_tokens": 0}, {"d_model": 9}, {"H": 4}, {"d_head": 0}, {"H": 1.5}, {"case": "x"}])
+@pytest.mark.parametrize(
+    "bad", [{"n_tokens": 0}, {"d_model": 9}, {"H": 4}, {"d_head": 0}, {"H": 1.5}, {"case": "worked"}]
+)
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
         example_params(multihead_circuits, bad)

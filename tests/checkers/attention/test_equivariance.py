@@ -72,14 +72,23 @@ def test_transposed_weights_in_the_closed_form_fail_the_check():
     assert run_check(edited, instances=30, seed=0).status == "failed"
 
 
-def test_the_anchors_are_the_worked_case_by_hand():
+def test_the_anchors_are_worked_by_hand_at_their_own_inputs():
     result = run_check(theorem, instances=4, seed=0)
     assert len(result.numeric.anchors) == 2
     assert all(a.claim_agrees and a.oracle_agrees for a in result.numeric.anchors)
-    inputs = single_instance(theorem, {"d": 2, "d_head": 2, "permutation": 1, "case": "worked"}, seed=5).inputs
-    np.testing.assert_array_equal(inputs["X"][0], [[0, 0], [1, 1], [2, 2]])
+    assert "case" not in theorem.parameters
+    for anchor in theorem.anchors:
+        drawn = single_instance(theorem, anchor.params, seed=5).inputs
+        assert set(anchor.inputs) == set(drawn)
+        assert all(np.shape(anchor.inputs[k]) == drawn[k].shape[1:] for k in drawn)
+    inputs = theorem.anchors[1].inputs
+    np.testing.assert_array_equal(inputs["X"], [[0, 0], [1, 1], [2, 2]])
     assert not inputs["W_Q"].any() and not inputs["W_K"].any()
-    np.testing.assert_array_equal(inputs["W_V"][0], np.eye(2))
+    np.testing.assert_array_equal(inputs["W_V"], np.eye(2))
+    np.testing.assert_array_equal(theorem.anchors[0].inputs["X"], [[0], [1], [2]])
+    wrong = dataclasses.replace(theorem, anchors=(dataclasses.replace(theorem.anchors[1], value=np.ones((3, 3, 2))),))
+    failed = run_check(wrong, instances=4, seed=0)
+    assert failed.status == "failed" and "X=[[0. 0.] [1. 1.] [2. 2.]]" in failed.message
 
 
 def _torch_attention(X, W_Q, W_K, W_V):
@@ -101,7 +110,7 @@ def test_property_the_example_is_confirmed_anywhere_in_the_domain(params):
 
 def test_worked_example_against_torch():
     example = worked_example(theorem)
-    assert example.verified and example.params == {"d": 4, "d_head": 2, "permutation": 3, "case": "random"}
+    assert example.verified and example.params == {"d": 4, "d_head": 2, "permutation": 3}
     v = example.values
     assert v["permutation"] == [2, 3, 1]
     inputs = {k: a[0] for k, a in single_instance(theorem, example.params, seed=0).inputs.items()}
@@ -126,7 +135,7 @@ def test_the_erratum_of_seed_001_is_refuted_by_a_mutant():
 
 
 @pytest.mark.parametrize(
-    "bad", [{"permutation": 6}, {"permutation": -1}, {"d": 0}, {"d_head": 9}, {"d": 2.5}, {"case": "hand"}]
+    "bad", [{"permutation": 6}, {"permutation": -1}, {"d": 0}, {"d_head": 9}, {"d": 2.5}, {"case": "worked"}]
 )
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):

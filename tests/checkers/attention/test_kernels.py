@@ -80,13 +80,21 @@ def test_the_oracle_reaches_none_of_the_claims_code():
     assert not reached.shared and "numerics.attention.kernels:gaussian_kernel_and_attention" in reached.oracle
 
 
-def test_the_anchors_are_the_worked_case_by_hand():
+def test_the_anchors_are_worked_by_hand_at_their_own_inputs():
     result = run_check(theorem, instances=4, seed=0)
     assert len(result.numeric.anchors) == 2
     assert all(a.claim_agrees and a.oracle_agrees for a in result.numeric.anchors)
-    inputs = single_instance(theorem, {**theorem.default_params(), "tokens": 2, "d": 4, "case": "worked"}, seed=3).inputs
-    np.testing.assert_array_equal(inputs["queries"][0], np.eye(4)[:2])
-    np.testing.assert_array_equal(inputs["values"][0], np.eye(3)[:2])
+    assert "case" not in theorem.parameters
+    for anchor in theorem.anchors:
+        drawn = single_instance(theorem, {**theorem.default_params(), **anchor.params}, seed=3).inputs
+        assert set(anchor.inputs) == set(drawn)
+        assert all(np.shape(anchor.inputs[k]) == drawn[k].shape[1:] for k in drawn)
+        np.testing.assert_array_equal(anchor.inputs["queries"], np.eye(4)[:2])
+        np.testing.assert_array_equal(anchor.inputs["keys"], anchor.params["key_norm"] * np.eye(4)[:2])
+        np.testing.assert_array_equal(anchor.inputs["values"], np.eye(3)[:2])
+    wrong = dataclasses.replace(theorem, anchors=(dataclasses.replace(theorem.anchors[0], value=np.eye(2, 5)),))
+    failed = run_check(wrong, instances=4, seed=0)
+    assert failed.status == "failed" and "queries=[[1. 0. 0. 0.] [0. 1. 0. 0.]]" in failed.message
 
 
 @given(tp.strategies.parameters(theorem))
@@ -107,7 +115,7 @@ def _inputs(params, seed=0):
 def test_worked_example_against_independent_numbers():
     example = worked_example(theorem)
     assert example.verified
-    assert example.params == {"tokens": 5, "d": 4, "temperature": 1.0, "key_norm": 1.0, "case": "random"}
+    assert example.params == {"tokens": 5, "d": 4, "temperature": 1.0, "key_norm": 1.0}
     v = example.values
     inputs = _inputs(example.params)
     q, K, V = inputs["queries"], inputs["keys"], inputs["values"]
@@ -164,7 +172,7 @@ def test_the_figure_is_deterministic_for_the_seed():
 
 
 @pytest.mark.parametrize(
-    "bad", [{"tokens": 0}, {"tokens": 13}, {"d": 0}, {"temperature": 0.0}, {"key_norm": 3.0}, {"case": "hand"}]
+    "bad", [{"tokens": 0}, {"tokens": 13}, {"d": 0}, {"temperature": 0.0}, {"key_norm": 3.0}, {"case": "worked"}]
 )
 def test_out_of_domain_parameters_are_bad_input(bad):
     with pytest.raises(ValueError):
