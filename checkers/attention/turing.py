@@ -21,7 +21,7 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from checkers.domains import Choice, Integer
+from checkers.domains import Integer
 from checkers.policies import Deterministic
 from checkers.results import Plot
 from checkers.sampling import single_instance
@@ -42,7 +42,6 @@ RADO = "Rado 1962, On non-computable functions (Bell System Technical Journal 41
 
 MAX_STEPS = 16
 LEMMAS = (most_recent_write, match_detector, one_hot_conjunction)
-MACHINES = ("random", "busy-beaver")
 
 
 def _integers(matrix: sp.MatrixBase) -> tuple[tuple[int, ...], ...]:
@@ -144,11 +143,11 @@ def _trace_values(steps, delta):
     }
 
 
-def _space_time_figure(seed, states, symbols, steps, machine):
+def _space_time_figure(seed, states, symbols, steps):
     """The example machine's tape after every step, as the transformer reads it, with the head's cell marked."""
     from matplotlib.figure import Figure
 
-    params = {"states": states, "symbols": symbols, "steps": steps, "machine": machine}
+    params = {"states": states, "symbols": symbols, "steps": steps}
     delta = single_instance(turing_completeness, params, seed).inputs["delta"][0]
     construction = _construction(LEMMAS)
     history = np.array(transformer_tape_history(delta, steps, construction), dtype=float)
@@ -172,11 +171,9 @@ def _space_time_figure(seed, states, symbols, steps, machine):
     return [Plot(name="space-time", caption=caption, figure=figure)]
 
 
-def _machines(rng, n, states, symbols, machine):
-    """Uniformly random transition tables, or the busy beaver where ``machine`` asks for it."""
-    drawn = random_machines(rng, n, states, symbols)
-    chosen = (np.asarray(machine) == "busy-beaver")[:, None, None, None]
-    return {"delta": np.where(chosen, busy_beaver(n, states, symbols), drawn)}
+def _machines(rng, n, states, symbols):
+    """Uniformly random transition tables."""
+    return {"delta": random_machines(rng, n, states, symbols)}
 
 
 turing_completeness = Theorem(
@@ -222,7 +219,6 @@ turing_completeness = Theorem(
         "states": Integer(2, 4, shape=True, default=4),
         "symbols": Integer(2, 3, shape=True, default=3),
         "steps": Integer(1, MAX_STEPS, shape=True, default=12),
-        "machine": Choice(MACHINES, default="random"),
     },
     inputs=_machines,
     claim=claim_from(LEMMAS),
@@ -244,16 +240,17 @@ turing_completeness = Theorem(
             "comparison rounds, by less than 1e-15; any disagreement above 1e-12 is a real one"
         ),
     ),
-    example={"states": 4, "symbols": 3, "steps": 12, "machine": "random"},
+    example={"states": 4, "symbols": 3, "steps": 12},
     values=_trace_values,
     anchors=(
         Anchor(
-            {"machine": "busy-beaver", "steps": 5},
+            {"states": 4, "symbols": 3, "steps": 5},
             (0, 0, 0, 1, 1, 0, 0, 0, 1, 1, -1, 0, 0, -2, 0, 1, -1, 1) + (0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0),
             "the 2-state busy beaver (A0 -> 1RB, A1 -> 1LB, B0 -> 1LA) traced by hand: (state, head, read) after "
             "steps 0-5 are (A,0,0), (B,1,0), (A,0,1), (B,-1,0), (A,-2,0), (B,-1,1), and cells -5..5 hold four 1s "
             "on -2..1; its 6th step halts with those four 1s (Rado 1962: S(2) = 6, Sigma(2) = 4)",
             rtol=0.0,
+            inputs={"delta": busy_beaver(1, 4, 3)[0]},
         ),
     ),
     figures=_space_time_figure,
