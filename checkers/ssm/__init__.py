@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from checkers.domains import Choice, Integer, Real
+from checkers.domains import Integer, Real
 from checkers.policies import Deterministic
 from checkers.theorem import Anchor, Theorem
 from checkers.results import Erratum
@@ -26,16 +26,6 @@ from proofs.ssm import LEGS_N_MAX, legs_dynamics
 
 # The registry loads the submodules in the syllabus order of their theorems (CATALOG.md).
 ORDER = ("hippo", "scan", "zoh", "selective", "duality")
-
-CASES = Choice(("random", "worked"), default="random")
-"""The parameter ``case`` of the theorems checked on random inputs: ``"worked"`` replaces an instance's inputs by the
-hand-worked case of the theorem's anchor, so that the anchor has fixed inputs (and every check includes the case)."""
-
-
-def worked_instances(case) -> np.ndarray:
-    """Which instances of a batch have ``case = "worked"`` (a boolean mask)."""
-    return np.asarray(case) == "worked"
-
 
 HIPPO = "Gu, Dao, Ermon, Rudra, Re 2020, HiPPO: Recurrent Memory with Optimal Polynomial Projections"
 SYLLABUS = "seed 000 (syllabus), hours 9-10: Optimal Memory (HiPPO)"

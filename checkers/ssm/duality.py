@@ -14,7 +14,6 @@ import numpy as np
 from checkers.domains import Integer
 from checkers.policies import Deterministic
 from checkers.theorem import Anchor, Theorem
-from checkers.ssm import CASES, worked_instances
 from proofs.ssm.duality import LINEAR_ATTENTION, MAMBA2, SSD_L_MAX, ssd_mask
 from proofs.ssm.scan import SYLLABUS
 
@@ -22,21 +21,24 @@ HEADS = 2
 HEAD_DIM = 2
 
 
-def _ssd_inputs(rng: np.random.Generator, n: int, L: int, N: int, case="random") -> dict[str, np.ndarray]:
-    """Mamba-2's shapes with one group shared by both heads; log decays ``A_t`` in [-1.5, 0].
-
-    The instances with ``case = "worked"`` get the anchor's hand case ``X = B = C = 1``, ``A_t = -ln 2``.
-    """
-    inputs = {
+def _ssd_inputs(rng: np.random.Generator, n: int, L: int, N: int) -> dict[str, np.ndarray]:
+    """Mamba-2's shapes with one group shared by both heads; log decays ``A_t`` in [-1.5, 0]."""
+    return {
         "X": rng.standard_normal((n, L, HEADS, HEAD_DIM)),
         "A": -rng.uniform(0.0, 1.5, (n, L, HEADS)),
         "B": rng.standard_normal((n, L, 1, N)),
         "C": rng.standard_normal((n, L, 1, N)),
     }
-    worked = worked_instances(case)
-    for name, value in {"X": 1.0, "A": -np.log(2), "B": 1.0, "C": 1.0}.items():
-        inputs[name][worked] = value
-    return inputs
+
+
+def _worked_inputs(L: int, N: int) -> dict[str, np.ndarray]:
+    """The anchor's hand case, one instance: ``X = B = C = 1`` and every decay ``a_t = e^(A_t) = 1/2``."""
+    return {
+        "X": np.ones((L, HEADS, HEAD_DIM)),
+        "A": np.full((L, HEADS), -np.log(2)),
+        "B": np.ones((L, 1, N)),
+        "C": np.ones((L, 1, N)),
+    }
 
 
 def _divisors(L: int) -> list[int]:
@@ -166,19 +168,14 @@ ssd_duality = Theorem(
     assumptions=(
         r"$A_t \le 0$: per-step log decays (Mamba-2's $A \Delta$), so $0 < a_t \le 1$",
         r"inputs: $X, B, C \sim \mathcal{N}(0, 1)$, $A_t \sim -U[0, 1.5]$; 2 heads of dimension 2 sharing one "
-        r"group of $B, C$; linear attention reuses $Q = C$, $K = B$, $V = X$; \texttt{case = worked}: the hand "
-        r"case $X = B = C = 1$, $a_t = 1/2$",
+        r"group of $B, C$; linear attention reuses $Q = C$, $K = B$, $V = X$",
     ),
     sources=(
         f"{MAMBA2}, sections 3-6 and Listing 1",
         LINEAR_ATTENTION,
         f"{SYLLABUS}: The Frontier: State Space Duality (Mamba-2)",
     ),
-    parameters={
-        "L": Integer(1, SSD_L_MAX, shape=True, default=4),
-        "N": Integer(1, 3, shape=True, default=2),
-        "case": CASES,
-    },
+    parameters={"L": Integer(1, SSD_L_MAX, shape=True, default=4), "N": Integer(1, 3, shape=True, default=2)},
     inputs=_ssd_inputs,
     derivation=ssd_mask,
     assemble=_claim,
@@ -202,14 +199,14 @@ ssd_duality = Theorem(
         ),
     ),
     example={"L": 4, "N": 2},
-    variants={"L": Integer(1, SSD_L_MAX, shape=True), "N": Integer(1, 3, shape=True)},
     anchors=(
         Anchor(
-            {"L": 4, "N": 2, "case": "worked"},
+            {"L": 4, "N": 2},
             _worked_value(4, 2),
             "by hand (see _worked_value): y_t = N (2 - 2^(1-t)) for X = B = C = 1 and decays 1/2, final state "
             "2 - 2^(1-L), linear attention y_t = N t (Dao and Gu 2024, section 3; Katharopoulos et al. 2020)",
             rtol=1e-13,
+            inputs=_worked_inputs(4, 2),
         ),
     ),
     values=_ssd_values,

@@ -20,7 +20,6 @@ from scipy.special import expit, softplus
 from checkers.domains import Integer
 from checkers.policies import Deterministic
 from checkers.theorem import Anchor, Theorem
-from checkers.ssm import CASES, worked_instances
 from proofs.ssm.scan import SYLLABUS
 from proofs.ssm.selective import MAMBA, MAMBA_DISCRETISATION, REAL_PARAMETERS, selective_kernel
 
@@ -31,13 +30,9 @@ COMPUTATIONS = METHODS + ("ref",)
 """``selective_scan`` by each method, then ``selective_scan_ref``."""
 
 
-def _selective_inputs(rng: np.random.Generator, n: int, L: int, N: int, case="random") -> dict[str, np.ndarray]:
-    """One sequence per instance with every option of ``selective_scan_ref`` in use.
-
-    The instances with ``case = "worked"`` get the anchor's hand case (:func:`_worked_output`):
-    ``u = B = C = D = z = 1``, ``A = -1``, ``delta = delta_bias = 0``.
-    """
-    inputs = {
+def _selective_inputs(rng: np.random.Generator, n: int, L: int, N: int) -> dict[str, np.ndarray]:
+    """One sequence per instance with every option of ``selective_scan_ref`` in use."""
+    return {
         "u": rng.standard_normal((n, DIM, L)),
         "delta": rng.normal(-1.0, 1.0, (n, DIM, L)),  # before softplus, as Mamba feeds it
         "A": -rng.uniform(0.1, 2.0, (n, DIM, N)),
@@ -47,10 +42,20 @@ def _selective_inputs(rng: np.random.Generator, n: int, L: int, N: int, case="ra
         "z": rng.standard_normal((n, DIM, L)),
         "delta_bias": rng.uniform(0.0, 1.0, (n, DIM)),
     }
-    worked = worked_instances(case)
-    for name, value in {"u": 1, "delta": 0, "A": -1, "B": 1, "C": 1, "D": 1, "z": 1, "delta_bias": 0}.items():
-        inputs[name][worked] = value
-    return inputs
+
+
+def _worked_inputs(L: int, N: int) -> dict[str, np.ndarray]:
+    """The anchor's hand case, one instance: ``u = B = C = D = z = 1``, ``A = -1``, ``delta = delta_bias = 0``."""
+    return {
+        "u": np.ones((DIM, L)),
+        "delta": np.zeros((DIM, L)),
+        "A": -np.ones((DIM, N)),
+        "B": np.ones((GROUPS, N, L)),
+        "C": np.ones((GROUPS, N, L)),
+        "D": np.ones(DIM),
+        "z": np.ones((DIM, L)),
+        "delta_bias": np.zeros(DIM),
+    }
 
 
 def _worked_output(L: int, N: int) -> np.ndarray:
@@ -278,19 +283,14 @@ selective_scan = Theorem(
         REAL_PARAMETERS,
         r"the kernel is derived by unrolling $L = 3$ steps; lengths up to $32$ rest on the numerical check",
         r"inputs: $u, z, B, C, D \sim \mathcal{N}(0, 1)$, $\delta \sim \mathcal{N}(-1, 1)$, $b_\Delta \sim U[0, 1]$, "
-        r"$A_{dn} \sim -U[0.1, 2]$; 4 channels in 2 groups; \texttt{case = worked}: the hand case "
-        r"$u = B = C = D = z = 1$, $A = -1$, $\delta = b_\Delta = 0$",
+        r"$A_{dn} \sim -U[0.1, 2]$; 4 channels in 2 groups",
     ),
     sources=(
         f"{MAMBA}, section 3.2, Algorithm 2, and its reference implementation "
         "(state-spaces/mamba, selective scan interface)",
         f"{SYLLABUS}: Modern SSMs (Mamba)",
     ),
-    parameters={
-        "L": Integer(1, 32, shape=True, default=6),
-        "N": Integer(1, 3, shape=True, default=2),
-        "case": CASES,
-    },
+    parameters={"L": Integer(1, 32, shape=True, default=6), "N": Integer(1, 3, shape=True, default=2)},
     inputs=_selective_inputs,
     derivation=selective_kernel,
     assemble=_claim,
@@ -313,14 +313,14 @@ selective_scan = Theorem(
         ),
     ),
     example={"L": 6, "N": 2},
-    variants={"L": Integer(1, 32, shape=True), "N": Integer(1, 3, shape=True)},
     anchors=(
         Anchor(
-            {"L": 4, "N": 2, "case": "worked"},
+            {"L": 4, "N": 2},
             _worked_output(4, 2),
             "by hand (see _worked_output): Delta = softplus(0) = ln 2, decay 1/2 per step, h_t = ln 2 (2 - 2^(1-t)), "
             "out_t = (2 h_t + 1) e / (1 + e); Mamba's recurrence (Gu and Dao 2023, Algorithm 2)",
             rtol=1e-13,
+            inputs=_worked_inputs(4, 2),
         ),
     ),
     values=_selective_values,

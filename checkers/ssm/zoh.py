@@ -14,7 +14,6 @@ from checkers.domains import Integer, Real
 from checkers.policies import Deterministic
 from checkers.theorem import Anchor, Theorem
 from checkers.results import Plot
-from checkers.ssm import CASES, worked_instances
 from numerics.ssm.zoh import discretisation_error_figure, held_input_step
 from proofs.ssm.zoh import zoh_discretization as zoh_derivation
 
@@ -52,14 +51,15 @@ def _system(rng: np.random.Generator, n: int, N: int, unstable: float) -> dict[s
     return {"eigenvalues": eigenvalues, "V": V, "A": A, "B": rng.standard_normal((n, N))}
 
 
-def _zoh_inputs(rng: np.random.Generator, n: int, N: int, case="random") -> dict[str, np.ndarray]:
-    """Random systems; the instances with ``case = "worked"`` get the anchor's hand case ``A = -I``,
-    ``B = (1, ..., 1)``."""
-    inputs = _system(rng, n, N, UNSTABLE[0])
-    worked = worked_instances(case)
-    inputs["eigenvalues"][worked], inputs["V"][worked], inputs["B"][worked] = -1.0, np.eye(N), 1.0
-    inputs["A"][worked] = -np.eye(N)
-    return inputs
+def _zoh_inputs(rng: np.random.Generator, n: int, N: int) -> dict[str, np.ndarray]:
+    """Random diagonalisable systems, each eigenvalue unstable with probability ``UNSTABLE[0]``."""
+    return _system(rng, n, N, UNSTABLE[0])
+
+
+def _diagonal_system(eigenvalues, B) -> dict[str, np.ndarray]:
+    """An anchor's hand-built inputs: ``A = diag(eigenvalues)`` (eigenvectors ``V = I``) and ``B``."""
+    eigenvalues = np.asarray(eigenvalues, dtype=float)
+    return {"eigenvalues": eigenvalues, "V": np.eye(len(eigenvalues)), "A": np.diag(eigenvalues), "B": np.asarray(B)}
 
 
 def _scalar_maps(closed_form, eigenvalues, Delta) -> tuple[np.ndarray, np.ndarray]:
@@ -164,8 +164,7 @@ zoh_discretization = Theorem(
         r"instances: $A = V \,\mathrm{diag}(\lambda)\, V^{-1}$ with $-\lambda_i$ uniform in $[0.1, 5]$ or, with "
         r"probability $1/4$ each, $\lambda_i$ uniform in $[0.1, 1]$ (unstable), "
         r"$V = Q_1 \mathrm{diag}(\sigma) Q_2$ ($Q_i$ Haar orthogonal, $\sigma_i \in [0.5, 2]$, so "
-        r"$\mathrm{cond}(V) \le 4$), $B \sim \mathcal{N}(0, I)$; $\Delta$ log-uniform in $[10^{-3}, 2]$; "
-        r"\texttt{case = worked}: the hand case $A = -I$, $B = (1, \dots, 1)$",
+        r"$\mathrm{cond}(V) \le 4$), $B \sim \mathcal{N}(0, I)$; $\Delta$ log-uniform in $[10^{-3}, 2]$",
         r"complex spectra are covered by the derivation (it is algebraic in $a$) but not sampled: the "
         r"compiled closed form takes real arguments",
     ),
@@ -173,7 +172,6 @@ zoh_discretization = Theorem(
     parameters={
         "N": Integer(1, N_MAX, shape=True, default=2),
         "Delta": Real(1e-3, 2.0, log=True, default=0.1),
-        "case": CASES,
     },
     inputs=_zoh_inputs,
     derivation=zoh_derivation,
@@ -206,21 +204,23 @@ zoh_discretization = Theorem(
     example={"N": 2, "Delta": 0.1},
     anchors=(
         Anchor(
-            {"N": 1, "Delta": 1.0, "case": "worked"},
+            {"N": 1, "Delta": 1.0},
             [[np.exp(-1.0), 1 - np.exp(-1.0)]],
             "by hand from S4's and Mamba's ZOH formulas at A = -1, B = 1, Delta = 1: A_bar = e^{-1}, "
             "B_bar = (-1)^{-1} (e^{-1} - 1) = 1 - e^{-1}",
             rtol=1e-12,
+            inputs=_diagonal_system([-1.0], [1.0]),
         ),
         Anchor(
-            {"N": 2, "Delta": 0.5, "case": "worked"},
-            [[np.exp(-0.5), 0.0, 1 - np.exp(-0.5)], [0.0, np.exp(-0.5), 1 - np.exp(-0.5)]],
-            "by hand at A = -I, B = (1, 1), Delta = 1/2: A_bar = e^{-1/2} I, B_bar = (1 - e^{-1/2}) (1, 1)",
+            {"N": 2, "Delta": 0.5},
+            [[np.exp(-0.5), 0.0, 1 - np.exp(-0.5)], [0.0, np.exp(-1.0), (1 - np.exp(-1.0)) / 2]],
+            "by hand at A = diag(-1, -2), B = (1, 1), Delta = 1/2: A_bar = diag(e^{-1/2}, e^{-1}), "
+            "B_bar = (1 - e^{-1/2}, (1 - e^{-1}) / 2)",
             rtol=1e-12,
             atol=1e-12,
+            inputs=_diagonal_system([-1.0, -2.0], [1.0, 1.0]),
         ),
     ),
-    variants={"Delta": Real(1e-3, 2.0, log=True)},
     values=_zoh_values,
     questions={
         "A_bar": (

@@ -56,7 +56,7 @@ def test_property_the_example_is_confirmed_anywhere_in_the_domain(params):
 
 def test_worked_example_mask_by_hand():
     example = worked_example(ssd_duality)
-    assert example.verified and example.params == {"L": 4, "N": 2, "case": "random"}
+    assert example.verified and example.params == {"L": 4, "N": 2}
     A = single_instance(ssd_duality, example.params, seed=0).inputs["A"][0, :, 0]
     a = np.exp(A)
     np.testing.assert_allclose(example.values["a"], a, rtol=1e-15)

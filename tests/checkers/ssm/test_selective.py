@@ -86,7 +86,7 @@ def hand_loop(u, delta, A, B, C, D, z, delta_bias):
 
 def test_worked_example_against_a_hand_loop():
     example = worked_example(selective_scan)
-    assert example.verified and example.params == {"L": 6, "N": 2, "case": "random"}
+    assert example.verified and example.params == {"L": 6, "N": 2}
     inputs = {k: v[0] for k, v in single_instance(selective_scan, example.params, seed=0).inputs.items()}
     np.testing.assert_allclose(example.values["out_sequential_first_channel"], hand_loop(**inputs), rtol=1e-13)
 
