@@ -142,12 +142,6 @@ chinchilla_allocation = Theorem(
         "G inverted": _allocation_with("a", "b", -1, 1 / 6),
     },
     anchors=(ALLOCATION_ANCHOR,),
-    blind_spots={
-        "1/6 -> -1/6": (
-            "C/6 -> -C/6 puts a negative base under the fractional powers (C/6)^a, (C/6)^b: the mutant is NaN "
-            "(not real) everywhere, so nothing finite can refute it"
-        ),
-    },
     tolerance=Deterministic(
         rtol=1e-12,
         atol=0.0,

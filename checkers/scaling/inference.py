@@ -204,12 +204,6 @@ inference_optimal = Theorem(
         "inference priced at N per token": _priced(0.5),
     },
     anchors=(INFERENCE_ANCHOR,),
-    blind_spots={
-        "-1 -> -1 + 1": (
-            "-1 -> 0 deletes both negative terms of h (and the -B D^-beta of N(D)), leaving h = alpha R > 0 with no "
-            "root: the mutant's optimum is undefined (NaN) everywhere, so nothing finite can refute it"
-        ),
-    },
     tolerance=Deterministic(
         rtol=1e-10,
         atol=0.0,

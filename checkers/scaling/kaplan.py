@@ -160,16 +160,6 @@ kaplan_exponents = Theorem(
         "exponent alpha_N/alpha_D in the bracket dropped": _bracket_exponent_dropped,
     },
     anchors=(KAPLAN_ANCHOR,),
-    blind_spots={
-        "1/6 -> -1/6": (
-            "C/6 -> -C/6 puts a negative base under the fractional power of N_opt (and so of D_opt, L_opt): the "
-            "mutant is NaN (not real) everywhere, so nothing finite can refute it"
-        ),
-        "6 -> -6": (
-            "the 6 that stands alone is in L_opt only, where -6 makes the base of the power alpha_D negative: L is "
-            "NaN (not real) everywhere and N_opt, D_opt are unchanged, so nothing finite can refute it"
-        ),
-    },
     tolerance=Deterministic(
         rtol=1e-12,
         atol=0.0,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 
 import transformer_proofs as tp
-from checkers.engine import blind_spots, mutant_outcome, run_check
+from checkers.engine import mutant_outcome, run_check
 from proofs.derivation import given as given_step
 from proofs.scaling.kaplan import alpha_D, alpha_N
 from checkers.worked import example_params, worked_example
@@ -68,12 +68,6 @@ def test_out_of_domain_parameters_are_bad_input(bad):
 def test_the_anchor_worked_by_hand_holds_for_claim_and_oracle():
     (anchor,) = run_check(kaplan_exponents, instances=5, seed=1).numeric.anchors
     assert anchor.claim_agrees and anchor.oracle_agrees
-
-
-def test_the_blind_spots_are_mutants_that_are_nan_everywhere():
-    spots, tally = blind_spots(kaplan_exponents)
-    assert sorted(s.name for s in spots) == ["1/6 -> -1/6", "6 -> -6"] and all(s.reason for s in spots)
-    assert tally["skipped"] == 0
 
 
 def test_an_allocation_with_the_exponents_edited_fails_the_check():
