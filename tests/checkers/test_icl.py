@@ -20,7 +20,6 @@ from numerics.icl import (
     linear_self_attention,
     token_matrix,
 )
-from checkers.independence import independence
 from proofs.derivation import given as given_step
 from proofs.icl import eta, lsa_token_update
 from transformer_proofs.strategies import parameters
@@ -176,11 +175,6 @@ def test_the_anchors_data_is_the_hand_data_in_the_papers_setting():
     wrong = dataclasses.replace(lsa_gd, anchors=(dataclasses.replace(lsa_gd.anchors[0], value=wrong_value),))
     failed = run_check(wrong, instances=4, seed=0)
     assert failed.status == "failed" and "X=[[2.]], Y=[[1.]]" in failed.message
-
-
-def test_claim_and_oracle_reach_no_project_function_in_common():
-    reached = independence(lsa_gd)
-    assert reached.oracle and not reached.shared
 
 
 def test_the_ols_erratum_is_ambiguous_with_both_readings():

@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 
 from checkers import ssm
 from checkers.closed_form import compile_closed_form
-from checkers.engine import blind_spots, mutant_outcome, run_check
-from checkers.independence import independence
+from checkers.engine import mutant_outcome, run_check
 from checkers.sampling import draw_instances
 from checkers.theorem import call_with
 from checkers.worked import example_params, worked_example
@@ -31,22 +30,12 @@ def test_hippo_legs_verifies_with_every_step_proved_and_its_anchors():
     assert len(result.numeric.anchors) == 2 and all(a.agrees for a in result.numeric.anchors)
 
 
-def test_the_oracle_reaches_no_function_of_the_claim():
-    assert not independence(ssm.hippo_legs).shared
-
-
 def test_every_mutant_is_refuted():
     outcome = mutant_outcome(ssm.hippo_legs, instances=80, seed=1, generated=False)
     refuted = {m.name: m.refuted for m in outcome.mutants}
     assert set(refuted) == MUTANTS
     for name in MUTANTS:
         assert refuted[name], name
-
-
-def test_every_generated_constant_mutant_runs_and_is_refuted():
-    # The claim is a matrix, so a perturbed constant costs no ODE solve: none is skipped.
-    spots, tally = blind_spots(ssm.hippo_legs)
-    assert spots == () and tally["skipped"] == 0 and tally["refuted"] == tally["generated"] > 50
 
 
 def _edited(edit):

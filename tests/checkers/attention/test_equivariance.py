@@ -11,7 +11,7 @@ from hypothesis import given, settings
 import transformer_proofs as tp
 from checkers.attention.equivariance import SETTINGS, permutation_equivariance as theorem
 from checkers.closed_form import compile_closed_form
-from checkers.engine import blind_spots, mutant_outcome, run_check
+from checkers.engine import mutant_outcome, run_check
 from checkers.independence import independence
 from checkers.sampling import single_instance
 from checkers.theorem import call_with
@@ -53,13 +53,6 @@ def test_the_oracle_reaches_none_of_the_claims_code():
     assert not reached.shared
     project_softmax = {"numerics.attention.kernels:softmax", "numerics.attention.kernels:attention_weights"}
     assert not project_softmax & (reached.claim | reached.oracle)
-
-
-def test_the_closed_form_normalises_so_every_generated_constant_mutant_is_refuted():
-    # The claim feeds exp(S) unnormalised: the exponent -1 of the row sum is visible (it was a blind spot
-    # while the closed form received weights that were already normalised).
-    spots, tally = blind_spots(theorem)
-    assert spots == () and tally["refuted"] == tally["generated"] == 3
 
 
 def test_transposed_weights_in_the_closed_form_fail_the_check():

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.attention.kernels import attention_kernel_smoother as theorem
-from checkers.engine import blind_spots, mutant_outcome, run_check
+from checkers.engine import mutant_outcome, run_check
 from checkers.independence import independence
 from checkers.sampling import single_instance
 from checkers.theorem import call_with
@@ -68,11 +68,6 @@ def test_a_kernel_off_by_a_factor_of_the_query_fails_although_the_outputs_agree(
     np.testing.assert_allclose(edited_claim[..., 5:], claim[..., 5:], rtol=1e-13, atol=1e-14)
     assert run_check(edited, instances=20, seed=0).status == "failed"
     assert run_check(_with_kernel_times("qk"), instances=20, seed=0).status == "failed"
-
-
-def test_every_generated_constant_mutant_is_refuted():
-    spots, tally = blind_spots(theorem)
-    assert spots == () and tally["refuted"] == tally["generated"] > 0
 
 
 def test_the_oracle_reaches_none_of_the_claims_code():

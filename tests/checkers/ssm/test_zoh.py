@@ -7,8 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.linalg import expm
 
-from checkers.engine import blind_spots, mutant_outcome, run_check
-from checkers.independence import independence
+from checkers.engine import mutant_outcome, run_check
 from checkers.sampling import draw_instances
 from checkers.worked import example_params, theorem_figures, worked_example
 from checkers.ssm.zoh import N_MAX, zoh_discretization as theorem
@@ -31,22 +30,12 @@ def test_it_verifies_with_every_step_proved():
     assert len(result.numeric.anchors) == 2 and all(a.agrees for a in result.numeric.anchors)
 
 
-def test_the_oracle_reaches_no_function_of_the_claim():
-    assert not independence(theorem).shared
-
-
 def test_an_edited_closed_form_fails(edited):
     # B_bar with its 1/a replaced by Delta (the "missing inverse"): the check must fail.
     wrong = edited(theorem, lambda result: result.subs(1 / a, Delta))
     assert wrong.closed_form is not None
     result = run_check(wrong, instances=30, seed=0)
     assert result.status == "failed" and result.numeric.max_error > 1e6
-
-
-def test_every_generated_constant_mutant_is_refuted():
-    # The exponent -1 of 1/a is only finite when perturbed at a positive eigenvalue: unstable modes are sampled.
-    spots, tally = blind_spots(theorem)
-    assert spots == () and tally["refuted"] == tally["generated"] == 3
 
 
 def test_every_mutant_is_refuted():
