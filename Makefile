@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TP := $(BIN)/transformer-proofs
 LATEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-science lmodern
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test quick bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+quick: install
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: install
 	$(BIN)/python benchmarks/bench_verify.py

@@ -142,6 +142,7 @@ def test_a_failing_user_theorem_exits_1_and_a_broken_one_exits_2(tp, tmp_path):
     assert json.loads(broken.stdout)["results"][0]["status"] == "error"
 
 
+@pytest.mark.slow
 def test_render_tex_is_byte_identical_for_a_seed(tp, tmp_path):
     first, second = tmp_path / "one.tex", tmp_path / "two.tex"
     assert tp("render", "chinchilla-allocation", "lsa-gd", "-o", first, "--seed", "1").returncode == 0
@@ -151,6 +152,7 @@ def test_render_tex_is_byte_identical_for_a_seed(tp, tmp_path):
     assert r"\section{" in text and "Provenance" in text and "seed 1" in text
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
 def test_render_pdf_of_every_theorem(tp, tmp_path):
     pdf = tmp_path / "handout.pdf"

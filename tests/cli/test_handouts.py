@@ -76,6 +76,7 @@ def test_figures_are_written_beside_the_tex_byte_identical_for_a_seed(tp, tmp_pa
     assert r"\includegraphics[width=0.85\linewidth]{odd-sum-squares.pdf}" in (first / "h.tex").read_text()
 
 
+@pytest.mark.slow
 def test_variants_redraw_the_example_and_repeat_byte_for_byte(tp, tmp_path, user_module):
     paths = {k: tmp_path / f"v{k}.tex" for k in ("1", "1again", "2")}
     for key, path in paths.items():
@@ -165,6 +166,7 @@ def test_sheet_numbers_follow_the_course():
     assert numbers == [f"1.{i}" for i in range(1, 11)] + ["2.1", "2.2", "2.3"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
 def test_render_sheet_writes_the_sheet_and_its_solutions(tp, tmp_path):
     run = tp("render", "--sheet", "exercises", "--instances", "50", "-o", tmp_path / "sheet.pdf")

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "block-params"
 COMMAND = Path(sys.executable).with_name("transformer-proofs")
 
@@ -26,6 +28,7 @@ def test_pytest_passes_the_true_theorem_and_shows_why_the_false_one_fails():
     assert "replay: pytest tests/test_theorems.py::rule_of_thumb --tp-seed 0" in tests.stdout
 
 
+@pytest.mark.slow
 def test_the_command_line_checks_user_theorems(tmp_path):
     module = ("--module", "blockparams.theorems")
     listed = run(COMMAND, "list", "--topic", "user", "--json", *module)
