@@ -141,6 +141,8 @@ def _check_json_target(target: Optional[str]) -> None:
         raise BadInput(f"--json: {target} is a directory; give a file path")
     if not Path(target).parent.is_dir():
         raise BadInput(f"--json: directory {Path(target).parent} does not exist")
+    if not os.access(Path(target).parent, os.W_OK) or (Path(target).exists() and not os.access(target, os.W_OK)):
+        raise BadInput(f"--json: {target} cannot be written")
 
 
 def _emit_json(document: dict, target: Optional[str]) -> None:

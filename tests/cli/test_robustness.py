@@ -44,14 +44,31 @@ HOSTILE_SOURCES = (
 )
 
 
+HOSTILE_MODULE = textwrap.dedent(
+    r"""
+    from matplotlib.figure import Figure
+    import transformer_proofs as tp
+
+    HOSTILE = {hostile!r}
+
+    def figure(seed, x):
+        return [tp.Plot("plot", HOSTILE[0] + " " + HOSTILE[3], Figure(figsize=(2, 2)))]
+
+    texts = tp.Theorem(
+        "texts", "Hostile text: " + HOSTILE[2], "user", r"$x = x$ " + HOSTILE[1],
+        assumptions=HOSTILE, sources=HOSTILE, parameters={{"x": tp.Real(0, 1)}},
+        claim=lambda x: x, oracle=lambda x: x * 1.0, mutants={{"2x": lambda x: 2 * x}},
+        errata=(tp.Erratum(HOSTILE[0], HOSTILE[2], HOSTILE[1], HOSTILE[3], kind="ambiguous", readings=HOSTILE[:2], evidence=HOSTILE[2]),),
+        questions={{"claim": HOSTILE[0]}}, figures=figure,
+    )
+    """
+).format(hostile=HOSTILE_SOURCES)
+
+
 @pytest.fixture
 def user_env(tmp_path):
     (tmp_path / "mine.py").write_text(USER_MODULE)
-    hostile = "import transformer_proofs as tp\n" + (
-        "texts = tp.Theorem('texts', 'Hostile text', 'user', r'$x = x$', parameters={'x': tp.Real(0, 1)},\n"
-        f"    sources={HOSTILE_SOURCES!r}, claim=lambda x: x, oracle=lambda x: x * 1.0)\n"
-    )
-    (tmp_path / "hostile.py").write_text(hostile)
+    (tmp_path / "hostile.py").write_text(HOSTILE_MODULE)
     (tmp_path / "exits.py").write_text("import sys\nsys.exit(3)\n")
     (tmp_path / "interrupts.py").write_text("raise KeyboardInterrupt\n")
     return {"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
@@ -147,14 +164,17 @@ def test_tables_written_to_a_pipe_keep_every_number_in_full(tp):
 
 
 def test_hostile_text_prints_as_text_and_a_plain_source_builds(tp, user_env, tmp_path):
-    tex = tmp_path / "texts.tex"
+    """Title, statement, assumptions, sources, errata (with readings), questions and captions all carry it."""
+    tex, student = tmp_path / "texts.tex", tmp_path / "student.tex"
     assert tp("render", "texts", "--module", "hostile", "--instances", "5", "-o", tex, env=user_env).returncode == 0
-    written = tex.read_text()
+    assert tp("render", "texts", "--module", "hostile", "--no-solutions", "-o", student, env=user_env).returncode == 0
+    written = tex.read_text() + student.read_text()
     for unsafe in (r"\input{/etc", r"\write18", r"\immediate", "^^5c"):
         assert unsafe not in written
     assert r"file\_name.csv, 5\% of runs \& items \#3" in written
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not __import__("shutil").which("latexmk"), reason="LaTeX (latexmk) is not installed")
 def test_hostile_text_builds_a_pdf_that_runs_nothing(tp, user_env, tmp_path):
     pdf = tmp_path / "texts.pdf"
