@@ -113,6 +113,7 @@ def test_a_hanging_oracle_is_stopped_at_the_timeout_and_the_others_are_reported(
 def test_code_that_raises_is_named_on_stderr_and_stdout_keeps_one_json_document(tp, user_env):
     run = tp("verify", "boom-one", "--module", "mine", "--instances", "5", "--json", "-", env=user_env)
     one_error_line(run, "boom-one: the oracle raised ZeroDivisionError")
+    assert "" not in run.stderr.splitlines(), "no blank line left behind by a progress bar"
     assert json.loads(run.stdout)["results"][0]["status"] == "error"
     assert "a line printed on import" in run.stderr
 
@@ -223,3 +224,15 @@ def test_an_overflow_is_the_verdict_not_a_numpy_warning(tp, tmp_path):
     run = tp("verify", "big-exp", "--module", "overflowing", "--instances", "10", env={"PYTHONPATH": str(tmp_path)})
     one_error_line(run, "big-exp: the oracle returned NaN or infinite values")
     assert "RuntimeWarning" not in run.stderr
+
+
+@pytest.mark.skipif(not __import__("shutil").which("latexmk"), reason="LaTeX (latexmk) is not installed")
+def test_latex_that_never_ends_is_killed_with_its_whole_process_group():
+    from transformer_proofs.render import compile_pdf
+
+    endless = "\\documentclass{article}\\begin{document}\\loop\\iftrue\\repeat\\end{document}\n"
+    with pytest.raises(RuntimeError, match="did not finish within 3 s"):
+        compile_pdf(endless, time_limit=3)
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", "pdflatex.*handout"], capture_output=True, text=True).stdout.split()
+    assert not left, "pdflatex was left running"
