@@ -10,7 +10,12 @@ COMMAND = Path(sys.executable).with_name("transformer-proofs")
 
 @pytest.fixture
 def tp(tmp_path):
-    """Run the installed command in a subprocess; returns the CompletedProcess."""
+    """Run the installed command in a subprocess; returns the CompletedProcess.
+
+    For what only a process of its own shows: the console script itself, exit on a signal, a
+    broken pipe, what a fresh interpreter imports, warnings printed by Python. Anything else uses
+    ``cli``: a subprocess costs 2-4 s (importing torch and SymPy, rebuilding the derivations).
+    """
 
     def run(*args, env=None, cwd=None):
         environment = {**os.environ, **(env or {})}
@@ -19,3 +24,64 @@ def tp(tmp_path):
         )
 
     return run
+
+
+@pytest.fixture
+def tp_together(tmp_path):
+    """Run several commands as ``tp`` does, all at once (the machine's cores work in parallel);
+    returns their CompletedProcesses in order. For tests that compare separate processes."""
+
+    def run(*commands, env=None):
+        environment = {**os.environ, **(env or {})}
+        started = [
+            subprocess.Popen(
+                [str(COMMAND), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                cwd=tmp_path, env=environment,
+            )
+            for args in commands
+        ]
+        finished = []
+        for process, args in zip(started, commands):
+            stdout, stderr = process.communicate(timeout=600)
+            finished.append(subprocess.CompletedProcess(args, process.returncode, stdout, stderr))
+        return finished
+
+    return run
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """Run the command line in this process, ``transformer_proofs.cli.main(args)``, from ``tmp_path``
+    as ``tp`` runs it; returns a CompletedProcess (exit status, stdout, stderr).
+
+    ``env={"PYTHONPATH": ...}`` puts those folders on ``sys.path``. The registry keeps every
+    module it loaded, by name, for the life of the process: this fixture gives the test a copy of
+    the built-in registry and forgets the test's own modules afterwards, so that two tests can use
+    the same module name or theorem id, and no user theorem reaches a later ``--all``.
+    """
+    from checkers.registry import REGISTRY
+    from transformer_proofs.cli import main
+
+    REGISTRY.theorems()  # the built-ins are loaded before the copy, so the copy holds them
+    monkeypatch.setattr(REGISTRY, "_theorems", dict(REGISTRY._theorems))
+    monkeypatch.setattr(REGISTRY, "_modules", dict(REGISTRY._modules))
+    monkeypatch.chdir(tmp_path)
+    modules_before = set(sys.modules)
+
+    def run(*args, env=None):
+        for name, value in (env or {}).items():
+            if name == "PYTHONPATH":
+                for folder in reversed(value.split(os.pathsep)):
+                    monkeypatch.syspath_prepend(folder)
+            else:
+                monkeypatch.setenv(name, value)
+        capsys.readouterr()  # what the test printed before is not this command's output
+        with pytest.raises(SystemExit) as exit_status:
+            main([str(argument) for argument in args])
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(args, exit_status.value.code, captured.out, captured.err)
+
+    yield run
+    for name in set(sys.modules) - modules_before:
+        if str(getattr(sys.modules[name], "__file__", None) or "").startswith(str(tmp_path)):
+            del sys.modules[name]

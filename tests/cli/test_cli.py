@@ -1,4 +1,7 @@
-"""The command line as a user runs it: exit statuses, one-line errors, JSON shapes, determinism."""
+"""The command line as a user runs it: exit statuses, one-line errors, JSON shapes, determinism.
+
+``cli`` runs the command in this process (see conftest.py); ``tp`` and ``tp_together`` start the
+installed command, for the console script itself and for comparing separate processes."""
 
 import json
 import shutil
@@ -30,8 +33,8 @@ def test_version_and_help(tp):
         assert command in help_text.stdout
 
 
-def test_list_json_has_the_contract_shape(tp):
-    listing = tp("list", "--json")
+def test_list_json_has_the_contract_shape(cli):
+    listing = cli("list", "--json")
     assert listing.returncode == 0
     theorems = json.loads(listing.stdout)["theorems"]
     assert [t["id"] for t in theorems if t["id"] in FIVE] == [i for i in FIVE]
@@ -43,19 +46,19 @@ def test_list_json_has_the_contract_shape(tp):
     assert set(pe["parameters"]) == {"d_model", "k", "pos", "base"}
 
 
-def test_show_prints_every_step_with_its_evidence(tp):
-    shown = tp("show", "lsa-gd")
+def test_show_prints_every_step_with_its_evidence(cli):
+    shown = cli("show", "lsa-gd")
     assert shown.returncode == 0
     for part in ("Statement", "Assumptions", "Sources", "Derivation", "Step 1"):
         assert part in shown.stdout
     assert "[proved]" in shown.stdout
-    as_json = json.loads(tp("show", "lsa-gd", "--format", "json").stdout)
+    as_json = json.loads(cli("show", "lsa-gd", "--format", "json").stdout)
     steps = as_json["derivation"]["steps"]
     assert steps and all(s["evidence"] in ("proved", "sampled", "given") for s in steps)
 
 
-def test_verify_json_to_stdout_is_one_document(tp):
-    run = tp("verify", "chinchilla-allocation", "pe-rotation", "--instances", "50", "--seed", "3", "--json", "-")
+def test_verify_json_to_stdout_is_one_document(cli):
+    run = cli("verify", "chinchilla-allocation", "pe-rotation", "--instances", "50", "--seed", "3", "--json", "-")
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert report["seed"] == 3 and report["instances"] == 50 and report["version"] == package_version()
@@ -68,23 +71,24 @@ def test_verify_json_to_stdout_is_one_document(tp):
         assert numeric["max_error"] <= 1 and set(numeric["tolerance"]) == {"atol", "rtol"}
 
 
-def test_verify_json_is_deterministic_for_a_seed(tp, tmp_path):
-    for name in ("a.json", "b.json"):
-        assert tp("verify", "hippo-legs", "--instances", "20", "--json", tmp_path / name).returncode == 0
+def test_verify_json_is_deterministic_for_a_seed(tp_together, tmp_path):
+    # Two processes (each with its own hash seed), run side by side.
+    runs = tp_together(*(("verify", "hippo-legs", "--instances", "20", "--json", tmp_path / name) for name in ("a.json", "b.json")))
+    assert [run.returncode for run in runs] == [0, 0]
     strip = lambda path: [{k: v for k, v in r.items() if k != "seconds"} for r in json.loads(path.read_text())["results"]]
     assert strip(tmp_path / "a.json") == strip(tmp_path / "b.json")
 
 
-def test_mutants_json_lists_every_mutant_refuted(tp):
-    run = tp("mutants", "chinchilla-allocation", "--json", "-")
+def test_mutants_json_lists_every_mutant_refuted(cli):
+    run = cli("mutants", "chinchilla-allocation", "--json", "-")
     assert run.returncode == 0, run.stderr
     (result,) = json.loads(run.stdout)["results"]
     assert len(result["mutants"]) >= 3
     assert all(m["refuted"] and m["evidence"] for m in result["mutants"])
 
 
-def test_example_json_lists_every_parameter_and_catalog_values(tp):
-    run = tp("example", "pe-rotation", "--param", "d_model=4", "--format", "json")
+def test_example_json_lists_every_parameter_and_catalog_values(cli):
+    run = cli("example", "pe-rotation", "--param", "d_model=4", "--format", "json")
     assert run.returncode == 0, run.stderr
     example = json.loads(run.stdout)
     assert example["params"] == {"d_model": 4, "k": 3.0, "pos": 5.0, "base": 10000.0}
@@ -112,19 +116,19 @@ def test_example_json_lists_every_parameter_and_catalog_values(tp):
         (("frobnicate",), ("frobnicate",)),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(tp, args, fragments):
-    one_line_error(tp(*args), *fragments)
+def test_bad_input_is_one_line_and_exit_2(cli, args, fragments):
+    one_line_error(cli(*args), *fragments)
 
 
-def test_cuda_without_cuda_is_bad_input(tp):
+def test_cuda_without_cuda_is_bad_input(cli):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    one_line_error(tp("verify", "lsa-gd", "--device", "cuda", "--instances", "5"), "CUDA")
+    one_line_error(cli("verify", "lsa-gd", "--device", "cuda", "--instances", "5"), "CUDA")
 
 
-def test_a_failing_user_theorem_exits_1_and_a_broken_one_exits_2(tp, tmp_path):
+def test_a_failing_user_theorem_exits_1_and_a_broken_one_exits_2(cli, tmp_path):
     (tmp_path / "mine.py").write_text(
         "import numpy as np, transformer_proofs as tp\n"
         "wrong = tp.Theorem('wrong-square', 'x^2', 'user', 'x^2', parameters={'x': tp.Real(0, 3)},"
@@ -133,20 +137,21 @@ def test_a_failing_user_theorem_exits_1_and_a_broken_one_exits_2(tp, tmp_path):
         " claim=lambda x: np.nan * x, oracle=lambda x: x ** 2)\n"
     )
     env = {"PYTHONPATH": str(tmp_path)}
-    failed = tp("verify", "wrong-square", "--module", "mine", "--instances", "100", "--json", "-", env=env)
+    failed = cli("verify", "wrong-square", "--module", "mine", "--instances", "100", "--json", "-", env=env)
     assert failed.returncode == 1
     result = json.loads(failed.stdout)["results"][0]
     assert result["status"] == "failed" and result["numeric"]["counterexample"]["params"]["x"] > 2
-    broken = tp("verify", "broken-square", "--module", "mine", "--instances", "10", "--json", "-", env=env)
+    broken = cli("verify", "broken-square", "--module", "mine", "--instances", "10", "--json", "-", env=env)
     assert broken.returncode == 2
     assert json.loads(broken.stdout)["results"][0]["status"] == "error"
 
 
 @pytest.mark.slow
-def test_render_tex_is_byte_identical_for_a_seed(tp, tmp_path):
+def test_render_tex_is_byte_identical_for_a_seed(tp_together, tmp_path):
+    # Two processes (each with its own hash seed), run side by side.
     first, second = tmp_path / "one.tex", tmp_path / "two.tex"
-    assert tp("render", "chinchilla-allocation", "lsa-gd", "-o", first, "--seed", "1").returncode == 0
-    assert tp("render", "chinchilla-allocation", "lsa-gd", "-o", second, "--seed", "1").returncode == 0
+    runs = tp_together(*(("render", "chinchilla-allocation", "lsa-gd", "-o", out, "--seed", "1") for out in (first, second)))
+    assert [run.returncode for run in runs] == [0, 0]
     assert first.read_bytes() == second.read_bytes()
     text = first.read_text()
     assert r"\section{" in text and "Provenance" in text and "seed 1" in text
@@ -154,32 +159,32 @@ def test_render_tex_is_byte_identical_for_a_seed(tp, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
-def test_render_pdf_of_every_theorem(tp, tmp_path):
+def test_render_pdf_of_every_theorem(cli, tmp_path):
     pdf = tmp_path / "handout.pdf"
-    run = tp("render", "--all", "--instances", "100", "-o", pdf, "--seed", "0")
+    run = cli("render", "--all", "--instances", "100", "-o", pdf, "--seed", "0")
     assert run.returncode == 0, run.stderr
     assert pdf.read_bytes().startswith(b"%PDF")
     assert "run into the margin" not in run.stderr, "a line of the handout is wider than 5pt past the margin"
 
 
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
-def test_show_tex_is_a_fragment_that_compiles(tp, tmp_path):
+def test_show_tex_is_a_fragment_that_compiles(cli, tmp_path):
     from transformer_proofs.render import compile_pdf, environment
 
-    shown = tp("show", "lsa-gd", "--format", "tex")
+    shown = cli("show", "lsa-gd", "--format", "tex")
     assert shown.returncode == 0 and r"\evidence{proved}" in shown.stdout
     preamble = environment().get_template("macros.tex.j2").render()
     document = "\\documentclass{article}\n" + preamble + "\\begin{document}\n" + shown.stdout + "\\end{document}\n"
     assert compile_pdf(document).startswith(b"%PDF")
 
 
-def test_render_exits_1_when_a_theorem_in_the_handout_fails(tp, tmp_path):
+def test_render_exits_1_when_a_theorem_in_the_handout_fails(cli, tmp_path):
     (tmp_path / "mine.py").write_text(
         "import transformer_proofs as tp\n"
         "wrong = tp.Theorem('wrong-double', '2x', 'user', '2x', parameters={'x': tp.Real(0, 3)},"
         " claim=lambda x: 2 * x + (x > 2), oracle=lambda x: x + x)\n"
     )
-    run = tp("render", "wrong-double", "--module", "mine", "-o", tmp_path / "out.tex", env={"PYTHONPATH": str(tmp_path)})
+    run = cli("render", "wrong-double", "--module", "mine", "-o", tmp_path / "out.tex", env={"PYTHONPATH": str(tmp_path)})
     assert run.returncode == 1 and (tmp_path / "out.tex").exists()
 
 

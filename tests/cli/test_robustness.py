@@ -96,22 +96,22 @@ def test_json_without_a_path_goes_to_stdout_and_with_one_to_the_file(command, tm
     assert not list(tmp_path.glob("*.partial"))
 
 
-def test_json_never_holds_a_bare_infinity_and_an_open_end_is_flagged(tp, user_env):
-    listing = tp("list", "--module", "mine", "--json", env=user_env)
+def test_json_never_holds_a_bare_infinity_and_an_open_end_is_flagged(cli, user_env):
+    listing = cli("list", "--module", "mine", "--json", env=user_env)
     assert "Infinity" not in listing.stdout and "NaN" not in listing.stdout
     (mine,) = [t for t in json.loads(listing.stdout)["theorems"] if t["id"] == "open-ended"]
     assert mine["parameters"]["x"]["high"] is None and mine["parameters"]["x"]["unbounded"] is True
 
 
-def test_a_hanging_oracle_is_stopped_at_the_timeout_and_the_others_are_reported(tp, user_env):
-    run = tp("verify", "slow-one", "fast-one", "--module", "mine", "--timeout", "2", "--instances", "5", "--json", env=user_env)
+def test_a_hanging_oracle_is_stopped_at_the_timeout_and_the_others_are_reported(cli, user_env):
+    run = cli("verify", "slow-one", "fast-one", "--module", "mine", "--timeout", "2", "--instances", "5", "--json", env=user_env)
     one_error_line(run, "slow-one: did not finish within 2 s")
     statuses = {r["id"]: r["status"] for r in json.loads(run.stdout)["results"]}
     assert statuses == {"slow-one": "error", "fast-one": "verified"}
 
 
-def test_code_that_raises_is_named_on_stderr_and_stdout_keeps_one_json_document(tp, user_env):
-    run = tp("verify", "boom-one", "--module", "mine", "--instances", "5", "--json", "-", env=user_env)
+def test_code_that_raises_is_named_on_stderr_and_stdout_keeps_one_json_document(cli, user_env):
+    run = cli("verify", "boom-one", "--module", "mine", "--instances", "5", "--json", "-", env=user_env)
     one_error_line(run, "boom-one: the oracle raised ZeroDivisionError")
     assert "" not in run.stderr.splitlines(), "no blank line left behind by a progress bar"
     assert json.loads(run.stdout)["results"][0]["status"] == "error"
@@ -124,9 +124,9 @@ def test_a_module_that_exits_or_interrupts_on_import_is_one_line_and_exit_2(tp, 
     assert one_error_line(run, module, reason) == run.stderr.strip().splitlines()
 
 
-def test_too_many_instances_is_refused_before_any_work(tp):
+def test_too_many_instances_is_refused_before_any_work(cli):
     started = time.perf_counter()
-    one_error_line(tp("verify", "lsa-gd", "--instances", str(10**9)), "--instances")
+    one_error_line(cli("verify", "lsa-gd", "--instances", str(10**9)), "--instances")
     assert time.perf_counter() - started < 30
 
 
@@ -155,8 +155,8 @@ def test_ctrl_c_is_one_line_exit_130_and_leaves_no_report(tmp_path, user_env):
     assert not report.exists() and not list(tmp_path.glob("*.partial"))
 
 
-def test_tables_written_to_a_pipe_keep_every_number_in_full(tp):
-    run = tp("verify", "chinchilla-allocation", "lsa-gd", "--instances", "20")
+def test_tables_written_to_a_pipe_keep_every_number_in_full(cli):
+    run = cli("verify", "chinchilla-allocation", "lsa-gd", "--instances", "20")
     assert run.returncode == 0
     assert "…" not in run.stdout and "..." not in run.stdout
     lines = run.stdout.splitlines()
@@ -164,11 +164,11 @@ def test_tables_written_to_a_pipe_keep_every_number_in_full(tp):
     assert [line.split()[0] for line in lines[1:3]] == ["chinchilla-allocation", "lsa-gd"] and lines[3].startswith("basis:")
 
 
-def test_hostile_text_prints_as_text_and_a_plain_source_builds(tp, user_env, tmp_path):
+def test_hostile_text_prints_as_text_and_a_plain_source_builds(cli, user_env, tmp_path):
     """Title, statement, assumptions, sources, errata (with readings), questions and captions all carry it."""
     tex, student = tmp_path / "texts.tex", tmp_path / "student.tex"
-    assert tp("render", "texts", "--module", "hostile", "--instances", "5", "-o", tex, env=user_env).returncode == 0
-    assert tp("render", "texts", "--module", "hostile", "--no-solutions", "-o", student, env=user_env).returncode == 0
+    assert cli("render", "texts", "--module", "hostile", "--instances", "5", "-o", tex, env=user_env).returncode == 0
+    assert cli("render", "texts", "--module", "hostile", "--no-solutions", "-o", student, env=user_env).returncode == 0
     written = tex.read_text() + student.read_text()
     for unsafe in (r"\input{/etc", r"\write18", r"\immediate", "^^5c"):
         assert unsafe not in written
@@ -177,9 +177,9 @@ def test_hostile_text_prints_as_text_and_a_plain_source_builds(tp, user_env, tmp
 
 @pytest.mark.slow
 @pytest.mark.skipif(not __import__("shutil").which("latexmk"), reason="LaTeX (latexmk) is not installed")
-def test_hostile_text_builds_a_pdf_that_runs_nothing(tp, user_env, tmp_path):
+def test_hostile_text_builds_a_pdf_that_runs_nothing(cli, user_env, tmp_path):
     pdf = tmp_path / "texts.pdf"
-    run = tp("render", "texts", "--module", "hostile", "--instances", "5", "-o", pdf, env=user_env)
+    run = cli("render", "texts", "--module", "hostile", "--instances", "5", "-o", pdf, env=user_env)
     assert run.returncode == 0, run.stderr
     assert pdf.read_bytes().startswith(b"%PDF") and not list(tmp_path.glob("pwned*"))
 
@@ -209,9 +209,9 @@ def test_verify_and_mutants_take_theorem_objects_as_check_does():
         ("\ufeffN,D,loss\n1e8,2e9,3\n", "1 runs: the fit needs at least 10"),
     ],
 )
-def test_a_bad_data_file_is_one_line_naming_the_cell(tp, tmp_path, rows, fragment):
+def test_a_bad_data_file_is_one_line_naming_the_cell(cli, tmp_path, rows, fragment):
     (tmp_path / "bad.csv").write_text(rows, encoding="utf-8")
-    (line,) = one_error_line(tp("example", "scaling-law-fit", "--data", tmp_path / "bad.csv"), fragment)
+    (line,) = one_error_line(cli("example", "scaling-law-fit", "--data", tmp_path / "bad.csv"), fragment)
     assert line.count("scaling-law-fit:") == 1
 
 
