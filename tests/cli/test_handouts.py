@@ -53,10 +53,10 @@ def user_module(tmp_path):
     return {"PYTHONPATH": str(tmp_path)}
 
 
-def test_student_version_asks_without_answering(tp, tmp_path, user_module):
+def test_student_version_asks_without_answering(cli, tmp_path, user_module):
     student, full = tmp_path / "student.tex", tmp_path / "full.tex"
-    assert tp("render", "odd-sum", "--module", "oddsum", "--no-solutions", "-o", student, env=user_module).returncode == 0
-    assert tp("render", "odd-sum", "--module", "oddsum", "-o", full, env=user_module).returncode == 0
+    assert cli("render", "odd-sum", "--module", "oddsum", "--no-solutions", "-o", student, env=user_module).returncode == 0
+    assert cli("render", "odd-sum", "--module", "oddsum", "-o", full, env=user_module).returncode == 0
     student_text, full_text = student.read_text(), full.read_text()
     assert "Student version" in student_text and "Prove it by induction." in student_text
     # The answer (7^2 = 49), the refutations and the stamp are in the solutions only.
@@ -65,11 +65,12 @@ def test_student_version_asks_without_answering(tp, tmp_path, user_module):
     assert "Verification." not in student_text.split(r"\begin{document}")[1]
 
 
-def test_figures_are_written_beside_the_tex_byte_identical_for_a_seed(tp, tmp_path, user_module):
+def test_figures_are_written_beside_the_tex_byte_identical_for_a_seed(tp_together, tmp_path, user_module):
+    # Two processes (each with its own hash seed), run side by side.
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir(), second.mkdir()
-    for folder in (first, second):
-        assert tp("render", "odd-sum", "--module", "oddsum", "-o", folder / "h.tex", env=user_module).returncode == 0
+    runs = tp_together(*(("render", "odd-sum", "--module", "oddsum", "-o", folder / "h.tex") for folder in (first, second)), env=user_module)
+    assert [run.returncode for run in runs] == [0, 0]
     figure = first / "odd-sum-squares.pdf"
     assert figure.read_bytes().startswith(b"%PDF")
     assert figure.read_bytes() == (second / "odd-sum-squares.pdf").read_bytes()
@@ -77,10 +78,11 @@ def test_figures_are_written_beside_the_tex_byte_identical_for_a_seed(tp, tmp_pa
 
 
 @pytest.mark.slow
-def test_variants_redraw_the_example_and_repeat_byte_for_byte(tp, tmp_path, user_module):
+def test_variants_redraw_the_example_and_repeat_byte_for_byte(tp_together, tmp_path, user_module):
+    # Three processes (each with its own hash seed), run side by side.
     paths = {k: tmp_path / f"v{k}.tex" for k in ("1", "1again", "2")}
-    for key, path in paths.items():
-        assert tp("render", "odd-sum", "--module", "oddsum", "--variant", key[0], "-o", path, env=user_module).returncode == 0
+    runs = tp_together(*(("render", "odd-sum", "--module", "oddsum", "--variant", key[0], "-o", path) for key, path in paths.items()), env=user_module)
+    assert [run.returncode for run in runs] == [0, 0, 0]
     assert paths["1"].read_bytes() == paths["1again"].read_bytes()
     assert paths["1"].read_bytes() != paths["2"].read_bytes()
     assert "variant 1" in paths["1"].read_text()
@@ -97,8 +99,8 @@ def test_variant_parameters_stay_in_their_domains_and_shapes_stay_fixed():
                     assert params[name] == theorem.default_params()[name]
 
 
-def test_errata_lists_the_course_claims_with_their_theorems(tp, user_module):
-    listed = json.loads(tp("errata", "--json", "--module", "oddsum", env=user_module).stdout)["errata"]
+def test_errata_lists_the_course_claims_with_their_theorems(cli, user_module):
+    listed = json.loads(cli("errata", "--json", "--module", "oddsum", env=user_module).stdout)["errata"]
     by_id = {(e["id"], e["section"]): e for e in listed}
     mine = by_id[("odd-sum", "lecture 1")]
     assert mine["refuted_by"] == "n(n+1)" and mine["corrected"] == "the sum is $n^2$" and mine["kind"] == "false"
@@ -106,14 +108,14 @@ def test_errata_lists_the_course_claims_with_their_theorems(tp, user_module):
     for erratum in listed:
         assert set(erratum) == {"id", "kind", "source", "section", "stated", "corrected", "readings", "refuted_by", "evidence"}
         assert erratum["refuted_by"] or erratum["evidence"]
-    text = tp("errata", "--module", "oddsum", env=user_module)
+    text = cli("errata", "--module", "oddsum", env=user_module)
     assert text.returncode == 0 and "lecture 1 (odd-sum): false" in text.stdout
     assert "reading:   the number of terms grows like $n$: true" in text.stdout
 
 
-def test_handout_groups_the_errata_by_kind_and_shows_both_readings(tp, tmp_path, user_module):
+def test_handout_groups_the_errata_by_kind_and_shows_both_readings(cli, tmp_path, user_module):
     out = tmp_path / "h.tex"
-    assert tp("render", "odd-sum", "--module", "oddsum", "-o", out, env=user_module).returncode == 0
+    assert cli("render", "odd-sum", "--module", "oddsum", "-o", out, env=user_module).returncode == 0
     tex = out.read_text()
     false_at, ambiguous_at = tex.index("False: wrong under every"), tex.index("Ambiguous: true under one reading")
     assert false_at < tex.index("lecture 1") < ambiguous_at < tex.index("Reading 2:")
@@ -168,18 +170,18 @@ def test_sheet_numbers_follow_the_course():
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
-def test_render_sheet_writes_the_sheet_and_its_solutions(tp, tmp_path):
-    run = tp("render", "--sheet", "exercises", "--instances", "50", "-o", tmp_path / "sheet.pdf")
+def test_render_sheet_writes_the_sheet_and_its_solutions(cli, tmp_path):
+    run = cli("render", "--sheet", "exercises", "--instances", "50", "-o", tmp_path / "sheet.pdf")
     assert run.returncode == 0, run.stderr
     for name in ("sheet.pdf", "sheet-solutions.pdf"):
         assert (tmp_path / name).read_bytes().startswith(b"%PDF")
 
 
-def test_sheet_takes_no_ids(tp, tmp_path):
-    run = tp("render", "lsa-gd", "--sheet", "exercises", "-o", tmp_path / "s.tex")
+def test_sheet_takes_no_ids(cli, tmp_path):
+    run = cli("render", "lsa-gd", "--sheet", "exercises", "-o", tmp_path / "s.tex")
     assert run.returncode == 2 and "--sheet" in run.stderr
 
 
-def test_data_must_be_a_file(tp, tmp_path):
-    run = tp("render", "lsa-gd", "--data", tmp_path / "missing.csv", "-o", tmp_path / "s.tex")
+def test_data_must_be_a_file(cli, tmp_path):
+    run = cli("render", "lsa-gd", "--data", tmp_path / "missing.csv", "-o", tmp_path / "s.tex")
     assert run.returncode == 2 and "--data" in run.stderr

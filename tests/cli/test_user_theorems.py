@@ -57,12 +57,12 @@ def one_line(run, *fragments):
         (("verify", "--module", "broken"), ("cannot import theorem module 'broken'", "a_module_that_does_not_exist")),
     ],
 )
-def test_a_malformed_user_theorem_is_one_clear_line(tp, modules, arguments, fragments):
-    one_line(tp(*arguments, env=modules), *fragments)
+def test_a_malformed_user_theorem_is_one_clear_line(cli, modules, arguments, fragments):
+    one_line(cli(*arguments, env=modules), *fragments)
 
 
-def test_verify_reports_each_broken_theorem_as_an_error_not_a_pass(tp, modules):
-    run = tp("verify", "wrong-shape", "nan-claim", "--module", "bad", "--instances", "10", env=modules)
+def test_verify_reports_each_broken_theorem_as_an_error_not_a_pass(cli, modules):
+    run = cli("verify", "wrong-shape", "nan-claim", "--module", "bad", "--instances", "10", env=modules)
     assert run.returncode == 2
     assert "wrong-shape: claim has shape () per instance, oracle (2,)" in run.stdout
     assert "nan-claim: the claim returned NaN" in run.stdout
@@ -87,18 +87,18 @@ def test_an_entry_point_module_is_loaded_without_module(tp, tmp_path):
     assert tp("verify", "entry-double", "--instances", "50", env=env).returncode == 0
 
 
-def test_render_and_example_exit_2_naming_a_theorem_that_errs(tp, modules, tmp_path):
-    errored = tp("render", "nan-claim", "--module", "bad", "--instances", "10", "-o", tmp_path / "x.tex", env=modules)
+def test_render_and_example_exit_2_naming_a_theorem_that_errs(cli, modules, tmp_path):
+    errored = cli("render", "nan-claim", "--module", "bad", "--instances", "10", "-o", tmp_path / "x.tex", env=modules)
     one_line(errored, "nan-claim: the claim returned NaN")
     (tmp_path / "values_raise.py").write_text(
         "import transformer_proofs as tp\n"
         "mine = tp.Theorem(id='values-raise', title='t', topic='user', statement='x', parameters={'x': tp.Real(0, 1)},"
         " claim=lambda x: x, oracle=lambda x: x, values=lambda x: {'y': 1 / 0})\n"
     )
-    one_line(tp("example", "values-raise", "--module", "values_raise", env=modules), "values-raise: values= raised ZeroDivisionError")
+    one_line(cli("example", "values-raise", "--module", "values_raise", env=modules), "values-raise: values= raised ZeroDivisionError")
 
 
-def test_choice_parameters_and_text_values_render_in_both_versions(tp, modules, tmp_path):
+def test_choice_parameters_and_text_values_render_in_both_versions(cli, modules, tmp_path):
     (tmp_path / "choices.py").write_text(
         "import transformer_proofs as tp\n"
         "mine = tp.Theorem(id='choice-user', title='t', topic='user', statement='$x = x$',"
@@ -107,7 +107,7 @@ def test_choice_parameters_and_text_values_render_in_both_versions(tp, modules, 
     )
     for option in ("--solutions", "--no-solutions"):
         out = tmp_path / f"c{option}.tex"
-        run = tp("render", "choice-user", "--module", "choices", option, "--instances", "10", "-o", out, env=modules)
+        run = cli("render", "choice-user", "--module", "choices", option, "--instances", "10", "-o", out, env=modules)
         assert run.returncode == 0, run.stderr
         assert r"\text{a}" in out.read_text()
     assert "holds for a" in (tmp_path / "c--solutions.tex").read_text()
