@@ -12,8 +12,22 @@ COMMAND = Path(sys.executable).with_name("transformer-proofs")
 
 
 def run(*command, cwd=EXAMPLE):
+    (finished,) = run_together(command, cwd=cwd)
+    return finished
+
+
+def run_together(*commands, cwd=EXAMPLE):
+    """Start every command at once (the machine's cores work in parallel); their CompletedProcesses, in order."""
     environment = {**os.environ, "PYTHONPATH": str(EXAMPLE)}
-    return subprocess.run([str(c) for c in command], cwd=cwd, env=environment, capture_output=True, text=True, timeout=600)
+    started = [
+        subprocess.Popen([str(c) for c in command], cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for command in commands
+    ]
+    finished = []
+    for process, command in zip(started, commands):
+        stdout, stderr = process.communicate(timeout=600)
+        finished.append(subprocess.CompletedProcess(command, process.returncode, stdout, stderr))
+    return finished
 
 
 def test_pytest_passes_the_true_theorem_and_shows_why_the_false_one_fails():
@@ -31,14 +45,17 @@ def test_pytest_passes_the_true_theorem_and_shows_why_the_false_one_fails():
 @pytest.mark.slow
 def test_the_command_line_checks_user_theorems(tmp_path):
     module = ("--module", "blockparams.theorems")
-    listed = run(COMMAND, "list", "--topic", "user", "--json", *module)
+    handout = tmp_path / "blocks.tex"
+    listed, verified, refuted, rendered = run_together(
+        (COMMAND, "list", "--topic", "user", "--json", *module),
+        (COMMAND, "verify", "--topic", "user", "--instances", "200", *module),
+        (COMMAND, "mutants", "block-parameters", *module),
+        (COMMAND, "render", "block-parameters", "--instances", "100", "-o", handout, *module),
+    )
     assert listed.returncode == 0 and "block-parameters-rule-of-thumb" in listed.stdout
-    verified = run(COMMAND, "verify", "--topic", "user", "--instances", "200", *module)
     assert verified.returncode == 1, verified.stderr
     assert "failed" in verified.stdout and "verified" in verified.stdout
-    assert run(COMMAND, "mutants", "block-parameters", *module).returncode == 0
-    handout = tmp_path / "blocks.tex"
-    rendered = run(COMMAND, "render", "block-parameters", "--instances", "100", "-o", handout, *module)
+    assert refuted.returncode == 0
     assert rendered.returncode == 0, rendered.stderr
     assert "(no biases, no norms)" in handout.read_text()
 
