@@ -216,7 +216,7 @@ def test_every_result_states_its_basis(capsys):
 # --- 10. no false alarm, measured -----------------------------------------------------------
 
 
-def test_the_sweep_counts_false_alarms_per_theorem(tmp_path, monkeypatch, capsys):
+def test_the_sweep_counts_false_alarms_per_theorem(tmp_path, monkeypatch, capsys, user_modules):
     (tmp_path / "sometimes.py").write_text(
         "import numpy as np, transformer_proofs as tp\n"
         "odd = tp.Theorem('odd-alarm', 'wrong at the top', 'user', 's', parameters={'n': tp.Integer(1, 10**6)},\n"

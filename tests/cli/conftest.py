@@ -50,23 +50,16 @@ def tp_together(tmp_path):
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
+def cli(tmp_path, monkeypatch, capsys, user_modules):
     """Run the command line in this process, ``transformer_proofs.cli.main(args)``, from ``tmp_path``
     as ``tp`` runs it; returns a CompletedProcess (exit status, stdout, stderr).
 
-    ``env={"PYTHONPATH": ...}`` puts those folders on ``sys.path``. The registry keeps every
-    module it loaded, by name, for the life of the process: this fixture gives the test a copy of
-    the built-in registry and forgets the test's own modules afterwards, so that two tests can use
-    the same module name or theorem id, and no user theorem reaches a later ``--all``.
+    ``env={"PYTHONPATH": ...}`` puts those folders on ``sys.path``; the modules a test loads
+    are forgotten after it (``user_modules``).
     """
-    from checkers.registry import REGISTRY
     from transformer_proofs.cli import main
 
-    REGISTRY.theorems()  # the built-ins are loaded before the copy, so the copy holds them
-    monkeypatch.setattr(REGISTRY, "_theorems", dict(REGISTRY._theorems))
-    monkeypatch.setattr(REGISTRY, "_modules", dict(REGISTRY._modules))
     monkeypatch.chdir(tmp_path)
-    modules_before = set(sys.modules)
 
     def run(*args, env=None):
         for name, value in (env or {}).items():
@@ -81,7 +74,4 @@ def cli(tmp_path, monkeypatch, capsys):
         captured = capsys.readouterr()
         return subprocess.CompletedProcess(args, exit_status.value.code, captured.out, captured.err)
 
-    yield run
-    for name in set(sys.modules) - modules_before:
-        if str(getattr(sys.modules[name], "__file__", None) or "").startswith(str(tmp_path)):
-            del sys.modules[name]
+    return run
