@@ -1,11 +1,16 @@
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 
 COMMAND = Path(sys.executable).with_name("transformer-proofs")
+EARLY_LIMIT_S = 900
 
 
 @pytest.fixture
@@ -75,3 +80,102 @@ def cli(tmp_path, monkeypatch, capsys, user_modules):
         return subprocess.CompletedProcess(args, exit_status.value.code, captured.out, captured.err)
 
     return run
+
+
+# --- commands started when the suite is collected ---------------------------------------------
+#
+# The slowest command-line tests (a PDF handout of every theorem: about 40 s) spend their time
+# in one command whose result they only inspect afterwards. The suite runs on one core; such a
+# command is started, in its own process, as soon as the suite is collected, and runs on another
+# core while the other tests run; its test then reads the finished result.
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "started_early(*args): the installed command with these arguments starts when the suite is collected, "
+        "in a folder of its own; the test gets (CompletedProcess, folder) from the fixture early_run",
+    )
+
+
+_EARLY = pytest.StashKey()
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected what they deselect
+def pytest_collection_finish(session):
+    commands = {}
+    for item in session.items:
+        marker = item.get_closest_marker("started_early")
+        skipped = any(m.args and m.args[0] is True for m in item.iter_markers("skipif"))
+        if marker is not None and not skipped:
+            commands[item.nodeid] = tuple(map(str, marker.args))
+    if commands:
+        session.config.stash[_EARLY] = _EarlyCommands(commands)
+
+
+def pytest_sessionfinish(session):
+    early = session.config.stash.get(_EARLY, None)
+    if early is not None:
+        early.stop()
+
+
+@pytest.fixture
+def early_run(request):
+    """This test's ``started_early`` command once it has finished: ``(CompletedProcess, folder)``."""
+    early = request.config.stash.get(_EARLY, None)
+    if early is None or request.node.nodeid not in early.done:
+        pytest.fail("early_run needs the test marked started_early(*args)")
+    return early.result(request.node.nodeid)
+
+
+class _EarlyCommands:
+    """Runs the commands one after another in a background thread (one extra core, not one per
+    command), each in its own folder, its output in files (a pipe nobody reads could fill)."""
+
+    def __init__(self, commands: dict):
+        self.folder = Path(tempfile.mkdtemp(prefix="tp-started-early-"))
+        self.done = {nodeid: threading.Event() for nodeid in commands}
+        self.results = {}
+        self.process = None
+        self.stopped = False
+        threading.Thread(target=self._run_all, args=(commands,), daemon=True).start()
+
+    def _run_all(self, commands):
+        for index, (nodeid, args) in enumerate(commands.items()):
+            try:
+                self.results[nodeid] = self._run(args, self.folder / str(index))
+            except BaseException as error:  # the test reports it
+                self.results[nodeid] = error
+            finally:
+                self.done[nodeid].set()
+
+    def _run(self, args, folder):
+        folder.mkdir()
+        with open(folder / "stdout", "w") as out, open(folder / "stderr", "w") as err:
+            if self.stopped:
+                raise RuntimeError("the session ended before the command started")
+            self.process = subprocess.Popen([str(COMMAND), *args], cwd=folder, stdout=out, stderr=err)
+            returncode = self.process.wait(timeout=EARLY_LIMIT_S)
+        output = [(folder / name).read_text() for name in ("stdout", "stderr")]
+        return subprocess.CompletedProcess(args, returncode, *output), folder
+
+    def result(self, nodeid):
+        if not self.done[nodeid].wait(timeout=EARLY_LIMIT_S):
+            pytest.fail(f"the command started early did not finish within {EARLY_LIMIT_S} s")
+        result = self.results[nodeid]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def stop(self):
+        """At the end of the session: interrupt a command still running (as Ctrl-C does, so that
+        it stops its LaTeX too), then remove the folders."""
+        self.stopped = True
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -227,12 +227,26 @@ def test_an_overflow_is_the_verdict_not_a_numpy_warning(tp, tmp_path):
 
 
 @pytest.mark.skipif(not __import__("shutil").which("latexmk"), reason="LaTeX (latexmk) is not installed")
-def test_latex_that_never_ends_is_killed_with_its_whole_process_group():
+def test_latex_that_never_ends_is_killed_with_its_whole_process_group(monkeypatch):
     from transformer_proofs.render import compile_pdf
 
+    # The group latexmk leads (it starts a session of its own), not every pdflatex on the machine:
+    # another handout may be building at the same time (conftest.py starts some early).
+    started, groups = [], []
+    popen = subprocess.Popen
+
+    def recording(*args, **kwargs):
+        started.append(popen(*args, **kwargs))
+        groups.append(os.getpgid(started[-1].pid))
+        return started[-1]
+
+    monkeypatch.setattr(subprocess, "Popen", recording)
     endless = "\\documentclass{article}\\begin{document}\\loop\\iftrue\\repeat\\end{document}\n"
     with pytest.raises(RuntimeError, match="did not finish within 3 s"):
         compile_pdf(endless, time_limit=3)
     time.sleep(0.5)
-    left = subprocess.run(["pgrep", "-f", "pdflatex.*handout"], capture_output=True, text=True).stdout.split()
-    assert not left, "pdflatex was left running"
+    (latexmk,) = started
+    assert groups == [latexmk.pid], "LaTeX must run in a process group of its own"
+    listed = popen(["ps", "-o", "stat=,args=", "-g", str(latexmk.pid)], stdout=subprocess.PIPE, text=True).communicate()[0]
+    left = [line for line in listed.splitlines() if not line.lstrip().startswith("Z")]  # a killed one may wait to be reaped
+    assert not left, f"pdflatex was left running: {left}"
