@@ -84,17 +84,18 @@ def cli(tmp_path, monkeypatch, capsys, user_modules):
 
 # --- commands started when the suite is collected ---------------------------------------------
 #
-# The slowest command-line tests (a PDF handout of every theorem: about 40 s) spend their time
-# in one command whose result they only inspect afterwards. The suite runs on one core; such a
-# command is started, in its own process, as soon as the suite is collected, and runs on another
-# core while the other tests run; its test then reads the finished result.
+# Some command-line tests spend their time in commands whose results they only inspect afterwards
+# (a PDF handout of every theorem: about 40 s; two processes compared byte for byte). The suite
+# runs on one core; these commands start, each in its own process, as soon as the suite is
+# collected, and run one after another on another core while the other tests run; each test then
+# reads its finished results.
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
-        "started_early(*args): the installed command with these arguments starts when the suite is collected, "
-        "in a folder of its own; the test gets (CompletedProcess, folder) from the fixture early_run",
+        "started_early(*commands): each command (a tuple of the installed command's arguments) starts when the "
+        "suite is collected, in a folder of its own; the test gets [(CompletedProcess, folder), ...] from early_run",
     )
 
 
@@ -108,7 +109,7 @@ def pytest_collection_finish(session):
         marker = item.get_closest_marker("started_early")
         skipped = any(m.args and m.args[0] is True for m in item.iter_markers("skipif"))
         if marker is not None and not skipped:
-            commands[item.nodeid] = tuple(map(str, marker.args))
+            commands[item.nodeid] = [tuple(map(str, command)) for command in marker.args]
     if commands:
         session.config.stash[_EARLY] = _EarlyCommands(commands)
 
@@ -121,10 +122,10 @@ def pytest_sessionfinish(session):
 
 @pytest.fixture
 def early_run(request):
-    """This test's ``started_early`` command once it has finished: ``(CompletedProcess, folder)``."""
+    """This test's ``started_early`` commands once they have finished: ``[(CompletedProcess, folder), ...]``."""
     early = request.config.stash.get(_EARLY, None)
     if early is None or request.node.nodeid not in early.done:
-        pytest.fail("early_run needs the test marked started_early(*args)")
+        pytest.fail("early_run needs the test marked started_early(*commands)")
     return early.result(request.node.nodeid)
 
 
@@ -138,24 +139,32 @@ class _EarlyCommands:
         self.results = {}
         self.process = None
         self.stopped = False
-        threading.Thread(target=self._run_all, args=(commands,), daemon=True).start()
+        self.lock = threading.Lock()  # a command starts, or the session stops them: never both at once
+        self.thread = threading.Thread(target=self._run_all, args=(commands,), daemon=True)
+        self.thread.start()
 
     def _run_all(self, commands):
-        for index, (nodeid, args) in enumerate(commands.items()):
+        for index, (nodeid, test_commands) in enumerate(commands.items()):
             try:
-                self.results[nodeid] = self._run(args, self.folder / str(index))
+                self.results[nodeid] = [self._run(args, self.folder / f"{index}-{n}") for n, args in enumerate(test_commands)]
             except BaseException as error:  # the test reports it
                 self.results[nodeid] = error
             finally:
                 self.done[nodeid].set()
 
     def _run(self, args, folder):
-        folder.mkdir()
-        with open(folder / "stdout", "w") as out, open(folder / "stderr", "w") as err:
+        with self.lock:
             if self.stopped:
                 raise RuntimeError("the session ended before the command started")
+            folder.mkdir()
+            out, err = open(folder / "stdout", "w"), open(folder / "stderr", "w")
             self.process = subprocess.Popen([str(COMMAND), *args], cwd=folder, stdout=out, stderr=err)
-            returncode = self.process.wait(timeout=EARLY_LIMIT_S)
+        with out, err:
+            try:
+                returncode = self.process.wait(timeout=EARLY_LIMIT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                raise
         output = [(folder / name).read_text() for name in ("stdout", "stderr")]
         return subprocess.CompletedProcess(args, returncode, *output), folder
 
@@ -170,12 +179,14 @@ class _EarlyCommands:
     def stop(self):
         """At the end of the session: interrupt a command still running (as Ctrl-C does, so that
         it stops its LaTeX too), then remove the folders."""
-        self.stopped = True
-        process = self.process
+        with self.lock:
+            self.stopped = True
+            process = self.process
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGINT)
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+        self.thread.join(timeout=30)  # it starts nothing more, and writes nothing once its command has ended
         shutil.rmtree(self.folder, ignore_errors=True)

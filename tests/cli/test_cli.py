@@ -71,12 +71,13 @@ def test_verify_json_to_stdout_is_one_document(cli):
         assert numeric["max_error"] <= 1 and set(numeric["tolerance"]) == {"atol", "rtol"}
 
 
-def test_verify_json_is_deterministic_for_a_seed(tp_together, tmp_path):
-    # Two processes (each with its own hash seed), run side by side.
-    runs = tp_together(*(("verify", "hippo-legs", "--instances", "20", "--json", tmp_path / name) for name in ("a.json", "b.json")))
-    assert [run.returncode for run in runs] == [0, 0]
+@pytest.mark.started_early(*[("verify", "hippo-legs", "--instances", "20", "--json", "report.json")] * 2)
+def test_verify_json_is_deterministic_for_a_seed(early_run):
+    # Two processes (each with its own hash seed), started when the suite is collected (conftest.py).
+    assert [run.returncode for run, _ in early_run] == [0, 0]
     strip = lambda path: [{k: v for k, v in r.items() if k != "seconds"} for r in json.loads(path.read_text())["results"]]
-    assert strip(tmp_path / "a.json") == strip(tmp_path / "b.json")
+    first, second = (strip(folder / "report.json") for _, folder in early_run)
+    assert first == second
 
 
 def test_mutants_json_lists_every_mutant_refuted(cli):
@@ -147,11 +148,11 @@ def test_a_failing_user_theorem_exits_1_and_a_broken_one_exits_2(cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_render_tex_is_byte_identical_for_a_seed(tp_together, tmp_path):
-    # Two processes (each with its own hash seed), run side by side.
-    first, second = tmp_path / "one.tex", tmp_path / "two.tex"
-    runs = tp_together(*(("render", "chinchilla-allocation", "lsa-gd", "-o", out, "--seed", "1") for out in (first, second)))
-    assert [run.returncode for run in runs] == [0, 0]
+@pytest.mark.started_early(*[("render", "chinchilla-allocation", "lsa-gd", "-o", "handout.tex", "--seed", "1")] * 2)
+def test_render_tex_is_byte_identical_for_a_seed(early_run):
+    # Two processes (each with its own hash seed), started when the suite is collected (conftest.py).
+    assert [run.returncode for run, _ in early_run] == [0, 0]
+    first, second = (folder / "handout.tex" for _, folder in early_run)
     assert first.read_bytes() == second.read_bytes()
     text = first.read_text()
     assert r"\section{" in text and "Provenance" in text and "seed 1" in text
@@ -159,10 +160,10 @@ def test_render_tex_is_byte_identical_for_a_seed(tp_together, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
-@pytest.mark.started_early("render", "--all", "--instances", "100", "-o", "handout.pdf", "--seed", "0")
+@pytest.mark.started_early(("render", "--all", "--instances", "100", "-o", "handout.pdf", "--seed", "0"))
 def test_render_pdf_of_every_theorem(early_run):
     # About 40 s of work: started when the suite is collected, it runs beside the other tests (conftest.py).
-    run, folder = early_run
+    ((run, folder),) = early_run
     assert run.returncode == 0, run.stderr
     assert (folder / "handout.pdf").read_bytes().startswith(b"%PDF")
     assert "run into the margin" not in run.stderr, "a line of the handout is wider than 5pt past the margin"

@@ -170,10 +170,10 @@ def test_sheet_numbers_follow_the_course():
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
-@pytest.mark.started_early("render", "--sheet", "exercises", "--instances", "50", "-o", "sheet.pdf")
+@pytest.mark.started_early(("render", "--sheet", "exercises", "--instances", "50", "-o", "sheet.pdf"))
 def test_render_sheet_writes_the_sheet_and_its_solutions(early_run):
     # Started when the suite is collected, it runs beside the other tests (conftest.py).
-    run, folder = early_run
+    ((run, folder),) = early_run
     assert run.returncode == 0, run.stderr
     for name in ("sheet.pdf", "sheet-solutions.pdf"):
         assert (folder / name).read_bytes().startswith(b"%PDF")
