@@ -1,7 +1,8 @@
 """The command line as a user runs it: exit statuses, one-line errors, JSON shapes, determinism.
 
-``cli`` runs the command in this process (see conftest.py); ``tp`` and ``tp_together`` start the
-installed command, for the console script itself and for comparing separate processes."""
+``cli`` runs the command in this process (see conftest.py); ``tp`` starts the installed command, for the
+console script itself; ``started_early`` starts it when the suite is collected (tests/conftest.py), for
+long commands and for comparing separate processes."""
 
 import json
 import shutil
@@ -73,7 +74,7 @@ def test_verify_json_to_stdout_is_one_document(cli):
 
 @pytest.mark.started_early(*[("verify", "hippo-legs", "--instances", "20", "--json", "report.json")] * 2)
 def test_verify_json_is_deterministic_for_a_seed(early_run):
-    # Two processes (each with its own hash seed), started when the suite is collected (conftest.py).
+    # Two processes (each with its own hash seed), started when the suite is collected (tests/conftest.py).
     assert [run.returncode for run, _ in early_run] == [0, 0]
     strip = lambda path: [{k: v for k, v in r.items() if k != "seconds"} for r in json.loads(path.read_text())["results"]]
     first, second = (strip(folder / "report.json") for _, folder in early_run)
@@ -150,7 +151,7 @@ def test_a_failing_user_theorem_exits_1_and_a_broken_one_exits_2(cli, tmp_path):
 @pytest.mark.slow
 @pytest.mark.started_early(*[("render", "chinchilla-allocation", "lsa-gd", "-o", "handout.tex", "--seed", "1")] * 2)
 def test_render_tex_is_byte_identical_for_a_seed(early_run):
-    # Two processes (each with its own hash seed), started when the suite is collected (conftest.py).
+    # Two processes (each with its own hash seed), started when the suite is collected (tests/conftest.py).
     assert [run.returncode for run, _ in early_run] == [0, 0]
     first, second = (folder / "handout.tex" for _, folder in early_run)
     assert first.read_bytes() == second.read_bytes()
@@ -162,7 +163,7 @@ def test_render_tex_is_byte_identical_for_a_seed(early_run):
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
 @pytest.mark.started_early(("render", "--all", "--instances", "100", "-o", "handout.pdf", "--seed", "0"))
 def test_render_pdf_of_every_theorem(early_run):
-    # About 40 s of work: started when the suite is collected, it runs beside the other tests (conftest.py).
+    # About 40 s of work: started when the suite is collected, it runs beside the other tests (tests/conftest.py).
     ((run, folder),) = early_run
     assert run.returncode == 0, run.stderr
     assert (folder / "handout.pdf").read_bytes().startswith(b"%PDF")

@@ -65,12 +65,14 @@ def test_student_version_asks_without_answering(cli, tmp_path, user_module):
     assert "Verification." not in student_text.split(r"\begin{document}")[1]
 
 
-def test_figures_are_written_beside_the_tex_byte_identical_for_a_seed(tp_together, tmp_path, user_module):
-    # Two processes (each with its own hash seed), run side by side.
-    first, second = tmp_path / "a", tmp_path / "b"
-    first.mkdir(), second.mkdir()
-    runs = tp_together(*(("render", "odd-sum", "--module", "oddsum", "-o", folder / "h.tex") for folder in (first, second)), env=user_module)
-    assert [run.returncode for run in runs] == [0, 0]
+RENDER_ODD_SUM = ("render", "odd-sum", "--module", "oddsum", "-o", "h.tex")
+
+
+@pytest.mark.started_early(RENDER_ODD_SUM, RENDER_ODD_SUM, files={"oddsum.py": USER_MODULE})
+def test_figures_are_written_beside_the_tex_byte_identical_for_a_seed(early_run):
+    # Two processes (each with its own hash seed), started when the suite is collected (tests/conftest.py).
+    assert [run.returncode for run, _ in early_run] == [0, 0]
+    (_, first), (_, second) = early_run
     figure = first / "odd-sum-squares.pdf"
     assert figure.read_bytes().startswith(b"%PDF")
     assert figure.read_bytes() == (second / "odd-sum-squares.pdf").read_bytes()
@@ -78,14 +80,14 @@ def test_figures_are_written_beside_the_tex_byte_identical_for_a_seed(tp_togethe
 
 
 @pytest.mark.slow
-def test_variants_redraw_the_example_and_repeat_byte_for_byte(tp_together, tmp_path, user_module):
-    # Three processes (each with its own hash seed), run side by side.
-    paths = {k: tmp_path / f"v{k}.tex" for k in ("1", "1again", "2")}
-    runs = tp_together(*(("render", "odd-sum", "--module", "oddsum", "--variant", key[0], "-o", path) for key, path in paths.items()), env=user_module)
-    assert [run.returncode for run in runs] == [0, 0, 0]
-    assert paths["1"].read_bytes() == paths["1again"].read_bytes()
-    assert paths["1"].read_bytes() != paths["2"].read_bytes()
-    assert "variant 1" in paths["1"].read_text()
+@pytest.mark.started_early(*[(*RENDER_ODD_SUM, "--variant", v) for v in ("1", "1", "2")], files={"oddsum.py": USER_MODULE})
+def test_variants_redraw_the_example_and_repeat_byte_for_byte(early_run):
+    # Three processes (each with its own hash seed), started when the suite is collected (tests/conftest.py).
+    assert [run.returncode for run, _ in early_run] == [0, 0, 0]
+    first, again, second = ((folder / "h.tex").read_bytes() for _, folder in early_run)
+    assert first == again
+    assert first != second
+    assert "variant 1" in first.decode()
 
 
 def test_variant_parameters_stay_in_their_domains_and_shapes_stay_fixed():
@@ -172,7 +174,7 @@ def test_sheet_numbers_follow_the_course():
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
 @pytest.mark.started_early(("render", "--sheet", "exercises", "--instances", "50", "-o", "sheet.pdf"))
 def test_render_sheet_writes_the_sheet_and_its_solutions(early_run):
-    # Started when the suite is collected, it runs beside the other tests (conftest.py).
+    # Started when the suite is collected, it runs beside the other tests (tests/conftest.py).
     ((run, folder),) = early_run
     assert run.returncode == 0, run.stderr
     for name in ("sheet.pdf", "sheet-solutions.pdf"):

@@ -8,26 +8,11 @@ from pathlib import Path
 import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "block-params"
-COMMAND = Path(sys.executable).with_name("transformer-proofs")
 
 
 def run(*command, cwd=EXAMPLE):
-    (finished,) = run_together(command, cwd=cwd)
-    return finished
-
-
-def run_together(*commands, cwd=EXAMPLE):
-    """Start every command at once (the machine's cores work in parallel); their CompletedProcesses, in order."""
     environment = {**os.environ, "PYTHONPATH": str(EXAMPLE)}
-    started = [
-        subprocess.Popen([str(c) for c in command], cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for command in commands
-    ]
-    finished = []
-    for process, command in zip(started, commands):
-        stdout, stderr = process.communicate(timeout=600)
-        finished.append(subprocess.CompletedProcess(command, process.returncode, stdout, stderr))
-    return finished
+    return subprocess.run([str(c) for c in command], cwd=cwd, env=environment, capture_output=True, text=True, timeout=600)
 
 
 def test_pytest_passes_the_true_theorem_and_shows_why_the_false_one_fails():
@@ -42,22 +27,26 @@ def test_pytest_passes_the_true_theorem_and_shows_why_the_false_one_fails():
     assert "replay: pytest tests/test_theorems.py::rule_of_thumb --tp-seed 0" in tests.stdout
 
 
+MODULE = ("--module", "blockparams.theorems")
+
+
 @pytest.mark.slow
-def test_the_command_line_checks_user_theorems(tmp_path):
-    module = ("--module", "blockparams.theorems")
-    handout = tmp_path / "blocks.tex"
-    listed, verified, refuted, rendered = run_together(
-        (COMMAND, "list", "--topic", "user", "--json", *module),
-        (COMMAND, "verify", "--topic", "user", "--instances", "200", *module),
-        (COMMAND, "mutants", "block-parameters", *module),
-        (COMMAND, "render", "block-parameters", "--instances", "100", "-o", handout, *module),
-    )
+@pytest.mark.started_early(
+    ("list", "--topic", "user", "--json", *MODULE),
+    ("verify", "--topic", "user", "--instances", "200", *MODULE),
+    ("mutants", "block-parameters", *MODULE),
+    ("render", "block-parameters", "--instances", "100", "-o", "blocks.tex", *MODULE),
+    env={"PYTHONPATH": str(EXAMPLE)},
+)
+def test_the_command_line_checks_user_theorems(early_run):
+    # Four processes, started when the suite is collected (tests/conftest.py).
+    (listed, _), (verified, _), (refuted, _), (rendered, folder) = early_run
     assert listed.returncode == 0 and "block-parameters-rule-of-thumb" in listed.stdout
     assert verified.returncode == 1, verified.stderr
     assert "failed" in verified.stdout and "verified" in verified.stdout
     assert refuted.returncode == 0
     assert rendered.returncode == 0, rendered.stderr
-    assert "(no biases, no norms)" in handout.read_text()
+    assert "(no biases, no norms)" in (folder / "blocks.tex").read_text()
 
 
 def test_the_workflow_runs_the_tests_and_the_command_line():
