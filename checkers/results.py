@@ -374,7 +374,7 @@ class Erratum:
     that encodes the claim as stated (the checker refutes it); where no mutant can (a claim
     about wording, not a formula), ``evidence`` says what shows it.
 
-    >>> Erratum("notes", "1.1", "$e = 2.7$", "$e = 2.718\\ldots$", kind="imprecise").kind
+    >>> Erratum("notes", "1.1", "$e = 2.7$", "$e = 2.718$", kind="imprecise").kind
     'imprecise'
     """
 
