@@ -227,7 +227,7 @@ def print_report(report: Report, console: Console) -> None:
         )
     console.print(table)
     console.print(
-        "basis: derived (claim compiled from the derivation), supported (claim= with checked lemmas: their steps),"
+        "basis: derived (claim compiled from the derivation), supported (claim= built from checked lemmas: their steps),"
         " numerical; steps p/s/g: proved/sampled/given; max err: largest error in units of the tolerance (<= 1 passes);"
         " res: smallest relative bias detected with probability 1/2; tight: largest oracle/bound ratio (1 = attained);"
         " oracle acc: the oracle's stated accuracy, relative"
