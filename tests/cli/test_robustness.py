@@ -250,3 +250,17 @@ def test_latex_that_never_ends_is_killed_with_its_whole_process_group(monkeypatc
     listed = popen(["ps", "-o", "stat=,args=", "-g", str(latexmk.pid)], stdout=subprocess.PIPE, text=True).communicate()[0]
     left = [line for line in listed.splitlines() if not line.lstrip().startswith("Z")]  # a killed one may wait to be reaped
     assert not left, f"pdflatex was left running: {left}"
+
+
+@pytest.mark.parametrize(
+    "mutant, reason",
+    [("lambda x: 1 / 0", "mutant 'broken' raised ZeroDivisionError"), ("lambda x: x * np.nan", "mutant 'broken' returned NaN")],
+)
+def test_a_mutant_that_raises_or_is_nan_is_an_error_not_a_survivor(cli, tmp_path, mutant, reason):
+    (tmp_path / "mutantfault.py").write_text(
+        "import numpy as np, transformer_proofs as tp\n"
+        "square = tp.Theorem('square-fault', 'x^2', 'user', 's', parameters={'x': tp.Real(0, 1)},\n"
+        f"    claim=lambda x: x**2, oracle=lambda x: x * x, mutants={{'broken': {mutant}, 'x^3': lambda x: x**3}})\n"
+    )
+    run = cli("mutants", "square-fault", "--module", "mutantfault", env={"PYTHONPATH": str(tmp_path)})
+    one_error_line(run, reason)
