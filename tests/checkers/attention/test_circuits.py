@@ -16,7 +16,7 @@ from checkers.engine import mutant_outcome, run_check
 from checkers.independence import independence
 from checkers.sampling import single_instance
 from checkers.theorem import call_with
-from checkers.worked import example_params, worked_example
+from checkers.worked import worked_example
 
 
 def test_it_verifies_with_every_step_proved():
@@ -125,11 +125,3 @@ def test_worked_example_against_torch():
 def test_the_worked_example_renders():
     latex = tp.example("multihead-circuits").to_latex()
     assert r"\otimes" in latex and "Not confirmed" not in latex
-
-
-@pytest.mark.parametrize(
-    "bad", [{"n_tokens": 0}, {"d_model": 9}, {"H": 4}, {"d_head": 0}, {"H": 1.5}, {"case": "worked"}]
-)
-def test_out_of_domain_parameters_are_bad_input(bad):
-    with pytest.raises(ValueError):
-        example_params(multihead_circuits, bad)

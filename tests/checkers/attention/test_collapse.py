@@ -11,7 +11,7 @@ from hypothesis import given, settings
 import transformer_proofs as tp
 from checkers.attention.collapse import rank_collapse, rate_for_kept_fraction_theorem
 from checkers.engine import mutant_outcome, run_check
-from checkers.worked import example_params, theorem_figures, worked_example
+from checkers.worked import theorem_figures, worked_example
 from checkers.results import Plot
 from proofs.attention.collapse import L, a, beta, d_qk, fraction, gamma, layers, rate, res_norm
 from proofs.attention.collapse import rate_for_kept_fraction, residual_bound_over_depth
@@ -153,19 +153,3 @@ def test_an_edited_rate_fails():
     edited = replace(rate_for_kept_fraction_theorem, derivation=_rate_with_cubed_variance)
     result = run_check(edited, instances=40, seed=0)
     assert result.status == "failed" and result.symbolic["failed"] == 0 and result.numeric.max_error > 1
-
-
-@pytest.mark.parametrize(
-    "theorem, bad",
-    [
-        (rate_for_kept_fraction_theorem, {"layers": 0}),
-        (rate_for_kept_fraction_theorem, {"fraction": 1.5}),
-        (rate_for_kept_fraction_theorem, {"C": float("nan")}),
-        (rank_collapse, {"layers": 9}),
-        (rank_collapse, {"bound_ratio": 2.0}),
-        (rank_collapse, {"n_tokens": 1}),
-    ],
-)
-def test_out_of_domain_parameters_are_bad_input(theorem, bad):
-    with pytest.raises(ValueError):
-        example_params(theorem, bad)

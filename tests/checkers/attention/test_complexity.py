@@ -11,7 +11,7 @@ from hypothesis import given, settings
 import transformer_proofs as tp
 from checkers.attention.complexity import COST_VALUES, attention_complexity
 from checkers.engine import mutant_outcome, run_check
-from checkers.worked import example_params, theorem_figures, worked_example
+from checkers.worked import theorem_figures, worked_example
 from numerics.attention.complexity import measure_costs
 from proofs.attention.complexity import T, attention_costs, b, d
 from proofs.derivation import Derivation
@@ -93,9 +93,3 @@ def test_the_worked_example_renders_and_the_figure_is_drawn():
     assert r"\num{163812}" in latex and r"\num{74052}" in latex and "Not confirmed" not in latex
     (plot,) = theorem_figures(attention_complexity)
     assert plot.name == "flops-versus-length" and len(plot.figure.axes[0].lines) == 5
-
-
-@pytest.mark.parametrize("bad", [{"T": 0}, {"T": 257}, {"d": 0}, {"bytes_per_element": 6}, {"d": 2.5}])
-def test_out_of_domain_parameters_are_bad_input(bad):
-    with pytest.raises(ValueError):
-        example_params(attention_complexity, bad)

@@ -15,7 +15,7 @@ from checkers.engine import mutant_outcome, run_check
 from checkers.independence import independence
 from checkers.sampling import single_instance
 from checkers.theorem import call_with
-from checkers.worked import example_params, worked_example
+from checkers.worked import worked_example
 from proofs.attention.equivariance import WEIGHTS
 
 MUTANTS = {
@@ -125,11 +125,3 @@ def test_the_erratum_of_seed_001_is_refuted_by_a_mutant():
     (erratum,) = theorem.errata
     assert erratum.source == "seed 001" and "sequential structure" in erratum.stated
     assert erratum.refuted_by in MUTANTS and erratum.kind == "false" and "every reading" in erratum.evidence
-
-
-@pytest.mark.parametrize(
-    "bad", [{"permutation": 6}, {"permutation": -1}, {"d": 0}, {"d_head": 9}, {"d": 2.5}, {"case": "worked"}]
-)
-def test_out_of_domain_parameters_are_bad_input(bad):
-    with pytest.raises(ValueError):
-        example_params(theorem, bad)

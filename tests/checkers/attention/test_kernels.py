@@ -16,7 +16,7 @@ from checkers.engine import mutant_outcome, run_check
 from checkers.independence import independence
 from checkers.sampling import single_instance
 from checkers.theorem import call_with
-from checkers.worked import example_params, theorem_figures, worked_example
+from checkers.worked import theorem_figures, worked_example
 
 MUTANTS = {
     "Gaussian bandwidth sqrt(d) (factor 2 dropped)",
@@ -164,11 +164,3 @@ def test_the_figure_is_deterministic_for_the_seed():
     logits = torch.from_numpy(inputs["keys"] @ inputs["queries"][0] / (0.1 * 2))
     coldest = plot.figure.axes[0].get_lines()[0].get_ydata()
     np.testing.assert_allclose(coldest, torch.softmax(logits, 0).numpy(), rtol=1e-12)
-
-
-@pytest.mark.parametrize(
-    "bad", [{"tokens": 0}, {"tokens": 13}, {"d": 0}, {"temperature": 0.0}, {"key_norm": 3.0}, {"case": "worked"}]
-)
-def test_out_of_domain_parameters_are_bad_input(bad):
-    with pytest.raises(ValueError):
-        example_params(theorem, bad)

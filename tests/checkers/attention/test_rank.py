@@ -14,7 +14,7 @@ from checkers.attention.rank import EXERCISE_MUTANT, attention_rank
 from checkers.closed_form import compile_closed_form
 from checkers.engine import mutant_outcome, run_check
 from checkers.theorem import call_with
-from checkers.worked import example_params, theorem_figures, worked_example
+from checkers.worked import theorem_figures, worked_example
 
 
 def test_it_verifies_with_every_step_proved():
@@ -114,9 +114,3 @@ def test_the_worked_example_renders_the_refutation_first():
 def test_the_figure():
     (plot,) = theorem_figures(attention_rank, seed=0)
     assert plot.name == "softmax-singular-values" and plot.figure.axes
-
-
-@pytest.mark.parametrize("bad", [{"n_tokens": 0}, {"d_k": 5}, {"H": 0}, {"d_model": 17}, {"d_v": 2.5}])
-def test_out_of_domain_parameters_are_bad_input(bad):
-    with pytest.raises(ValueError):
-        example_params(attention_rank, bad)

@@ -270,9 +270,3 @@ def test_worked_example_on_the_published_runs():
 def test_a_missing_data_file_is_bad_input(tmp_path):
     with pytest.raises(ValueError, match="no such file"):
         worked_example(scaling_law_fit, data=str(tmp_path / "absent.csv"))
-
-
-@pytest.mark.parametrize("bad", [{"diverged": 4}, {"A": 50.0}, {"alpha": 0.6}, {"resamples": -1}, {"E": float("nan")}])
-def test_out_of_domain_parameters_are_bad_input(bad):
-    with pytest.raises(ValueError):
-        example_params(scaling_law_fit, bad)

@@ -12,7 +12,7 @@ from checkers.engine import mutant_outcome, run_check
 from checkers.independence import independence
 from proofs.derivation import given as given_step
 from proofs.scaling.inference import D_inf
-from checkers.worked import example_params, theorem_figures, worked_example
+from checkers.worked import theorem_figures, worked_example
 from checkers.scaling.inference import inference_optimal
 
 
@@ -84,12 +84,6 @@ def test_the_worked_example_renders_with_its_figure():
     assert r"\num{1875}" in latex and "Not confirmed" not in latex
     (plot,) = theorem_figures(inference_optimal)
     assert plot.name == "optimum-against-demand"
-
-
-@pytest.mark.parametrize("bad", [{"D_inf": 0.0}, {"N_ref": -8e9}, {"alpha": 1.0}, {"beta": 0.0}])
-def test_out_of_domain_parameters_are_bad_input(bad):
-    with pytest.raises(ValueError):
-        example_params(inference_optimal, bad)
 
 
 def test_claim_and_oracle_reach_no_project_function_in_common():

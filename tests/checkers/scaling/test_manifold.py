@@ -10,7 +10,7 @@ import transformer_proofs as tp
 from checkers.engine import mutant_outcome, run_check
 from proofs.derivation import given as given_step
 from proofs.scaling.manifold import d
-from checkers.worked import example_params, theorem_figures, worked_example
+from checkers.worked import theorem_figures, worked_example
 from checkers.scaling.manifold import manifold_exponent_theorem
 
 
@@ -55,12 +55,6 @@ def test_the_worked_example_renders_with_its_figure():
     assert r"\num{589824}" in latex and "disagrees" not in latex and "Richardson" in latex
     (plot,) = theorem_figures(manifold_exponent_theorem)
     assert plot.name == "error-exponent" and len(plot.figure.axes[0].lines) == 6
-
-
-@pytest.mark.parametrize("bad", [{"d": 0}, {"d": 4}, {"d": 1.5}, {"extra_dims": -1}])
-def test_out_of_domain_parameters_are_bad_input(bad):
-    with pytest.raises(ValueError):
-        example_params(manifold_exponent_theorem, bad)
 
 
 def test_the_anchors_by_hand_and_from_the_paper_hold_for_claim_and_oracle():

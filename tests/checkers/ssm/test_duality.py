@@ -9,7 +9,7 @@ import transformer_proofs as tp
 from checkers.engine import mutant_outcome, run_check
 from checkers.independence import independence
 from checkers.sampling import single_instance
-from checkers.worked import example_params, worked_example
+from checkers.worked import worked_example
 from checkers.ssm.duality import ssd_duality
 
 
@@ -69,9 +69,3 @@ def test_the_worked_example_renders_the_matrix():
     latex = tp.example("ssd-duality").to_latex()
     assert r"\begin{pmatrix}" in latex and "agree with the recurrences" in latex
     assert "L_{31} = a_{2} a_{3}" in latex  # rendered from the derivation's labelled mask, not retyped
-
-
-@pytest.mark.parametrize("bad", [{"L": 0}, {"L": 7}, {"N": 4}])
-def test_out_of_domain_parameters_are_bad_input(bad):
-    with pytest.raises(ValueError):
-        example_params(ssd_duality, bad)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 import transformer_proofs as tp
 from checkers.engine import mutant_outcome, run_check
 from checkers.sampling import single_instance
-from checkers.worked import example_params, worked_example
+from checkers.worked import worked_example
 from checkers.ssm.scan import derived_operator, scan_associativity
 
 
@@ -99,12 +99,6 @@ def test_the_worked_example_renders():
     assert r"\num{17}" in latex and r"\num{11}" in latex and "disagree" not in latex
     # The operator and the closed forms come from the derivation (lemma's combine_a, combine_b; the counts).
     assert r"(a_{2} a_{1},\ a_{2} b_{1} + b_{2})" in latex and r"2^{m} m - 2^{m} + 1" in latex
-
-
-@pytest.mark.parametrize("bad", [{"m": 0}, {"m": 11}, {"k": 4}, {"m": 2.5}])
-def test_out_of_domain_parameters_are_bad_input(bad):
-    with pytest.raises(ValueError):
-        example_params(scan_associativity, bad)
 
 
 def test_the_cost_figure_draws_derived_and_counted_costs():

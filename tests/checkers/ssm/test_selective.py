@@ -11,7 +11,7 @@ import transformer_proofs as tp
 from checkers.engine import mutant_outcome, run_check
 from checkers.independence import independence
 from checkers.sampling import single_instance
-from checkers.worked import example_params, worked_example
+from checkers.worked import worked_example
 from checkers.ssm.selective import DIM, GROUPS, selective_scan
 
 
@@ -110,9 +110,3 @@ def test_the_real_parameter_limit_is_stated():
 def test_the_worked_example_renders():
     latex = tp.example("selective-scan").to_latex()
     assert "kernel form" in latex and "All agree" in latex
-
-
-@pytest.mark.parametrize("bad", [{"L": 0}, {"L": 33}, {"N": 0}, {"N": 1.5}])
-def test_out_of_domain_parameters_are_bad_input(bad):
-    with pytest.raises(ValueError):
-        example_params(selective_scan, bad)

@@ -1,0 +1,77 @@
+"""The per-theorem checks that are the same for every theorem, as one table each.
+
+Each row holds exactly the theorem-specific data the per-theorem copy of the test used.
+"""
+
+import pytest
+
+from checkers.attention.circuits import multihead_circuits
+from checkers.attention.collapse import rank_collapse, rate_for_kept_fraction_theorem
+from checkers.attention.complexity import attention_complexity
+from checkers.attention.equivariance import permutation_equivariance
+from checkers.attention.jl import jl_dimension_theorem
+from checkers.attention.kernels import attention_kernel_smoother
+from checkers.attention.rank import attention_rank
+from checkers.attention.turing import turing_completeness
+from checkers.scaling import chinchilla_allocation
+from checkers.scaling.fit import scaling_law_fit
+from checkers.scaling.frontier import chinchilla_frontier
+from checkers.scaling.inference import inference_optimal
+from checkers.scaling.kaplan import kaplan_exponents
+from checkers.scaling.manifold import manifold_exponent_theorem
+from checkers.ssm.duality import ssd_duality
+from checkers.ssm.scan import scan_associativity
+from checkers.ssm.selective import selective_scan
+from checkers.worked import example_params
+
+# One row per theorem: the parameter sets outside its domain.
+OUT_OF_DOMAIN = [
+    (attention_rank, [{"n_tokens": 0}, {"d_k": 5}, {"H": 0}, {"d_model": 17}, {"d_v": 2.5}]),
+    (
+        jl_dimension_theorem,
+        [{"eps": 0.0}, {"eps": 0.005}, {"eps": 1.0}, {"eps": 1.5}, {"m": 1.0}, {"m": float("nan")}],
+    ),
+    (rate_for_kept_fraction_theorem, [{"layers": 0}, {"fraction": 1.5}, {"C": float("nan")}]),
+    (rank_collapse, [{"layers": 9}, {"bound_ratio": 2.0}, {"n_tokens": 1}]),
+    (
+        turing_completeness,
+        [{"states": 1}, {"states": 5}, {"symbols": 4}, {"steps": 0}, {"steps": 17}, {"machine": "busy-beaver"}],
+    ),
+    (attention_complexity, [{"T": 0}, {"T": 257}, {"d": 0}, {"bytes_per_element": 6}, {"d": 2.5}]),
+    (
+        attention_kernel_smoother,
+        [{"tokens": 0}, {"tokens": 13}, {"d": 0}, {"temperature": 0.0}, {"key_norm": 3.0}, {"case": "worked"}],
+    ),
+    (
+        permutation_equivariance,
+        [{"permutation": 6}, {"permutation": -1}, {"d": 0}, {"d_head": 9}, {"d": 2.5}, {"case": "worked"}],
+    ),
+    (
+        multihead_circuits,
+        [{"n_tokens": 0}, {"d_model": 9}, {"H": 4}, {"d_head": 0}, {"H": 1.5}, {"case": "worked"}],
+    ),
+    (manifold_exponent_theorem, [{"d": 0}, {"d": 4}, {"d": 1.5}, {"extra_dims": -1}]),
+    (
+        scaling_law_fit,
+        [{"diverged": 4}, {"A": 50.0}, {"alpha": 0.6}, {"resamples": -1}, {"E": float("nan")}],
+    ),
+    (kaplan_exponents, [{"alpha_N": 0.0}, {"alpha_D": 1.0}, {"alpha_N": -0.1}, {"C": 0.0}, {"N_c": -1.0}]),
+    (inference_optimal, [{"D_inf": 0.0}, {"N_ref": -8e9}, {"alpha": 1.0}, {"beta": 0.0}]),
+    (chinchilla_frontier, [{"C": 0.0}, {"C": -1e24}, {"tokens_per_param": 0.0}, {"C": float("nan")}]),
+    (
+        chinchilla_allocation,
+        [{"C": 0.0}, {"C": -5.76e23}, {"A": -1.0}, {"alpha": 0.0}, {"beta": 1.0}, {"E": -0.1}, {"C": float("nan")}],
+    ),
+    (scan_associativity, [{"m": 0}, {"m": 11}, {"k": 4}, {"m": 2.5}]),
+    (ssd_duality, [{"L": 0}, {"L": 7}, {"N": 4}]),
+    (selective_scan, [{"L": 0}, {"L": 33}, {"N": 0}, {"N": 1.5}]),
+]
+
+
+@pytest.mark.parametrize(
+    "theorem, bad",
+    [pytest.param(theorem, bad, id=f"{theorem.id}-{bad}") for theorem, bads in OUT_OF_DOMAIN for bad in bads],
+)
+def test_out_of_domain_parameters_are_bad_input(theorem, bad):
+    with pytest.raises(ValueError):
+        example_params(theorem, bad)
