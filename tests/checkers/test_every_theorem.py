@@ -3,6 +3,8 @@
 Each row holds exactly the theorem-specific data the per-theorem copy of the test used.
 """
 
+import operator
+
 import pytest
 
 from checkers.attention.circuits import multihead_circuits
@@ -13,6 +15,7 @@ from checkers.attention.jl import jl_dimension_theorem
 from checkers.attention.kernels import attention_kernel_smoother
 from checkers.attention.rank import attention_rank
 from checkers.attention.turing import turing_completeness
+from checkers.engine import run_check
 from checkers.scaling import chinchilla_allocation
 from checkers.scaling.fit import scaling_law_fit
 from checkers.scaling.frontier import chinchilla_frontier
@@ -22,6 +25,7 @@ from checkers.scaling.manifold import manifold_exponent_theorem
 from checkers.ssm.duality import ssd_duality
 from checkers.ssm.scan import scan_associativity
 from checkers.ssm.selective import selective_scan
+from checkers.ssm.zoh import zoh_discretization
 from checkers.worked import example_params
 
 # One row per theorem: the parameter sets outside its domain.
@@ -75,3 +79,34 @@ OUT_OF_DOMAIN = [
 def test_out_of_domain_parameters_are_bad_input(theorem, bad):
     with pytest.raises(ValueError):
         example_params(theorem, bad)
+
+
+# One row per theorem: instances, seed, the steps (all proved), the custom steps, how max_error compares
+# with what, and the anchors (None: not asserted; n: exactly n, every one agreeing).
+EQ, LT = operator.eq, operator.lt
+EVERY_STEP_PROVED = [
+    (attention_rank, 300, 0, 12, 1, EQ, 0.0, None),
+    (attention_complexity, 80, 0, 14, 0, EQ, 0, 2),
+    (attention_kernel_smoother, 300, 0, 10, 1, LT, 0.5, None),
+    (permutation_equivariance, 300, 0, 3, 2, LT, 0.5, None),
+    (multihead_circuits, 300, 0, 11, 3, LT, 0.5, None),
+    (kaplan_exponents, 300, 0, 23, 0, LT, 1, None),
+    (inference_optimal, 200, 0, 17, 0, LT, 1, None),
+    (chinchilla_frontier, 300, 0, 10, 0, LT, 1, None),
+    (chinchilla_allocation, 300, 0, 16, 0, LT, 0.5, None),
+    (ssd_duality, 150, 0, 7, 0, LT, 0.01, 1),
+    (zoh_discretization, 200, 1, 12, 1, LT, 0.01, 2),
+]
+
+
+@pytest.mark.parametrize(
+    "theorem, instances, seed, steps, custom, compare, bound, anchors",
+    [pytest.param(*row, id=row[0].id) for row in EVERY_STEP_PROVED],
+)
+def test_it_verifies_with_every_step_proved(theorem, instances, seed, steps, custom, compare, bound, anchors):
+    result = run_check(theorem, instances=instances, seed=seed)
+    assert result.status == "verified", result.message
+    assert result.symbolic == {"steps": steps, "proved": steps, "sampled": 0, "given": 0, "failed": 0, "custom": custom}
+    assert compare(result.numeric.max_error, bound)
+    if anchors is not None:
+        assert len(result.numeric.anchors) == anchors and all(a.agrees for a in result.numeric.anchors)
