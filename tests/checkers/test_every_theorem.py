@@ -15,7 +15,7 @@ from checkers.attention.jl import jl_dimension_theorem
 from checkers.attention.kernels import attention_kernel_smoother
 from checkers.attention.rank import attention_rank
 from checkers.attention.turing import turing_completeness
-from checkers.engine import run_check
+from checkers.engine import mutant_outcome, run_check
 from checkers.scaling import chinchilla_allocation
 from checkers.scaling.fit import scaling_law_fit
 from checkers.scaling.frontier import chinchilla_frontier
@@ -110,3 +110,62 @@ def test_it_verifies_with_every_step_proved(theorem, instances, seed, steps, cus
     assert compare(result.numeric.max_error, bound)
     if anchors is not None:
         assert len(result.numeric.anchors) == anchors and all(a.agrees for a in result.numeric.anchors)
+
+
+# One row per theorem: instances, seed, and the written mutants expected (a count, or their names), every one refuted.
+EVERY_MUTANT_REFUTED = [
+    (jl_dimension_theorem, 200, 0, frozenset(jl_dimension_theorem.mutants)),
+    (turing_completeness, 80, 0, 5),
+    (attention_complexity, 150, 0, 5),
+    (manifold_exponent_theorem, 150, 0, 3),
+    (
+        scaling_law_fit,
+        30,
+        0,
+        frozenset(
+            {
+                "squared error on the raw loss",
+                "no irreducible loss E",
+                "N and D exchanged (exponents swapped)",
+                "tokens as C/N (the 6 of C = 6ND dropped)",
+            }
+        ),
+    ),
+    (kaplan_exponents, 200, 0, 4),
+    (inference_optimal, 200, 0, 3),
+    (
+        chinchilla_frontier,
+        200,
+        0,
+        frozenset({"C = N D (the 6 forgotten)", "C = 2 N D (forward pass only)", "N and D exchanged"}),
+    ),
+    (chinchilla_allocation, 200, 0, frozenset({"swapped exponents", "C instead of C/6", "G inverted"})),
+    (scan_associativity, 150, 0, 6),
+    (ssd_duality, 150, 0, 4),
+    (
+        selective_scan,
+        120,
+        0,
+        frozenset(
+            {
+                "deltaB = exp(delta) B",
+                "missing D skip",
+                "z gate without silu",
+                "decay exp(A) without delta",
+                "softplus before delta_bias",
+            }
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "theorem, instances, seed, expected", [pytest.param(*row, id=row[0].id) for row in EVERY_MUTANT_REFUTED]
+)
+def test_every_mutant_is_refuted(theorem, instances, seed, expected):
+    outcome = mutant_outcome(theorem, instances=instances, seed=seed, generated=False)
+    refuted = {m.name: m.refuted for m in outcome.mutants}
+    if isinstance(expected, int):
+        assert len(outcome.mutants) == expected and all(refuted.values()), outcome.mutants
+    else:
+        assert refuted == dict.fromkeys(expected, True), outcome.mutants

@@ -8,17 +8,11 @@ from hypothesis import given, settings
 
 import proofs.scaling
 import transformer_proofs as tp
-from checkers.engine import mutant_outcome, run_check
+from checkers.engine import run_check
 from checkers.worked import worked_example
 from checkers.scaling import ALLOCATION_VALUES, chinchilla_allocation, evaluated
 
 CATALOG_VALUES = {"N_opt", "D_opt", "L_opt", "a", "b", "G"}
-
-
-def test_every_mutant_is_refuted():
-    outcome = mutant_outcome(chinchilla_allocation, instances=200, seed=0, generated=False)
-    refuted = {m.name: m.refuted for m in outcome.mutants}
-    assert refuted == {"swapped exponents": True, "C instead of C/6": True, "G inverted": True}
 
 
 @given(tp.strategies.parameters(chinchilla_allocation))

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 import transformer_proofs as tp
 from checkers.attention.turing import LEMMAS, _construction, claim_from, turing_completeness
 from numerics.attention.turing import transformer_tape_history
-from checkers.engine import mutant_outcome, run_check
+from checkers.engine import run_check
 from checkers.worked import theorem_figures, worked_example
 from proofs.attention.turing import most_recent_write, one_hot_conjunction, x
 from proofs.derivation import Derivation, substitute
@@ -63,12 +63,6 @@ def test_an_edited_lemma_changes_the_transformer_and_the_check_fails():
     result = run_check(edited, instances=40, seed=0)
     assert result.symbolic["failed"] == 0  # the edited lemma is itself consistent
     assert result.status == "failed" and result.numeric.max_error > 1
-
-
-def test_every_mutant_is_refuted():
-    outcome = mutant_outcome(turing_completeness, instances=80, seed=0, generated=False)
-    assert len(outcome.mutants) == 5
-    assert all(m.refuted for m in outcome.mutants), [m.evidence for m in outcome.mutants if not m.refuted]
 
 
 @given(tp.strategies.parameters(turing_completeness))

@@ -8,19 +8,10 @@ import sympy as sp
 from hypothesis import given, settings
 
 import transformer_proofs as tp
-from checkers.engine import mutant_outcome, run_check
+from checkers.engine import run_check
 from proofs.derivation import given as given_step
 from checkers.worked import theorem_figures, worked_example
 from checkers.scaling.frontier import PUBLISHED_MODELS, chinchilla_frontier
-
-
-def test_every_mutant_is_refuted():
-    outcome = mutant_outcome(chinchilla_frontier, instances=200, seed=0, generated=False)
-    assert {m.name: m.refuted for m in outcome.mutants} == {
-        "C = N D (the 6 forgotten)": True,
-        "C = 2 N D (forward pass only)": True,
-        "N and D exchanged": True,
-    }
 
 
 @given(tp.strategies.parameters(chinchilla_frontier))

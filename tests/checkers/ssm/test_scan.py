@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 
 import transformer_proofs as tp
-from checkers.engine import mutant_outcome, run_check
+from checkers.engine import run_check
 from checkers.sampling import single_instance
 from checkers.worked import worked_example
 from checkers.ssm.scan import derived_operator, scan_associativity
@@ -35,11 +35,6 @@ def test_the_anchors_are_the_geometric_hand_case():
         np.testing.assert_array_equal(anchor.inputs["b"], 1.0)
         states = np.asarray(anchor.value)[: 2**m * k]
         np.testing.assert_allclose(states, np.repeat(2 - 0.5 ** np.arange(2**m), k), rtol=1e-15)
-
-
-def test_every_mutant_is_refuted():
-    outcome = mutant_outcome(scan_associativity, instances=150, seed=0, generated=False)
-    assert len(outcome.mutants) == 6 and all(m.refuted for m in outcome.mutants), outcome.mutants
 
 
 def test_reversed_products_only_show_with_matrices():

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 
 import transformer_proofs as tp
-from checkers.engine import mutant_outcome, run_check
+from checkers.engine import run_check
 from checkers.independence import independence
 from checkers.sampling import single_instance
 from checkers.worked import worked_example
@@ -38,18 +38,6 @@ def test_an_edited_kernel_fails(edited):
 
     result = run_check(edited(selective_scan, lambda kernel: kernel.subs(delta, sp.Integer(1))), instances=20, seed=0)
     assert result.status == "failed"
-
-
-def test_every_mutant_is_refuted():
-    outcome = mutant_outcome(selective_scan, instances=120, seed=0, generated=False)
-    assert {m.name for m in outcome.mutants} == {
-        "deltaB = exp(delta) B",
-        "missing D skip",
-        "z gate without silu",
-        "decay exp(A) without delta",
-        "softplus before delta_bias",
-    }
-    assert all(m.refuted for m in outcome.mutants), outcome.mutants
 
 
 def test_the_compiled_kernel_is_c_exp_a_lambda_delta_b():
