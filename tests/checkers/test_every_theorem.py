@@ -7,6 +7,7 @@ import operator
 
 import pytest
 
+import transformer_proofs as tp
 from checkers.attention.circuits import multihead_circuits
 from checkers.attention.collapse import rank_collapse, rate_for_kept_fraction_theorem
 from checkers.attention.complexity import attention_complexity
@@ -169,3 +170,35 @@ def test_every_mutant_is_refuted(theorem, instances, seed, expected):
         assert len(outcome.mutants) == expected and all(refuted.values()), outcome.mutants
     else:
         assert refuted == dict.fromkeys(expected, True), outcome.mutants
+
+
+# One row per worked example: the strings its LaTeX holds, and those it does not.
+WORKED_EXAMPLE_RENDERS = [
+    ("turing-completeness", ["symbol read"], ["Not confirmed"]),
+    ("attention-kernel-smoother", [r"\num{0.422128}", "hard attention"], ["Not confirmed"]),
+    ("permutation-equivariance", [r"s = (2, 3, 1)", "A'_{ij} = A_{s(i) s(j)}"], ["Not confirmed"]),
+    ("multihead-circuits", [r"\otimes"], ["Not confirmed"]),
+    ("kaplan-exponents", [r"\num{0.575419}"], ["Not confirmed"]),
+    ("chinchilla-frontier", [r"\num{1e+11}", r"\num{1.2e+26}"], ["Not"]),
+    (
+        "chinchilla-allocation",
+        [r"\num{3.21899e+10}", r"\num{92.6474}", r"\frac{\beta}{\alpha + \beta}"],
+        ["Not confirmed"],
+    ),
+    # The operator and the closed forms come from the derivation (lemma's combine_a, combine_b; the counts).
+    (
+        "scan-associativity",
+        [r"\num{17}", r"\num{11}", r"(a_{2} a_{1},\ a_{2} b_{1} + b_{2})", r"2^{m} m - 2^{m} + 1"],
+        ["disagree"],
+    ),
+    ("selective-scan", ["kernel form", "All agree"], []),
+]
+
+
+@pytest.mark.parametrize("name, present, absent", [pytest.param(*row, id=row[0]) for row in WORKED_EXAMPLE_RENDERS])
+def test_the_worked_example_renders(name, present, absent):
+    latex = tp.example(name).to_latex()
+    for text in present:
+        assert text in latex, text
+    for text in absent:
+        assert text not in latex, text

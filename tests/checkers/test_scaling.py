@@ -40,12 +40,6 @@ def test_worked_example_at_hoffmanns_fit():
     assert values["L_opt"] == pytest.approx(1.9307, rel=1e-4)
 
 
-def test_the_worked_example_renders():
-    latex = tp.example("chinchilla-allocation").to_latex()
-    assert r"\num{3.21899e+10}" in latex and r"\num{92.6474}" in latex
-    assert r"\frac{\beta}{\alpha + \beta}" in latex and "Not confirmed" not in latex
-
-
 def test_evaluated_at_a_point_and_on_a_batch():
     # a = beta/(alpha + beta) by hand: 0.28/0.62 at Hoffmann et al.'s fit.
     a = evaluated(chinchilla_allocation, "a", alpha=0.34, beta=0.28)

@@ -113,8 +113,3 @@ def test_worked_example_against_torch():
     assert v["rank_W_OV"] == [2, 2] and v["rank_bound"] == 2
     np.testing.assert_allclose(np.array(v["W_OV_singular_values"])[:, :2], 1.0, atol=1e-14)
     assert v["row_major_difference"] > 0.1 and v["swapped_difference"] > 0.1
-
-
-def test_the_worked_example_renders():
-    latex = tp.example("multihead-circuits").to_latex()
-    assert r"\otimes" in latex and "Not confirmed" not in latex

@@ -109,11 +109,6 @@ def test_worked_example_against_torch():
     assert set(example.to_json()["values"]) == set(v)
 
 
-def test_the_worked_example_renders():
-    latex = tp.example("permutation-equivariance").to_latex()
-    assert r"s = (2, 3, 1)" in latex and "A'_{ij} = A_{s(i) s(j)}" in latex and "Not confirmed" not in latex
-
-
 def test_the_erratum_of_seed_001_is_refuted_by_a_mutant():
     (erratum,) = theorem.errata
     assert erratum.source == "seed 001" and "sequential structure" in erratum.stated

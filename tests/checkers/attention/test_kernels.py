@@ -136,11 +136,6 @@ def test_ties_share_the_hard_attention_equally():
     np.testing.assert_allclose(v["tie_weights"], [1 / (2 + math.exp(-e) + math.exp(-2 * e)), 0, 0.5, 0], atol=1e-30)
 
 
-def test_the_worked_example_renders():
-    latex = tp.example("attention-kernel-smoother").to_latex()
-    assert r"\num{0.422128}" in latex and "hard attention" in latex and "Not confirmed" not in latex
-
-
 def _pdf(plot):
     buffer = io.BytesIO()
     plot.figure.savefig(buffer, format="pdf", metadata={"CreationDate": None})

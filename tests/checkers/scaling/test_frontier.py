@@ -40,11 +40,6 @@ def test_the_budget_table_from_10B_to_1T():
     assert values["table_C"] == pytest.approx([1.2e22, 1.08e23, 1.2e24, 1.08e25, 1.2e26], rel=1e-15)
 
 
-def test_the_worked_example_renders():
-    latex = tp.example("chinchilla-frontier").to_latex()
-    assert r"\num{1e+11}" in latex and r"\num{1.2e+26}" in latex and "Not" not in latex
-
-
 def test_the_frontier_figure_marks_the_four_models():
     (plot,) = theorem_figures(chinchilla_frontier)
     assert plot.name == "compute-optimal-frontier"

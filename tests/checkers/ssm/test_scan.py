@@ -89,13 +89,6 @@ def test_worked_example_by_hand():
     np.testing.assert_allclose(example.values["h_L"], h.ravel(), rtol=1e-12)
 
 
-def test_the_worked_example_renders():
-    latex = tp.example("scan-associativity").to_latex()
-    assert r"\num{17}" in latex and r"\num{11}" in latex and "disagree" not in latex
-    # The operator and the closed forms come from the derivation (lemma's combine_a, combine_b; the counts).
-    assert r"(a_{2} a_{1},\ a_{2} b_{1} + b_{2})" in latex and r"2^{m} m - 2^{m} + 1" in latex
-
-
 def test_the_cost_figure_draws_derived_and_counted_costs():
     from checkers.worked import theorem_figures
 

@@ -93,8 +93,3 @@ def test_the_rounding_bound_is_a_bound_and_grows_with_the_magnitudes():
 
 def test_the_real_parameter_limit_is_stated():
     assert any("complex" in assumption for assumption in selective_scan.assumptions)
-
-
-def test_the_worked_example_renders():
-    latex = tp.example("selective-scan").to_latex()
-    assert "kernel form" in latex and "All agree" in latex
