@@ -54,7 +54,7 @@ def safe_prose(text: str) -> str:
     >>> safe_prose(r"see \input{/etc/passwd}")
     'see \\textbackslash{}input{/etc/passwd}'
     >>> safe_prose(r"$x \write18{rm -rf ~} y$")
-    '\\$x \\textbackslash{}write18\\{rm -rf ~\\} y\\$'
+    '\\$x \\textbackslash{}write18\\{rm -rf \\textasciitilde{}\\} y\\$'
     >>> safe_prose(r"\emph{loose} bound, $O(T^2 d)$")
     '\\emph{loose} bound, $O(T^2 d)$'
     """
@@ -87,27 +87,34 @@ def _math_split(text: str) -> list[tuple[str, bool]] | None:
     return [(p, m) for p, m in pieces if p]
 
 
-_PLAIN_SPECIAL = {
+_SPECIAL = {
     "\\": r"\textbackslash{}",
     "&": r"\&",
     "%": r"\%",
+    "$": r"\$",
     "#": r"\#",
     "_": r"\_",
-    "^": r"\textasciicircum{}",
     "{": r"\{",
     "}": r"\}",
-    "$": r"\$",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
 }
+_SPECIAL_PATTERN = re.compile("|".join(re.escape(c) for c in _SPECIAL))
 
 
-def _escape_plain(text: str) -> str:
-    return "".join(_PLAIN_SPECIAL.get(c, c) for c in text)
+def escape_tex(text) -> str:
+    r"""Plain text made safe for LaTeX: every character special to TeX printed as itself.
+
+    >>> escape_tex("a_b ~ 5%")
+    'a\\_b \\textasciitilde{} 5\\%'
+    """
+    return _SPECIAL_PATTERN.sub(lambda m: _SPECIAL[m.group()], str(text))
 
 
 def _escape_prose(text: str) -> str:
     """Escape prose, keeping the harmless text commands and their balanced brace groups."""
     if not _balanced(text):
-        return _escape_plain(text)
+        return escape_tex(text)
     out, i = [], 0
     while i < len(text):
         c = text[i]
@@ -122,7 +129,7 @@ def _escape_prose(text: str) -> str:
                 out.append(command.group())
                 i = command.end()
                 continue
-        out.append(c if c in "{}" else _PLAIN_SPECIAL.get(c, c))
+        out.append(c if c in "{}" else _SPECIAL.get(c, c))
         i += 1
     return "".join(out)
 
@@ -131,10 +138,10 @@ def _checked_math(math: str) -> str:
     """Math as written, unless it holds an unsafe command or a ``^^`` character code: then printed as
     text, dollars included (what the author wrote, not what it would do)."""
     if "^^" in math or not _balanced(math):
-        return _escape_plain(math)
+        return escape_tex(math)
     names = {m.group(1) for m in _COMMAND.finditer(math) if m.group(1)}
     if names & UNSAFE_COMMANDS or any("@" in name for name in names):
-        return _escape_plain(math)
+        return escape_tex(math)
     return math
 
 

@@ -31,7 +31,7 @@ from checkers.registry import REGISTRY, UnknownTheorem
 from checkers.theorem import Theorem
 from checkers.worked import theorem_figures, variant_params, worked_example
 from checkers.exercises import EXERCISES, SHEET_SOURCE, Exercise
-from transformer_proofs.latex_text import safe_prose
+from transformer_proofs.latex_text import escape_tex, safe_prose
 from checkers.results import BASIS_WORDS, ERRATUM_KINDS, CheckResult, TheoremError, MutantOutcome, Plot, WorkedExample, package_version
 
 LATEX_PACKAGES = "latexmk texlive-latex-recommended texlive-latex-extra texlive-science lmodern"
@@ -45,26 +45,6 @@ _VERSIONED = ("transformer-proofs", "sympy", "numpy", "scipy", "torch", "jinja2"
 
 class LatexMissing(RuntimeError):
     """latexmk is not installed: the .tex can be written, the PDF cannot."""
-
-
-_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
-_SPECIAL_PATTERN = re.compile("|".join(re.escape(c) for c in _SPECIAL))
-
-
-def escape_tex(text: Any) -> str:
-    """Plain text made safe for LaTeX."""
-    return _SPECIAL_PATTERN.sub(lambda m: _SPECIAL[m.group()], str(text))
 
 
 def latex_expression(expr: Any) -> str:
@@ -121,7 +101,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    env.filters.update(tex=escape_tex, optext=safe_prose, prose=safe_prose, latex=latex_expression, num=number, matrix=matrix, vector=vector)
+    env.filters.update(tex=escape_tex, prose=safe_prose, latex=latex_expression, num=number, matrix=matrix, vector=vector)
     env.globals.update(basis_words=BASIS_WORDS)
     return env
 
