@@ -35,6 +35,7 @@ _EXPORTS = {
     ),
     "checkers.theorem": ("Anchor", "Theorem"),
     "transformer_proofs.api": ("errata", "example", "get", "load_module", "mutants", "render", "theorems", "verify"),
+    "transformer_proofs.experiments": ("run_experiment",),
 }
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 

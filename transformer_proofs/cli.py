@@ -409,6 +409,9 @@ def render(
     data: DataOption = None,
     instances: InstancesOption = 1000,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    experiment: Annotated[
+        Optional[list[Path]], typer.Option("--experiment", metavar="DIR", help="Include an experiment's section (a folder written by `experiment --out DIR`; repeatable).")
+    ] = None,
     module: ModuleOption = None,
 ) -> None:
     """Build a LaTeX handout (.tex, or .pdf through latexmk) of verified theorems."""
@@ -419,8 +422,17 @@ def render(
         raise BadInput("render needs an output file: -o OUT.tex or -o OUT.pdf")
     if sheet is not None and (ids or topic or all_):
         raise BadInput("--sheet builds the whole exercise sheet; give no ids, --all or --topic with it")
+    if sheet is not None and experiment:
+        raise BadInput("--sheet builds the exercise sheet; --experiment goes with a handout")
     chosen = _select(ids, topic, module)
     options = dict(seed=seed, variant=variant, data=_data_path(data), instances=instances, timeout=timeout)
+    if experiment:
+        from transformer_proofs.experiments import experiment_sections
+
+        try:
+            options["experiments"] = experiment_sections(experiment)
+        except ValueError as error:
+            raise BadInput(str(error)) from None
     console = Console(stderr=True, highlight=False)
     try:
         with console.status(f"checking theorems and writing {output}"):
@@ -438,6 +450,42 @@ def render(
     if not ok:
         console.print("not everything in it was verified (see the sections' stamps); run verify and mutants for details")
     raise typer.Exit(2 if any(h.has_errors for h in handouts) else 0 if ok else 1)
+
+
+ExperimentNameArgument = Annotated[str, typer.Argument(metavar="NAME", help="The experiment: icl-regression, grokking or induction.")]
+
+
+@app.command()
+def experiment(
+    name: ExperimentNameArgument,
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder for metrics.json, figures, section.tex and report.pdf (created if missing).")],
+    config: Annotated[
+        Optional[list[str]], typer.Option("--config", metavar="KEY=VALUE", help="Override a setting of the experiment's config (repeatable).")
+    ] = None,
+    device: Annotated[Device, typer.Option("--device", help="Train on cpu or cuda.")] = Device.cpu,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Build report.pdf with LaTeX (when it is installed).")] = True,
+    json_target: JsonOption = None,
+) -> None:
+    """Train and measure: project track A (icl-regression), track B (grokking), or induction heads."""
+    from transformer_proofs import display
+    from transformer_proofs.experiments import configure, metrics_document, run_experiment
+
+    _check_json_target(json_target)
+    _check_device(device)
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out: {out} is a file; give a folder")
+    try:
+        chosen, settings = configure(name, None, tuple(config or ()))
+    except (KeyError, ValueError) as error:
+        raise BadInput(str(error.args[0] if isinstance(error, KeyError) else error)) from None
+    console = _consoles(json_target)
+    with display.progress() as bars:
+        run = run_experiment(chosen.name, out, config=settings, device=device.value, progress=display.tracker(bars), pdf=pdf)
+    display.print_experiment(run, console)
+    if json_target:
+        figures = [f"{chosen.name}-{plot.name}.pdf" for plot in run.result.figures]
+        _emit_json(metrics_document(chosen, settings, run.result, device.value, run.seconds, figures), json_target)
+    raise typer.Exit(0 if run.ok else 1)
 
 
 @app.command()

@@ -32,6 +32,15 @@ def progress() -> Progress:
     )
 
 
+def tracker(bars: Progress):
+    """The experiments' progress callback (:class:`checkers.experiment.Progress`), drawn as one bar per loop."""
+
+    def track(iterable, total: int, description: str):
+        return bars.track(iterable, total=total, description=description)
+
+    return track
+
+
 def map_with_progress(work, theorems, label: str) -> tuple:
     """``work(theorem)`` for each theorem, with a progress bar naming the one in hand."""
     results = []
@@ -294,3 +303,28 @@ def _format(value) -> str:
     if array.ndim == 0:
         return f"{array.item():.10g}" if np.issubdtype(array.dtype, np.floating) else str(array.item())
     return "\n" + _indent(np.array2string(array, precision=6, suppress_small=True, max_line_width=120))
+
+
+def print_experiment(run, console: Console) -> None:
+    """The checks of an experiment run, its table, and where its files are."""
+    result = run.result
+    console.print(f"[bold]{run.experiment.name}[/bold]: {run.experiment.title} ({run.seconds:.1f} s)")
+    table_rows = result.metrics.get("table") or []
+    if table_rows:
+        table = Table(*table_rows[0].keys(), box=None, pad_edge=False)
+        for row in table_rows:
+            table.add_row(*(_cell(value) for value in row.values()))
+        console.print(table)
+    for check in result.checks:
+        verdict = "[green]passed[/green]" if check.passed else "[red]FAILED[/red]"
+        console.print(f"{verdict} {check.claim}: {check.evidence}", highlight=False)
+    for erratum in result.errata:
+        console.print(f"erratum ({erratum.kind}): {erratum.source}, {erratum.section}: {erratum.corrected}", markup=False)
+    pdf = f", {run.report_pdf.name}" if run.report_pdf else ""
+    console.print(f"wrote {run.out}/ (metrics.json, {len(result.figures)} figures, section.tex, report.tex{pdf})", markup=False)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)

@@ -108,12 +108,16 @@ def environment() -> jinja2.Environment:
 
 def example_template(theorem: Theorem) -> str:
     """The theorem's own worked-example template if it has one, else the generic one."""
-    own = f"{theorem.topic}/{theorem.id}.tex.j2"
+    return own_template(f"{theorem.topic}/{theorem.id}.tex.j2", "example.tex.j2")
+
+
+def own_template(own: str, generic: str) -> str:
+    """``own`` if that template exists, else ``generic``."""
     try:
         environment().get_template(own)
         return own
     except jinja2.TemplateNotFound:
-        return "example.tex.j2"
+        return generic
 
 
 def example_latex(example: WorkedExample) -> str:
@@ -181,17 +185,23 @@ def handout_source(
     data: str | None = None,
     instances: int = HANDOUT_INSTANCES,
     timeout: float | None = None,
+    experiments: Sequence[tuple[str, dict[str, bytes]]] = (),
 ) -> HandoutSource:
     """Check every theorem at ``instances`` points, draw its figures and render the handout (see :func:`write_handout`).
 
     A theorem whose section takes longer than ``timeout`` seconds raises :class:`TheoremError` naming it.
+    ``experiments`` are experiment sections (LaTeX, and the figure files it includes), placed after the theorems.
     """
     sources = _bibliography(theorems)
     options = dict(seed=seed, variant=variant, data=data, instances=instances, timeout=timeout)
     sections = [_section(t, sources, **options) for t in theorems]
-    return _source(
-        "handout.tex.j2", sections, sources, seed=seed, solutions=solutions, variant=variant, instances=instances
+    source = _source(
+        "handout.tex.j2", sections, sources, seed=seed, solutions=solutions, variant=variant, instances=instances,
+        experiments=[tex for tex, _ in experiments],
     )
+    for _, figures in experiments:
+        source.figures.update(figures)
+    return source
 
 
 def sheet_sources(
@@ -354,15 +364,15 @@ def _output_path(path) -> Path:
 def _write(source: HandoutSource, path: Path) -> Handout:
     if path.suffix == ".tex":
         for name, content in source.figures.items():
-            _write_whole(path.parent / name, content)
-        _write_whole(path, source.tex.encode("utf-8"))
+            write_whole(path.parent / name, content)
+        write_whole(path, source.tex.encode("utf-8"))
         return Handout(path, source.ok, source.has_errors)
     pdf, log = _latexmk(source.tex, source.figures, LATEX_TIME_LIMIT)
-    _write_whole(path, pdf)
+    write_whole(path, pdf)
     return Handout(path, source.ok, source.has_errors, overfull_lines(log))
 
 
-def _write_whole(path: Path, content: bytes) -> None:
+def write_whole(path: Path, content: bytes) -> None:
     """Write a file whole or not at all (an interrupted run leaves no half-written handout)."""
     partial = path.with_name(f"{path.name}.partial")
     partial.write_bytes(content)
