@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from checkers.closed_form import compile_closed_form
+from checkers.derivation_cache import with_evidence
 from checkers.domains import Choice, Domain, Integer, Real
 from checkers.policies import POLICIES, Deterministic, Policy
 from checkers.results import Erratum, Plot, TheoremDefinitionError
@@ -255,7 +256,7 @@ class Theorem:
 
 @functools.lru_cache(maxsize=None)
 def _build(builder: Callable[[], Derivation]) -> Derivation:
-    return builder()
+    return with_evidence(builder, builder())
 
 
 @functools.lru_cache(maxsize=None)

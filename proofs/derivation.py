@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
 import inspect
 import linecache
 import random
@@ -694,8 +695,72 @@ def _sympify(value) -> sp.Basic:
     return sp.sympify(value)
 
 
-@functools.lru_cache(maxsize=None)
+_CHECKED: dict[Derivation, tuple[Step, ...]] = {}
+"""Each derivation's checked steps, for the life of the process (or restored by :func:`restore_evidence`)."""
+
+
 def _check_cached(derivation: Derivation) -> tuple[Step, ...]:
+    checked = _CHECKED.get(derivation)
+    if checked is None:
+        checked = _CHECKED[derivation] = _check_steps(derivation)
+    return checked
+
+
+def evidence_record(derivation: Derivation) -> dict:
+    """The evidence of every step, lemmas included, as JSON: what :func:`restore_evidence` takes back.
+
+    Checks the derivation first (raises DerivationError if a step does not hold).
+    """
+    return {
+        "rules": [step.operation.rule for step in derivation.steps],
+        "evidence": [step.evidence for step in derivation.check()],
+        "lemmas": [evidence_record(lemma_) for lemma_ in derivation.lemmas],
+    }
+
+
+def restore_evidence(derivation: Derivation, record: dict) -> bool:
+    """Take each step's evidence from ``record`` (an :func:`evidence_record` of this same derivation,
+    kept from an earlier run) instead of re-doing the step; False, restoring nothing, if the record
+    does not fit the derivation's steps and lemmas."""
+    if not _fits(derivation, record):
+        return False
+    for lemma_, lemma_record in zip(derivation.lemmas, record["lemmas"]):
+        restore_evidence(lemma_, lemma_record)
+    _CHECKED[derivation] = tuple(replace(step, evidence=e) for step, e in zip(derivation.steps, record["evidence"]))
+    return True
+
+
+def fingerprint(derivation: Derivation) -> str:
+    """A digest of everything a check of ``derivation`` reads: its start, and each step's rule, text,
+    code, relation, labels and statement, lemmas included. Two derivations with the same fingerprint
+    are checked the same way by the same checker."""
+    digest = hashlib.sha256()
+    for derivation_ in derivation._with_lemmas():
+        digest.update(f"{derivation_.title}\0{sp.srepr(derivation_.start)}\0".encode())
+        for step in derivation_.steps:
+            operation = step.operation
+            fields = (operation.rule, operation.text, operation.code, ",".join(operation.reads), step.relation, step.on, step.label)
+            digest.update("\0".join(fields).encode() + b"\0" + sp.srepr(step.stated).encode() + b"\1")
+    return digest.hexdigest()
+
+
+def _fits(derivation: Derivation, record: dict) -> bool:
+    try:
+        rules, evidence, lemmas = record["rules"], record["evidence"], record["lemmas"]
+    except (KeyError, TypeError):
+        return False
+    return (
+        rules == [step.operation.rule for step in derivation.steps]
+        and len(evidence) == len(derivation.steps)
+        and all(e in EVIDENCE for e in evidence)
+        and all((e == "given") == step.operation.is_given for e, step in zip(evidence, derivation.steps))
+        and isinstance(lemmas, list)
+        and len(lemmas) == len(derivation.lemmas)
+        and all(_fits(lemma_, r) for lemma_, r in zip(derivation.lemmas, lemmas))
+    )
+
+
+def _check_steps(derivation: Derivation) -> tuple[Step, ...]:
     checked = []
     previous = derivation.start
     labels = {"start": derivation.start}

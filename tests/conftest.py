@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+# The suite keeps its checked derivations in a folder of its own (its subprocesses inherit it): a
+# warm run reuses them, and the user's cache is neither read nor written.
+os.environ.setdefault("TRANSFORMER_PROOFS_CACHE", tempfile.mkdtemp(prefix="transformer-proofs-test-cache-"))
+
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")

@@ -79,6 +79,22 @@ TimeoutOption = Annotated[
 ]
 
 
+def _no_cache(value: bool) -> None:
+    if value:
+        from checkers.derivation_cache import CACHE_VARIABLE, OFF
+
+        os.environ[CACHE_VARIABLE] = OFF  # worker processes inherit it
+
+
+NoCacheOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache", callback=_no_cache, expose_value=False,
+        help="Re-check every derivation step in SymPy instead of reading the verdicts kept from earlier runs.",
+    ),
+]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"{PROGRAM} {api.package_version()}")
@@ -212,6 +228,7 @@ def show(
     format: Annotated[Format, typer.Option("--format", help="text, tex or json.")] = Format.text,
     json_target: JsonOption = None,
     module: ModuleOption = None,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Show a theorem: statement, assumptions, sources and every derivation step with its evidence."""
     from transformer_proofs import display
@@ -237,6 +254,7 @@ def verify(
     json_target: JsonOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     module: ModuleOption = None,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Check derivations and claims against independent oracles on random instances."""
     from checkers.engine import run_check
@@ -265,6 +283,7 @@ def mutants(
     json_target: JsonOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     module: ModuleOption = None,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Run every mutant (plausible wrong claim) through the checker: each must be refuted."""
     from checkers.engine import mutant_outcome
@@ -293,6 +312,7 @@ def sweep(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes (default: the CPU count).")] = os.cpu_count() or 1,
     json_target: JsonOption = None,
     module: ModuleOption = None,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Check every theorem at many seeds and count false alarms (a true theorem never alarms)."""
     from transformer_proofs import display
@@ -325,6 +345,7 @@ def example(
     json_target: JsonOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     module: ModuleOption = None,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """The worked example: named values from the closed form, confirmed by the oracle."""
     from checkers.engine import time_limit
@@ -413,6 +434,7 @@ def render(
         Optional[list[Path]], typer.Option("--experiment", metavar="DIR", help="Include an experiment's section (a folder written by `experiment --out DIR`; repeatable).")
     ] = None,
     module: ModuleOption = None,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Build a LaTeX handout (.tex, or .pdf through latexmk) of verified theorems."""
     from checkers.results import TheoremError

@@ -5,6 +5,7 @@ console script itself; ``started_early`` starts it when the suite is collected (
 long commands and for comparing separate processes."""
 
 import json
+import os
 import shutil
 
 import pytest
@@ -254,3 +255,11 @@ def test_a_bad_parameter_value_is_one_line_naming_it_and_exit_2(theorem_id, assi
     error = capsys.readouterr().err.strip().splitlines()
     assert exit_status.value.code == 2 and len(error) == 1, error
     assert error[0].startswith(f"transformer-proofs: error: {theorem_id}: parameter {assignment.split('=')[0]}="), error[0]
+
+
+def test_no_cache_turns_the_derivation_cache_off(cli, monkeypatch):
+    from checkers.derivation_cache import CACHE_VARIABLE
+
+    monkeypatch.setenv(CACHE_VARIABLE, "/nonexistent-cache")
+    assert cli("show", "chinchilla-frontier", "--no-cache").returncode == 0
+    assert os.environ[CACHE_VARIABLE] == "off"
