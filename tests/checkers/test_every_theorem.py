@@ -16,6 +16,10 @@ from checkers.attention.jl import jl_dimension_theorem
 from checkers.attention.kernels import attention_kernel_smoother
 from checkers.attention.rank import attention_rank
 from checkers.attention.turing import turing_completeness
+from checkers.circuits.fourier import modular_addition_fourier
+from checkers.circuits.framework import circuits_framework
+from checkers.circuits.lora import lora_rank
+from checkers.circuits.moe import moe_routing
 from checkers.engine import mutant_outcome, run_check
 from checkers.scaling import chinchilla_allocation
 from checkers.scaling.fit import scaling_law_fit
@@ -70,6 +74,10 @@ OUT_OF_DOMAIN = [
     (scan_associativity, [{"m": 0}, {"m": 11}, {"k": 4}, {"m": 2.5}]),
     (ssd_duality, [{"L": 0}, {"L": 7}, {"N": 4}]),
     (selective_scan, [{"L": 0}, {"L": 33}, {"N": 0}, {"N": 1.5}]),
+    (modular_addition_fourier, [{"p": 2}, {"p": 4}, {"p": 111}, {"p": 115}, {"p": 1.5}]),
+    (circuits_framework, [{"n_tokens": 0}, {"n_vocab": 7}, {"H": 4}, {"d_head": 0}, {"d_model": 1.5}]),
+    (lora_rank, [{"d": 0}, {"k": 9}, {"r": 5}, {"r": 0.5}]),
+    (moe_routing, [{"E": 3}, {"k": 5}, {"n_tokens": 0}, {"d_ff": 4}, {"E": 9}]),
 ]
 
 
@@ -97,6 +105,9 @@ EVERY_STEP_PROVED = [
     (chinchilla_allocation, 300, 0, 16, 0, LT, 0.5, None),
     (ssd_duality, 150, 0, 7, 0, LT, 0.01, 1),
     (zoh_discretization, 200, 1, 12, 1, LT, 0.01, 2),
+    (modular_addition_fourier, 111, 0, 12, 0, LT, 0.5, 3),  # 111 instances: every prime p <= 113
+    (circuits_framework, 150, 0, 24, 8, LT, 0.5, 2),
+    (moe_routing, 100, 0, 8, 0, LT, 0.5, 2),
 ]
 
 
@@ -157,6 +168,10 @@ EVERY_MUTANT_REFUTED = [
             }
         ),
     ),
+    (modular_addition_fourier, 40, 0, 4),
+    (circuits_framework, 60, 0, 7),
+    (lora_rank, 40, 0, 7),
+    (moe_routing, 80, 0, 6),
 ]
 
 
@@ -192,6 +207,10 @@ WORKED_EXAMPLE_RENDERS = [
         ["disagree"],
     ),
     ("selective-scan", ["kernel form", "All agree"], []),
+    ("modular-addition-fourier", ["14, 35, 41, 42, 52", r"(a + b) \bmod p"], ["Not confirmed"]),
+    ("circuits-framework", [r"\otimes", r"C_{OV}^1", "the model run literally"], ["Not confirmed"]),
+    ("lora-rank", [r"\frac{2 r}{d}", "L-BFGS-B", r"\num{24}"], ["Not confirmed"]),
+    ("moe-routing", [r"\frac{k}{E}", r"\num{288}", r"\num{1152}"], ["Not confirmed"]),
 ]
 
 

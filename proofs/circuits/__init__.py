@@ -1,0 +1,1 @@
+"""Derivations for the mechanistic-interpretability theorems (SymPy only), one submodule per idea."""
