@@ -1,0 +1,313 @@
+"""In-context learning as Bayesian inference over a finite set of HMM concepts (numpy only; no closed forms).
+
+Xie, Raghunathan, Liang, Ma 2022 (ICLR), An Explanation of In-context Learning as Implicit Bayesian
+Inference. A *concept* is a small hidden Markov model: an initial distribution over ``states`` hidden
+states, a transition matrix and an emission matrix over ``symbols`` tokens. An in-context *example* is
+``length`` tokens drawn from one concept, its hidden chain started afresh from the initial distribution;
+a *prompt* is ``k`` examples, each followed by a delimiter token (token number ``symbols``).
+
+Two computations of the same quantities that share no code:
+
+* the distribution of one example, by summing over every hidden path (:func:`example_distribution`),
+  and the information quantities of such distributions (:func:`entropy`, :func:`kl_divergence`,
+  :func:`bhattacharyya`, :func:`total_variation`): what the closed forms of the theorem take;
+* the whole prompt as one hidden Markov model over the concatenated tokens (:func:`prompt_hmm`: the
+  hidden state also carries the position in the example, and the delimiter's state sends the chain back
+  to the initial distribution), the scaled forward algorithm on it (:func:`forward_log_likelihood`),
+  prompts listed (:func:`all_prompts`) or drawn as the prompt distribution defines them
+  (:func:`sample_prompts`), and from those the concepts' log joint probabilities (:func:`log_joint_draws`)
+  and the Bayes predictor's error (:func:`bayes_predictor_error`): what the oracle takes. The forward
+  algorithm scores the prompt token by token and is never told that the examples are independent.
+
+Arrays: a batch of ``n`` mixtures of ``M`` concepts has ``prior (n, M)``, ``initial (n, M, S)``,
+``transition (n, M, S, S)`` (rows sum to one) and ``emission (n, M, S, V)``. Concept 0 is the true one.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+EXACT_PROMPTS = 8192
+"""Up to this many possible prompts the oracle lists them all and takes the exact expectation; above, Monte Carlo."""
+
+
+def random_mixtures(rng: np.random.Generator, n: int, concepts: int, states: int, symbols: int) -> dict[str, np.ndarray]:
+    """``n`` random mixtures: the prior and every row of every concept's matrices uniform on the simplex (Dirichlet(1))."""
+    return {
+        "prior": rng.dirichlet(np.ones(concepts), size=n),
+        "initial": rng.dirichlet(np.ones(states), size=(n, concepts)),
+        "transition": rng.dirichlet(np.ones(states), size=(n, concepts, states)),
+        "emission": rng.dirichlet(np.ones(symbols), size=(n, concepts, states)),
+    }
+
+
+# --- one example: the sum over hidden paths ---------------------------------------------------------------
+
+
+def example_distribution(initial, transition, emission, length: int) -> np.ndarray:
+    """``p(x) = sum_h pi(h_1) B(h_1, x_1) prod_t A(h_(t-1), h_t) B(h_t, x_t)`` for every example ``x``.
+
+    A literal sum over all ``S^length`` hidden paths (no recursion), for each concept of the batch:
+    ``initial (..., S)``, ``transition (..., S, S)``, ``emission (..., S, V)`` give ``(..., V^length)``,
+    the examples in lexicographic order (the first token most significant).
+    """
+    initial, transition, emission = (np.asarray(a, dtype=float) for a in (initial, transition, emission))
+    states, symbols = emission.shape[-2:]
+    total = np.zeros(emission.shape[:-2] + (symbols**length,))
+    for path in itertools.product(range(states), repeat=length):
+        weight = initial[..., path[0]]
+        tokens = emission[..., path[0], :]
+        for before, after in zip(path, path[1:]):
+            weight = weight * transition[..., before, after]
+            # the outer product with the next token's emission row: one more token in the example
+            tokens = (tokens[..., :, None] * emission[..., after, None, :]).reshape(*tokens.shape[:-1], -1)
+        total += weight[..., None] * tokens
+    return total
+
+
+def entropy(p) -> np.ndarray:
+    """``H(p) = -sum_x p(x) log p(x)`` in nats over the last axis (``0 log 0 = 0``)."""
+    p = np.asarray(p, dtype=float)
+    return -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=-1)
+
+
+def kl_divergence(p, q) -> np.ndarray:
+    """``KL(p || q) = sum_x p(x) log(p(x) / q(x))`` in nats over the last axis (terms with ``p(x) = 0`` are 0)."""
+    p, q = np.broadcast_arrays(np.asarray(p, dtype=float), np.asarray(q, dtype=float))
+    support = p > 0
+    with np.errstate(divide="ignore"):
+        ratio = np.log(np.where(support, p, 1.0)) - np.log(np.where(support, q, 1.0))
+    return np.sum(np.where(support, p * ratio, 0.0), axis=-1)
+
+
+def bhattacharyya(p, q) -> np.ndarray:
+    """``rho(p, q) = sum_x sqrt(p(x) q(x))`` over the last axis (1 when ``p = q``)."""
+    return np.sum(np.sqrt(np.asarray(p, dtype=float) * np.asarray(q, dtype=float)), axis=-1)
+
+
+def total_variation(p, q) -> np.ndarray:
+    """``TV(p, q) = 1/2 sum_x |p(x) - q(x)|`` over the last axis."""
+    return 0.5 * np.sum(np.abs(np.asarray(p, dtype=float) - np.asarray(q, dtype=float)), axis=-1)
+
+
+# --- the prompt as one hidden Markov model --------------------------------------------------------------
+
+
+def prompt_hmm(initial, transition, emission, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The hidden Markov model that emits a whole prompt ``x^1 / x^2 / ... / x^k /`` (``/`` the delimiter).
+
+    Hidden state ``t S + s`` is "hidden state ``s`` at position ``t`` of an example" and the last state,
+    ``S length``, emits the delimiter (token ``V``) with probability 1. Inside an example the chain moves
+    by the concept's transition matrix; after position ``length - 1`` it goes to the delimiter's state,
+    and from there back to position 0 with the initial distribution. Returns ``(start, step, emit)`` of
+    shapes ``(..., S')``, ``(..., S', S')`` and ``(..., S', V + 1)``, ``S' = S length + 1``.
+    """
+    initial, transition, emission = (np.asarray(a, dtype=float) for a in (initial, transition, emission))
+    batch = emission.shape[:-2]
+    states, symbols = emission.shape[-2:]
+    delimiter = states * length
+    size = delimiter + 1
+    start = np.zeros(batch + (size,))
+    step = np.zeros(batch + (size, size))
+    emit = np.zeros(batch + (size, symbols + 1))
+    start[..., :states] = initial
+    for t in range(length):
+        here = slice(t * states, (t + 1) * states)
+        emit[..., here, :symbols] = emission
+        if t + 1 < length:
+            step[..., here, (t + 1) * states : (t + 2) * states] = transition
+        else:
+            step[..., here, delimiter] = 1.0
+    step[..., delimiter, :states] = initial
+    emit[..., delimiter, symbols] = 1.0
+    return start, step, emit
+
+
+def forward_log_likelihood(tokens, start, step, emit, lengths=None) -> np.ndarray:
+    """The scaled forward algorithm: ``log p(tokens[i, j, :lengths[i]])`` under every model.
+
+    ``tokens (n, P, T)`` are ``P`` token sequences per instance; ``start (n, M, S')``, ``step (n, M, S', S')``
+    and ``emit (n, M, S', V')`` are ``M`` models per instance; ``lengths (n,)`` (default ``T``) is how many
+    leading tokens of its sequences each instance scores. Returns ``(n, P, M)``. The forward vector is
+    renormalised at every token and the logarithms of the normalisers summed (Rabiner 1989, section V.A),
+    so nothing underflows; a token a model cannot emit gives ``-inf``.
+    """
+    tokens = np.asarray(tokens)
+    n, prompts, length = tokens.shape
+    lengths = np.full(n, length) if lengths is None else np.asarray(lengths)
+    models, size = start.shape[1], start.shape[-1]
+    # Row (i, m, v) of the table is model m's emission column for token v at instance i: one np.take per token.
+    table = np.swapaxes(emit, -1, -2).reshape(-1, size)
+    rows = (np.arange(n)[:, None, None] * models + np.arange(models)[None, :, None]) * emit.shape[-1]
+    ones = np.ones(size)
+    total = np.zeros((n, models, prompts))
+    scored = np.zeros((n, models, prompts))  # the empty prefix has probability 1
+    alpha = np.broadcast_to(start[:, :, None, :], (n, models, prompts, size))
+    for t in range(int(lengths.max(initial=0))):
+        alpha = (alpha if t == 0 else alpha @ step) * np.take(table, rows + tokens[:, None, :, t], axis=0)
+        scale = alpha @ ones
+        with np.errstate(divide="ignore"):
+            total += np.log(scale)
+            alpha *= (1.0 / np.where(scale > 0, scale, 1.0))[..., None]
+        scored = np.where((lengths == t + 1)[:, None, None], total, scored)
+    return np.moveaxis(scored, 1, 2)
+
+
+def _categorical(rng: np.random.Generator, probabilities: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """One draw from row ``row`` (an array of row numbers) of each table ``probabilities (..., rows, C)``.
+
+    Inverse-CDF sampling in one ``searchsorted``: row ``j`` of the cumulative table is shifted by ``j``, so that
+    all rows lie in one increasing array, and a uniform draw ``u`` on row ``j`` is looked up as ``j + u``.
+    """
+    width = probabilities.shape[-1]
+    cumulative = np.cumsum(probabilities.reshape(-1, width), axis=-1)
+    shift = np.arange(len(cumulative))
+    u = rng.random(row.shape) * cumulative[row, -1]
+    return np.searchsorted((cumulative + shift[:, None]).ravel(), row + u, side="right") - row * width
+
+
+def sample_prompts(rng: np.random.Generator, initial, transition, emission, length: int, k: int, draws: int) -> np.ndarray:
+    """``draws`` prompts of ``k`` examples per instance, drawn as the prompt distribution defines them.
+
+    Each example is an independent run of the concept's hidden chain: a state from ``initial (n, S)``, then
+    ``length - 1`` moves by ``transition (n, S, S)``, each state emitting a token by ``emission (n, S, V)``; the
+    delimiter (token ``V``) follows every example. Returns ``(n, draws, k (length + 1))``.
+    """
+    n, states, symbols = emission.shape
+    instance = np.broadcast_to(np.arange(n)[:, None, None], (n, draws, k))
+    tokens = np.full((n, draws, k, length + 1), symbols, dtype=np.int64)
+    state = _categorical(rng, initial, instance)
+    for t in range(length):
+        if t:
+            state = _categorical(rng, transition, instance * states + state)
+        tokens[..., t] = _categorical(rng, emission, instance * states + state)
+    return tokens.reshape(n, draws, k * (length + 1))
+
+
+def all_prompts(symbols: int, length: int, k: int) -> np.ndarray:
+    """Every prompt of ``k`` examples of ``length`` tokens, each followed by the delimiter ``symbols``: ``(V^(Lk), k(L+1))``."""
+    examples = np.array(list(itertools.product(range(symbols), repeat=length * k)), dtype=np.int64)
+    examples = examples.reshape(len(examples), k, length)
+    delimiters = np.full((len(examples), k, 1), symbols, dtype=np.int64)
+    return np.concatenate([examples, delimiters], axis=-1).reshape(len(examples), k * (length + 1))
+
+
+def prompt_count(symbols: int, length: int, k) -> np.ndarray:
+    """How many prompts of ``k`` examples there are, ``V^(L k)`` (as a float: it overflows integers)."""
+    return float(symbols) ** (length * np.asarray(k, dtype=float))
+
+
+# --- the oracle: log joint probabilities of the concepts, exactly or by Monte Carlo -------------------------
+
+
+def _chance_and_joints(prior, models, tokens, lengths=None):
+    """``p_0(prompt)`` and ``log(prior(theta) p_theta(prompt))``, ``(n, P)`` and ``(n, P, M)``, by the forward algorithm."""
+    likelihood = forward_log_likelihood(tokens, *models, lengths)
+    return np.exp(likelihood[..., 0]), np.log(prior)[:, None, :] + likelihood
+
+
+def log_joint_draws(prior, initial, transition, emission, length: int, k, draws: int, rng: np.random.Generator):
+    """Draws of ``log(prior(theta) p_theta(prompt))`` for every concept, the prompt of ``k[i]`` examples drawn from concept 0.
+
+    Returns ``(n, draws, M)``. Where a prompt of ``k`` examples has at most :data:`EXACT_PROMPTS` possible
+    values, all are listed and the exact expectation ``sum_prompt p_0(prompt) log(prior p_theta(prompt))`` is
+    returned ``draws`` times (no spread). Elsewhere, ``draws`` prompts per instance are drawn from concept 0
+    (:func:`sample_prompts`) and each is scored by the forward algorithm under every concept: one drawing of the longest
+    ``k`` for all these instances, each scored on its own first ``k`` examples (a prompt's first ``k``
+    examples are a prompt of ``k`` examples). Instances with the same ``k`` are listed together (a loop over
+    the values of ``k``); the Monte Carlo instances share one batched forward pass.
+    """
+    prior = np.asarray(prior, dtype=float)
+    k = np.asarray(k).astype(np.int64)
+    n, concepts = prior.shape
+    symbols = emission.shape[-1]
+    models = prompt_hmm(initial, transition, emission, length)
+    values = np.empty((n, draws, concepts))
+    exact = prompt_count(symbols, length, k) <= EXACT_PROMPTS
+    for size in np.unique(k[exact]):
+        chosen = np.flatnonzero(exact & (k == size))
+        listed = all_prompts(symbols, length, int(size))
+        tokens = np.broadcast_to(listed, (len(chosen),) + listed.shape)
+        chance, joints = _chance_and_joints(prior[chosen], tuple(m[chosen] for m in models), tokens)
+        values[chosen] = np.einsum("cp,cpm->cm", chance, joints)[:, None, :]
+    sampled = np.flatnonzero(~exact)
+    if len(sampled):
+        chosen = (initial[sampled, 0], transition[sampled, 0], emission[sampled, 0])
+        tokens = sample_prompts(rng, *chosen, length, int(k[sampled].max()), draws)
+        _, values[sampled] = _chance_and_joints(prior[sampled], tuple(m[sampled] for m in models), tokens, k[sampled] * (length + 1))
+    return values
+
+
+# --- the Bayes predictor: posterior weights and the next example's distribution --------------------------
+
+
+def bayes_predictor_error(prior, initial, transition, emission, length: int, k: int, draws: int, rng: np.random.Generator):
+    """The Bayes predictor after ``k`` examples of concept 0, against concept 0 itself, for each instance.
+
+    The posterior weights ``w_theta`` of a prompt are its log joint probabilities normalised (forward
+    algorithm); the Bayes predictor of the next example is ``sum_theta w_theta p_theta(x)``, each
+    ``p_theta(x)`` the forward algorithm on that one example. Returns ``(posterior_true, tv)``, each
+    ``(n,)``: the expected posterior weight of concept 0 and the expected total variation between the
+    predictor and concept 0's example distribution; exact (all prompts) when there are at most
+    :data:`EXACT_PROMPTS`, else the mean over ``draws`` prompts drawn from concept 0.
+    """
+    prior = np.asarray(prior, dtype=float)
+    n = prior.shape[0]
+    symbols = emission.shape[-1]
+    models = prompt_hmm(initial, transition, emission, length)
+    examples = all_prompts(symbols, length, 1)
+    _, next_example = _chance_and_joints(np.ones_like(prior), models, np.broadcast_to(examples, (n,) + examples.shape))
+    next_example = np.exp(next_example)  # (n, V^L, M): p_theta(x) for every next example x
+    exact = prompt_count(symbols, length, k) <= EXACT_PROMPTS
+    if exact:
+        listed = all_prompts(symbols, length, k)
+        tokens = np.broadcast_to(listed, (n,) + listed.shape)
+    else:
+        tokens = sample_prompts(rng, initial[:, 0], transition[:, 0], emission[:, 0], length, k, draws)
+    chance, joints = _chance_and_joints(prior, models, tokens)
+    weights = np.exp(joints - joints.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    predictor = np.einsum("npm,nxm->npx", weights, next_example)
+    tv = 0.5 * np.abs(predictor - next_example[:, None, :, 0]).sum(axis=-1)
+    if not exact:
+        return weights[..., 0].mean(axis=1), tv.mean(axis=1)
+    return np.einsum("np,np->n", chance, weights[..., 0]), np.einsum("np,np->n", chance, tv)
+
+
+# --- the handout's figure ---------------------------------------------------------------------------------
+
+
+def concentration_figure(ks, log_odds, sampled_log_odds, posterior_true, posterior_bound, tv, tv_bound):
+    """Two panels against the number of examples ``k``.
+
+    Left: the expected log posterior odds of each wrong concept, ``log_odds (K, M - 1)`` as lines (the caller's
+    closed form) and ``sampled_log_odds (K, M - 1, 2)`` (mean, standard error) as points with three standard
+    errors. Right: the expected posterior weight of the true concept ``posterior_true (K,)`` above its lower
+    bound ``posterior_bound``, and the Bayes predictor's expected total variation to the true concept ``tv``
+    below its upper bound ``tv_bound``. A ``Figure`` built without pyplot; the same inputs give the same drawing.
+    """
+    # Imported here: matplotlib is only needed when a handout is drawn (listing theorems stays fast).
+    from matplotlib.figure import Figure
+
+    ks = np.asarray(ks)
+    figure = Figure(figsize=(7.0, 3.0))
+    odds_axes, weight_axes = figure.subplots(1, 2)
+    for concept in range(log_odds.shape[1]):
+        colour = f"C{concept}"
+        odds_axes.plot(ks, log_odds[:, concept], color=colour, label=f"concept {concept + 2}: closed form")
+        odds_axes.errorbar(ks, sampled_log_odds[:, concept, 0], yerr=3 * sampled_log_odds[:, concept, 1], fmt="o",
+                           color=colour, fillstyle="none", markersize=3)
+    odds_axes.set_xlabel("examples in the prompt, k")
+    odds_axes.set_ylabel("E[log posterior odds]")
+    odds_axes.legend(fontsize=7)
+    weight_axes.plot(ks, posterior_true, "o", color="C3", fillstyle="none", markersize=3, label="E[posterior of concept 1]")
+    weight_axes.plot(ks, np.clip(posterior_bound, 0.0, None), color="C3", label="its lower bound")
+    weight_axes.plot(ks, tv, "s", color="C4", fillstyle="none", markersize=3, label="E[TV(Bayes predictor, concept 1)]")
+    weight_axes.plot(ks, np.clip(tv_bound, None, 1.0), color="C4", linestyle="--", label="its upper bound")
+    weight_axes.set_ylim(0.0, 1.02)
+    weight_axes.set_xlabel("examples in the prompt, k")
+    weight_axes.legend(fontsize=7, loc="center right")
+    figure.tight_layout()
+    return figure
