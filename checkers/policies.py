@@ -278,9 +278,11 @@ class Statistical:
             return Verdict(per_instance, {"resolution": None})
         mean_threshold, square_threshold = self.pooled_thresholds()
         batch_values = sum(c.pooled["batch_sums"] for c in comparisons) / count
-        standard_error = float(np.std(batch_values, ddof=1) / math.sqrt(self.batches))
+        # An exact oracle's draws have no spread; its relative rounding is judged against the per-instance
+        # floor (1e-13 of |mean| + |claim|, in units of |claim|), not against a standard error of zero.
+        standard_error = max(float(np.std(batch_values, ddof=1) / math.sqrt(self.batches)), 2e-13)
         bias = float(np.mean(batch_values))
-        t_mean = abs(bias) / standard_error if standard_error > 0 else (0.0 if bias == 0 else math.inf)
+        t_mean = abs(bias) / standard_error
         errors = {"mean": t_mean / mean_threshold}
         products = np.concatenate([c.pooled["products"] for c in comparisons])
         if len(products) >= self.pooled_minimum:
