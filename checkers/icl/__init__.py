@@ -3,6 +3,8 @@
 * ``lsa-gd`` (von Oswald et al. 2023, Prop. 1; seed 000, hours 3-4): one linear self-attention
   layer with their construction moves every token as one gradient-descent step on the
   in-context least-squares loss.
+
+The topic's other theorems live in its submodules (loaded by the registry in ``ORDER``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from numerics.icl import (
     token_rounding_bound,
 )
 from proofs.icl import LOSS, TOKENS, VON_OSWALD, lsa_token_update
+
+# The registry loads the submodules in the syllabus order of their theorems (CATALOG.md).
+ORDER = ("linear_attention", "multistep", "ridge", "risk", "bayesian")
 
 # --- lsa-gd -----------------------------------------------------------------------------------
 
