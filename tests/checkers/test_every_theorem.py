@@ -21,6 +21,7 @@ from checkers.circuits.framework import circuits_framework
 from checkers.circuits.lora import lora_rank
 from checkers.circuits.moe import moe_routing
 from checkers.engine import mutant_outcome, run_check
+from checkers.icl.bayesian import icl_bayesian
 from checkers.scaling import chinchilla_allocation
 from checkers.scaling.fit import scaling_law_fit
 from checkers.scaling.frontier import chinchilla_frontier
@@ -74,6 +75,10 @@ OUT_OF_DOMAIN = [
     (scan_associativity, [{"m": 0}, {"m": 11}, {"k": 4}, {"m": 2.5}]),
     (ssd_duality, [{"L": 0}, {"L": 7}, {"N": 4}]),
     (selective_scan, [{"L": 0}, {"L": 33}, {"N": 0}, {"N": 1.5}]),
+    (
+        icl_bayesian,
+        [{"concepts": 1}, {"concepts": 5}, {"states": 0}, {"symbols": 1}, {"length": 3}, {"k": -1}, {"k": 33}, {"k": 2.5}],
+    ),
     (modular_addition_fourier, [{"p": 2}, {"p": 4}, {"p": 111}, {"p": 115}, {"p": 1.5}]),
     (circuits_framework, [{"n_tokens": 0}, {"n_vocab": 7}, {"H": 4}, {"d_head": 0}, {"d_model": 1.5}]),
     (lora_rank, [{"d": 0}, {"k": 9}, {"r": 5}, {"r": 0.5}]),
@@ -105,6 +110,7 @@ EVERY_STEP_PROVED = [
     (chinchilla_allocation, 300, 0, 16, 0, LT, 0.5, None),
     (ssd_duality, 150, 0, 7, 0, LT, 0.01, 1),
     (zoh_discretization, 200, 1, 12, 1, LT, 0.01, 2),
+    (icl_bayesian, 60, 0, 17, 3, LT, 1, 3),
     (modular_addition_fourier, 111, 0, 12, 0, LT, 0.5, 3),  # 111 instances: every prime p <= 113
     (circuits_framework, 150, 0, 24, 8, LT, 0.5, 2),
     (moe_routing, 100, 0, 8, 0, LT, 0.5, 2),
@@ -207,6 +213,7 @@ WORKED_EXAMPLE_RENDERS = [
         ["disagree"],
     ),
     ("selective-scan", ["kernel form", "All agree"], []),
+    ("icl-bayesian", [r"\num{6561}", r"from \num{5} examples on", r"\rho_\theta^k"], ["not confirmed"]),
     ("modular-addition-fourier", ["14, 35, 41, 42, 52", r"(a + b) \bmod p"], ["Not confirmed"]),
     ("circuits-framework", [r"\otimes", r"C_{OV}^1", "the model run literally"], ["Not confirmed"]),
     ("lora-rank", [r"\frac{2 r}{d}", "L-BFGS-B", r"\num{24}"], ["Not confirmed"]),
