@@ -58,7 +58,7 @@ def _lemma_forms():
 
 
 def _discarded(W, r) -> np.ndarray:
-    """``s_2``: the singular values of each ``W`` after the ``r`` largest, as columns ``(m, p - r, 1)`` (empty if ``r >= p``)."""
+    """``s_2``: the singular values of each ``W`` after the ``r`` largest, as columns ``(m, q, 1)``, ``q = min(d, k) - r`` (empty if ``q <= 0``)."""
     return np.linalg.svd(W, compute_uv=False)[:, r:, None]
 
 

@@ -6,7 +6,7 @@ expert's output ``F`` (:func:`numerics.circuits.moe.expert_outputs`) with the ga
 ``G = softmax(KeepTopK(h, k))`` (the project's masked softmax over numpy's top ``k``), and the FLOP
 counts and fraction compiled from the lemma :func:`proofs.circuits.moe.expert_flops`. The oracle
 runs the routed layer literally in torch (:func:`numerics.circuits.moe.routed_mixture`: ``torch.topk``,
-``torch.softmax`` of the chosen logits, a loop calling only the chosen experts) and counts the
+``torch.softmax`` of the chosen logits, each token sent through its chosen experts' weights only) and counts the
 experts' FLOPs with ``FlopCounterMode``, routed and dense; it reaches none of the claim's code.
 """
 

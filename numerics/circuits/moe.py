@@ -3,8 +3,8 @@
 * :func:`expert_outputs`: every expert's output on every token, ``relu(x W_1^e) W_2^e`` (numpy): what a
   dense mixture computes;
 * :func:`routed_mixture`: the routed layer as it runs, in torch: the router's ``torch.topk`` picks each
-  token's ``k`` experts, ``torch.softmax`` of their logits gives the gates, and a loop calls those
-  experts only, one token at a time, under ``torch.utils.flop_counter.FlopCounterMode``; the same
+  token's ``k`` experts, ``torch.softmax`` of their logits gives the gates, and each token is sent
+  through those experts' weights only, under ``torch.utils.flop_counter.FlopCounterMode``; the same
   counter measures the dense mixture (every expert on every token);
 * :func:`mixture_rounding_bound`: how far two float64 evaluations of the layer's output can be apart.
 """
@@ -33,16 +33,17 @@ def _expert(x, W_1, W_2):
 
 
 def routed_mixture(X, W_r, W_1, W_2, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(Y, gates, routed FLOPs, dense FLOPs)`` of a top-``k`` mixture-of-experts layer, run literally in torch.
+    """``(Y, gates, routed FLOPs, dense FLOPs)`` of a top-``k`` mixture-of-experts layer, run as a routed layer runs, in torch.
 
     ``X`` is ``(m, n, d_model)``, the router ``W_r`` ``(m, d_model, E)``, the experts ``W_1``
     ``(m, E, d_model, d_ff)`` and ``W_2`` ``(m, E, d_ff, d_model)``. Each token goes to the experts of its
-    ``k`` largest router logits (``torch.topk``) with gates ``torch.softmax`` of those logits; only those
-    experts run on it. ``FlopCounterMode`` counts the experts' matrix products (the router's are
-    left outside the counter) per instance; the dense mixture, every expert on all the tokens, is
-    counted the same way on the group's first instance (its cost depends on the shapes only).
-    Returns ``Y (m, n, d_model)``, the gates the router gave each expert ``(m, n, E)`` (0 for the experts
-    not chosen) and the counts ``(m,)``. A loop over instances, tokens and experts.
+    ``k`` largest router logits (``torch.topk``) with gates ``torch.softmax`` of those logits: the chosen
+    experts' weights are gathered for each (token, slot) pair, so a token meets those ``k`` experts
+    and no other, and the outputs are added with their gates. ``FlopCounterMode`` counts the experts'
+    products (the router's are left outside the counter), instance by instance; the dense mixture,
+    every expert on all the tokens, is counted the same way on the group's first instance (its cost
+    depends on the shapes only). Returns ``Y (m, n, d_model)``, the gates the router gave each expert
+    ``(m, n, E)`` (0 for the experts not chosen) and the counts ``(m,)``. A loop over instances.
     """
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -55,19 +56,16 @@ def routed_mixture(X, W_r, W_1, W_2, k: int) -> tuple[np.ndarray, np.ndarray, np
         top = torch.topk(X @ W_r, k, dim=-1)
         gates = torch.softmax(top.values, dim=-1)
         for b in range(m):
-            # Each token with its chosen experts' weights, sliced before counting (only the experts' products count).
-            calls = [(i, gate, X[b, i : i + 1], W_1[b, e], W_2[b, e]) for i in range(n) for gate, e in zip(gates[b, i], top.indices[b, i].tolist())]
+            chosen = top.indices[b]  # (n, k): token i's experts
+            tokens, W_in, W_out = X[b][:, None, None, :], W_1[b][chosen], W_2[b][chosen]  # sliced before counting
             counter = FlopCounterMode(display=False)
             with counter:
-                outputs = [_expert(x, W_in, W_out) for _, _, x, W_in, W_out in calls]
+                outputs = _expert(tokens, W_in, W_out)  # (n, k, 1, d_model): token i through its k experts only
             routed[b] = counter.get_total_flops()
-            for (i, gate, *_), output in zip(calls, outputs):
-                Y[b, i] += gate * output[0]
-        experts = [(W_1[0, e], W_2[0, e]) for e in range(W_r.shape[-1])]
+            Y[b] = (gates[b, :, :, None] * outputs[:, :, 0]).sum(dim=1)
         counter = FlopCounterMode(display=False)
-        with counter:  # the dense mixture: every expert on all the tokens at once
-            for W_in, W_out in experts:
-                _expert(X[0], W_in, W_out)
+        with counter:  # the dense mixture: every expert on all the tokens
+            _expert(X[0][None], W_1[0], W_2[0])
     chosen = torch.zeros(m, n, W_r.shape[-1], dtype=X.dtype).scatter(-1, top.indices, gates)
     return Y.numpy(), chosen.numpy(), routed, np.full(m, float(counter.get_total_flops()))
 

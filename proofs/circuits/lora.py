@@ -38,16 +38,16 @@ LORA_SHAPES = (
 THIN_SVD = (
     r"$\Delta W = U\, \mathrm{diag}(s)\, V^\top$ is a thin SVD, $p = \min(d, k)$, $U \in \mathbb{R}^{d \times p}$ and "
     r"$V \in \mathbb{R}^{k \times p}$ with orthonormal columns, $s_1 \ge s_2 \ge \dots \ge s_p \ge 0$; split after the "
-    r"first $r \le p$: $U = [U_1, U_2]$, $V = [V_1, V_2]$, $s = (s_1; s_2)$ with $s_1$ the $r$ largest "
-    r"(for $r \ge p$ nothing is discarded: $s_2$ is empty and the error 0)"
+    r"first $r$: $U = [U_1, U_2]$, $V = [V_1, V_2]$, $s = (s_1; s_2)$ with $s_1$ the $r$ largest and $s_2$ the "
+    r"$q = p - r$ discarded (for $r \ge p$ nothing is discarded: $s_2$ is empty and the error 0)"
 )
 
-d, k, r, p = sp.symbols("d k r p", integer=True, positive=True)
+d, k, r, q = sp.symbols("d k r q", integer=True, positive=True)
 B = MatrixSymbol("B", d, r)
 A = MatrixSymbol("A", r, k)
-U_1, U_2 = MatrixSymbol("U_1", d, r), MatrixSymbol("U_2", d, p - r)
-V_1, V_2 = MatrixSymbol("V_1", k, r), MatrixSymbol("V_2", k, p - r)
-s_1, s_2 = MatrixSymbol("s_1", r, 1), MatrixSymbol("s_2", p - r, 1)
+U_1, U_2 = MatrixSymbol("U_1", d, r), MatrixSymbol("U_2", d, q)
+V_1, V_2 = MatrixSymbol("V_1", k, r), MatrixSymbol("V_2", k, q)
+s_1, s_2 = MatrixSymbol("s_1", r, 1), MatrixSymbol("s_2", q, 1)
 """The kept and the discarded singular values; the compiled closed form reads ``s_2`` as an input."""
 
 
@@ -97,7 +97,7 @@ def truncated_svd_error() -> Derivation:
     squared Frobenius norm is ``s_2^T s_2``. Eckart-Young-Mirsky: no matrix of rank at most ``r`` is
     closer, so this is the best LoRA update of rank ``r`` for a target full update ``Delta W``.
     """
-    blocks = BlockMatrix([[DiagMatrix(s_1), ZeroMatrix(r, p - r)], [ZeroMatrix(p - r, r), DiagMatrix(s_2)]])
+    blocks = BlockMatrix([[DiagMatrix(s_1), ZeroMatrix(r, q)], [ZeroMatrix(q, r), DiagMatrix(s_2)]])
     full = BlockMatrix([[U_1, U_2]]) * blocks * BlockMatrix([[V_1, V_2]]).T
     return (
         Derivation(

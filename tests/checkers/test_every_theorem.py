@@ -112,7 +112,7 @@ EVERY_STEP_PROVED = [
     (zoh_discretization, 200, 1, 12, 1, LT, 0.01, 2),
     (icl_bayesian, 60, 0, 17, 3, LT, 1, 3),
     (modular_addition_fourier, 111, 0, 12, 0, LT, 0.5, 3),  # 111 instances: every prime p <= 113
-    (circuits_framework, 150, 0, 24, 8, LT, 0.5, 2),
+    (circuits_framework, 100, 0, 24, 8, LT, 0.5, 2),
     (moe_routing, 100, 0, 8, 0, LT, 0.5, 2),
 ]
 
