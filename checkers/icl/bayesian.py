@@ -127,7 +127,8 @@ def _odds_rate(rate):
 
 def _without_prior(prior, initial, transition, emission, length, k):
     """The posterior taken proportional to the likelihood alone: the log prior term dropped."""
-    return _per_concept(icl_bayesian.closed_form(), np.ones_like(prior), k, *_information(initial, transition, emission, length))
+    information = _information(initial, transition, emission, length)
+    return _per_concept(icl_bayesian.closed_form(), np.ones_like(prior), k, *information)
 
 
 # --- anchors: two mixtures worked by hand ---------------------------------------------------------------------
@@ -206,7 +207,8 @@ def _weight_bounds(prior, examples, k):
     root_odds, weight = _bound_parts()
     rho = bhattacharyya(examples[:, :1], examples)
     roots = np.stack(
-        [root_odds(**{"pi_theta": prior[:, c], "pi_*": prior[:, 0], "rho": rho[:, c], "k": k}) for c in range(1, prior.shape[1])],
+        [root_odds(**{"pi_theta": prior[:, c], "pi_*": prior[:, 0], "rho": rho[:, c], "k": k})
+         for c in range(1, prior.shape[1])],
         axis=1,
     )
     return weight(s=roots.reshape(-1)).reshape(roots.shape)
@@ -216,7 +218,8 @@ def _log_odds(prior, D, k):
     """The labelled step ``log_odds`` of the derivation, ``log(pi_theta / pi_*) - k D``, for every wrong concept."""
     log_odds = icl_bayesian.closed_form("log_odds")
     return np.stack(
-        [log_odds(**{"pi_theta": prior[:, c], "pi_*": prior[:, 0], "k": k, "D": D[:, c]}) for c in range(1, prior.shape[1])],
+        [log_odds(**{"pi_theta": prior[:, c], "pi_*": prior[:, 0], "k": k, "D": D[:, c]})
+         for c in range(1, prior.shape[1])],
         axis=1,
     )
 
@@ -344,19 +347,26 @@ icl_bayesian = Theorem(
     values=_example_values,
     figures=_figures,
     questions={
-        "H": (
-            r"A prompt of $k$ examples comes from the first concept of the given mixture (prior $\pi$; the examples "
-            r"independent given the concept). Compute the entropy $H$ of one example under the true concept."
-        ),
-        "KL": r"Compute the KL divergence $\mathrm{KL}(p \,\|\, p_\theta)$ from the true concept to each other concept, per example.",
         "log_odds": (
-            r"Show that the log posterior odds of a concept against the true one are the log prior odds plus a sum of "
-            r"per-example log-likelihood ratios, and find their expectation after $k$ examples."
+            r"A prior $\pi$ over concepts, each a hidden Markov model; a prompt is $k$ examples of fixed length from the "
+            r"true concept $\theta_*$, independent given the concept. Show that the log posterior odds of a concept "
+            r"$\theta$ against $\theta_*$ are the log prior odds plus a sum of per-example log-likelihood ratios, and "
+            r"that their expectation is $\log(\pi_\theta / \pi_*) - k\, \mathrm{KL}(p_{\theta_*} \,\|\, p_\theta)$."
         ),
-        "examples_needed": r"After how many examples are the expected log posterior odds of every wrong concept below $\log(1/99)$?",
+        "KL": (
+            r"Write the probability of one example as a sum over hidden paths. For a random mixture of the given sizes "
+            r"(prior and every row of every matrix uniform on its simplex; concept 1 the true one), list the $V^L$ "
+            r"possible examples and compute the entropy $H$ of the true concept's and the KL divergence from it to "
+            r"each other concept's."
+        ),
+        "examples_needed": (
+            r"From how many examples on are the expected log posterior odds of every wrong concept below $\log(1/99)$?"
+        ),
         "tv_bound": (
-            r"Bound the expected total variation between the Bayes predictor of the next example and the true "
-            r"concept's distribution, and compare the bound with its exact value."
+            r"Show that the Bayes predictor of the next example is the posterior mixture of the concepts' predictions, "
+            r"that a wrong concept's posterior weight is at most half the square root of its odds, and bound the "
+            r"predictor's expected total variation to the true concept's example distribution; compare the bound with "
+            r"the exact value over all prompts of $k$ examples."
         ),
     },
     errata=(

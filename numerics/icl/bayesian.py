@@ -236,7 +236,8 @@ def log_joint_draws(prior, initial, transition, emission, length: int, k, draws:
     if len(sampled):
         chosen = (initial[sampled, 0], transition[sampled, 0], emission[sampled, 0])
         tokens = sample_prompts(rng, *chosen, length, int(k[sampled].max()), draws)
-        _, values[sampled] = _chance_and_joints(prior[sampled], tuple(m[sampled] for m in models), tokens, k[sampled] * (length + 1))
+        lengths = k[sampled] * (length + 1)
+        _, values[sampled] = _chance_and_joints(prior[sampled], tuple(m[sampled] for m in models), tokens, lengths)
     return values
 
 
@@ -302,7 +303,8 @@ def concentration_figure(ks, log_odds, sampled_log_odds, posterior_true, posteri
     odds_axes.set_xlabel("examples in the prompt, k")
     odds_axes.set_ylabel("E[log posterior odds]")
     odds_axes.legend(fontsize=7)
-    weight_axes.plot(ks, posterior_true, "o", color="C3", fillstyle="none", markersize=3, label="E[posterior of concept 1]")
+    weight_axes.plot(ks, posterior_true, "o", color="C3", fillstyle="none", markersize=3,
+                     label="E[posterior of concept 1]")
     weight_axes.plot(ks, np.clip(posterior_bound, 0.0, None), color="C3", label="its lower bound")
     weight_axes.plot(ks, tv, "s", color="C4", fillstyle="none", markersize=3, label="E[TV(Bayes predictor, concept 1)]")
     weight_axes.plot(ks, np.clip(tv_bound, None, 1.0), color="C4", linestyle="--", label="its upper bound")

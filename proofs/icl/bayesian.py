@@ -105,7 +105,8 @@ def posterior_odds() -> Derivation:
         )
         .then(
             expand(r"the logarithm of a product of positive factors"),
-            sp.log(pi_theta) - sp.log(pi_star) + sp.Sum(sp.log(q[x[i]]), (i, 1, k)) - sp.Sum(sp.log(p[x[i]]), (i, 1, k)),
+            sp.log(pi_theta) - sp.log(pi_star)
+            + sp.Sum(sp.log(q[x[i]]), (i, 1, k)) - sp.Sum(sp.log(p[x[i]]), (i, 1, k)),
         )
         .then(
             rewrite("gather the prior odds and the per-example log-likelihood ratios"),
@@ -124,7 +125,10 @@ def true_concept_log_joint() -> Derivation:
             start_note=r"$\log\big(\pi_* \, p(x_1, \dots, x_k)\big)$ for independent examples",
             assumptions=(INDEPENDENT_EXAMPLES, TRUE_CONCEPT),
         )
-        .then(expand("the logarithm of a product of positive factors"), sp.log(pi_star) + sp.Sum(sp.log(p[x[i]]), (i, 1, k)))
+        .then(
+            expand("the logarithm of a product of positive factors"),
+            sp.log(pi_star) + sp.Sum(sp.log(p[x[i]]), (i, 1, k)),
+        )
         .then(
             custom(r"take the expectation over $x_i \sim p$: linearity, each of the $k$ terms has mean "
                    r"$\sum_\xi p(\xi) \log p(\xi)$", _expectation_of_sums),
