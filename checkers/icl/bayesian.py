@@ -319,8 +319,9 @@ icl_bayesian = Theorem(
         r"of \texttt{verify} compares the equality",
     ),
     sources=(
-        f"{XIE}, section 2 (the pretraining mixture of HMMs and the prompt distribution) and section 3 (in-context "
-        "learning as Bayesian inference; the KL condition under which the posterior concentrates)",
+        f"{XIE}: the pretraining mixture of HMMs, the prompt of independent delimited examples, the in-context "
+        "predictor as the posterior predictive, and Theorem 1 (a distinguishable concept: the KL divergence between "
+        "the examples' distributions drives the posterior to the prompt's concept)",
         "seed 000, hours 3-4 (The Bayesian Perspective)",
     ),
     parameters={

@@ -85,8 +85,8 @@ def posterior_odds() -> Derivation:
 
     Bayes' rule gives each posterior as prior times likelihood over the evidence ``Z``; ``Z`` is the same for
     every concept and cancels in the odds, and the likelihood of independent examples is a product, whose
-    logarithm is a sum of per-example log-likelihood ratios. Xie et al. 2022, section 3 (the posterior
-    over concepts given the prompt).
+    logarithm is a sum of per-example log-likelihood ratios. Xie et al. 2022 (the posterior over concepts
+    given the prompt, in their analysis of the in-context predictor).
     """
     return (
         Derivation(
@@ -149,8 +149,8 @@ def expected_log_joint() -> Derivation:
     (labelled ``log_odds``). Adding the true concept's own expected log joint (:func:`true_concept_log_joint`)
     gives each concept's expected log joint probability, the closed form (in ``pi_theta``, ``k``, ``H``, ``D``)
     that the checker compares: its two terms have one sign, so nothing cancels in floating point. For the true
-    concept ``q = p`` and ``D = 0``. Xie et al. 2022, section 3 (the KL divergence between the prompt examples'
-    distributions decides whether the posterior concentrates on ``theta_*``).
+    concept ``q = p`` and ``D = 0``. Xie et al. 2022, Theorem 1 (the distinguishable case: the KL
+    divergence between the prompt examples' distributions decides whether the posterior concentrates on ``theta_*``).
     """
     odds = posterior_odds()
     log_ratio = sp.Sum(p[xi] * sp.log(q[xi] / p[xi]), (xi, 1, N))
@@ -199,7 +199,7 @@ def bayes_predictive() -> Derivation:
 
     ``L_theta = p_theta(x_1..x_k)``, ``r_theta = p_theta(x_(k+1))`` and, by independence given the concept,
     ``p_theta(x_1..x_(k+1)) = L_theta r_theta``; the bracket is the posterior ``P_theta`` (Bayes' rule).
-    Xie et al. 2022, section 2 (the in-context predictor as the posterior predictive of the pretraining mixture).
+    Xie et al. 2022 (the in-context predictor as the posterior predictive of the pretraining mixture).
     """
     evidence = sp.Sum(prior[theta] * L[theta], (theta, 1, M))
     return (
