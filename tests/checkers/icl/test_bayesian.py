@@ -4,11 +4,14 @@ rendered example are rows of tests/checkers/test_every_theorem.py."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
 from scipy import stats
 
+import transformer_proofs as tp
+
 from checkers.engine import claim_values, mutant_outcome, oracle_values
-from checkers.icl.bayesian import POLICY, _weight_bounds, icl_bayesian
-from checkers.sampling import draw_instances
+from checkers.icl.bayesian import POLICY, _information, _log_odds, _weight_bounds, icl_bayesian
+from checkers.sampling import draw_instances, single_instance
 from checkers.worked import worked_example
 from numerics.icl.bayesian import (
     EXACT_PROMPTS,
@@ -72,3 +75,16 @@ def test_the_worked_example():
     # The first k at which every wrong concept's expected log odds log(prior odds) - k KL drop below log(1/99).
     prior_odds = np.log(values["prior"][1:] / values["prior"][0])
     assert values["examples_needed"] == int(np.max(np.ceil((prior_odds + np.log(99)) / values["KL"])))
+
+
+@settings(max_examples=15, deadline=None)
+@given(tp.strategies.parameters(icl_bayesian))
+def test_the_claims_differences_are_the_derived_log_odds(params):
+    # Anywhere in the parameter space: the true concept's component is log pi_* - k H (its own KL is exactly 0), and
+    # the differences of the components are the derivation's labelled log odds, log(prior odds) - k KL.
+    mixture = single_instance(icl_bayesian, params, seed=0).inputs
+    k = np.array([float(params["k"])])
+    claim = icl_bayesian.evaluate_claim(**mixture, length=params["length"], k=k)[0]
+    H, D = _information(mixture["initial"], mixture["transition"], mixture["emission"], params["length"])
+    assert D[0, 0] == 0 and claim[0] == pytest.approx(np.log(mixture["prior"][0, 0]) - k[0] * H[0], rel=1e-14)
+    assert np.allclose(claim[1:] - claim[0], _log_odds(mixture["prior"], D, k)[0], rtol=1e-12, atol=1e-12 * abs(claim[0]))
