@@ -381,8 +381,8 @@ icl_bayesian = Theorem(
                 r"at the rate of the per-example KL divergence: $E[\log \text{odds}] = \log(\pi_\theta / \pi_*) - k\, "
                 r"\mathrm{KL}$ here), so its predictions approach the true concept's. A trained language model does "
                 r"in-context learning this way only insofar as it matches the pretraining distribution, which Xie et al. "
-                r"assume; and with finitely many examples a wrong concept keeps a posterior weight of order "
-                r"$e^{-k\, \mathrm{KL}}$, not zero"
+                r"assume; and with finitely many examples a wrong concept keeps a positive posterior weight, typically "
+                r"about $(\pi_\theta / \pi_*)\, e^{-k\, \mathrm{KL}}$"
             ),
             evidence=(
                 "the expected log posterior odds log(pi_theta/pi_*) - k KL checked against the forward algorithm on "
