@@ -17,7 +17,6 @@ import functools
 import math
 
 import numpy as np
-import sympy as sp
 
 from checkers.closed_form import compile_closed_form
 from checkers.domains import Integer
@@ -42,7 +41,10 @@ def _draw(rng, n, n_tokens, n_vocab, d_model, H, d_head):
     values away from the rank threshold (a product of Gaussian matrices has a heavy tail of tiny
     ones; see multihead-circuits), so the ranks are decided.
     """
-    heads = lambda rows, cols: orthonormal_frames(rng, n * H, rows, cols).reshape(n, H, rows, cols)  # noqa: E731
+
+    def heads(rows, cols):
+        return orthonormal_frames(rng, n * H, rows, cols).reshape(n, H, rows, cols)
+
     return {
         "T": np.eye(n_vocab)[rng.integers(0, n_vocab, size=(n, n_tokens))],
         "W_E": orthonormal_frames(rng, n, n_vocab, d_model),
@@ -65,7 +67,7 @@ def _qk_logits():
 
 @functools.lru_cache(maxsize=None)
 def _direct_path(n_tokens: int):
-    """The direct path ``(I kron (W_E W_U)^T) vec_r(T)`` at ``n = n_tokens`` (numpy needs the identity's size), compiled."""
+    """The direct path ``(I kron (W_E W_U)^T) vec_r(T)`` at ``n = n_tokens`` (numpy needs the identity's size)."""
     return compile_closed_form(circuits_framework.built_derivation().expression("vec_direct").subs(n, n_tokens))
 
 
@@ -91,7 +93,7 @@ def _patterns(T, W_E, W_Q, W_K, d_head, mask=True) -> np.ndarray:
 
 
 def _heads(head_form, patterns, T, W_E, W_V, W_O, W_U) -> np.ndarray:
-    """``(m, n n_vocab)``: ``sum_h head_form(A^h, ...)``; ``numpy.kron`` does not batch, so a loop over instances and heads."""
+    """``(m, n n_vocab)``: ``sum_h head_form(A^h, ...)``; ``numpy.kron`` does not batch: a loop over instances, heads."""
     vec_T = T.reshape(len(T), -1, 1)
     return np.array(
         [
@@ -115,7 +117,7 @@ def _assemble(closed_form, n_tokens, n_vocab, d_model, H, d_head, T, W_E, W_Q, W
 
 
 def _literal(T, W_E, W_Q, W_K, W_V, W_O, W_U):
-    """The oracle: the model run literally in torch, its patterns, and the circuits' numerical ranks, with a rounding bound.
+    """The oracle: the model run literally in torch, its patterns, the circuits' numerical ranks, and a rounding bound.
 
     The logits are flattened row by row here (numpy's default ``reshape``), apart from the claim's
     helpers.
@@ -125,7 +127,8 @@ def _literal(T, W_E, W_Q, W_K, W_V, W_O, W_U):
     rank_qk, rank_ov = circuit_ranks(W_E, W_Q, W_K, W_V, W_O, W_U)
     values = np.concatenate([logits.reshape(m, -1), patterns.reshape(m, -1), rank_qk, rank_ov], axis=1)
     logit_error, pattern_error = rounding_bound(T, W_E, W_Q, W_K, W_V, W_O, W_U)
-    accuracy = np.concatenate([logit_error.reshape(m, -1), pattern_error.reshape(m, -1), np.zeros((m, 2 * W_Q.shape[1]))], axis=1)
+    exact_ranks = np.zeros((m, 2 * W_Q.shape[1]))
+    accuracy = np.concatenate([logit_error.reshape(m, -1), pattern_error.reshape(m, -1), exact_ranks], axis=1)
     return values.astype(float), accuracy
 
 
@@ -133,14 +136,14 @@ def _literal(T, W_E, W_Q, W_K, W_V, W_O, W_U):
 
 
 def _parts(claim, n_tokens, n_vocab, H):
-    """Views of the claim vector: logits ``(m, n n_vocab)``, patterns ``(m, H, n, n)``, QK ranks ``(m, H)``, OV ranks ``(m, H)``."""
+    """Views of the claim: logits ``(m, n n_vocab)``, patterns ``(m, H, n, n)``, QK and OV ranks ``(m, H)`` each."""
     size, square = n_tokens * n_vocab, H * n_tokens**2
     patterns = claim[:, size : size + square].reshape(len(claim), H, n_tokens, n_tokens)
     return claim[:, :size], patterns, claim[:, size + square : size + square + H], claim[:, size + square + H :]
 
 
 def _with_heads(per_head):
-    """The claim with the heads' terms replaced by ``per_head(A, C_OV, T)`` (an ``n x n_vocab`` matrix), summed over heads."""
+    """The claim with the heads' terms replaced by ``per_head(A, C_OV, T)`` (``n x n_vocab``), summed over heads."""
 
     def mutant(n_tokens, n_vocab, d_model, H, d_head, T, W_E, W_Q, W_K, W_V, W_O, W_U):
         claim = circuits_framework.evaluate_claim(
@@ -159,7 +162,7 @@ def _with_heads(per_head):
 
 
 def _kronecker(factors, order):
-    """A head as ``factors(A, C_OV) @ vec(T)`` with ``vec`` in ``order`` (``"C"`` rows, ``"F"`` columns), read back alike."""
+    """A head as ``factors(A, C_OV) @ vec(T)``, ``vec`` in ``order`` (``"C"`` rows, ``"F"`` columns), read back alike."""
     return lambda A, C, T: (factors(A, C) @ T.ravel(order=order)).reshape(T.shape, order=order)
 
 
@@ -173,7 +176,7 @@ def _no_direct_path(n_tokens, n_vocab, d_model, H, d_head, T, W_E, W_Q, W_K, W_V
 
 
 def _with_patterns(change):
-    """The claim with every head's pattern recomputed by ``change(T, W_E, W_Q, W_K, d_head)`` (logits left as they are)."""
+    """The claim with every head's pattern recomputed by ``change(T, W_E, W_Q, W_K, d_head)`` (the logits kept)."""
 
     def mutant(n_tokens, n_vocab, d_model, H, d_head, T, W_E, W_Q, W_K, W_V, W_O, W_U):
         claim = circuits_framework.evaluate_claim(
@@ -203,7 +206,9 @@ _MUTANTS = {
     # In the row convention W_OV = W_V W_O; Elhage's W_O W_V is its transpose, so X W_OV^Elhage = X (W_V W_O)^T.
     ELHAGE_OV_MUTANT: _with_heads(lambda A, C, T: A @ T @ C.T),
     "no direct path (the residual stream dropped)": _no_direct_path,
-    "QK circuit transposed: W_E W_K W_Q^T W_E^T": _with_patterns(lambda T, W_E, W_Q, W_K, d_head: _patterns(T, W_E, W_K, W_Q, d_head)),
+    "QK circuit transposed: W_E W_K W_Q^T W_E^T": _with_patterns(
+        lambda T, W_E, W_Q, W_K, d_head: _patterns(T, W_E, W_K, W_Q, d_head)
+    ),
     "no causal mask": _with_patterns(lambda T, W_E, W_Q, W_K, d_head: _patterns(T, W_E, W_Q, W_K, d_head, mask=False)),
     "circuit ranks bounded by min(n_vocab, d_model) (the head bottleneck ignored)": _ranks_without_heads,
 }
@@ -288,7 +293,8 @@ each head's pattern row by row, the QK ranks, the OV ranks. With ``W_E = W_U = I
 
 def _framework_values(n_tokens, n_vocab, d_model, H, d_head, T, W_E, W_Q, W_K, W_V, W_O, W_U):
     arguments = {"n_tokens": n_tokens, "n_vocab": n_vocab, "d_model": d_model, "H": H, "d_head": d_head}
-    inputs = {k: v[None] for k, v in {"T": T, "W_E": W_E, "W_Q": W_Q, "W_K": W_K, "W_V": W_V, "W_O": W_O, "W_U": W_U}.items()}
+    one = {"T": T, "W_E": W_E, "W_Q": W_Q, "W_K": W_K, "W_V": W_V, "W_O": W_O, "W_U": W_U}
+    inputs = {k: v[None] for k, v in one.items()}
     claim = circuits_framework.evaluate_claim(**arguments, **inputs)
     logits, patterns, rank_qk, rank_ov = _parts(claim, n_tokens, n_vocab, H)
     literal, _ = one_layer_attention_only(**inputs)
@@ -296,6 +302,7 @@ def _framework_values(n_tokens, n_vocab, d_model, H, d_head, T, W_E, W_Q, W_K, W
     ov = W_E @ W_V @ W_O @ W_U
     direct = T @ W_E @ W_U
     literal_ranks = circuit_ranks(**{k: inputs[k] for k in ("W_E", "W_Q", "W_K", "W_V", "W_O", "W_U")})
+    elhage = _MUTANTS[ELHAGE_OV_MUTANT](**arguments, **inputs)[0, : n_tokens * n_vocab]
     return {
         "tokens": T.argmax(axis=1).tolist(),
         "direct": direct,
@@ -311,7 +318,7 @@ def _framework_values(n_tokens, n_vocab, d_model, H, d_head, T, W_E, W_Q, W_K, W
         "rank_bound": int(rank_qk[0, 0]),
         "rank_qk": literal_ranks[0][0].astype(int).tolist(),
         "rank_ov": literal_ranks[1][0].astype(int).tolist(),
-        "elhage_ov_difference": float(np.abs(_MUTANTS[ELHAGE_OV_MUTANT](**arguments, **inputs)[0, : n_tokens * n_vocab] - literal[0].ravel()).max()),
+        "elhage_ov_difference": float(np.abs(elhage - literal[0].ravel()).max()),
     }
 
 

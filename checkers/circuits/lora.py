@@ -58,12 +58,12 @@ def _lemma_forms():
 
 
 def _discarded(W, r) -> np.ndarray:
-    """``s_2``: the singular values of each ``W`` after the ``r`` largest, as columns ``(m, q, 1)``, ``q = min(d, k) - r`` (empty if ``q <= 0``)."""
+    """``s_2``: each ``W``'s singular values after the ``r`` largest, ``(m, q, 1)``, ``q = min(d, k) - r`` or empty."""
     return np.linalg.svd(W, compute_uv=False)[:, r:, None]
 
 
 def _assemble(closed_form, d, k, r, W):
-    """The claim vector: the lemmas' closed forms at these sizes, and ``s_2^T s_2`` on each ``W``'s discarded spectrum."""
+    """The claim vector: the lemmas' closed forms at these sizes, and ``s_2^T s_2`` on each ``W``'s discarded values."""
     sizes = {"d": d, "k": k, "r": r}
     counts = [np.broadcast_to(form(**sizes), len(W)) for form in _lemma_forms()]
     error = closed_form(s_2=_discarded(W, r))[:, 0, 0]
@@ -71,7 +71,7 @@ def _assemble(closed_form, d, k, r, W):
 
 
 def _measured(d, k, r, W, B, A, rng):
-    """The oracle: the rank of ``B A``, torch's parameter count, and the best error of rank-``r`` candidates, with its accuracy."""
+    """The oracle: the rank of ``B A``, torch's parameter count, and the best rank-``r`` candidate's error, with accuracy."""
     trainable, frozen = lora_parameter_counts(d, k, r)
     searched = factorisation_error(W, r, rng)
     best = np.minimum(searched, truncated_svd_reconstruction_error(W, r))
@@ -106,7 +106,9 @@ _MUTANTS = {
     "2 d r parameters for every shape (the square case)": _with_entry(1, lambda d, k, r, W: 2 * d * r),
     "fraction r / d (one factor counted)": _with_entry(2, lambda d, k, r, W: r / d),
     SPECTRAL_MUTANT: _with_entry(_ERROR, lambda d, k, r, W: np.pad(_spectrum(W), ((0, 0), (0, r)))[:, r] ** 2),
-    "error = sum of the discarded s_i, not squared": _with_entry(_ERROR, lambda d, k, r, W: _spectrum(W)[:, r:].sum(axis=1)),
+    "error = sum of the discarded s_i, not squared": _with_entry(
+        _ERROR, lambda d, k, r, W: _spectrum(W)[:, r:].sum(axis=1)
+    ),
     "the r smallest singular values kept": _with_entry(
         _ERROR, lambda d, k, r, W: (_spectrum(W)[:, : max(min(d, k) - r, 0)] ** 2).sum(axis=1)
     ),

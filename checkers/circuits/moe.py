@@ -102,7 +102,8 @@ def _with_count(column: int, wrong):
     """The true claim with one of the last three entries (routed, dense, fraction) replaced by ``wrong(...)``."""
 
     def mutant(n_tokens, d_model, d_ff, E, k, X, W_r, W_1, W_2):
-        claim = moe_routing.evaluate_claim(n_tokens=n_tokens, d_model=d_model, d_ff=d_ff, E=E, k=k, X=X, W_r=W_r, W_1=W_1, W_2=W_2)
+        sizes = {"n_tokens": n_tokens, "d_model": d_model, "d_ff": d_ff, "E": E, "k": k}
+        claim = moe_routing.evaluate_claim(**sizes, X=X, W_r=W_r, W_1=W_1, W_2=W_2)
         claim[:, n_tokens * d_model + column] = wrong(n_tokens, d_model, d_ff, E, k)
         return claim
 
@@ -114,7 +115,9 @@ _MUTANTS = {
     SWITCH_MUTANT: _with_gates(lambda logits, k: softmax(logits) * _top_k_mask(logits, k)),
     "dense soft mixture (softmax over all E logits, no mask)": _with_gates(lambda logits, k: softmax(logits)),
     "uniform gates 1/k on the chosen experts": _with_gates(lambda logits, k: _top_k_mask(logits, k) / k),
-    "the k smallest logits chosen": _with_gates(lambda logits, k: softmax(logits, mask=_top_k_mask(logits, k, largest=False))),
+    "the k smallest logits chosen": _with_gates(
+        lambda logits, k: softmax(logits, mask=_top_k_mask(logits, k, largest=False))
+    ),
     "routed FLOPs 2 n k d_model d_ff (one product per expert)": _with_count(0, lambda n, d, f, E, k: 2 * n * k * d * f),
     "fraction 1/E (every token to one expert)": _with_count(2, lambda n, d, f, E, k: 1 / E),
 }

@@ -29,7 +29,8 @@ def _check_shapes(T, W_E, W_Q, W_K, W_V, W_O, W_U) -> None:
         if weight.shape != W_Q.shape or weight.shape[:3] != (m, W_Q.shape[1], d_model):
             raise ValueError(f"{name} must be (m, H, d_model, d_head), got {weight.shape}")
     if W_O.shape != (m, W_Q.shape[1], W_Q.shape[3], d_model) or W_U.shape != (m, d_model, n_vocab):
-        raise ValueError(f"W_O must be (m, H, d_head, d_model) and W_U (m, d_model, n_vocab), got {W_O.shape}, {W_U.shape}")
+        shapes = f"{W_O.shape}, {W_U.shape}"
+        raise ValueError(f"W_O must be (m, H, d_head, d_model) and W_U (m, d_model, n_vocab), got {shapes}")
 
 
 def one_layer_attention_only(T, W_E, W_Q, W_K, W_V, W_O, W_U) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +76,7 @@ def circuit_ranks(W_E, W_Q, W_K, W_V, W_O, W_U) -> tuple[np.ndarray, np.ndarray]
 
 
 def rounding_bound(T, W_E, W_Q, W_K, W_V, W_O, W_U) -> tuple[np.ndarray, np.ndarray]:
-    """Entrywise bounds on ``|logits - logits'|`` ``(m, n, n_vocab)`` and ``|A - A'|`` ``(m, H, n, n)`` for two evaluations.
+    """Entrywise bounds on ``|logits - logits'|`` ``(m, n, n_vocab)`` and ``|A - A'|`` ``(m, H, n, n)``, two evaluations.
 
     Any float64 evaluation of a product chain whose inner sums total at most ``k`` terms lies within
     ``gamma_k |F_1| ... |F_r|`` of the exact chain (Higham, Accuracy and Stability of Numerical

@@ -1,4 +1,4 @@
-"""LoRA's update measured directly: parameters counted in torch, best rank-r fits searched by optimisation (numpy/scipy/torch).
+"""LoRA's update measured directly: parameters counted in torch, best rank-r fits found by search (numpy/scipy/torch).
 
 * :func:`lora_parameter_counts`: a LoRA layer built in torch (a frozen ``nn.Linear`` and the two
   trainable factors) and its parameters counted, trainable and frozen;
@@ -45,7 +45,7 @@ def lora_parameter_counts(d: int, k: int, r: int) -> tuple[int, int]:
 
 
 def _squared_residual(W: np.ndarray, r: int):
-    """``f(x) = ||W - B A||_F^2`` and its gradient, ``x`` holding ``B`` (``d x r``) then ``A`` (``r x k``) row by row."""
+    """``f(x) = ||W - B A||_F^2`` and its gradient, ``x`` holding ``B (d x r)`` then ``A (r x k)`` row by row."""
     d, k = W.shape
 
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -82,7 +82,7 @@ def factorisation_error(W, r: int, rng: np.random.Generator, starts: int = 1) ->
 
 
 def truncated_svd_reconstruction_error(W, r: int) -> np.ndarray:
-    """``(m,)``: ``||W - U_r diag(s_r) V_r^T||_F^2`` with the rank-``r`` truncation rebuilt and subtracted entry by entry.
+    """``(m,)``: ``||W - U_r diag(s_r) V_r^T||_F^2``, the rank-``r`` truncation rebuilt and subtracted entry by entry.
 
     The SVD is LAPACK's ``gesvd`` through ``scipy.linalg.svd`` (one call per instance).
     """
@@ -96,7 +96,7 @@ def truncated_svd_reconstruction_error(W, r: int) -> np.ndarray:
 
 
 def svd_error_bound(W, error) -> np.ndarray:
-    """``(m,)``: a bound on the gap between two float64 evaluations of the best rank-``r`` error ``E = sum_{i > r} s_i^2``.
+    """``(m,)``: a bound on the gap between two float64 evaluations of the best error ``E = sum_{i > r} s_i^2``.
 
     A backward-stable SVD returns the exact singular values of ``W + F`` with
     ``||F||_2 <= delta = 10 max(d, k)^2 u ||W||_F`` (a generous constant for LAPACK), so each computed

@@ -33,7 +33,7 @@ def _expert(x, W_1, W_2):
 
 
 def routed_mixture(X, W_r, W_1, W_2, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(Y, gates, routed FLOPs, dense FLOPs)`` of a top-``k`` mixture-of-experts layer, run as a routed layer runs, in torch.
+    """``(Y, gates, routed FLOPs, dense FLOPs)`` of a top-``k`` mixture-of-experts layer, run as it runs, in torch.
 
     ``X`` is ``(m, n, d_model)``, the router ``W_r`` ``(m, d_model, E)``, the experts ``W_1``
     ``(m, E, d_model, d_ff)`` and ``W_2`` ``(m, E, d_ff, d_model)``. Each token goes to the experts of its
@@ -71,7 +71,7 @@ def routed_mixture(X, W_r, W_1, W_2, k: int) -> tuple[np.ndarray, np.ndarray, np
 
 
 def mixture_rounding_bound(X, W_r, W_1, W_2, gates) -> np.ndarray:
-    """``(m, n, d_model)``: a bound on ``|Y - Y'|`` for two float64 evaluations of the layer with the same chosen experts.
+    """``(m, n, d_model)``: a bound on ``|Y - Y'|`` for two float64 evaluations with the same chosen experts.
 
     ``gates`` ``(m, n, E)`` are the layer's gates (0 off the top ``k``). Each expert's output is a chain of
     ``d_model + d_ff`` terms (relu is exact), within ``gamma |x| |W_1| |W_2|`` of exact; the mixture adds

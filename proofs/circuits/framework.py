@@ -26,7 +26,6 @@ from sympy import BlockMatrix, Identity, KroneckerProduct, MatMul, MatrixSymbol,
 from sympy.matrices.expressions.kronecker import combine_kronecker
 
 from proofs.attention.circuits import (
-    ELHAGE,
     FIRST_HEADS,
     FIRST_ROWS,
     ROWS_ARE_TOKENS,
@@ -71,7 +70,7 @@ z = MatrixSymbol("z", m_3, 1)
 
 
 def row_major_vec_kronecker() -> Derivation:
-    """``vec_r(P Y Q) = (P kron Q^T) vec_r(Y)`` for ``P`` ``m_1 x m_2``, ``Y`` ``m_2 x m_3``, ``Q`` ``m_3 x m_4``, any sizes.
+    """``vec_r(P Y Q) = (P kron Q^T) vec_r(Y)`` for ``P (m_1 x m_2)``, ``Y (m_2 x m_3)``, ``Q (m_3 x m_4)``, any sizes.
 
     Row-major ``vec_r`` stacks the rows, so ``vec_r(y z^T) = y kron z`` (row ``i`` of ``y z^T`` is
     ``y_i z^T``). For a rank-one ``Y = y z^T`` the mixed-product property gives
@@ -88,7 +87,11 @@ def row_major_vec_kronecker() -> Derivation:
             r"$\mathrm{vec}_r(y z^\top) = y \otimes z$"
         ),
     ).then(
-        custom(r"the mixed-product property $(P \otimes Q^\top)(y \otimes z) = (P y) \otimes (Q^\top z)$", combine_kronecker, MIXED_PRODUCT),
+        custom(
+            r"the mixed-product property $(P \otimes Q^\top)(y \otimes z) = (P y) \otimes (Q^\top z)$",
+            combine_kronecker,
+            MIXED_PRODUCT,
+        ),
         KroneckerProduct(P * y, Q.T * z),
         note=(
             r"$= \mathrm{vec}_r((P y)(Q^\top z)^\top) = \mathrm{vec}_r(P\, y z^\top Q)$; linear in $Y$, so "
@@ -110,6 +113,9 @@ def _circuit(term: sp.MatrixExpr) -> sp.MatrixExpr:
     return MatMul(*after)
 
 
+VECTORISE = r"vectorise row-major with the lemma $\mathrm{vec}_r(L T M) = (L \otimes M^\top)\, \mathrm{vec}_r(T)$"
+
+
 def _vectorise_rows(term: sp.MatrixExpr) -> sp.MatrixExpr:
     """``L T M -> (L kron M^T) vec_r(T)`` (``L = I`` when nothing precedes ``T``): the row-major lemma on one path."""
     factors = [f for f in term.args if f.is_Matrix] if isinstance(term, MatMul) else [term]
@@ -119,7 +125,7 @@ def _vectorise_rows(term: sp.MatrixExpr) -> sp.MatrixExpr:
 
 
 def qk_circuit_on_tokens() -> Derivation:
-    """A head's logits on tokens: ``T W_E W_Q W_K^T W_E^T T^T / sqrt(d_head)``, through the QK circuit of rank <= d_head.
+    """A head's logits on tokens: ``T W_E W_Q W_K^T W_E^T T^T / sqrt(d_head)``, through a QK circuit of rank <= d_head.
 
     The QK lemma (multihead-circuits) gives the logits ``X W_Q W_K^T X^T / sqrt(d_head)`` of the residual
     stream; with ``X = T W_E`` the logit of query position ``i`` for key position ``j`` is
@@ -186,7 +192,10 @@ def one_layer_paths() -> Derivation:
             lemmas=(multihead_as_sum_of_heads(), qk_circuit_on_tokens(), row_major_vec_kronecker()),
         )
         .then(multiply_blocks(), (X + FIRST_HEADS * FIRST_ROWS + A * X * W_V * W_O) * W_U)
-        .then(substitute({X: T * W_E}, why="embed the tokens"), (T * W_E + FIRST_HEADS * FIRST_ROWS + A * T * W_E * W_V * W_O) * W_U)
+        .then(
+            substitute({X: T * W_E}, why="embed the tokens"),
+            (T * W_E + FIRST_HEADS * FIRST_ROWS + A * T * W_E * W_V * W_O) * W_U,
+        )
         .then(
             expand(),
             T * W_E * W_U + FIRST_HEADS * FIRST_ROWS * W_U + A * T * W_E * W_V * W_O * W_U,
@@ -203,7 +212,7 @@ def one_layer_paths() -> Derivation:
             label="direct",
         )
         .then(
-            custom(r"vectorise row-major with the lemma $\mathrm{vec}_r(L T M) = (L \otimes M^\top)\, \mathrm{vec}_r(T)$", _vectorise_rows),
+            custom(VECTORISE, _vectorise_rows),
             KroneckerProduct(Identity(n), (W_E * W_U).T) * vec_T,
             note=r"Elhage et al.'s $\mathrm{Id} \otimes W_U W_E$",
             label="vec_direct",
@@ -234,10 +243,13 @@ def one_layer_paths() -> Derivation:
             label="rank_ov",
         )
         .then(
-            custom(r"vectorise row-major with the lemma $\mathrm{vec}_r(L T M) = (L \otimes M^\top)\, \mathrm{vec}_r(T)$", _vectorise_rows),
+            custom(VECTORISE, _vectorise_rows),
             KroneckerProduct(A, (W_E * W_V * W_O * W_U).T) * vec_T,
             on="head",
-            note=r"Elhage et al.'s $A^h \otimes W_U W_{OV}^h W_E$: $A^h$ moves information between positions, $C_{OV}$ between tokens",
+            note=(
+                r"Elhage et al.'s $A^h \otimes W_U W_{OV}^h W_E$: $A^h$ moves information between positions, "
+                r"$C_{OV}$ between tokens"
+            ),
             label="vec_head",
         )
     )

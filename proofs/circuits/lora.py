@@ -67,7 +67,7 @@ def lora_update_rank() -> Derivation:
 
 
 def lora_parameters() -> Derivation:
-    """``B`` and ``A`` hold ``d r + r k`` numbers: the fraction ``r (d + k) / (d k)`` of a full update, ``2 r / d`` if ``d = k``."""
+    """``B`` and ``A`` hold ``d r + r k`` numbers: ``r (d + k) / (d k)`` of a full update, ``2 r / d`` if ``d = k``."""
     return (
         Derivation(
             "The parameters of a LoRA update",

@@ -65,7 +65,11 @@ def keep_top_k_gates() -> Derivation:
             note=r"a kept expert's gate: the softmax over the top $k$ logits alone",
             label="kept",
         )
-        .then(substitute({h: t}, why="a dropped expert: its own logit is dropped too"), sp.exp(t) / (S + (E - k) * sp.exp(t)), on="start")
+        .then(
+            substitute({h: t}, why="a dropped expert: its own logit is dropped too"),
+            sp.exp(t) / (S + (E - k) * sp.exp(t)),
+            on="start",
+        )
         .then(limit(t, -sp.oo), sp.Integer(0), note="a dropped expert's gate is 0: the mask", label="dropped")
     )
 
@@ -120,16 +124,33 @@ n, d_ff = sp.symbols("n d_ff", integer=True, positive=True)
 
 
 def expert_flops() -> Derivation:
-    """The experts' FLOPs on ``n`` tokens: ``4 n k d_model d_ff`` routed, ``4 n E d_model d_ff`` dense, the fraction ``k / E``."""
+    """The experts' FLOPs on ``n`` tokens: ``4 n k d_model d_ff`` routed, ``4 n E d_model d_ff`` dense, ratio ``k / E``."""
     per_call = 2 * d_model * d_ff + 2 * d_ff * d_model
     return (
         Derivation(
             "The experts' FLOPs, routed and dense",
             per_call,
-            start_note=r"one expert on one token: $x W_1$ ($1 \times d_{\mathrm{model}}$ by $d_{\mathrm{model}} \times d_{\mathrm{ff}}$), then $W_2$",
+            start_note=(
+                r"one expert on one token: $x W_1$ ($1 \times d_{\mathrm{model}}$ by "
+                r"$d_{\mathrm{model}} \times d_{\mathrm{ff}}$), then $W_2$"
+            ),
             assumptions=(FLOP_CONVENTION,),
         )
-        .then(apply_map(lambda c: n * k * c, why="each of the $n$ tokens calls its $k$ experts"), 4 * n * k * d_model * d_ff, label="routed")
-        .then(apply_map(lambda c: n * E * c, why="the dense mixture calls all $E$ on every token"), 4 * n * E * d_model * d_ff, on="start", label="dense")
-        .then(ratio({E: k}, why="routed over dense"), k / E, note=r"the fraction $k / E$ of the dense mixture's expert FLOPs", label="fraction")
+        .then(
+            apply_map(lambda c: n * k * c, why="each of the $n$ tokens calls its $k$ experts"),
+            4 * n * k * d_model * d_ff,
+            label="routed",
+        )
+        .then(
+            apply_map(lambda c: n * E * c, why="the dense mixture calls all $E$ on every token"),
+            4 * n * E * d_model * d_ff,
+            on="start",
+            label="dense",
+        )
+        .then(
+            ratio({E: k}, why="routed over dense"),
+            k / E,
+            note=r"the fraction $k / E$ of the dense mixture's expert FLOPs",
+            label="fraction",
+        )
     )

@@ -1,4 +1,4 @@
-"""circuits-framework: the claim by hand, a broken closed form caught, anchors at their own inputs, the worked example."""
+"""circuits-framework: the claim by hand, a broken closed form caught, anchors at their own inputs, worked example."""
 
 import dataclasses
 import functools

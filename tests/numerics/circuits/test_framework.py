@@ -53,9 +53,13 @@ def test_the_rounding_bound_covers_the_sum_of_paths():
 def test_circuit_ranks_are_min_of_the_sizes_for_generic_weights_and_drop_with_a_zero_head():
     rng = np.random.default_rng(2)
     m, heads, n_vocab, d_model, d_head = 50, 2, 5, 4, 2
-    frames = lambda rows, cols: orthonormal_frames(rng, m * heads, rows, cols).reshape(m, heads, rows, cols)  # noqa: E731
+
+    def frames(rows, cols):
+        return orthonormal_frames(rng, m * heads, rows, cols).reshape(m, heads, rows, cols)
+
     W_E, W_U = orthonormal_frames(rng, m, n_vocab, d_model), orthonormal_frames(rng, m, d_model, n_vocab)
-    W_Q, W_K, W_V, W_O = frames(d_model, d_head), frames(d_model, d_head), frames(d_model, d_head), frames(d_head, d_model)
+    W_Q, W_K, W_V = (frames(d_model, d_head) for _ in range(3))
+    W_O = frames(d_head, d_model)
     rank_qk, rank_ov = circuit_ranks(W_E, W_Q, W_K, W_V, W_O, W_U)
     assert np.all(rank_qk == 2) and np.all(rank_ov == 2)
     W_Q[:, 1] = 0.0

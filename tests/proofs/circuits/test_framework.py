@@ -1,4 +1,7 @@
-"""circuits-framework derivations (every step proved: tests/checkers/test_every_theorem.py): the closed forms, the lemma against numpy, wrong steps rejected."""
+"""circuits-framework derivations: the closed forms, the lemma against numpy, wrong steps rejected.
+
+Every step proved, lemmas included: tests/checkers/test_every_theorem.py.
+"""
 
 import numpy as np
 import pytest

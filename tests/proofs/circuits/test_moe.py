@@ -1,4 +1,7 @@
-"""moe-routing derivations (every step proved: tests/checkers/test_every_theorem.py): the closed forms, the gates, wrong steps rejected."""
+"""moe-routing derivations: the closed forms, the gates, wrong steps rejected.
+
+Every step proved, lemmas included: tests/checkers/test_every_theorem.py.
+"""
 
 import numpy as np
 import pytest
