@@ -17,6 +17,7 @@ from checkers.attention.kernels import attention_kernel_smoother
 from checkers.attention.rank import attention_rank
 from checkers.attention.turing import turing_completeness
 from checkers.circuits.fourier import modular_addition_fourier
+from checkers.circuits.superposition import superposition
 from checkers.circuits.framework import circuits_framework
 from checkers.circuits.lora import lora_rank
 from checkers.circuits.moe import moe_routing
@@ -80,6 +81,7 @@ OUT_OF_DOMAIN = [
         [{"concepts": 1}, {"concepts": 5}, {"states": 0}, {"symbols": 1}, {"length": 3}, {"k": -1}, {"k": 33}, {"k": 2.5}],
     ),
     (modular_addition_fourier, [{"p": 2}, {"p": 4}, {"p": 111}, {"p": 115}, {"p": 1.5}]),
+    (superposition, [{"r": 0.4}, {"r": 1.6}, {"b": 0.1}, {"b": -1.5}, {"r": float("nan")}]),
     (circuits_framework, [{"n_tokens": 0}, {"n_vocab": 7}, {"H": 4}, {"d_head": 0}, {"d_model": 1.5}]),
     (lora_rank, [{"d": 0}, {"k": 9}, {"r": 5}, {"r": 0.5}]),
     (moe_routing, [{"E": 3}, {"k": 5}, {"n_tokens": 0}, {"d_ff": 4}, {"E": 9}]),
@@ -175,6 +177,7 @@ EVERY_MUTANT_REFUTED = [
         ),
     ),
     (modular_addition_fourier, 40, 0, 4),
+    (superposition, 60, 0, 4),
     (circuits_framework, 60, 0, 7),
     (lora_rank, 40, 0, 7),
     (moe_routing, 80, 0, 6),
@@ -215,6 +218,7 @@ WORKED_EXAMPLE_RENDERS = [
     ("selective-scan", ["kernel form", "All agree"], []),
     ("icl-bayesian", [r"\num{6561}", r"from \num{5} examples on", r"\rho_\theta^k"], ["not confirmed"]),
     ("modular-addition-fourier", ["14, 35, 41, 42, 52", r"(a + b) \bmod p"], ["Not confirmed"]),
+    ("superposition", [r"\cos 144^\circ", "a regular pentagon within 2 degrees"], ["Not confirmed", r"\textbf{not}"]),
     ("circuits-framework", [r"\otimes", r"C_{OV}^1", "the model run literally"], ["Not confirmed"]),
     ("lora-rank", [r"\frac{2 r}{d}", "L-BFGS-B", r"\num{24}"], ["Not confirmed"]),
     ("moe-routing", [r"\frac{k}{E}", r"\num{288}", r"\num{1152}"], ["Not confirmed"]),
