@@ -46,6 +46,12 @@ class _BatchedMatrixPrinter(NumPyPrinter):
     def _print_Inverse(self, expr):
         return f"numpy.linalg.inv({self._print(expr.arg)})"
 
+    def _print_Identity(self, expr):
+        # A symbolic size is a shape parameter, passed as one integer (reshaped like any scalar).
+        if expr.rows.is_Integer:
+            return super()._print_Identity(expr)
+        return f"numpy.eye(int(numpy.ravel({self._print(expr.rows)})[0]))"
+
 
 def compile_closed_form(expr: sp.Basic) -> Callable[..., np.ndarray]:
     """A function of keyword arrays (by symbol name) evaluating ``expr`` on a batch."""

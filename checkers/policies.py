@@ -303,7 +303,10 @@ class Statistical:
         """P(the per-instance test rejects) at a separation of ``separation`` standard errors (noncentral t)."""
         from scipy import stats
 
-        return float(stats.nct.sf(self.threshold(tests), self.batches - 1, separation))
+        threshold = self.threshold(tests)
+        probability = float(stats.nct.sf(threshold, self.batches - 1, separation))
+        # scipy's noncentral t is NaN far in the tail (about 1e12 standard errors: an exact oracle's floor), where it is certain.
+        return probability if math.isfinite(probability) else float(separation > threshold)
 
 
 Policy = Deterministic | Statistical | Bound
