@@ -55,6 +55,7 @@ EXERCISES = (
         "Linear attention as gradient descent",
         r"Find the learning rate for which $O = x_{\mathrm{test}}^\top X^\top Y$ is one gradient step on "
         r"$\tfrac12 \|XW - Y\|^2$ from $W = 0$, and say what softmax attention computes instead.",
+        "linear-attention-gd",
     ),
     Exercise(
         "1.5",

@@ -23,6 +23,10 @@ from checkers.circuits.lora import lora_rank
 from checkers.circuits.moe import moe_routing
 from checkers.engine import mutant_outcome, run_check
 from checkers.icl.bayesian import icl_bayesian
+from checkers.icl.linear_attention import MUTANTS as LINEAR_ATTENTION_MUTANTS
+from checkers.icl.linear_attention import linear_attention_gd
+from checkers.icl.ridge import rls_attention
+from checkers.icl.risk import lsa_trained_risk
 from checkers.scaling import chinchilla_allocation
 from checkers.scaling.fit import scaling_law_fit
 from checkers.scaling.frontier import chinchilla_frontier
@@ -85,6 +89,15 @@ OUT_OF_DOMAIN = [
     (circuits_framework, [{"n_tokens": 0}, {"n_vocab": 7}, {"H": 4}, {"d_head": 0}, {"d_model": 1.5}]),
     (lora_rank, [{"d": 0}, {"k": 9}, {"r": 5}, {"r": 0.5}]),
     (moe_routing, [{"E": 3}, {"k": 5}, {"n_tokens": 0}, {"d_ff": 4}, {"E": 9}]),
+    (
+        linear_attention_gd,
+        [{"N": 0}, {"N": 13}, {"d": 6}, {"d_y": 0}, {"d_y": 4}, {"beta": 0.05}, {"beta": 11.0}, {"N": 2.5}],
+    ),
+    (
+        rls_attention,
+        [{"n": 0}, {"n": 13}, {"d": 9}, {"m": 0}, {"d_v": 4}, {"alpha": 0.0}, {"alpha": 0.05}, {"alpha": 2000.0}, {"n": 2.5}],
+    ),
+    (lsa_trained_risk, [{"d": 0}, {"d": 13}, {"k": 0}, {"k": 49}, {"eta": -0.1}, {"eta": 1.5}, {"k": 2.5}]),
 ]
 
 
@@ -116,6 +129,9 @@ EVERY_STEP_PROVED = [
     (modular_addition_fourier, 111, 0, 12, 0, LT, 0.5, 3),  # 111 instances: every prime p <= 113
     (circuits_framework, 100, 0, 24, 8, LT, 0.5, 2),
     (moe_routing, 100, 0, 8, 0, LT, 0.5, 2),
+    (linear_attention_gd, 80, 0, 38, 1, LT, 1, 2),
+    (rls_attention, 100, 0, 31, 0, LT, 0.5, 3),
+    (lsa_trained_risk, 100, 0, 23, 0, LT, 1, 2),
 ]
 
 
@@ -181,6 +197,9 @@ EVERY_MUTANT_REFUTED = [
     (circuits_framework, 60, 0, 7),
     (lora_rank, 40, 0, 7),
     (moe_routing, 80, 0, 6),
+    (linear_attention_gd, 80, 0, frozenset(LINEAR_ATTENTION_MUTANTS)),
+    (rls_attention, 60, 0, 5),
+    (lsa_trained_risk, 60, 0, 5),
 ]
 
 
@@ -222,6 +241,9 @@ WORKED_EXAMPLE_RENDERS = [
     ("circuits-framework", [r"\otimes", r"C_{OV}^1", "the model run literally"], ["Not confirmed"]),
     ("lora-rank", [r"\frac{2 r}{d}", "L-BFGS-B", r"\num{24}"], ["Not confirmed"]),
     ("moe-routing", [r"\frac{k}{E}", r"\num{288}", r"\num{1152}"], ["Not confirmed"]),
+    ("linear-attention-gd", [r"\num{0.180805}", "Nadaraya-Watson", r"\mathrm{KL}"], ["not confirmed"]),
+    ("rls-attention", [r"\num{392}", r"\num{955}", r"\num{432}", "push-through"], ["not confirmed"]),
+    ("lsa-trained-risk", [r"\num{0.8}", r"\num{0.2}", r"\eta_{\mathrm{mix}}"], ["Not confirmed"]),
 ]
 
 
