@@ -113,7 +113,7 @@ def _ridge_values(n, d, m, d_v, alpha, Q, K, V):
         "gap": column[2 * m :],
         "linear_attention": linear,
         "gap_norm": float(np.linalg.norm(column[2 * m :], 2)),
-        "gap_scale": float(np.linalg.norm(Q @ K.T @ K @ K.T @ V, 2) / alpha),
+        "gap_scale": float(np.linalg.norm(Q, 2) * np.linalg.norm(K.T @ K @ K.T @ V, 2) / alpha),
         "flops_layer": int(round(flops[0])),
         "flops_push_through": int(round(flops[1])),
         "flops_attention": int(round(flops[2])),
@@ -132,7 +132,7 @@ rls_attention = Theorem(
         r"By the push-through identity $K^\top (K K^\top + \alpha I_n) = (K^\top K + \alpha I_d) K^\top$ it equals "
         r"$Q K^\top (K K^\top + \alpha I_n)^{-1} V$. Further, "
         r"$\alpha\, Q W^* - Q K^\top V = -Q (K^\top K + \alpha I_d)^{-1} K^\top K K^\top V$, of norm at most "
-        r"$\lVert Q K^\top K K^\top V \rVert / \alpha$: $\alpha$ times the layer tends to linear attention $Q K^\top V$, "
+        r"$\lVert Q \rVert \lVert K^\top K K^\top V \rVert / \alpha$: $\alpha$ times the layer tends to linear attention $Q K^\top V$, "
         r"$\alpha\, Q W^* = Q K^\top V - Q K^\top K K^\top V / \alpha + O(\alpha^{-2})$. On $n$ tokens of width $d$ the "
         r"layer costs $6 n d^2 + \tfrac{7}{3} d^3 + \tfrac{1}{2} d^2 + \tfrac{1}{6} d$ FLOPs (Cholesky), "
         r"$\Theta(n d^2 + d^3)$, against attention's $4 n^2 d$: the same order only when $n = \Theta(d)$."

@@ -183,7 +183,7 @@ def least_squares_attention() -> Derivation:
             label="gap",
             note=(
                 r"$\alpha Q W^* - Q K^\top V = -Q (K^\top K + \alpha I)^{-1} K^\top K K^\top V$, of norm at most "
-                r"$\lVert Q K^\top K K^\top V \rVert / \alpha$: linear attention is the limit of $\alpha$ times the layer"
+                r"$\lVert Q \rVert \lVert K^\top K K^\top V \rVert / \alpha$: linear attention is the limit of $\alpha$ times the layer"
             ),
         )
     )
