@@ -19,7 +19,15 @@ from checkers.policies import Deterministic
 from checkers.results import Erratum
 from checkers.theorem import Anchor, Theorem
 from numerics.icl.ridge import ridge_prediction, ridge_rounding_bound
-from proofs.icl.ridge import COST_CONVENTION, GARNELO, GOLUB, RIDGE, ROWS_ARE_TOKENS, least_squares_attention, least_squares_costs
+from proofs.icl.ridge import (
+    COST_CONVENTION,
+    GARNELO,
+    GOLUB,
+    RIDGE,
+    ROWS_ARE_TOKENS,
+    least_squares_attention,
+    least_squares_costs,
+)
 
 SEED_002 = 'seed 002, "in-context learning and trying to improve Transformers 3"'
 
@@ -132,13 +140,13 @@ rls_attention = Theorem(
         r"By the push-through identity $K^\top (K K^\top + \alpha I_n) = (K^\top K + \alpha I_d) K^\top$ it equals "
         r"$Q K^\top (K K^\top + \alpha I_n)^{-1} V$. Further, "
         r"$\alpha\, Q W^* - Q K^\top V = -Q (K^\top K + \alpha I_d)^{-1} K^\top K K^\top V$, of norm at most "
-        r"$\lVert Q \rVert \lVert K^\top K K^\top V \rVert / \alpha$: $\alpha$ times the layer tends to linear attention $Q K^\top V$, "
+        r"$\lVert Q \rVert\, \lVert K^\top K K^\top V \rVert / \alpha$: $\alpha$ times the layer tends to linear attention $Q K^\top V$, "
         r"$\alpha\, Q W^* = Q K^\top V - Q K^\top K K^\top V / \alpha + O(\alpha^{-2})$. On $n$ tokens of width $d$ the "
         r"layer costs $6 n d^2 + \tfrac{7}{3} d^3 + \tfrac{1}{2} d^2 + \tfrac{1}{6} d$ FLOPs (Cholesky), "
         r"$\Theta(n d^2 + d^3)$, against attention's $4 n^2 d$: the same order only when $n = \Theta(d)$."
     ),
     assumptions=(ROWS_ARE_TOKENS, RIDGE, COST_CONVENTION),
-    sources=(f"{GARNELO}, section 4", f"{GOLUB} (FLOPs of Cholesky and triangular solves)", SEED_002),
+    sources=(f"{GARNELO} (abstract: the least-squares module and its cost)", f"{GOLUB}: the FLOP counts", SEED_002),
     parameters={
         "n": Integer(1, 12, shape=True, default=6),
         "d": Integer(1, 8, shape=True, default=3),

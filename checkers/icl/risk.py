@@ -106,7 +106,7 @@ def _squared_errors(d, k, eta, draws, rng):
 
 
 def _with_fourth_moment(fourth):
-    """The curve with ``E tr((X^T X)^2) / d = k fourth(d, k)`` in place of ``k (k + d + 1)``: ``1 - 2 eta + eta^2 fourth / k``."""
+    """The curve with ``k fourth(d, k)`` in place of ``E tr((X^T X)^2) / d = k (k + d + 1)``: ``1 - 2 eta + eta^2 fourth / k``."""
 
     def mutant(d, k, eta):
         return 1 - 2 * eta + eta**2 * fourth(d, k) / k

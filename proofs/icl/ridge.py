@@ -45,7 +45,7 @@ from proofs.derivation import (
 )
 
 GARNELO = "Garnelo and Czarnecki 2023, Exploring the Space of Key-Value-Query Models with Intention"
-GOLUB = "Golub and Van Loan 2013, Matrix Computations (4th ed.), algorithm 4.2.2 and section 3.1"
+GOLUB = "Golub and Van Loan 2013, Matrix Computations (4th ed.), section 4.2 (Cholesky) and section 3.1 (triangular systems)"
 
 n, d, m, d_v = sp.symbols("n d m d_v", integer=True, positive=True)
 alpha = sp.Symbol("alpha", positive=True)
@@ -78,8 +78,8 @@ def ridge_normal_equations() -> Derivation:
 
     ``J`` is written as one trace and differentiated by SymPy's matrix calculus for symbolic
     sizes. ``J`` is strictly convex (its Hessian is ``2(K^T K + alpha I)``, positive definite for
-    ``alpha > 0``), so the stationary point is the unique minimiser. Garnelo and Czarnecki 2023,
-    section 4 (least-squares attention).
+    ``alpha > 0``), so the stationary point is the unique minimiser. Garnelo and Czarnecki 2023
+    (the least-squares module).
     """
     residual = K * W - V
     return (
@@ -134,7 +134,7 @@ def least_squares_attention() -> Derivation:
     ``d x d`` one. Then ``alpha`` times the layer minus linear attention ``Q K^T V`` is
     ``-Q (K^T K + alpha I)^{-1} K^T K K^T V`` (``gap``): with ``||(K^T K + alpha I)^{-1}||_2 <= 1/alpha``
     it is ``O(1/alpha)``, so ``alpha`` times the layer tends to linear attention; the gap is the
-    result. Garnelo and Czarnecki 2023, section 4; seed 002 ("in-context learning and trying to
+    result. Garnelo and Czarnecki 2023 (the least-squares module); seed 002 ("in-context learning and trying to
     improve Transformers 3").
     """
     layer = Q * GRAM.I * K.T * V
@@ -183,7 +183,7 @@ def least_squares_attention() -> Derivation:
             label="gap",
             note=(
                 r"$\alpha Q W^* - Q K^\top V = -Q (K^\top K + \alpha I)^{-1} K^\top K K^\top V$, of norm at most "
-                r"$\lVert Q \rVert \lVert K^\top K K^\top V \rVert / \alpha$: linear attention is the limit of $\alpha$ times the layer"
+                r"$\lVert Q \rVert\, \lVert K^\top K K^\top V \rVert / \alpha$: linear attention is the limit of $\alpha$ times the layer"
             ),
         )
     )
@@ -322,7 +322,7 @@ def least_squares_costs() -> Derivation:
     return (
         Derivation(
             "FLOPs of least-squares attention and of attention",
-            sp.ImmutableMatrix([_program_flops(PRIMAL_PROGRAM), _program_flops(DUAL_PROGRAM), _program_flops(ATTENTION_PROGRAM)]),
+            sp.ImmutableMatrix([_program_flops(program) for program in (PRIMAL_PROGRAM, DUAL_PROGRAM, ATTENTION_PROGRAM)]),
             start_note=r"the costs of each operation, summed: $(F_{\mathrm{layer}}, F_{\mathrm{push}}, F_{\mathrm{attention}})$",
             assumptions=(COST_CONVENTION,),
         )
@@ -344,7 +344,9 @@ def least_squares_costs() -> Derivation:
             note=r"$\Theta(d^3)$ for $d \gg n$: the layer is $\Theta(n d^2 + d^3)$",
         )
         .then(
-            apply_map(lambda F: F[0] / F[2], placeholder=COSTS, why=r"the ratio $F_{\mathrm{layer}} / F_{\mathrm{attention}}$"),
+            apply_map(
+                lambda F: F[0] / F[2], placeholder=COSTS, why=r"the ratio $F_{\mathrm{layer}} / F_{\mathrm{attention}}$"
+            ),
             primal / attention,
             on="counts",
             label="ratio",

@@ -25,7 +25,6 @@ from proofs.derivation import (
     apply_map,
     differentiate,
     evaluate,
-    expand,
     factor,
     lemma,
     rewrite,
@@ -197,11 +196,11 @@ def one_step_risk() -> Derivation:
             label="curriculum_nmse",
         )
         .then(
-            substitute({h: uniform}, why=r"$k$ uniform on $k_{\min}, \dots, k_{\max}$ (seed 004: $[5, 50]$)"),
+            substitute({h: uniform}, why=r"$k$ uniform"),
             step.subs(h, uniform),
             on="curriculum_step",
             label="curriculum_uniform",
-            note=r"$E[1/k] = (H_{k_{\max}} - H_{k_{\min} - 1}) / (k_{\max} - k_{\min} + 1)$, $H$ the harmonic numbers",
+            note=r"$k$ uniform on $k_{\min}, \dots, k_{\max}$ (seed 004: $5, \dots, 50$); $H$ the harmonic numbers",
         )
         .then(apply_map(lambda r: r / d, why=r"divide by $E[y_q^2] = d$"), risk / d, on="risk", label="nmse")
         .then(
