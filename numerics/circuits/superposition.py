@@ -101,7 +101,7 @@ def train_toy_model(config: ToyModelConfig) -> TrainedToyModel:
         generator = torch.Generator().manual_seed(config.seed)
         W = torch.nn.Parameter(torch.nn.init.xavier_normal_(torch.empty(config.hidden, config.features), generator=generator))
         b = torch.nn.Parameter(torch.zeros(config.features))
-        optimiser = torch.optim.Adam([W, b], lr=config.lr)
+        optimiser = torch.optim.Adam([W, b], lr=config.lr, fused=True)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * step / config.steps)))
         for _ in range(config.steps):
             shape = (config.batch, config.features)

@@ -17,6 +17,7 @@ from checkers.attention.kernels import attention_kernel_smoother
 from checkers.attention.rank import attention_rank
 from checkers.attention.turing import turing_completeness
 from checkers.circuits.fourier import modular_addition_fourier
+from checkers.circuits.sae import sae_recovery
 from checkers.circuits.superposition import superposition
 from checkers.circuits.framework import circuits_framework
 from checkers.circuits.lora import lora_rank
@@ -86,6 +87,7 @@ OUT_OF_DOMAIN = [
     ),
     (modular_addition_fourier, [{"p": 2}, {"p": 4}, {"p": 111}, {"p": 115}, {"p": 1.5}]),
     (superposition, [{"r": 0.4}, {"r": 1.6}, {"b": 0.1}, {"b": -1.5}, {"r": float("nan")}]),
+    (sae_recovery, [{"d": 12}, {"d": 24}, {"dictionary": 16}, {"dictionary": -1}, {"dictionary": 1.5}]),
     (circuits_framework, [{"n_tokens": 0}, {"n_vocab": 7}, {"H": 4}, {"d_head": 0}, {"d_model": 1.5}]),
     (lora_rank, [{"d": 0}, {"k": 9}, {"r": 5}, {"r": 0.5}]),
     (moe_routing, [{"E": 3}, {"k": 5}, {"n_tokens": 0}, {"d_ff": 4}, {"E": 9}]),
@@ -238,6 +240,7 @@ WORKED_EXAMPLE_RENDERS = [
     ("icl-bayesian", [r"\num{6561}", r"from \num{5} examples on", r"\rho_\theta^k"], ["not confirmed"]),
     ("modular-addition-fourier", ["14, 35, 41, 42, 52", r"(a + b) \bmod p"], ["Not confirmed"]),
     ("superposition", [r"\cos 144^\circ", "a regular pentagon within 2 degrees"], ["Not confirmed", r"\textbf{not}"]),
+    ("sae-recovery", ["MMCS with the planted features", "meets the bound"], ["Not confirmed"]),
     ("circuits-framework", [r"\otimes", r"C_{OV}^1", "the model run literally"], ["Not confirmed"]),
     ("lora-rank", [r"\frac{2 r}{d}", "L-BFGS-B", r"\num{24}"], ["Not confirmed"]),
     ("moe-routing", [r"\frac{k}{E}", r"\num{288}", r"\num{1152}"], ["Not confirmed"]),
