@@ -26,6 +26,8 @@ from checkers.engine import mutant_outcome, run_check
 from checkers.icl.bayesian import icl_bayesian
 from checkers.icl.linear_attention import MUTANTS as LINEAR_ATTENTION_MUTANTS
 from checkers.icl.linear_attention import linear_attention_gd
+from checkers.icl.multistep import MUTANTS as MULTISTEP_MUTANTS
+from checkers.icl.multistep import lsa_multistep_gd
 from checkers.icl.ridge import rls_attention
 from checkers.icl.risk import lsa_trained_risk
 from checkers.scaling import chinchilla_allocation
@@ -96,6 +98,10 @@ OUT_OF_DOMAIN = [
         [{"N": 0}, {"N": 13}, {"d": 6}, {"d_y": 0}, {"d_y": 4}, {"beta": 0.05}, {"beta": 11.0}, {"N": 2.5}],
     ),
     (
+        lsa_multistep_gd,
+        [{"N": 4}, {"N": 13}, {"K": 0}, {"K": 6}, {"d_x": 5}, {"eta": 0.0}, {"eta": 0.6}, {"gamma": -0.1}, {"K": 1.5}],
+    ),
+    (
         rls_attention,
         [{"n": 0}, {"n": 13}, {"d": 9}, {"m": 0}, {"d_v": 4}, {"alpha": 0.0}, {"alpha": 0.05}, {"alpha": 2000.0}, {"n": 2.5}],
     ),
@@ -132,6 +138,7 @@ EVERY_STEP_PROVED = [
     (circuits_framework, 100, 0, 24, 8, LT, 0.5, 2),
     (moe_routing, 100, 0, 8, 0, LT, 0.5, 2),
     (linear_attention_gd, 80, 0, 38, 1, LT, 1, 2),
+    (lsa_multistep_gd, 100, 0, 14, 0, LT, 1, 2),
     (rls_attention, 100, 0, 31, 0, LT, 0.5, 3),
     (lsa_trained_risk, 100, 0, 23, 0, LT, 1, 2),
 ]
@@ -200,6 +207,7 @@ EVERY_MUTANT_REFUTED = [
     (lora_rank, 40, 0, 7),
     (moe_routing, 80, 0, 6),
     (linear_attention_gd, 80, 0, frozenset(LINEAR_ATTENTION_MUTANTS)),
+    (lsa_multistep_gd, 100, 0, frozenset(MULTISTEP_MUTANTS)),
     (rls_attention, 60, 0, 5),
     (lsa_trained_risk, 60, 0, 5),
 ]
@@ -245,6 +253,7 @@ WORKED_EXAMPLE_RENDERS = [
     ("lora-rank", [r"\frac{2 r}{d}", "L-BFGS-B", r"\num{24}"], ["Not confirmed"]),
     ("moe-routing", [r"\frac{k}{E}", r"\num{288}", r"\num{1152}"], ["Not confirmed"]),
     ("linear-attention-gd", [r"\num{0.180805}", "Nadaraya-Watson", r"\mathrm{KL}"], ["not confirmed"]),
+    ("lsa-multistep-gd", [r"\num{0.2066}", r"\num{0.1816}", "preconditioned gradient descent"], ["not confirmed"]),
     ("rls-attention", [r"\num{392}", r"\num{955}", r"\num{432}", "push-through"], ["not confirmed"]),
     ("lsa-trained-risk", [r"\num{0.8}", r"\num{0.2}", r"\eta_{\mathrm{mix}}"], ["Not confirmed"]),
 ]
