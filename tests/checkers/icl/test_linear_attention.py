@@ -3,6 +3,7 @@ inequality checked as a bound, anchors, and a broken closed form failing the che
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 import checkers.icl.linear_attention as module
 import transformer_proofs as tp
@@ -11,6 +12,7 @@ from checkers.exercises import EXERCISES
 from checkers.icl.linear_attention import MUTANTS, linear_attention_gd
 from checkers.worked import worked_example
 from numerics.icl.linear_attention import hopfield_energy, log_sum_exp_gradient, minimise_surrogate
+from transformer_proofs.strategies import parameters
 
 
 def test_the_registry_and_the_exercise_sheet_know_it():
@@ -88,3 +90,10 @@ def test_a_changed_constant_in_the_derived_decrease_fails_the_check(monkeypatch)
     monkeypatch.setattr(module, "_lemma_closed_form", perturbed)
     result = run_check(linear_attention_gd, instances=20, seed=0)
     assert result.status == "failed" and "linear-attention-gd" in result.message
+
+
+@settings(max_examples=6, deadline=None)
+@given(params=parameters(linear_attention_gd))
+def test_property_every_parameter_point_verifies(params):
+    example = worked_example(linear_attention_gd, seed=params["N"], **params)
+    assert example.verified, (params, example.message)

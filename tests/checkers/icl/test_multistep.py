@@ -4,6 +4,7 @@ matrix after one and two layers, GD++, the factors), the anchors, GD++ at gamma 
 import dataclasses
 
 import numpy as np
+from hypothesis import given, settings
 
 import transformer_proofs as tp
 from checkers.engine import run_check
@@ -12,6 +13,7 @@ from checkers.sampling import single_instance
 from checkers.worked import worked_example
 from proofs.derivation import given as given_step
 from proofs.icl import eta
+from transformer_proofs.strategies import parameters
 
 
 def test_the_registry_knows_it():
@@ -53,3 +55,10 @@ def test_a_doubled_step_size_in_the_closed_form_fails_the_check():
     asserting = lambda: derivation.then(given_step("the step size doubled", source="this test"), doubled)  # noqa: E731
     result = run_check(dataclasses.replace(lsa_multistep_gd, derivation=asserting), instances=20, seed=0)
     assert result.status == "failed" and result.symbolic["given"] == 1
+
+
+@settings(max_examples=6, deadline=None)
+@given(params=parameters(lsa_multistep_gd))
+def test_property_every_parameter_point_verifies(params):
+    example = worked_example(lsa_multistep_gd, seed=params["N"], **params)
+    assert example.verified, (params, example.message)
