@@ -392,8 +392,8 @@ def energy_decrease() -> Derivation:
         .then(
             rewrite("collect the squares and the logarithms"),
             (gram_old - 2 * gram_cross + gram_new) / 2 + (entropy_old - entropy_cross) / beta,
-            note=r"$\frac12 \lVert \xi_{\mathrm{new}} - \xi \rVert^2 + \beta^{-1} \sum_j p_j \log(p_j / p_{\mathrm{new}, j}) "
-            r"= \frac12 \lVert \xi_{\mathrm{new}} - \xi \rVert^2 + \beta^{-1} \mathrm{KL}(p \,\Vert\, p_{\mathrm{new}})$",
+            note=r"$\frac12 \lVert \xi_{\mathrm{new}} - \xi \rVert^2 + \beta^{-1} \mathrm{KL}(p \,\Vert\, p_{\mathrm{new}})$ "
+            r"with $\mathrm{KL}(p \,\Vert\, p_{\mathrm{new}}) = \sum_j p_j \log(p_j / p_{\mathrm{new}, j})$",
             label="decrease",
         )
     )
