@@ -20,6 +20,7 @@ from checkers.circuits.fourier import modular_addition_fourier
 from checkers.circuits.sae import sae_recovery
 from checkers.circuits.superposition import superposition
 from checkers.circuits.framework import circuits_framework
+from checkers.circuits.induction import induction_head_detection, induction_two_layers
 from checkers.circuits.lora import lora_rank
 from checkers.circuits.moe import moe_routing
 from checkers.engine import mutant_outcome, run_check
@@ -106,6 +107,11 @@ OUT_OF_DOMAIN = [
         [{"n": 0}, {"n": 13}, {"d": 9}, {"m": 0}, {"d_v": 4}, {"alpha": 0.0}, {"alpha": 0.05}, {"alpha": 2000.0}, {"n": 2.5}],
     ),
     (lsa_trained_risk, [{"d": 0}, {"d": 13}, {"k": 0}, {"k": 49}, {"eta": -0.1}, {"eta": 1.5}, {"k": 2.5}]),
+    (
+        induction_two_layers,
+        [{"d_vocab": 1}, {"d_vocab": 11}, {"n_ctx": 2}, {"n_ctx": 17}, {"scale": 1.0}, {"scale": 25.0}, {"scale": float("nan")}],
+    ),
+    (induction_head_detection, [{"period": 2}, {"period": 9}, {"period": 3.5}, {"scale": 0.0}, {"scale": 21.0}]),
 ]
 
 
@@ -141,6 +147,7 @@ EVERY_STEP_PROVED = [
     (lsa_multistep_gd, 100, 0, 14, 0, LT, 1, 2),
     (rls_attention, 100, 0, 31, 0, LT, 0.5, 3),
     (lsa_trained_risk, 100, 0, 23, 0, LT, 1, 2),
+    (induction_head_detection, 100, 0, 6, 0, LT, 0.5, 1),
 ]
 
 
@@ -210,6 +217,8 @@ EVERY_MUTANT_REFUTED = [
     (lsa_multistep_gd, 100, 0, frozenset(MULTISTEP_MUTANTS)),
     (rls_attention, 60, 0, 5),
     (lsa_trained_risk, 60, 0, 5),
+    (induction_two_layers, 100, 0, 3),
+    (induction_head_detection, 80, 0, 5),
 ]
 
 
@@ -256,6 +265,8 @@ WORKED_EXAMPLE_RENDERS = [
     ("lsa-multistep-gd", [r"\num{0.2066}", r"\num{0.1816}", "preconditioned gradient descent"], ["not confirmed"]),
     ("rls-attention", [r"\num{392}", r"\num{955}", r"\num{432}", "push-through"], ["not confirmed"]),
     ("lsa-trained-risk", [r"\num{0.8}", r"\num{0.2}", r"\eta_{\mathrm{mix}}"], ["Not confirmed"]),
+    ("induction-two-layers", [r"\lambda E E^{T} A_{1}^{T}", "Position 1."], ["A bound fails"]),
+    ("induction-head-detection", ["prefix matching", "induction (1.0)"], ["disagree"]),
 ]
 
 
