@@ -44,7 +44,7 @@ def _draw(rng, n, p):
 
 
 def _tables(logit, p):
-    """``(K, 2p - 1, p)``: ``logit(k, u, c)`` for every frequency ``k = 1..(p-1)/2``, index ``u = 0..2p-2`` and answer ``c``."""
+    """``(K, 2p - 1, p)``: ``logit(k, u, c)`` for every frequency ``k = 1..(p-1)/2``, ``u = 0..2p-2`` and answer ``c``."""
     k, u, c = np.meshgrid(np.arange(1, (p - 1) // 2 + 1), np.arange(2 * p - 1), np.arange(p), indexing="ij")
     return logit(k.ravel(), u.ravel(), c.ravel()).reshape(k.shape)
 
@@ -151,11 +151,12 @@ def _profile(p, frequencies):
     m = np.arange(p, dtype=float)
     k, s = np.meshgrid(frequencies, m, indexing="ij")
     closed_form = modular_addition_fourier.closed_form()
-    return closed_form(k=k.ravel(), s=s.ravel(), c=np.zeros(k.size), p=np.full(k.size, float(p))).reshape(k.shape).sum(axis=0)
+    logits = closed_form(k=k.ravel(), s=s.ravel(), c=np.zeros(k.size), p=np.full(k.size, float(p)))
+    return logits.reshape(k.shape).sum(axis=0)
 
 
 def _fourier_values(p, key_frequencies, b):
-    """The example's key frequencies, one pair worked out, the exhaustive count, Nanda et al.'s set and the composite caveat."""
+    """The example's frequencies, one pair worked out, the exhaustive count, Nanda et al.'s set, the composite caveat."""
     frequencies = _frequencies(key_frequencies)
     claim = modular_addition_fourier.evaluate_claim(p=p, key_frequencies=key_frequencies[None], b=np.array([b]))[0]
     answers, at_b = claim[: p * p].reshape(p, p), claim[p * p :].reshape(p, p)
@@ -214,7 +215,8 @@ modular_addition_fourier = Theorem(
         r"$\cos \omega_k c$ and $\sin \omega_k c$, give the logits "
         r"$\mathrm{logit}(c) = \sum_{k \in K} \cos \omega_k (a + b - c)$. Each term is at most 1, with equality exactly "
         r"when $p \mid k (a + b - c)$, i.e. (as $p$ is prime and $p \nmid k$) when $c \equiv a + b \pmod p$; so for every "
-        r"$a, b \in \{0, \dots, p - 1\}$ the argmax over $c$ is $(a + b) \bmod p$, attained there only, with the value $|K|$. "
+        r"$a, b \in \{0, \dots, p - 1\}$ the argmax over $c$ is $(a + b) \bmod p$, attained there only, with the value "
+        r"$|K|$. "
         r"For composite $p$ this needs $\gcd(p, K) = 1$: frequencies that share a factor $g$ with $p$ tie $g$ answers."
     ),
     assumptions=(
@@ -225,7 +227,10 @@ modular_addition_fourier = Theorem(
         r"the logits are those of the algorithm with unit weight per key frequency; a trained network weights them "
         r"unequally (Nanda et al.), which keeps the argmax (each weighted term is still largest at $c \equiv a + b$)",
     ),
-    sources=(f"{NANDA}, section 4 (the Fourier multiplication algorithm) and section 4.1 (key frequencies)", "seed 004, project track B, 3.3"),
+    sources=(
+        f"{NANDA}, section 4 (the Fourier multiplication algorithm) and section 4.1 (key frequencies)",
+        "seed 004, project track B, 3.3",
+    ),
     parameters={
         "p": Integer(3, 113, shape=True, default=113, where=sp.isprime, condition="p prime"),
     },
@@ -237,7 +242,9 @@ modular_addition_fourier = Theorem(
         "w_k = pi k / p (half the frequency)": _wrong(lambda k, u, c, p: np.cos(np.pi * k * (u - c) / p)),
         "sin instead of cos": _wrong(lambda k, u, c, p: np.sin(2 * np.pi * k * (u - c) / p)),
         "cos(w_k (a - b + c))": _wrong(lambda k, u, c, p: np.cos(2 * np.pi * k * (u - (p - 1) + c) / p), _by_difference),
-        "cos(w_k (a + b + c)) (angle addition in the unembedding)": _wrong(lambda k, u, c, p: np.cos(2 * np.pi * k * (u + c) / p)),
+        "cos(w_k (a + b + c)) (angle addition in the unembedding)": _wrong(
+            lambda k, u, c, p: np.cos(2 * np.pi * k * (u + c) / p)
+        ),
     },
     tolerance=Deterministic(
         rtol=0.0,

@@ -21,7 +21,15 @@ from checkers.domains import Integer
 from checkers.policies import Bound
 from checkers.results import Plot
 from checkers.theorem import Anchor, Theorem
-from numerics.circuits.sae import AutoencoderConfig, best_cosines, best_cosines_figure, mmcs, planted_features, sparse_codes, train_autoencoders
+from numerics.circuits.sae import (
+    AutoencoderConfig,
+    best_cosines,
+    best_cosines_figure,
+    mmcs,
+    planted_features,
+    sparse_codes,
+    train_autoencoders,
+)
 from proofs.circuits.sae import BRICKEN, SAE_OBJECTIVE, SHARKEY, orthonormal_separation, soft_threshold_code
 
 THRESHOLD = 0.9

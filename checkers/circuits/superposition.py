@@ -125,6 +125,7 @@ def _trained(seed: int):
     return train_toy_model(ToyModelConfig(sparsity=TRAINING.sparsity, seed=seed))
 
 
+@functools.lru_cache(maxsize=1)
 def _optimum():
     """The pentagon (radius and bias) minimising the derived one-active loss, by L-BFGS-B over the domain."""
     from scipy.optimize import minimize, minimize_scalar
@@ -132,7 +133,8 @@ def _optimum():
     def total(point):
         return float(_claimed(np.array([point[0]]), np.array([point[1]])).sum())
 
-    best = minimize(total, x0=[1.0, -0.2], method="L-BFGS-B", bounds=[(0.5, 1.5), (-1.0, 0.0)], options={"ftol": 1e-14, "gtol": 1e-10})
+    tight = {"ftol": 1e-14, "gtol": 1e-10}
+    best = minimize(total, x0=[1.0, -0.2], method="L-BFGS-B", bounds=[(0.5, 1.5), (-1.0, 0.0)], options=tight)
     unit = minimize_scalar(lambda bias: total([1.0, bias]), bounds=(-1.0, 0.0), method="bounded", options={"xatol": 1e-10})
     return best.x, best.fun, unit.x, unit.fun
 
@@ -217,7 +219,8 @@ superposition = Theorem(
         r"the Monte Carlo oracle draws the active feature and its value; it is unbiased, and the statistical policy "
         r"compares its batch means with the claim at a false-alarm probability of $10^{-9}$ per run",
         r"training is evidence, not proof: Adam from a random start can stop in a local minimum (at sparsity 0.9 one "
-        r"seed in a few ends with four features on a square and one dropped); the figure and the worked example show one run",
+        r"seed in a few ends with four features on a square and one dropped); the figure and the worked example show "
+        r"one run",
     ),
     sources=(
         f"{ELHAGE}, sections 2 (the toy model, feature importance and sparsity) and 3-4 (superposition as a phase "
@@ -234,7 +237,9 @@ superposition = Theorem(
         "no ReLU: x' = W^T W x + b (every interference term kept)": _without_relu,
         "the ReLU also cuts the neighbours' interference": _with_column(1, lambda claim, r, b: 0.0),
         "every other feature at cos 72 deg (no negative overlap)": _with_column(2, lambda claim, r, b: claim[:, 1]),
-        "the own output never clipped: E[((1 - r^2) x - b)^2]": _with_column(0, lambda claim, r, b: _without_relu(r, b)[:, 0]),
+        "the own output never clipped: E[((1 - r^2) x - b)^2]": _with_column(
+            0, lambda claim, r, b: _without_relu(r, b)[:, 0]
+        ),
     },
     tolerance=Statistical(false_alarm=1e-9, batches=30, draws=6000),
     anchors=SUPERPOSITION_ANCHORS,

@@ -66,6 +66,6 @@ def logit_profile_figure(profiles: dict[str, np.ndarray], p: int):
     axes.axvline(0, color="gray", linewidth=0.5)
     axes.set(xlabel=r"$m = a + b - c$ (mod $p$)", ylabel="logit", xlim=(-half, half))
     axes.grid(True, linewidth=0.3)
-    axes.legend(fontsize=7)
+    axes.legend(fontsize=7, loc="upper left")
     figure.tight_layout()
     return figure

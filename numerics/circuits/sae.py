@@ -11,12 +11,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.circuits.superposition import one_torch_thread
+from numerics.circuits.superposition import cosine_decay, one_torch_thread
 
 
 def planted_features(seeds, d: int, n_features: int) -> np.ndarray:
@@ -31,7 +30,7 @@ def sparse_codes(rng: np.random.Generator, shape, p: float) -> np.ndarray:
 
 
 def best_cosines(features: np.ndarray, decoder: np.ndarray) -> np.ndarray:
-    """``(n, F)``: each feature's largest cosine similarity with a decoder column, ``max_j cos(features[:, i], decoder[:, j])``.
+    """``(n, F)``: each feature's largest cosine similarity with a decoder column, ``max_j cos(f_i, w_j)``.
 
     ``features`` is ``(n, d, F)`` and ``decoder`` ``(n, d, m)``; columns need not be normalised.
     """
@@ -52,7 +51,8 @@ def best_cosines_figure(curves: dict[str, np.ndarray], threshold: float):
     figure = Figure(figsize=(5.2, 3.2))
     axes = figure.subplots()
     for (label, values), marker in zip(curves.items(), ("o", "s", "^")):
-        axes.plot(np.arange(1, len(values) + 1), np.sort(values)[::-1], marker, markersize=3, linestyle="-", linewidth=0.8, label=label)
+        ranks = np.arange(1, len(values) + 1)
+        axes.plot(ranks, np.sort(values)[::-1], marker, markersize=3, linestyle="-", linewidth=0.8, label=label)
     axes.axhline(threshold, color="gray", linestyle="--", linewidth=0.8)
     axes.set(xlabel="planted feature (sorted)", ylabel="best cosine with a decoder column", ylim=(0, 1.02))
     axes.grid(True, linewidth=0.3)
@@ -95,7 +95,7 @@ def train_autoencoders(x: np.ndarray, config: AutoencoderConfig) -> np.ndarray:
         b_enc = torch.nn.Parameter(torch.zeros(n, 1, config.latents))
         b_dec = torch.nn.Parameter(torch.zeros(n, 1, d))
         optimiser = torch.optim.Adam([W_enc, b_enc, W_dec, b_dec], lr=config.lr, fused=True)
-        decay = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * step / config.steps)))
+        decay = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: cosine_decay(step, config.steps))
         for _ in range(config.steps):
             batch = data[:, torch.randint(0, samples, (config.batch,), generator=generator)]
             h = torch.relu((batch - b_dec) @ W_enc.transpose(1, 2) + b_enc)

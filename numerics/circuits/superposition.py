@@ -69,6 +69,11 @@ def one_torch_thread():
         torch.set_num_threads(threads)
 
 
+def cosine_decay(step: int, steps: int) -> float:
+    """The learning-rate factor at ``step`` of ``steps``: from 1 down to 0 along half a cosine."""
+    return 0.5 * (1 + math.cos(math.pi * step / steps))
+
+
 @dataclass(frozen=True)
 class ToyModelConfig:
     """The training run of the toy model: sizes, data, optimiser. Elhage et al. train with Adam on batches
@@ -99,10 +104,11 @@ def train_toy_model(config: ToyModelConfig) -> TrainedToyModel:
 
     with one_torch_thread():
         generator = torch.Generator().manual_seed(config.seed)
-        W = torch.nn.Parameter(torch.nn.init.xavier_normal_(torch.empty(config.hidden, config.features), generator=generator))
+        start = torch.nn.init.xavier_normal_(torch.empty(config.hidden, config.features), generator=generator)
+        W = torch.nn.Parameter(start)
         b = torch.nn.Parameter(torch.zeros(config.features))
         optimiser = torch.optim.Adam([W, b], lr=config.lr, fused=True)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * step / config.steps)))
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: cosine_decay(step, config.steps))
         for _ in range(config.steps):
             shape = (config.batch, config.features)
             x = torch.rand(shape, generator=generator) * (torch.rand(shape, generator=generator) >= config.sparsity)
@@ -138,7 +144,8 @@ def pentagon_figure(W: np.ndarray, radius: float):
         axes.annotate("", xy=(u, v), xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": "C0"})
         axes.annotate(f"$W_{i}$", xy=(1.08 * u, 1.08 * v), ha="center", va="center", fontsize=8)
     limit = 1.3 * max(radius, float(np.abs(W).max()))
-    axes.set(xlim=(-limit, limit), ylim=(-limit, limit), aspect="equal", xlabel="hidden dimension 1", ylabel="hidden dimension 2")
+    axes.set(xlim=(-limit, limit), ylim=(-limit, limit), aspect="equal")
+    axes.set(xlabel="hidden dimension 1", ylabel="hidden dimension 2")
     axes.legend(fontsize=7, loc="lower left")
     figure.tight_layout()
     return figure

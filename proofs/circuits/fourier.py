@@ -64,7 +64,10 @@ def cos_of_sum() -> Derivation:
         Derivation(
             "The cosine of the sum from the products",
             _cos_product(),
-            start_note=r"the products of the embeddings' $\cos \omega_k a$, $\sin \omega_k a$, $\cos \omega_k b$, $\sin \omega_k b$",
+            start_note=(
+                r"the products of the embeddings' $\cos \omega_k a$, $\sin \omega_k a$, $\cos \omega_k b$, "
+                r"$\sin \omega_k b$"
+            ),
             assumptions=(FREQUENCY,),
         )
         .then(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.derivation import Derivation, apply_map, differentiate, expand, simplify, solve_for
+from proofs.derivation import Derivation, apply_map, differentiate, simplify, solve_for
 
 SHARKEY = (
     "Sharkey, Braun and Millidge 2022, Taking features out of superposition with sparse autoencoders "
@@ -52,7 +52,10 @@ def orthonormal_separation() -> Derivation:
             start_note=r"$\lVert x - R h \rVert^2$ for a dictionary $R$ with orthonormal columns (a rotation of the plane)",
         )
         .then(
-            simplify(r"$R^\top R = I$ ($\cos^2 \varphi + \sin^2 \varphi = 1$): $\lVert x - R h \rVert = \lVert R^\top x - h \rVert$"),
+            simplify(
+                r"$R^\top R = I$ ($\cos^2 \varphi + \sin^2 \varphi = 1$): "
+                r"$\lVert x - R h \rVert = \lVert R^\top x - h \rVert$"
+            ),
             (projection[0] - h1) ** 2 + (projection[1] - h2) ** 2,
             note=r"one term $(a_j - h_j)^2$ per latent, $a = R^\top x$",
         )
@@ -81,6 +84,9 @@ def soft_threshold_code() -> Derivation:
             ),
             sp.Max(0, a - lam / 2),
             on="stationary",
-            note=r"$\mathrm{ReLU}(D_j \cdot x - \lambda/2)$: the encoder with $W_{\mathrm{enc}} = D^\top$, $b_{\mathrm{enc}} = -\lambda/2$",
+            note=(
+                r"$\mathrm{ReLU}(D_j \cdot x - \lambda/2)$: the encoder with $W_{\mathrm{enc}} = D^\top$, "
+                r"$b_{\mathrm{enc}} = -\lambda/2$"
+            ),
         )
     )

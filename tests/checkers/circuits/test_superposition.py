@@ -14,6 +14,13 @@ def test_it_verifies_with_two_sampled_steps_and_the_anchors():
     result = run_check(superposition, instances=60, seed=0)
     assert result.status == "verified", result.message
     assert result.symbolic == {"steps": 14, "proved": 12, "sampled": 2, "given": 0, "failed": 0, "custom": 0}
+    sampled = [
+        (lemma.title, step.operation.rule)
+        for lemma in superposition.built_derivation().lemmas
+        for step in lemma.check()
+        if step.evidence == "sampled"
+    ]
+    assert sampled == [("Interference through a ReLU", "rewrite"), ("The first moment of the feature's own output", "rewrite")]
     assert result.numeric.policy == "statistical" and result.numeric.max_error < 1
     assert len(result.numeric.anchors) == 3 and all(a.agrees for a in result.numeric.anchors)
 

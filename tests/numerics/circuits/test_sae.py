@@ -28,7 +28,7 @@ def test_planted_features_and_codes():
 def test_a_small_batch_of_sparse_autoencoders_recovers_orthogonal_features():
     features = np.linalg.qr(np.random.default_rng(1).standard_normal((3, 4, 4)))[0]  # orthonormal: the lemma's case
     x = sparse_codes(np.random.default_rng(2), (3, 1024, 4), 0.2) @ np.swapaxes(features, 1, 2)
-    decoders = train_autoencoders(x, AutoencoderConfig(latents=8, l1=0.3, steps=400))
+    decoders = train_autoencoders(x, AutoencoderConfig(latents=8, l1=0.3, steps=200))
     assert decoders.shape == (3, 4, 8)
     np.testing.assert_allclose(np.linalg.norm(decoders, axis=1), 1.0, atol=1e-6)
     assert np.all(mmcs(features, decoders) > 0.95)

@@ -1,6 +1,5 @@
 """sae-recovery lemmas: every step proved, the sparse code against a direct minimisation, a wrong step rejected."""
 
-import numpy as np
 import pytest
 import sympy as sp
 from scipy.optimize import minimize_scalar
