@@ -171,6 +171,7 @@ def _run(config: ICLRegressionConfig, device: str, progress: Progress) -> Experi
         "preconditioner_deviation": float(np.linalg.norm(gamma - gamma_step * np.eye(d)) / np.linalg.norm(gamma_step * np.eye(d))),
         "fitted_step": icl.fitted_step(check_batches),
         "step": step,
+        "even_share": icl.even_share(models["linear-attention"], check_batches[-1], device),
     }
     checks, check_numbers = linear_checks(config, models["linear-attention"], check_batches, device, closed, step)
     checks.append(_bayes_check(evaluation.pop("margins")))
@@ -259,28 +260,31 @@ def _evaluate(config, models, prompts, curriculum_step, device, progress, risk, 
             for name in (*MODELS, *BASELINES):
                 flops = icl.forward_flops(models[name], batch) if name in models else (icl.ols_flops if name == "ols" else icl.gd_step_flops)(d, k)
                 table.append({"model": name, "k": k, "nmse": errors[name][0], "flops": flops, "interpretation": INTERPRETATION[name]})
-            nadaraya += _nadaraya_rows(prompts("fit", min(config.eval_prompts, 1000), k), batch, predictions["softmax-attention"], icl)
+            nadaraya.append(_smoothers(models["softmax-attention"], prompts("fit", min(config.eval_prompts, 1000), k), batch, predictions["softmax-attention"], icl))
             weights += _weight_rows(models, batch[: min(config.eval_prompts, 500)], device, icl)
     return {"table": table, "nmse_against_k": against_k, "nadaraya_watson": nadaraya, "weights_correlation": weights, "margins": margins}
 
 
-def _nadaraya_rows(fit, batch, softmax, icl) -> list[dict]:
-    """Each Nadaraya-Watson estimator with its bandwidth fitted on ``fit``, measured on ``batch`` beside softmax attention's predictions."""
-    rows = []
+def _smoothers(softmax, fit, batch, predictions, icl) -> dict:
+    """Softmax attention as a kernel smoother at ``batch``'s ``k``: the kernel its log-weights follow
+    (``exp(x_j . x_test / h^2)``, slope ``1 / h^2``) and its value's weight on ``y_j``, beside each Nadaraya-Watson
+    estimator with its bandwidth fitted on ``fit`` (nmse, and correlation with the softmax layer's predictions)."""
+    log_weights = icl.query_scores(softmax, batch) / math.sqrt(softmax.W_Q.shape[0])
+    slope = icl.kernel_slope(log_weights, icl.input_gram(batch)[:, -1])
+    row = {
+        "k": batch.k,
+        "softmax-attention": {
+            "nmse": icl.nmse(predictions, batch)[0],
+            "kernel_slope": slope,
+            "bandwidth": 1 / math.sqrt(slope) if slope > 0 else None,
+            "value_weight": float(softmax.W_V[-1, -1].detach()),
+        },
+    }
     for kernel in icl.KERNELS:
         bandwidth = icl.fit_bandwidth([fit], kernel)
         smoother = icl.nadaraya_watson_prediction(batch, bandwidth, kernel)
-        rows.append(
-            {
-                "k": batch.k,
-                "kernel": kernel,
-                "bandwidth": bandwidth,
-                "nmse": icl.nmse(smoother, batch)[0],
-                "softmax_nmse": icl.nmse(softmax, batch)[0],
-                "correlation_with_softmax": icl.correlation(smoother, softmax),
-            }
-        )
-    return rows
+        row[kernel] = {"bandwidth": bandwidth, "nmse": icl.nmse(smoother, batch)[0], "correlation_with_softmax": icl.correlation(smoother, predictions)}
+    return row
 
 
 def _weight_rows(models, probe, device, icl) -> list[dict]:
@@ -387,23 +391,23 @@ def linear_checks(config: ICLRegressionConfig, model, batches, device: str, clos
 
 
 def _attention_numbers(models, probe, icl) -> dict:
-    """How the one-layer models' query scores follow ``x_j . x_test``, the scores of von Oswald's construction.
-
-    The value's weight on ``y_j`` (the last entry of ``W_V``'s last row) carries a sign that the scores may take
-    over: a layer with negative scores and a negative ``y`` weight computes what one with both positive does. The
-    scores are therefore signed by it before they are compared.
-    """
+    """How the one-layer models' query scores follow ``x_j . x_test``, the scores of von Oswald's construction."""
     matching = icl.input_gram(probe)[:, -1]
-    numbers = {"k": probe.k}
-    for name in ("linear-attention", "softmax-attention"):
-        model = models[name]
-        signed = icl.query_scores(model, probe) * np.sign(float(model.W_V[-1, -1].detach()))
-        numbers[name] = {"correlation_with_x_dot_x_test": icl.correlation(signed, matching)}
-        if name == "linear-attention":
-            numbers[name]["negative_share"] = float(np.abs(signed[signed < 0]).sum() / np.abs(signed).sum())
-    weights = icl.query_scores(models["softmax-attention"], probe, mixed=True)
-    numbers["softmax-attention"]["effective_keys"] = float(np.mean(1 / (weights**2).sum(-1)))
-    return numbers
+    linear, softmax = models["linear-attention"], models["softmax-attention"]
+    # The linear layer multiplies each score by the value's weight v_y on y_j: signed by v_y, a score is what y_j gets.
+    signed = icl.query_scores(linear, probe) * np.sign(float(linear.W_V[-1, -1].detach()))
+    weights = icl.query_scores(softmax, probe, mixed=True)
+    return {
+        "k": probe.k,
+        "linear-attention": {
+            "correlation_with_x_dot_x_test": icl.correlation(signed, matching),
+            "negative_share": float(np.abs(signed[signed < 0]).sum() / np.abs(signed).sum()),
+        },
+        "softmax-attention": {
+            "correlation_with_x_dot_x_test": icl.correlation(icl.query_scores(softmax, probe), matching),
+            "effective_keys": float(np.mean(1 / (weights**2).sum(-1))),
+        },
+    }
 
 
 def _generalisation(config, models, prompts, device, risk, icl) -> dict:
@@ -432,114 +436,118 @@ def _answers(config, metrics, risk) -> list[dict]:
     top = {name: _row(metrics, name, k_top) for name in (*MODELS, *BASELINES)}
     against_k = metrics["nmse_against_k"]
     error = against_k["standard_error"]["linear-attention"][against_k["k"].index(k_top)]
-    linear = metrics["linear_attention"]
-    check = metrics["check"]
+    linear, check = metrics["linear_attention"], metrics["check"]
+    gamma = linear["preconditioner_step"]
     verdict = "Yes" if check["relative_gap"] <= TOLERANCE else "No"
-    answers = []
+    measured = (
+        f"nmse {check['nmse']:.4f} (standard error {check['standard_error']:.4f}) against lsa-trained-risk's {check['closed_form']:.4f}, "
+        f"{check['relative_gap']:.1%} apart; its predictions correlate with the step's at {check['correlation']:.4f}. It learned "
+        f"Gamma = {gamma:.4f} I (off a multiple of I by {linear['preconditioner_deviation']:.1%}) against eta = {linear['step']:.4f} "
+        f"(the step fitted to the data: {linear['fitted_step']:.4f})"
+    )
     if config.k:
-        answers.append(
-            {
-                "question": f"Trained at k = {config.k}, does the one-layer linear attention reach the best one-layer risk (lsa-trained-risk)?",
-                "answer": (
-                    f"{verdict}: nmse {check['nmse']:.4f} (standard error {check['standard_error']:.4f}) against the closed form "
-                    f"{check['closed_form']:.4f}, {check['relative_gap']:.1%} apart. Its preconditioner is Gamma = {linear['preconditioner_step']:.4f} I "
-                    f"up to {linear['preconditioner_deviation']:.1%} (relative Frobenius distance), against the optimal step {linear['step']:.4f}; "
-                    f"the step fitted to the data is {linear['fitted_step']:.4f}. Its predictions correlate with the best GD step's at {check['correlation']:.4f}."
-                ),
-            }
-        )
+        first = {
+            "question": f"Trained at k = {config.k}, does the one-layer linear attention reach the best one-layer risk (lsa-trained-risk)?",
+            "answer": f"{verdict}: {measured}.",
+        }
     else:
-        ends = [(k, risk.one_step_nmse(d, k, linear["step"]), risk.lsa_trained_risk_nmse(d, k), risk.optimal_step(d, k)) for k in (config.k_min, config.k_max)]
-        answers.append(
-            {
-                "question": f"On the curriculum k in [{config.k_min}, {config.k_max}], which step does the one-layer linear attention learn?",
-                "answer": (
-                    f"{verdict}, it learns the best single step: Gamma = {linear['preconditioner_step']:.4f} I up to {linear['preconditioner_deviation']:.1%}, "
-                    f"against {linear['step']:.4f} for the mixture (the step fitted to the data: {linear['fitted_step']:.4f}); averaged over the mixture "
-                    f"its nmse is {check['nmse']:.4f} (standard error {check['standard_error']:.4f}) against lsa-trained-risk's {check['closed_form']:.4f}. "
-                    "The best step depends on k, and one step for every k costs: "
-                    + "; ".join(f"at k = {k} that step's nmse is {at:.4f} against {best:.4f} at the best step {eta:.3f} for that k alone" for k, at, best, eta in ends)
-                    + "."
-                ),
-            }
+        learned = float(np.mean([risk.one_step_nmse(d, k, gamma) for k in config.trained_k]))
+        ends = "; ".join(
+            f"at k = {k} it gives {risk.one_step_nmse(d, k, linear['step']):.4f} against {risk.lsa_trained_risk_nmse(d, k):.4f} at that k's own best step "
+            f"{risk.optimal_step(d, k):.3f}"
+            for k in (config.k_min, config.k_max)
         )
-    ols_word = "exact (nmse {:.1e})".format(top["ols"]) if k_top >= config.d else f"the min-norm interpolant (nmse {top['ols']:.4f})"
-    answers.append(
-        {
-            "question": f"Seed 004, 2.4: does the MSE approach the OLS error as the model trains (at k = {k_top})?",
+        first = {
+            "question": f"On the curriculum k in [{config.k_min}, {config.k_max}], does the one-layer linear attention learn the best single step for the mixture?",
             "answer": (
-                f"Least squares is {ols_word}. The one-layer linear attention stops at {top['linear-attention']:.4f} (standard error {error:.4f}); "
-                f"no one-layer linear model can go below lsa-trained-risk's {risk.lsa_trained_risk_nmse(d, k_top):.4f}. Softmax attention stops at "
-                f"{top['softmax-attention']:.4f}, the {config.layers}-layer transformer at {top['transformer']:.4f}."
+                f"{verdict}: {measured}; the risk is flat near its minimum, and at the learned step the closed form gives {learned:.4f}. "
+                f"One step for every k has a price, since the best step grows with k: {ends}."
             ),
         }
-    )
+    ols = f"exact (nmse {top['ols']:.1e})" if k_top >= d else f"the minimum-norm interpolant (nmse {top['ols']:.4f})"
     correlations = [w for w in metrics["weights_correlation"] if w["k"] == k_top]
-    answers.append(
-        {
-            "question": f"Seed 004, 2.3 step 6: how do the effective weights dy/dx_test correlate with W_GD = eta X^T Y (at k = {k_top})?",
-            "answer": "; ".join(f"{w['model']}: {w['with_gd']:.4f} with W_GD, {w['with_ols']:.4f} with the least-squares weights" for w in correlations) + ".",
-        }
-    )
     attention = metrics["attention"]
-    answers.append(
+    soft = attention["softmax-attention"]
+    smoothers = next(n for n in metrics["nadaraya_watson"] if n["k"] == k_top)
+    layer = smoothers["softmax-attention"]
+    kernel = (
+        f"its log-weights follow {layer['kernel_slope']:.3f} x_j . x_test, the kernel exp(x_j . x_test / h^2) with h = {layer['bandwidth']:.3g}"
+        if layer["bandwidth"]
+        else f"its log-weights follow {layer['kernel_slope']:.3f} x_j . x_test (no positive bandwidth)"
+    )
+    phases = metrics["phases"]
+    answers = [
+        first,
+        {
+            "question": f"Seed 004, 2.4: does the MSE approach the OLS error as the model trains (k = {k_top})?",
+            "answer": (
+                f"Least squares is {ols}. The one-layer linear attention stops at {top['linear-attention']:.4f} (standard error {error:.4f}); no "
+                f"one-layer linear model can go below lsa-trained-risk's {risk.lsa_trained_risk_nmse(d, k_top):.4f}. Softmax attention stops at "
+                f"{top['softmax-attention']:.4f}, the {config.layers}-layer transformer at {top['transformer']:.4f}."
+            ),
+        },
+        {
+            "question": f"Seed 004, 2.3 step 6: do the effective weights dy/dx_test correlate with W_GD = eta X^T Y (k = {k_top})?",
+            "answer": "; ".join(
+                f"{w['model']}: {w['with_gd']:.4f} with W_GD, {w['with_ols']:.4f} with the least-squares weights "
+                f"(closer to {'W_GD' if w['with_gd'] >= w['with_ols'] else 'least squares'})"
+                for w in correlations
+            )
+            + ".",
+        },
         {
             "question": f"Seed 004, 2.4: does the attention matrix put high values on the keys that match the query (k = {attention['k']})?",
             "answer": (
-                f"The linear layer's query scores correlate with x_j . x_test at {attention['linear-attention']['correlation_with_x_dot_x_test']:.4f}, "
-                f"as von Oswald's construction (W_K = W_Q = projection on x) predicts; but {attention['linear-attention']['negative_share']:.0%} of "
-                f"their weight (signed by the value's y-weight) is negative, on keys pointing away from the query, and these move the prediction as much as the matching ones. "
-                f"The softmax layer's scores correlate with x_j . x_test at {attention['softmax-attention']['correlation_with_x_dot_x_test']:.4f}; its weights "
-                f"spread over {attention['softmax-attention']['effective_keys']:.1f} keys on average (1 / sum a_j^2) of {attention['k']}."
+                f"The linear layer's query scores follow x_j . x_test (correlation {attention['linear-attention']['correlation_with_x_dot_x_test']:.4f}), "
+                f"as in von Oswald's construction; but {attention['linear-attention']['negative_share']:.0%} of their weight is negative, on keys "
+                f"pointing away from the query, which move the prediction as much as the matching ones. The softmax layer's scores follow "
+                f"x_j . x_test too ({soft['correlation_with_x_dot_x_test']:.4f}) and its weights spread over {soft['effective_keys']:.1f} of "
+                f"{attention['k']} keys (1 / sum a_j^2)."
             ),
-        }
-    )
-    nw = [n for n in metrics["nadaraya_watson"] if n["k"] == k_top]
-    answers.append(
+        },
         {
             "question": f"Softmax attention against the Nadaraya-Watson estimator with a fitted bandwidth (k = {k_top})?",
             "answer": (
-                f"Softmax attention: nmse {top['softmax-attention']:.4f}. "
-                + "; ".join(f"{n['kernel']} kernel, fitted h = {n['bandwidth']:.3g}: nmse {n['nmse']:.4f}, correlation with the softmax layer's predictions {n['correlation_with_softmax']:.4f}" for n in nw)
+                f"The trained softmax layer is a kernel smoother: {kernel}, and its values weigh y_j by {layer['value_weight']:.3g} (Nadaraya-Watson's by 1). "
+                f"Its nmse is {layer['nmse']:.4f}; "
+                + "; ".join(
+                    f"the {kernel_name} kernel with fitted h = {smoothers[kernel_name]['bandwidth']:.3g} gives {smoothers[kernel_name]['nmse']:.4f} "
+                    f"(correlation with the softmax layer's predictions {smoothers[kernel_name]['correlation_with_softmax']:.3f})"
+                    for kernel_name in smoothers
+                    if kernel_name not in ("k", "softmax-attention")
+                )
                 + f". One GD step: {top['gd-one-step']:.4f}."
             ),
-        }
-    )
-    phases = metrics["phases"]
-    answers.append(
+        },
         {
             "question": "Seed 004, 4.2 question 1: a sharp transition or smooth improvement?",
             "answer": "; ".join(
-                f"{name}: {p['plateau']:.0%} of training before 10% of its decrease, then {p['drop']:.0%} from 10% to 90% "
-                f"({'a plateau then a sharp drop' if p['plateau'] >= 0.1 and p['drop'] <= 0.1 else 'smooth'})"
+                f"{name}: the first 10% of its decrease took {p['plateau']:.0%} of training, 10% to 90% took {p['drop']:.0%} "
+                f"({'a plateau, then a sharp drop' if p['plateau'] >= 0.1 and p['drop'] <= 0.1 else 'smooth'})"
                 for name, p in phases.items()
             )
             + ".",
-        }
-    )
-    answers.append(
+        },
         {
             "question": "Seed 004, 4.2 question 2: is the learned circuit the simplest mathematical solution?",
             "answer": (
-                f"For the linear layer, yes up to noise: its odd part is a single preconditioned GD step with Gamma = {linear['preconditioner_step']:.4f} I "
-                f"(off the multiple of the identity by {linear['preconditioner_deviation']:.1%}), the optimum lsa-trained-risk derives. "
-                "No weight decay was used (Adam, none), so its influence was not measured."
+                f"For the linear layer, {'yes' if linear['preconditioner_deviation'] <= 0.1 and linear['even_share'] <= 0.01 else 'nearly'}: its part odd in w is one preconditioned GD step with Gamma a multiple of the identity (to "
+                f"{linear['preconditioner_deviation']:.1%}), the form of the optimum lsa-trained-risk derives; the part even in w, which can only add "
+                f"error, carries {linear['even_share']:.2%} of the predictions' mean square. Weight decay was not used (Adam without it), so its influence was not measured."
             ),
-        }
-    )
+        },
+    ]
     if "generalisation" in metrics:
         g = metrics["generalisation"]
-        last = -1
         answers.append(
             {
-                "question": f"Seed 004, 4.2 question 3: does the model generalise to d higher than trained (trained at d = {config.d}, inputs zero-padded to {config.d + config.pad}, k = {g['k']})?",
+                "question": f"Seed 004, 4.2 question 3: does the model generalise to d higher than trained (trained at d = {d}, inputs zero-padded to {d + config.pad}, k = {g['k']})?",
                 "answer": (
-                    f"No. The weights that read the padded coordinates get zero gradient in training (they multiply zeros), and none moved "
-                    f"({', '.join(f'{n}: {v:g}' for n, v in g['padded_weights_moved'].items())}), so the models meet the new coordinates with their random initial weights. "
-                    f"At d' = {g['d'][last]}: "
-                    + ", ".join(f"{name} {g[name][last]:.4f}" for name in MODELS)
-                    + f", against {g['gd-one-step'][last]:.4f} for the best GD step at d' and {g['ols'][last]:.2g} for least squares "
-                    f"(at d' = {config.d}: " + ", ".join(f"{name} {g[name][0]:.4f}" for name in MODELS) + ")."
+                    "No. The weights that read the padded coordinates multiply zeros in training, get zero gradient and never moved (largest change "
+                    f"{max(g['padded_weights_moved'].values()):g}): the models meet new coordinates with their random initial weights. At d' = {g['d'][-1]}: "
+                    + ", ".join(f"{name} {g[name][-1]:.4f}" for name in MODELS)
+                    + f" (at d' = {d}: " + ", ".join(f"{g[name][0]:.4f}" for name in MODELS)
+                    + f"), against {g['gd-one-step'][-1]:.4f} for the best GD step at d' and {g['ols'][-1]:.1e} for least squares."
                 ),
             }
         )
@@ -548,7 +556,7 @@ def _answers(config, metrics, risk) -> list[dict]:
         {
             "question": f"Seed 004, 4.1: complexity (FLOPs per prediction at k = {k_top})?",
             "answer": ", ".join(f"{name} {value:,}" for name, value in flops.items())
-            + " (matrix products as torch's flop counter counts them for the models; least squares by Cholesky and the GD step counted by hand).",
+            + " (the models' matrix products as torch's flop counter counts them; least squares by Cholesky and the GD step counted by hand).",
         }
     )
     return answers
@@ -570,14 +578,14 @@ def _errata(config, metrics, risk) -> tuple[Erratum, ...]:
     if approaching:
         kind = "context"
         corrected = (
-            f"Only the deeper model approaches it: {', '.join(approaching)} closes at least {APPROACH:.0%} of the gap from predicting 0 to least squares at $k = {k_top}$; "
-            "the one-layer linear attention of 2.3 (the model the track trains) cannot: " + derivation
+            f"Only a deeper model approaches it: {', '.join(approaching)} closes at least {APPROACH:.0%} of the gap from predicting 0 to least squares at $k = {k_top}$. "
+            "The one-layer linear attention of 2.3, the model the track builds, cannot, however long it trains. " + derivation
         )
     else:
         kind = "false"
         corrected = (
-            f"No model does at this size: none closes {APPROACH:.0%} of the gap from predicting 0 to least squares at $k = {k_top}$, and the one-layer "
-            "linear attention of 2.3 cannot by construction: " + derivation
+            f"No model approaches it in this run (none closes {APPROACH:.0%} of the gap from predicting 0 to least squares at $k = {k_top}$; deeper "
+            "models trained longer can, as Garg et al. 2022 report), and the one-layer linear attention of 2.3 cannot, however long it trains. " + derivation
         )
     errata = [
         Erratum(

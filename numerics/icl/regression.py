@@ -93,28 +93,26 @@ class OneLayerAttention(nn.Module):
     def __init__(self, width: int):
         super().__init__()
         size = width + 1
-        # Small weights: the prediction is a product of three of them, and a large start sends
-        # the quartic loss of the linear model far up its walls.
-        self.W_Q, self.W_K, self.W_V = (nn.Parameter(torch.randn(size, size) * 0.01) for _ in range(3))
+        self.W_Q, self.W_K, self.W_V = (nn.Parameter(torch.randn(size, size) / math.sqrt(size)) for _ in range(3))
 
     def mix(self, scores: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def scores(self, E: torch.Tensor, k: int) -> torch.Tensor:
-        """``A = Q K^T``: the score of every token of ``E`` (``(n, k + 1, width + 1)``) for each of the ``k`` context tokens, ``(n, k + 1, k)``."""
-        return (E @ self.W_Q.T) @ (E[:, :k] @ self.W_K.T).transpose(-1, -2)
+    def scores(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """``A = Q K^T``: ``(W_Q e_i) . (W_K e_j)`` for every query token ``e_i`` and key token ``e_j``, ``(n, queries, keys)``."""
+        return (queries @ self.W_Q.T) @ (keys @ self.W_K.T).transpose(-1, -2)
 
     def attention(self, E: torch.Tensor, k: int) -> torch.Tensor:
-        """The weights ``a`` the scores become (:meth:`mix`), ``(n, k + 1, k)``."""
-        return self.mix(self.scores(E, k))
+        """The weights ``a`` (:meth:`mix` of the scores) of every token of ``E`` over its ``k`` context tokens, ``(n, k + 1, k)``."""
+        return self.mix(self.scores(E, E[:, :k]))
 
     def forward(self, X: torch.Tensor, y: torch.Tensor, x_q: torch.Tensor) -> torch.Tensor:
         E = tokens(X, y, x_q)
         k = X.shape[1]
         # The query's row only: the other tokens' outputs never reach the prediction.
-        scores = (E[:, k:] @ self.W_Q.T) @ (E[:, :k] @ self.W_K.T).transpose(-1, -2)
+        weights = self.mix(self.scores(E[:, k:], E[:, :k]))[:, 0]
         values = (E[:, :k] @ self.W_V[-1:].T)[..., 0]
-        return (self.mix(scores)[:, 0] * values).sum(-1)
+        return (weights * values).sum(-1)
 
 
 class LinearAttention(OneLayerAttention):
@@ -127,11 +125,16 @@ class LinearAttention(OneLayerAttention):
 
     def __init__(self, width: int):
         super().__init__(width)
-        # Zhang, Frei and Bartlett 2023 (section 3) start gradient flow with the value's x-part
-        # (v_x) and the keys' y-column zero, and prove it then reaches the global optimum: the
-        # terms they feed are even in w, so gradients keep them at zero. From a generic start
-        # the layer can stall on the rank-one predictor y^T X v_x M_yx x_q / k (seen at d = 3).
+        # The start of Zhang, Frei and Bartlett 2023 (their W^PV and W^KQ): the value reads y only
+        # (v_x = 0, v_y = 1) and the keys ignore y (W_K's last column 0, so M_yx = 0); they prove
+        # gradient flow from there reaches Gamma = eta* I. The pair (v_x, M_yx) feeds a rank-one
+        # step (1/k) y^T X v_x M_yx x_q: from a generic small start Adam grew it first at d = 3
+        # and stalled there, at nmse near 1 - (1 - nmse*)/d.
+        # Small weights otherwise: the prediction is a product of three of them, and a large start
+        # sends the quartic loss far up its walls.
         with torch.no_grad():
+            for W in (self.W_Q, self.W_K, self.W_V):
+                W.mul_(0.01 * math.sqrt(W.shape[0]))
             self.W_V[-1, :-1] = 0.0
             self.W_V[-1, -1] = 1.0
             self.W_K[:, -1] = 0.0
@@ -382,6 +385,14 @@ def effective_weights(model: nn.Module, prompts: Prompts, device: str = "cpu") -
     return gradient.double().cpu().numpy()
 
 
+def even_share(model: nn.Module, prompts: Prompts, device: str = "cpu") -> float:
+    """The share of the predictions' mean square in their part even in ``w``, ``(y_hat(w) + y_hat(-w)) / 2``
+    (negating ``w`` negates every ``y``; the target is odd in ``w``, so the even part is pure error)."""
+    plus = predict(model, prompts, device)
+    minus = predict(model, Prompts(prompts.X, -prompts.y, prompts.x_q, -prompts.y_q, prompts.d), device)
+    return float((((plus + minus) / 2) ** 2).mean() / (plus**2).mean())
+
+
 def correlation(a, b) -> float:
     """Pearson's correlation of two arrays, flattened."""
     return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
@@ -395,7 +406,8 @@ def attention_maps(model: nn.Module, prompts: Prompts) -> list[np.ndarray]:
     model.to("cpu").eval()
     with torch.no_grad():
         if isinstance(model, LinearAttention):
-            return [model.scores(tokens(one.X, one.y, one.x_q), one.k)[0].numpy()]
+            E = tokens(one.X, one.y, one.x_q)
+            return [model.scores(E, E[:, : one.k])[0].numpy()]
         if isinstance(model, OneLayerAttention):
             return [model.attention(tokens(one.X, one.y, one.x_q), one.k)[0].numpy()]
         _, maps = model.states(one.X, one.y, one.x_q)
@@ -409,7 +421,16 @@ def query_scores(model: OneLayerAttention, prompts: Prompts, mixed: bool = False
     batch = prompts.to("cpu")
     E = tokens(batch.X, batch.y, batch.x_q)
     with torch.no_grad():
-        return (model.attention(E, batch.k) if mixed else model.scores(E, batch.k))[:, -1].double().numpy()
+        return (model.attention(E, batch.k) if mixed else model.scores(E, E[:, : batch.k]))[:, -1].double().numpy()
+
+
+def kernel_slope(log_weights, features) -> float:
+    """``beta`` of the least-squares fit ``log a_ij = beta f_ij + c_i`` over every query ``i`` and key ``j`` (``(n, k)``
+    arrays; one ``c_i`` per query, which a softmax ignores): with ``f = x_j . x_q`` the weights are those of the
+    kernel ``exp(x_j . x_q / h^2)``, ``h^2 = 1 / beta``."""
+    log_weights, features = (np.asarray(a, dtype=float) for a in (log_weights, features))
+    centred = features - features.mean(-1, keepdims=True)
+    return float((centred * (log_weights - log_weights.mean(-1, keepdims=True))).sum() / (centred**2).sum())
 
 
 def input_gram(prompts: Prompts) -> np.ndarray:
@@ -505,7 +526,7 @@ def nmse_figure(
     """nmse against ``k``, one line per model and baseline (baselines and closed forms dashed or dotted), ``k = d`` and the
     trained ``k`` marked; beside it, with ``generalisation = (dims, curves, k)``, nmse against the task dimension ``d'``
     of the zero-padded models trained at ``d``."""
-    figure = _figure(7.0, 2.9)
+    figure = _figure(7.0, 2.6)
     axes = figure.add_subplot(1, 2 if generalisation else 1, 1)
     _lines(axes, ks, curves)
     axes.axvline(d, color="grey", linewidth=0.6, linestyle=":")
@@ -527,7 +548,7 @@ def nmse_figure(
 
 def training_figure(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], references: Mapping[str, float]):
     """Training nmse against step (window means), one line per model; horizontal lines for ``references``."""
-    figure = _figure(7.0, 2.5)
+    figure = _figure(7.0, 2.2)
     axes = figure.add_subplot()
     for label, (steps, values) in curves.items():
         axes.plot(steps, values, label=label, linewidth=1.2, color=_STYLE[label]["color"])
@@ -543,7 +564,7 @@ def training_figure(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]],
 
 def attention_figure(maps: Mapping[str, np.ndarray]):
     """One panel per attention matrix (rows: tokens as queries, the last is ``x_test``; columns: keys)."""
-    figure = _figure(1.6 * len(maps), 2.0)
+    figure = _figure(1.5 * len(maps), 1.8)
     for i, (title, matrix) in enumerate(maps.items()):
         axes = figure.add_subplot(1, len(maps), i + 1)
         limit = float(np.abs(matrix).max()) or 1.0
@@ -558,7 +579,7 @@ def attention_figure(maps: Mapping[str, np.ndarray]):
 
 def weights_figure(reference: np.ndarray, weights: Mapping[str, np.ndarray], label: str):
     """Each model's effective weights against ``reference`` (``W_GD``), entry by entry, one panel per model, with ``y = x``."""
-    figure = _figure(7.0, 2.5)
+    figure = _figure(7.0, 2.3)
     reference = np.ravel(reference)
     limit = float(np.abs(reference).max())
     for i, (name, values) in enumerate(weights.items()):

@@ -80,6 +80,17 @@ def test_the_odd_part_of_any_linear_layer_is_one_preconditioned_step():
     assert np.allclose(odd, step, rtol=1e-4, atol=1e-4)
 
 
+def test_the_kernel_slope_ignores_each_querys_constant_and_the_even_share_is_zero_for_one_gd_step():
+    features = np.random.default_rng(0).standard_normal((5, 7))
+    assert icl.kernel_slope(0.7 * features + np.arange(5)[:, None], features) == pytest.approx(0.7)
+    batch = prompts(width=4)
+    model = von_oswald(icl.LinearAttention(4), 3, 0.6)
+    assert icl.even_share(model, batch) < 1e-12
+    with torch.no_grad():
+        model.W_V[-1, 0] = 1.0  # the value reads x_j too: (1/k) sum_j x_j1 x_j^T x_q, even in w
+    assert icl.even_share(model, batch) > 0.1
+
+
 def test_attention_maps_have_one_row_per_token():
     batch = prompts(k=5, d=2)
     linear, softmax = icl.LinearAttention(2), icl.SoftmaxAttention(2)
