@@ -54,21 +54,21 @@ class ICLRegressionConfig:
     them and leaves the rest zero, so that tasks of dimension up to ``d + pad`` can be put to the same models.
     """
 
-    d: int = 10
-    k: int = 0
-    k_min: int = 5
+    d: int = 10  # dimension of w and of every x
+    k: int = 0  # examples per prompt in training; 0: the curriculum
+    k_min: int = 5  # the curriculum's range (seed 004: k in [5, 50])
     k_max: int = 50
-    pad: int = 5
-    steps: int = 2000
+    pad: int = 5  # zero-padded input coordinates (the d' > d test)
+    steps: int = 2000  # Adam steps for every model, one batch of new prompts each
     batch: int = 64
-    lr: float = 1e-3
-    lr_one_layer: float = 1e-2
-    hidden: int = 32
+    lr: float = 1e-3  # the transformer's peak learning rate
+    lr_one_layer: float = 1e-2  # the one-layer models'
+    hidden: int = 32  # the transformer's width, depth and heads
     layers: int = 6
     heads: int = 4
-    eval_prompts: int = 2000
-    check_prompts: int = 50000
-    eval_points: int = 10
+    eval_prompts: int = 2000  # prompts per k for the curves and the table
+    check_prompts: int = 50000  # prompts for the linear layer's checks (split over the curriculum's k)
+    eval_points: int = 10  # k values on the nmse-against-k curves
     seed: int = 0
 
     def validate(self) -> None:
@@ -131,12 +131,10 @@ def run(config: ICLRegressionConfig, device: str = "cpu", progress: Progress = n
     Torch runs on one CPU thread: the matrices are small (extra threads only wait on each other, badly so on a
     busy machine), and one thread gives the same numbers on every machine.
     """
-    import torch
-
-    from numerics.icl import _one_intra_op_thread
+    from numerics.threads import one_torch_thread
 
     config.validate()
-    with _one_intra_op_thread(torch):
+    with one_torch_thread():
         return _run(config, device, progress)
 
 
