@@ -20,6 +20,7 @@ def bench():
 def test_verdicts_say_met_or_missed(bench):
     assert bench.speedup_verdict(3.0, 3.0).endswith("met)") and "MISSED" in bench.speedup_verdict(2.9, 3.0)
     assert bench.error_verdict(1e-10, 1e-10).endswith("met)") and "MISSED" in bench.error_verdict(2e-10, 1e-10)
+    assert bench.ceiling_verdict(20.0, 20.0).endswith("met)") and "MISSED" in bench.ceiling_verdict(20.5, 20.0)
 
 
 def test_every_part_runs_at_tiny_sizes(bench, monkeypatch, tmp_path, capsys):
@@ -34,8 +35,9 @@ def test_every_part_runs_at_tiny_sizes(bench, monkeypatch, tmp_path, capsys):
     recurrence_errors = bench.recurrence_accuracy(lengths, batch=2, channels=4)
     bench.figure(str(tmp_path / "bench.pdf"), lengths, selective_times, lengths, ssd_times, lengths, errors)
     printed = capsys.readouterr().out
-    # One verdict per issue-7 target: selective at L = 32 (stand-in), two recurrence regimes, ssd, float64 twice.
-    assert printed.count("met)") + printed.count("MISSED)") == 6, printed
+    # One verdict per target: selective at L = 32 (stand-in), two recurrence regimes and the few-channel cumsum
+    # ceiling, ssd, float64 twice.
+    assert printed.count("met)") + printed.count("MISSED)") == 7, printed
     assert set(speedups) == {"few channels", "many channels"}
     assert set(recurrence_errors) == {(s, d) for s in bench.RECURRENCE_SCANS for d in ("float64", "float32")}
     # The accuracy tables are real measurements: float64 scans agree with the loop to rounding.
