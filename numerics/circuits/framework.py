@@ -17,7 +17,7 @@ import numpy as np
 
 from numerics.attention.kernels import UNIT_ROUNDOFF, gamma, softmax_weight_error
 from numerics.attention.rank import numerical_rank
-from numerics.icl import _one_intra_op_thread
+from numerics.threads import one_torch_thread
 
 
 def _check_shapes(T, W_E, W_Q, W_K, W_V, W_O, W_U) -> None:
@@ -48,7 +48,7 @@ def one_layer_attention_only(T, W_E, W_Q, W_K, W_V, W_O, W_U) -> tuple[np.ndarra
     T, W_E, W_Q, W_K, W_V, W_O, W_U = (torch.from_numpy(a) for a in arrays)
     m, n, _ = T.shape
     future = torch.from_numpy(~np.tri(n, dtype=bool))  # key j > query i: masked
-    with _one_intra_op_thread(torch):  # tiny matrices: a second thread only waits
+    with one_torch_thread():
         tokens = T.argmax(dim=-1)
         residual = W_E[torch.arange(m)[:, None], tokens]  # the embedding lookup: row t_i of W_E at position i
         stream = residual.clone()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from numerics.attention.kernels import UNIT_ROUNDOFF, gamma, softmax_weight_error
-from numerics.icl import _one_intra_op_thread
+from numerics.threads import one_torch_thread
 
 
 def expert_outputs(X, W_1, W_2) -> np.ndarray:
@@ -52,7 +52,7 @@ def routed_mixture(X, W_r, W_1, W_2, k: int) -> tuple[np.ndarray, np.ndarray, np
     m, n, _ = X.shape
     Y = torch.zeros_like(X)
     routed = np.zeros(m)
-    with _one_intra_op_thread(torch), torch.no_grad():
+    with one_torch_thread(), torch.no_grad():
         top = torch.topk(X @ W_r, k, dim=-1)
         gates = torch.softmax(top.values, dim=-1)
         for b in range(m):

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.circuits.superposition import cosine_decay, one_torch_thread
+from numerics.circuits.superposition import cosine_decay
+from numerics.threads import one_torch_thread
 
 
 def planted_features(seeds, d: int, n_features: int) -> np.ndarray:

@@ -10,11 +10,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from numerics.threads import one_torch_thread
 
 FEATURES, HIDDEN = 5, 2
 
@@ -49,24 +50,6 @@ def one_active_losses(r, b, draws: int, rng: np.random.Generator, chunk: int = 5
         squared = (x - reconstruction) ** 2  # (m, draws, 5)
         out[start : start + chunk] = np.einsum("mdj,mdjg->mdg", squared, groups[active].astype(float))
     return out
-
-
-@contextlib.contextmanager
-def one_torch_thread():
-    """Run torch on one CPU thread, then restore the caller's setting.
-
-    The models here are tiny: a second thread only adds synchronisation, and on a busy machine
-    it waits for a scheduler slice at every operation (300 steps of the toy model took 29 s on
-    two threads beside other busy processes, 0.6 s on one).
-    """
-    import torch  # imported here: listing theorems must stay fast
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def cosine_decay(step: int, steps: int) -> float:

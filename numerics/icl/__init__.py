@@ -15,9 +15,9 @@ axis being the instance, ``x`` channels first, and the query last.
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
+
+from numerics.threads import one_torch_thread
 
 UNIT_ROUNDOFF = np.finfo(float).eps / 2
 
@@ -64,23 +64,6 @@ def gradient_descent_construction(W_0, eta, N: int) -> tuple[np.ndarray, np.ndar
     return W_K, W_K.copy(), W_V, np.broadcast_to(P, (n, d, d)).copy()
 
 
-@contextlib.contextmanager
-def _one_intra_op_thread(torch):
-    """Run torch on one CPU thread, then restore the caller's setting.
-
-    The problems here are tiny (at most 12 x 65 matrices): extra threads only add
-    synchronisation, and on a busy machine a waiting thread costs a scheduler slice (a
-    2 x 64 by 64 x 8 float64 product took 16 ms on two threads beside another busy process,
-    0.01 ms on one).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def gradient_descent_step(X, Y, W_0, eta, device: str = "cpu") -> np.ndarray:
     """``W_1 = W_0 - eta grad L(W_0)`` for ``L(W) = 1/(2N) sum_j ||W x_j - y_j||^2``, batched.
 
@@ -93,7 +76,7 @@ def gradient_descent_step(X, Y, W_0, eta, device: str = "cpu") -> np.ndarray:
     def tensor(a):
         return torch.as_tensor(np.asarray(a, dtype=float), dtype=torch.float64, device=device)
 
-    with _one_intra_op_thread(torch):
+    with one_torch_thread():  # at most 12 x 65 matrices
         X, Y, eta = tensor(X), tensor(Y), tensor(eta)
         W = tensor(W_0).clone().requires_grad_(True)
         N = X.shape[-1]

@@ -1,13 +1,11 @@
 """The toy model simulated and trained: the pentagon, the Monte Carlo losses' exact cases, a pentagon from training."""
 
 import numpy as np
-import torch
 
 from numerics.circuits.superposition import (
     ToyModelConfig,
     column_geometry,
     one_active_losses,
-    one_torch_thread,
     pentagon,
     train_toy_model,
 )
@@ -36,10 +34,3 @@ def test_training_at_sparsity_point_nine_gives_a_pentagon():
     assert np.all(np.abs(gaps - 72) < 2), gaps
     assert np.ptp(norms) < 0.03 and 1.0 < norms.mean() < 1.2, norms  # near 1: about 1.10 at this sparsity
     assert np.all(model.b < 0), model.b  # a negative bias: the ReLU's threshold against interference
-
-
-def test_torch_threads_are_restored():
-    before = torch.get_num_threads()
-    with one_torch_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
