@@ -194,9 +194,9 @@ class Statistical:
       (Bonferroni over all instances and components): a claim wrong at one instance;
     * pooled **mean**: per batch, the mean over all instances and components of the relative
       residual ``(batch mean - claim) / |claim|`` (components whose claim is 0 are left to the
-      per-instance test); the ``batches`` values are independent and, averaged over many
-      instances, normal, so a two-sided t test on them is exact in the far tail. It catches
-      a systematic relative bias that no single instance shows;
+      per-instance test, a mutant's infinite ones to none); the ``batches`` values are
+      independent and, averaged over many instances, normal, so a two-sided t test on them is
+      exact in the far tail. It catches a systematic relative bias that no single instance shows;
     * pooled **square**: the residuals of two independent halves of the batches, multiplied
       (``E = bias^2``, exactly 0 for a true claim whatever the skewness) and scaled by the
       claim, averaged over instances: a one-sided z test (with at least 30 instances) that
@@ -258,9 +258,13 @@ class Statistical:
         return Comparison(errors, mean, standard_error, pooled=self._pooled_sums(claim, means))
 
     def _pooled_sums(self, claim: np.ndarray, means: np.ndarray) -> dict:
-        """Per batch, the sum of relative residuals; per instance, the split-half residual product."""
+        """Per batch, the sum of relative residuals; per instance, the split-half residual product.
+
+        Entries whose claim is 0 or not finite (a mutant that overflows there) are left out: a
+        residual relative to them is undefined, and one NaN would make every pooled value NaN.
+        """
         scale = np.abs(claim)
-        usable = scale > 0
+        usable = np.isfinite(scale) & (scale > 0)
         relative = np.where(usable[:, None], (means - claim[:, None]) / np.where(usable, scale, 1.0)[:, None], 0.0)
         n = len(claim)
         half = self.batches // 2
@@ -303,10 +307,15 @@ class Statistical:
         """P(the per-instance test rejects) at a separation of ``separation`` standard errors (noncentral t)."""
         from scipy import stats
 
-        threshold = self.threshold(tests)
-        probability = float(stats.nct.sf(threshold, self.batches - 1, separation))
-        # scipy's noncentral t is NaN far in the tail (about 1e12 standard errors: an exact oracle's floor), where it is certain.
-        return probability if math.isfinite(probability) else float(separation > threshold)
+        if math.isnan(separation):
+            raise ValueError("the separation is NaN: a mutant's value or its standard error is undefined, so no probability is")
+        threshold, df = self.threshold(tests), self.batches - 1
+        probability = float(stats.nct.sf(threshold, df, separation))
+        if math.isfinite(probability):
+            return probability
+        # scipy's noncentral t is NaN beyond about 3e9 standard errors (an exact oracle's floor puts a mutant at 1e13).
+        # There Z is nothing beside the separation in T = (Z + separation) / sqrt(V / df), V ~ chi2(df): the limit.
+        return float(stats.chi2.cdf(df * (separation / threshold) ** 2, df))
 
 
 Policy = Deterministic | Statistical | Bound

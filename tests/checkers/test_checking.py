@@ -259,6 +259,31 @@ def test_a_monte_carlo_claim_reports_its_false_alarm_and_refutation_probability(
     assert mutant.refuted and mutant.power >= 1 - 1e-6
 
 
+def test_a_mutant_infinite_at_a_few_instances_still_meets_the_pooled_test():
+    """A 1% bias (about 4 standard errors per instance, under the threshold) is caught only by the pooled
+    mean test; a mutant infinite (overflowed) where ``low > 1.9`` must not switch that test off."""
+    theorem = mean_of_uniform()
+    shifted = dataclasses.replace(
+        theorem,
+        parameters={"low": Real(1, 2), "width": Real(0.5, 2)},
+        mutants={"1.01 (a + w/2), infinite for a > 1.9": lambda low, width: np.where(low > 1.9, np.inf, 1.01 * (low + width / 2))[:, None]},
+    )
+    (mutant,) = check(shifted, instances=100).mutants
+    assert mutant.refuted and "pooled mean test" in mutant.evidence
+
+
+def test_the_refutation_probability_is_a_probability_or_an_error():
+    policy = Statistical()
+    tests = 100
+    threshold = policy.threshold(tests)
+    assert policy.refutation_probability(threshold, tests) == pytest.approx(0.5, abs=0.05)
+    # scipy's noncentral t is NaN beyond about 3e9 standard errors (an exact oracle's floor puts a mutant at 1e13)
+    for separation in (1e10, 1e13, np.inf):
+        assert policy.refutation_probability(separation, tests) == 1.0
+    with pytest.raises(ValueError, match="NaN"):
+        policy.refutation_probability(np.nan, tests)
+
+
 def test_statistical_false_alarm_rate_is_calibrated():
     """At alpha = 1e-2 the true claim fails in about 1% of independent runs (never far more)."""
     theorem = mean_of_uniform(false_alarm=1e-2)
