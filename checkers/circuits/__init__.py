@@ -5,4 +5,4 @@ Each theorem is a checked derivation (proofs.circuits) against an independent or
 """
 
 # The registry loads the submodules in the syllabus order of their theorems (CATALOG.md).
-ORDER = ("framework", "induction", "lora", "moe", "fourier", "superposition", "sae")
+ORDER = ("framework", "induction", "induction_limit", "lora", "moe", "fourier", "superposition", "sae")

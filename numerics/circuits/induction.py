@@ -38,7 +38,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.special import softmax
 
-WEIGHT_NAMES = ("W_E", "W_pos", "W_Q", "W_K", "W_V", "W_O", "W_U")
+from numerics.threads import one_torch_thread
+
 PREVIOUS_TOKEN, FIRST_POSITION = (0, 0), (0, 1)
 INDUCTION, DUPLICATE_TOKEN = (1, 0), (1, 1)
 """The construction's heads as ``(layer, head)``."""
@@ -215,6 +216,34 @@ def head_scores(patterns, period: int) -> dict[str, np.ndarray]:
     }
 
 
+# --- one layer at its last position -------------------------------------------------------------
+
+
+def last_position(tokens, W_E, W_pos, W_Q, W_K, W_V, W_O, W_U, attn_scale=1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(logits, normalisers, magnitude)`` of one attention layer at the last position of each prompt.
+
+    Shapes as :func:`attention_only_forward` with ``n_layers = 1``: ``tokens (m, k, n)`` and one model per
+    ``m``. ``logits (m, k, d_vocab)``; ``normalisers (m, k, n_heads)``: each head's softmax denominator
+    ``sum_j exp(q . k_j / attn_scale)`` at the last position (overflows to ``inf`` only past ``e^709``);
+    ``magnitude (m, k, d_vocab)``: ``|x_n W_U| + sum_h sum_j a_hj |x_j W_V W_O W_U|`` entrywise, the size
+    against which the logits' rounding is measured (each logit is within ``gamma_K`` of it, ``K`` the
+    longest inner-product chain).
+    """
+    logits, patterns = attention_only_forward(tokens, W_E, W_pos, W_Q, W_K, W_V, W_O, W_U, attn_scale)
+    W_E, W_pos, W_Q, W_K, W_V, W_O, W_U = (np.asarray(a, dtype=float) for a in (W_E, W_pos, W_Q, W_K, W_V, W_O, W_U))
+    m, _, n = np.shape(tokens)
+    stream = W_E[np.arange(m)[:, None, None], tokens] + W_pos[:, None, :n]  # (m, k, n, d)
+    queries = stream[:, :, None, -1:] @ W_Q[:, None, 0]  # (m, k, H, 1, d_head)
+    keys = stream[:, :, None] @ W_K[:, None, 0]  # (m, k, H, n, d_head)
+    scale = np.broadcast_to(np.asarray(attn_scale, dtype=float), (m,))[:, None, None]
+    scores = (queries @ np.swapaxes(keys, -1, -2))[..., 0, :] / scale[..., None]
+    normalisers = np.exp(scores).sum(axis=-1)
+    readouts = np.abs(stream[:, :, None] @ W_V[:, None, 0] @ W_O[:, None, 0] @ W_U[:, None, None])  # (m, k, H, n, V)
+    weights = patterns[:, :, 0, :, -1, :]  # (m, k, H, n): the last position's attention
+    magnitude = np.abs(np.einsum("mkd,mdv->mkv", stream[:, :, -1], W_U)) + np.einsum("mkhj,mkhjv->mkv", weights, readouts)
+    return logits[:, :, -1], normalisers, magnitude
+
+
 # --- one layer with many heads ------------------------------------------------------------------
 
 
@@ -320,18 +349,13 @@ def train_induction_model(config: InductionTraining, progress: bool = False) -> 
     ``weights``: numpy arrays with TransformerLens names (no biases) and ``"attn_scale"`` (``sqrt(d_head)``),
     ready for :func:`attention_only_forward` once a model axis is added; ``loss``: the training loss per
     step; ``accuracy``: the fraction of predictable next tokens predicted right on a fresh seeded batch
-    of :func:`training_sequences`. Deterministic for a given ``seed``. Torch runs on one thread (and
-    restores its setting): this model is far too small to gain from more, and on a shared machine
-    extra threads only wait for each other.
+    of :func:`training_sequences`. Deterministic for a given ``seed``. Torch runs on one thread
+    (:func:`numerics.threads.one_torch_thread`: the model is tiny).
     """
     import torch  # imported here: listing theorems must stay fast
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         return _train(config, progress, torch)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(c: InductionTraining, progress: bool, torch) -> dict:

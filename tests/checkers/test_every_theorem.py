@@ -21,6 +21,7 @@ from checkers.circuits.sae import sae_recovery
 from checkers.circuits.superposition import superposition
 from checkers.circuits.framework import circuits_framework
 from checkers.circuits.induction import induction_head_detection, induction_two_layers
+from checkers.circuits.induction_limit import induction_one_layer_limit
 from checkers.circuits.lora import lora_rank
 from checkers.circuits.moe import moe_routing
 from checkers.engine import mutant_outcome, run_check
@@ -112,6 +113,10 @@ OUT_OF_DOMAIN = [
         [{"d_vocab": 1}, {"d_vocab": 11}, {"n_ctx": 2}, {"n_ctx": 17}, {"scale": 1.0}, {"scale": 25.0}, {"scale": float("nan")}],
     ),
     (induction_head_detection, [{"period": 2}, {"period": 9}, {"period": 3.5}, {"scale": 0.0}, {"scale": 21.0}]),
+    (
+        induction_one_layer_limit,
+        [{"d_model": 0}, {"d_model": 9}, {"d_head": 5}, {"d_head": 1.5}, {"sigma": 0.05}, {"sigma": 3.5}],
+    ),
 ]
 
 
@@ -148,6 +153,7 @@ EVERY_STEP_PROVED = [
     (rls_attention, 100, 0, 31, 0, LT, 0.5, 3),
     (lsa_trained_risk, 100, 0, 23, 0, LT, 1, 2),
     (induction_head_detection, 100, 0, 6, 0, LT, 0.5, 1),
+    (induction_one_layer_limit, 100, 0, 6, 0, LT, 1, 1),
 ]
 
 
@@ -219,6 +225,7 @@ EVERY_MUTANT_REFUTED = [
     (lsa_trained_risk, 60, 0, 5),
     (induction_two_layers, 100, 0, 3),
     (induction_head_detection, 80, 0, 5),
+    (induction_one_layer_limit, 80, 0, 6),
 ]
 
 
@@ -267,6 +274,7 @@ WORKED_EXAMPLE_RENDERS = [
     ("lsa-trained-risk", [r"\num{0.8}", r"\num{0.2}", r"\eta_{\mathrm{mix}}"], ["Not confirmed"]),
     ("induction-two-layers", [r"\lambda E E^{T} A_{1}^{T}", "Position 1."], ["A bound fails"]),
     ("induction-head-detection", ["prefix matching", "induction (1.0)"], ["disagree"]),
+    ("induction-one-layer-limit", ["Two heads", r"\num{96}"], ["Not confirmed"]),
 ]
 
 
