@@ -15,6 +15,9 @@ from hypothesis import settings
 # The suite keeps its checked derivations in a folder of its own (its subprocesses inherit it): a
 # warm run reuses them, and the user's cache is neither read nor written.
 os.environ.setdefault("TRANSFORMER_PROOFS_CACHE", tempfile.mkdtemp(prefix="transformer-proofs-test-cache-"))
+# Commands run in this process unless a test asks for --workers: a test's monkeypatches reach no
+# worker process, and spawning workers for every two-theorem command would cost seconds each.
+os.environ.setdefault("TRANSFORMER_PROOFS_WORKERS", "1")
 
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 if os.environ.get("CI"):

@@ -13,11 +13,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-from checkers.engine import MUTANT_INSTANCES, mutant_outcome, run_check
+from checkers.engine import MUTANT_INSTANCES
 from checkers.registry import REGISTRY
 from checkers.theorem import Theorem
 from checkers.worked import worked_example
 from checkers.results import Erratum, MutantReport, Report, WorkedExample, package_version
+from transformer_proofs.parallel import check_theorems
 
 
 def check_device(device: str) -> None:
@@ -65,16 +66,19 @@ def verify(
     seed: int = 0,
     device: str = "cpu",
     topic: str | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> Report:
     """Check derivations and claims of the chosen theorems (ids or ``Theorem`` objects, as
     :func:`~checkers.engine.check` takes; all by default); mutants are not run here.
 
-    ``device="cuda"`` needs CUDA (a ValueError otherwise).
+    ``device="cuda"`` needs CUDA (a ValueError otherwise). ``workers=N`` checks registered theorems
+    in N processes, ``scheduler`` (``"local"`` or ``"tcp://host:8786"``) on a Dask cluster; the
+    report is the same (timings aside).
     """
     check_device(device)
-    results = tuple(
-        run_check(t, instances=instances, seed=seed, device=device) for t in select(ids, topic)
-    )
+    options = dict(instances=instances, seed=seed, device=device)
+    results = check_theorems("verify", select(ids, topic), options, workers=workers, scheduler=scheduler)
     return Report(package_version(), seed, instances, results)
 
 
@@ -85,12 +89,14 @@ def mutants(
     seed: int = 0,
     device: str = "cpu",
     topic: str | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> MutantReport:
-    """Run every mutant (plausible wrong claim) of the chosen theorems (ids or ``Theorem`` objects) through the checker."""
+    """Run every mutant (plausible wrong claim) of the chosen theorems (ids or ``Theorem`` objects)
+    through the checker, in ``workers`` processes or on a Dask cluster as :func:`verify` does."""
     check_device(device)
-    return MutantReport(
-        tuple(mutant_outcome(t, instances=instances, seed=seed, device=device) for t in select(ids, topic))
-    )
+    options = dict(instances=instances, seed=seed, device=device)
+    return MutantReport(check_theorems("mutants", select(ids, topic), options, workers=workers, scheduler=scheduler))
 
 
 def example(theorem_id: str, *, seed: int = 0, data: str | None = None, **params) -> WorkedExample:

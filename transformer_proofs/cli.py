@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from transformer_proofs import api
+from transformer_proofs.parallel import WORKERS_VARIABLE, cpu_count
 
 PROGRAM = "transformer-proofs"
 INTERRUPTED = 130
@@ -77,6 +78,54 @@ TimeoutOption = Annotated[
         help=f"Give up on a theorem after this long (default {DEFAULT_TIMEOUT} s); the others are still reported.",
     ),
 ]
+
+
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--workers", min=1, envvar=WORKERS_VARIABLE, show_envvar=False,
+        help=f"Worker processes (default: the CPU count, or ${WORKERS_VARIABLE}); with --scheduler local, the cluster's workers.",
+    ),
+]
+SchedulerOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--scheduler", metavar="ADDRESS|local",
+        help="Run on a Dask cluster: a running scheduler (tcp://host:8786), or local for a LocalCluster of --workers "
+        "processes. Needs pip install 'transformer-proofs[distributed]'.",
+    ),
+]
+
+
+def _check_scheduler(scheduler: Optional[str]) -> None:
+    """Refuse --scheduler before any work when Dask is missing."""
+    if scheduler is not None:
+        from transformer_proofs.distributed import ClusterUnavailable, require
+
+        try:
+            require()
+        except ClusterUnavailable as error:
+            raise BadInput(str(error)) from None
+
+
+@contextlib.contextmanager
+def _on_cluster():
+    """A scheduler that cannot be reached is bad input: one line, exit status 2."""
+    from transformer_proofs.distributed import ClusterUnavailable
+
+    try:
+        yield
+    except ClusterUnavailable as error:
+        raise BadInput(str(error)) from None
+
+
+def _check_theorems(kind: str, chosen, options: dict, workers: int, scheduler: Optional[str], modules, label: str) -> tuple:
+    """``verify``'s or ``mutants``' work on each chosen theorem, in order, with a progress bar."""
+    from transformer_proofs import display
+    from transformer_proofs.parallel import check_theorems
+
+    with _on_cluster(), display.theorem_progress(label, len(chosen)) as progress:
+        return check_theorems(kind, chosen, options, workers=workers, scheduler=scheduler, modules=modules or (), progress=progress)
 
 
 def _no_cache(value: bool) -> None:
@@ -253,20 +302,23 @@ def verify(
     device: Annotated[Device, typer.Option("--device", help="cpu or cuda.")] = Device.cpu,
     json_target: JsonOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    workers: WorkersOption = cpu_count(),
+    scheduler: SchedulerOption = None,
     module: ModuleOption = None,
     no_cache: NoCacheOption = False,
 ) -> None:
     """Check derivations and claims against independent oracles on random instances."""
-    from checkers.engine import run_check
     from checkers.results import Report
     from transformer_proofs import display
 
     chosen = _select(ids, topic, module)
     _check_device(device)
     _check_json_target(json_target)
+    _check_scheduler(scheduler)
     console = _consoles(json_target)
-    check = lambda theorem: run_check(theorem, instances=instances, seed=seed, device=device.value, timeout=timeout)
-    report = Report(api.package_version(), seed, instances, display.map_with_progress(check, chosen, "verifying"))
+    options = dict(instances=instances, seed=seed, device=device.value, timeout=timeout)
+    results = _check_theorems("verify", chosen, options, workers, scheduler, module, "verifying")
+    report = Report(api.package_version(), seed, instances, results)
     display.print_report(report, console)
     if json_target:
         _emit_json(report.to_json(), json_target)
@@ -282,19 +334,20 @@ def mutants(
     seed: SeedOption = 0,
     json_target: JsonOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    workers: WorkersOption = cpu_count(),
+    scheduler: SchedulerOption = None,
     module: ModuleOption = None,
     no_cache: NoCacheOption = False,
 ) -> None:
     """Run every mutant (plausible wrong claim) through the checker: each must be refuted."""
-    from checkers.engine import mutant_outcome
     from checkers.results import MutantReport
     from transformer_proofs import display
 
     chosen = _select(ids, topic, module)
     _check_json_target(json_target)
+    _check_scheduler(scheduler)
     console = _consoles(json_target)
-    refute = lambda theorem: mutant_outcome(theorem, seed=seed, timeout=timeout)
-    report = MutantReport(display.map_with_progress(refute, chosen, "mutants"))
+    report = MutantReport(_check_theorems("mutants", chosen, dict(seed=seed, timeout=timeout), workers, scheduler, module, "mutants"))
     display.print_mutants(report, console)
     if json_target:
         _emit_json(report.to_json(), json_target)
@@ -309,7 +362,8 @@ def sweep(
     topic: TopicOption = None,
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Check at seeds 0 .. SEEDS-1.")] = 100,
     instances: Annotated[int, typer.Option("--instances", min=1, max=MAX_INSTANCES, help="Random parameter points per run.")] = 300,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes (default: the CPU count).")] = os.cpu_count() or 1,
+    workers: WorkersOption = cpu_count(),
+    scheduler: SchedulerOption = None,
     json_target: JsonOption = None,
     module: ModuleOption = None,
     no_cache: NoCacheOption = False,
@@ -320,11 +374,12 @@ def sweep(
 
     chosen = _select(ids, topic, module)
     _check_json_target(json_target)
+    _check_scheduler(scheduler)
     console = _consoles(json_target)
-    with display.progress() as bar:
+    with _on_cluster(), display.progress() as bar:
         task = bar.add_task("sweeping", total=len(chosen) * seeds)
         report = false_alarm_sweep(
-            [t.id for t in chosen], seeds=seeds, instances=instances, workers=workers, modules=module or (),
+            [t.id for t in chosen], seeds=seeds, instances=instances, workers=workers, scheduler=scheduler, modules=module or (),
             advance=lambda theorem_id: bar.update(task, advance=1, description=theorem_id),
         )
     display.print_sweep(report, console)
@@ -486,6 +541,11 @@ def experiment(
     ] = None,
     device: Annotated[Device, typer.Option("--device", help="Train on cpu or cuda.")] = Device.cpu,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Build report.pdf with LaTeX (when it is installed).")] = True,
+    seeds: Annotated[
+        Optional[int], typer.Option("--seeds", min=1, metavar="S", help="Run at seeds 0 .. S-1, seed K into DIR/seed-K, in --workers processes or on --scheduler.")
+    ] = None,
+    workers: WorkersOption = cpu_count(),
+    scheduler: SchedulerOption = None,
     json_target: JsonOption = None,
 ) -> None:
     """Train and measure: project track A (icl-regression), track B (grokking), or induction heads."""
@@ -496,11 +556,20 @@ def experiment(
     _check_device(device)
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out: {out} is a file; give a folder")
+    if seeds is None and scheduler is not None:
+        raise BadInput("--scheduler runs an experiment's seeds: give --seeds S")
+    if seeds is not None and any(c.partition("=")[0].strip() == "seed" for c in config or ()):
+        raise BadInput("--seeds sets each run's seed; leave seed out of --config")
+    _check_scheduler(scheduler)
     try:
         chosen, settings = configure(name, None, tuple(config or ()))
     except (KeyError, ValueError) as error:
         raise BadInput(str(error.args[0] if isinstance(error, KeyError) else error)) from None
     console = _consoles(json_target)
+    if seeds is not None:
+        if not hasattr(settings, "seed"):
+            raise BadInput(f"{chosen.name} has no seed setting for --seeds to vary")
+        _experiment_seeds(chosen.name, out, seeds, tuple(config or ()), device.value, pdf, workers, scheduler, json_target, console)
     with display.progress() as bars:
         run = run_experiment(chosen.name, out, config=settings, device=device.value, progress=display.tracker(bars), pdf=pdf)
     display.print_experiment(run, console)
@@ -508,6 +577,29 @@ def experiment(
         figures = [f"{chosen.name}-{plot.name}.pdf" for plot in run.result.figures]
         _emit_json(metrics_document(chosen, settings, run.result, device.value, run.seconds, figures), json_target)
     raise typer.Exit(0 if run.ok else 1)
+
+
+def _experiment_seeds(name, out, seeds, config, device, pdf, workers, scheduler, json_target, console) -> None:
+    """``experiment NAME --seeds S``: each seed's run into ``out/seed-K``, a line per seed, and the exit status."""
+    from transformer_proofs import display
+    from transformer_proofs.experiment_seeds import seed_sweep
+
+    with _on_cluster(), display.progress() as bar:
+        task = bar.add_task(f"{name} seeds", total=seeds)
+        runs = seed_sweep(
+            name, out, seeds=seeds, assignments=config, device=device, pdf=pdf, workers=workers, scheduler=scheduler,
+            advance=lambda index: bar.update(task, advance=1),
+        )
+    for run in runs:
+        verdict = "error" if run.error else "passed" if run.ok else "FAILED"
+        checks = run.metrics.get("checks", [])
+        passed = sum(check["passed"] for check in checks)
+        detail = run.error or f"{passed}/{len(checks)} checks passed, wrote {out / f'seed-{run.seed}'}/"
+        console.print(f"seed {run.seed}: {verdict}: {detail}", markup=False)
+    if json_target:
+        _emit_json({"experiment": name, "seeds": [run.metrics for run in runs if not run.error]}, json_target)
+    _report_errors(run.error for run in runs if run.error)
+    raise typer.Exit(2 if any(run.error for run in runs) else 0 if all(run.ok for run in runs) else 1)
 
 
 @app.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import sympy
 from rich.console import Console
@@ -41,16 +43,17 @@ def tracker(bars: Progress):
     return track
 
 
-def map_with_progress(work, theorems, label: str) -> tuple:
-    """``work(theorem)`` for each theorem, with a progress bar naming the one in hand."""
-    results = []
+@contextlib.contextmanager
+def theorem_progress(label: str, total: int):
+    """A progress bar over theorems; the callback it yields, ``(id, finished)``, names the theorem
+    started and counts the theorems finished (in whatever order worker processes finish them)."""
     with progress() as bar:
-        task = bar.add_task(label, total=len(theorems))
-        for theorem in theorems:
-            bar.update(task, description=theorem.id)
-            results.append(work(theorem))
-            bar.advance(task)
-    return tuple(results)
+        task = bar.add_task(label, total=total)
+
+        def report(theorem_id: str, finished: bool) -> None:
+            bar.update(task, description=theorem_id, advance=int(finished))
+
+        yield report
 
 
 def theorem_json(theorem: Theorem) -> dict:

@@ -1,0 +1,279 @@
+"""Checks in worker processes (``--workers N``), or on a Dask cluster (``--scheduler``).
+
+A task is a pure function of picklable arguments: a theorem's id and the modules that define
+user theorems, the seed, the instance count. A worker loads the modules, finds the theorem and
+runs the same :func:`~checkers.engine.run_check` as one process would, so a result does not
+depend on which process ran it or when; results are put back in the order of the tasks. The
+JSON and the table of ``--workers N`` are therefore byte-identical to ``--workers 1`` (timings
+aside).
+
+The unit of work is a theorem (a theorem at one seed in a sweep), not a range of instances:
+the engine draws a check's instances as a whole. The parameter points of a check of ``n``
+instances start with special values chosen for ``n``, and each parameter's random draws follow
+the previous parameter's in one stream; inputs are drawn per shape group from ``(seed, group
+number)`` for the group's size; and a statistical check divides its false-alarm rate among all
+the tests and pools them. Instances ``a .. b`` of a check of ``n`` are thus not a check of
+``b - a`` instances at any seed, and a slice of them cannot conclude alone: an exact split needs
+the engine to draw and compare by shape group (each group's inputs depend only on its own seed).
+
+A worker that dies (a crash in native code, the out-of-memory killer, ``os._exit`` in a
+theorem) is replaced, and the task it was running is reported as that task's error; the other
+tasks go on. Ctrl-C stops every worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import signal
+import sys
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from typing import Any, Callable, Sequence
+
+WORKERS_VARIABLE = "TRANSFORMER_PROOFS_WORKERS"
+"""The default of ``--workers`` where it is set (a CI job's, a test suite's); else the CPU count."""
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (a container's or ``taskset``'s share, not the machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# --- theorems as workers find them -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TheoremRef:
+    """A theorem by id, with the modules a worker imports to find it (user theorems)."""
+
+    id: str
+    modules: tuple[str, ...] = ()
+
+    def theorem(self):
+        from transformer_proofs import api
+
+        for module in self.modules:
+            api.load_module(module)
+        return api.get(self.id)
+
+
+def reference(theorem, modules: Sequence[str] = ()) -> TheoremRef | None:
+    """How a worker finds ``theorem``: the ``--module`` modules and the one that defines it; None
+    for a theorem the registry does not hold (built in a script or a test), which only this
+    process can check."""
+    from checkers.registry import REGISTRY
+
+    if not REGISTRY.holds(theorem) or theorem.defined_in == "__main__":
+        return None
+    own = () if theorem.defined_in.split(".")[0] == "checkers" else (theorem.defined_in,)
+    return TheoremRef(theorem.id, tuple(dict.fromkeys((*modules, *own))))
+
+
+def verify_task(task: tuple[TheoremRef, dict]):
+    """One theorem's check (``run_check``'s keyword arguments in ``task``), in a worker."""
+    from checkers.engine import run_check
+
+    ref, options = task
+    return run_check(ref.theorem(), **options)
+
+
+def mutants_task(task: tuple[TheoremRef, dict]):
+    """One theorem's mutants (``mutant_outcome``'s keyword arguments in ``task``), in a worker."""
+    from checkers.engine import mutant_outcome
+
+    ref, options = task
+    return mutant_outcome(ref.theorem(), **options)
+
+
+def check_theorems(
+    kind: str,
+    theorems: Sequence,
+    options: dict,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    modules: Sequence[str] = (),
+    progress: Callable[[str, bool], None] = lambda theorem_id, finished: None,
+) -> tuple:
+    """``run_check`` (``kind="verify"``) or ``mutant_outcome`` (``"mutants"``) of each theorem with
+    ``options``, in the order given: in this process (one worker), in ``workers`` processes, or on
+    the Dask cluster at ``scheduler``. ``progress(id, finished)`` is told of each theorem started
+    (in this process only) and finished. A theorem the registry does not hold is checked here."""
+    from checkers.engine import mutant_outcome, run_check
+
+    local = {"verify": run_check, "mutants": mutant_outcome}[kind]
+    remote = {"verify": verify_task, "mutants": mutants_task}[kind]
+    refs = [reference(t, modules) if workers > 1 or scheduler else None for t in theorems]
+    shipped = [i for i, ref in enumerate(refs) if ref is not None]
+    results: list[Any] = [None] * len(theorems)
+    if len(shipped) > 1 or (shipped and scheduler):
+        tasks = [(refs[i], options) for i in shipped]
+        keys = [task_key(kind, refs[i].id, options, refs[i].modules) for i in shipped]
+        failed = lambda index, message: _error_result(kind, theorems[shipped[index]], options, message)
+        finished = lambda index: progress(refs[shipped[index]].id, True)
+        outcomes = run_tasks(remote, tasks, keys=keys, workers=workers, scheduler=scheduler, finished=finished, failed=failed)
+        for i, outcome in zip(shipped, outcomes):
+            results[i] = outcome
+    for i, theorem in enumerate(theorems):
+        if results[i] is None:
+            progress(theorem.id, False)
+            results[i] = local(theorem, **options)
+            progress(theorem.id, True)
+    return tuple(results)
+
+
+def _error_result(kind: str, theorem, options: dict, message: str):
+    """The result of a theorem whose task could not finish (its worker died, or it raised there)."""
+    from checkers.results import CheckResult, MutantOutcome
+
+    text = f"{theorem.id}: {message}"
+    if kind == "verify":
+        return CheckResult(theorem.id, "error", text, None, None, 0.0, options.get("seed", 0), basis=theorem.basis)
+    return MutantOutcome(theorem.id, (), "error", text)
+
+
+def task_key(kind: str, name: str, *parts) -> str:
+    """A task's name on a Dask cluster: readable, and the same for the same work (so a rerun of a
+    lost worker's task, or another client asking for it, gets the one result)."""
+    from checkers.results import package_version
+
+    digest = hashlib.sha256(repr((package_version(), kind, name, parts)).encode()).hexdigest()[:16]
+    return f"transformer-proofs-{kind}-{name}-{digest}"
+
+
+# --- running tasks ---------------------------------------------------------------------------
+
+
+def run_tasks(
+    function: Callable[[Any], Any],
+    tasks: Sequence[Any],
+    *,
+    keys: Sequence[str],
+    workers: int = 1,
+    scheduler: str | None = None,
+    finished: Callable[[int], None] = lambda index: None,
+    failed: Callable[[int, str], Any],
+) -> list:
+    """``function(task)`` for each task, in task order: on the Dask cluster at ``scheduler``, else
+    in ``workers`` processes (in this process for one worker or one task). ``finished(index)`` is
+    called as each task ends; a task whose worker died or that raised there gets ``failed(index,
+    message)`` as its result. ``keys`` name the tasks on a cluster (one per task, unique)."""
+    if scheduler is not None:
+        from transformer_proofs.distributed import run_on_cluster
+
+        return run_on_cluster(scheduler, function, tasks, keys, workers=workers, finished=finished, failed=failed)
+    if workers <= 1 or len(tasks) <= 1:
+        results = []
+        for index, task in enumerate(tasks):
+            results.append(function(task))
+            finished(index)
+        return results
+    return run_in_processes(function, tasks, workers=workers, finished=finished, failed=failed)
+
+
+class _Worker:
+    """A worker process and the pipe to it; ``index`` is the task it is running (None: idle)."""
+
+    def __init__(self, context, function):
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, function), name="transformer-proofs worker")
+        self.process.start()
+        child.close()  # only the worker holds its end now, so its death reads as the end of the pipe
+        self.index: int | None = None
+
+    def give(self, index: int, task) -> None:
+        self.index = index
+        try:
+            self.connection.send((index, task))
+        except OSError:  # it has died already: the end of its pipe reports it as this task's error
+            pass
+
+    def stop(self) -> None:
+        if self.process.is_alive() and self.index is None:
+            try:
+                self.connection.send(None)
+            except OSError:
+                pass
+            self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.connection.close()
+
+
+def _serve(connection, function) -> None:
+    """A worker's loop: run each task sent and send back ``(index, ok, result or message)``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stdout may carry the parent's JSON document
+    while True:
+        try:
+            message = connection.recv()
+        except EOFError:  # the parent has gone
+            return
+        if message is None:
+            return
+        index, task = message
+        try:
+            reply = (index, True, function(task))
+        except Exception as error:
+            reply = (index, False, f"{type(error).__name__}: {' '.join(str(error).split())} (in a worker process)")
+        try:
+            connection.send(reply)
+        except Exception as error:  # a result that does not pickle; send() pickles before it writes
+            connection.send((index, False, f"its result could not be sent back: {type(error).__name__}: {error}"))
+
+
+def run_in_processes(function, tasks, *, workers: int, finished, failed) -> list:
+    """``function(task)`` for each task in ``workers`` fresh processes (spawned: a fork of a process
+    that has run torch or OpenMP code can hang), each task handed to the next idle worker."""
+    context = multiprocessing.get_context("spawn")
+    queue = deque(range(len(tasks)))
+    results: list[Any] = [None] * len(tasks)
+    pool = [_Worker(context, function) for _ in range(min(workers, len(tasks)))]
+    try:
+        while True:
+            for worker in pool:
+                if worker.index is None and queue:
+                    index = queue.popleft()
+                    worker.give(index, tasks[index])
+            busy = [worker for worker in pool if worker.index is not None]
+            if not busy:
+                return results
+            ready = set(wait([w.connection for w in busy] + [w.process.sentinel for w in busy]))
+            for worker in busy:
+                if worker.connection not in ready and worker.process.sentinel not in ready:
+                    continue
+                index = worker.index
+                try:
+                    _, ok, value = worker.connection.recv()
+                except (EOFError, OSError):  # the worker died running this task
+                    worker.process.join()
+                    results[index] = failed(index, _death(worker.process.exitcode))
+                    worker.index = None
+                    worker.stop()
+                    pool.remove(worker)
+                    if queue:
+                        pool.append(_Worker(context, function))
+                else:
+                    results[index] = value if ok else failed(index, value)
+                    worker.index = None
+                finished(index)
+    finally:
+        for worker in pool:
+            if worker.index is not None:
+                worker.index = None
+                worker.process.kill()
+            worker.stop()
+
+
+def _death(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        cause = " (the out-of-memory killer?)" if name == "SIGKILL" else ""
+        how = f"was killed by {name}{cause}"
+    else:
+        how = f"exited with status {exitcode}"
+    return f"the worker process running it {how}; run it alone with --workers 1 to see more"
