@@ -212,7 +212,9 @@ induction_two_layers = Theorem(
     assemble=_bounds,
     oracle=_logits_where_the_rule_applies,
     mutants={
-        "previous-token head taken as exact: 1 - (T - 1) e^(-lambda)": _with(right=lambda scale, n_ctx: 1 - (n_ctx - 1) * np.exp(-scale)),
+        "previous-token head taken as exact: 1 - (T - 1) e^(-lambda)": _with(
+            right=lambda scale, n_ctx: 1 - (n_ctx - 1) * np.exp(-scale)
+        ),
         "one competing key: 1 - e^(-lambda g)": _with(right=lambda scale, n_ctx: 1 - np.exp(-scale * _margin(scale, n_ctx))),
         "position 1 copies the current token outright: 1 - (T - 1) e^(-lambda g)": _with(
             current=lambda scale, n_ctx: 1 - (n_ctx - 1) * np.exp(-scale * _margin(scale, n_ctx))
@@ -387,7 +389,8 @@ def _attention_by_definition(period, scale, sequence):
     _, patterns = attention_only_forward(sequence[:, None], **weights)
     _, task = attention_only_forward(np.tile(TASK_PROMPT, (len(sequence), 1, 1)), **weights)
     n = 2 * period + 1
-    offsets = {"previous_token": (range(1, n), 1), "duplicate_token": (range(period + 1, n), period), "prefix_matching": (range(period + 1, n), period - 1)}
+    second = range(period + 1, n)
+    offsets = {"previous_token": (range(1, n), 1), "duplicate_token": (second, period), "prefix_matching": (second, period - 1)}
     values = np.empty((len(sequence), 4 * len(HEADS)))
     for i in range(len(sequence)):
         column = 0

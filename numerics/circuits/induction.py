@@ -1,4 +1,4 @@
-"""Induction heads: the two-layer construction, its forward pass, the previous-occurrence rule, detection scores and training (numpy / torch).
+"""Induction heads: the two-layer construction, its forward pass, the rule, detection scores and training (numpy / torch).
 
 Weights use TransformerLens's names and shapes, so that a ``HookedTransformer`` with
 ``attn_only=True``, ``normalization_type=None``, ``positional_embedding_type="standard"``,
@@ -176,7 +176,8 @@ def repeat_prompts(rng: np.random.Generator, n: int, d_vocab: int, n_ctx: int) -
     if d_vocab < 2 or n_ctx < 3:
         raise ValueError(f"repeat_prompts: needs d_vocab >= 2 and n_ctx >= 3, got {d_vocab}, {n_ctx}")
     later = rng.integers(1, n_ctx - 1, size=n)
-    return np.array([[_with_unique_repeat(rng, d_vocab, n_ctx, int(j)), _with_unique_repeat(rng, d_vocab, n_ctx, 0)] for j in later])
+    pairs = [[_with_unique_repeat(rng, d_vocab, n_ctx, int(j)), _with_unique_repeat(rng, d_vocab, n_ctx, 0)] for j in later]
+    return np.array(pairs)
 
 
 def repeated_sequences(rng: np.random.Generator, n: int, d_vocab: int, period: int, bos: int = 0) -> np.ndarray:
@@ -287,7 +288,9 @@ def one_layer_induction_weights(d_vocab: int, n_ctx: int, scale: float) -> dict[
 # --- a trained model ----------------------------------------------------------------------------
 
 
-def training_sequences(rng: np.random.Generator, n: int, d_vocab: int, period: int, bos: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def training_sequences(
+    rng: np.random.Generator, n: int, d_vocab: int, period: int, bos: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """``(tokens, predictable)``: ``n`` sequences of length ``2 period + 1`` with a repeat of random length, and where it helps.
 
     Row ``i``: ``bos``, a filler of ``2 (period - p)`` tokens, ``a_1 .. a_p``, ``a_1 .. a_p``, with

@@ -173,7 +173,9 @@ def softmax_row() -> Derivation:
         )
         .then(evaluate(), sp.exp(lam) / (h * sp.exp(lam) + n_keys - h), label="hit")
         .then(
-            apply_map(lambda w_hit: w_hit * sp.exp(-lam), why=r"a miss scores 0, so its weight is a hit's times $e^{-\lambda}$"),
+            apply_map(
+                lambda w_hit: w_hit * sp.exp(-lam), why=r"a miss scores 0, so its weight is a hit's times $e^{-\lambda}$"
+            ),
             1 / (h * sp.exp(lam) + n_keys - h),
             label="miss",
         )
@@ -215,7 +217,12 @@ def k_composition() -> Derivation:
     X_block = residual_stream()
     written = w["W_V_previous"] * w["W_O_previous"]
     start = (X + A_1 * X * W_OV) * W_QK * (X + A_1 * X * W_OV).T
-    four_terms = X * W_QK * X.T + X * W_QK * W_OV.T * X.T * A_1.T + A_1 * X * W_OV * W_QK * X.T + A_1 * X * W_OV * W_QK * W_OV.T * X.T * A_1.T
+    four_terms = (
+        X * W_QK * X.T
+        + X * W_QK * W_OV.T * X.T * A_1.T
+        + A_1 * X * W_OV * W_QK * X.T
+        + A_1 * X * W_OV * W_QK * W_OV.T * X.T * A_1.T
+    )
     reads_previous = _column(_zero(V, V), _zero(T, V), lam * Identity(V), _zero(V, V))
     circuits = {
         "induction": w["W_Q_induction"] * w["W_K_induction"].T,
@@ -355,7 +362,11 @@ def margin() -> Derivation:
             sp.exp(lam) / (sp.exp(lam) + m) - 2 / (sp.exp(lam) + s),
             relation=">=",
         )
-        .then(_monotone(s, 1, True, "a key at $s = 0$ scores 0"), sp.exp(lam) / (sp.exp(lam) + m) - 2 / (sp.exp(lam) + 1), relation=">=")
+        .then(
+            _monotone(s, 1, True, "a key at $s = 0$ scores 0"),
+            sp.exp(lam) / (sp.exp(lam) + m) - 2 / (sp.exp(lam) + 1),
+            relation=">=",
+        )
         .then(
             _monotone(m, K, False, "$m \\le t \\le K$, the last position $K = T - 1$"),
             sp.exp(lam) / (sp.exp(lam) + K) - 2 / (sp.exp(lam) + 1),
@@ -416,7 +427,10 @@ def position_one_scores() -> Derivation:
             start_note=r"head 2's score at key 0 minus its score at key 1, when $x_t$ occurred only at position 0",
         )
         .then(
-            substitute({pi_0: 1, pi_1: sp.exp(lam) / (sp.exp(lam) + 1)}, why=r"$A_1(0, 0) = 1$, $A_1(1, 0) = e^\lambda/(e^\lambda + 1)$"),
+            substitute(
+                {pi_0: 1, pi_1: sp.exp(lam) / (sp.exp(lam) + 1)},
+                why=r"$A_1(0, 0) = 1$, $A_1(1, 0) = e^\lambda/(e^\lambda + 1)$",
+            ),
             lam * (1 - sp.exp(lam) / (sp.exp(lam) + 1)),
         )
         .then(rewrite(), lam / (sp.exp(lam) + 1), label="score_gap")
@@ -449,7 +463,11 @@ def current_token_bound() -> Derivation:
             lemmas=(position_one_scores(),),
         )
         .then(given(r"$\ell_c \ge (a_0 + a_1)/2$", SPLIT_AT_POSITION_ONE), (a_0 + a_1) / 2, relation=">=")
-        .then(given(r"$a_0 + a_1 \ge 1 - (t - 1) e^{-\lambda \delta}$", REST_AT_POSITION_ONE), (1 - (t - 1) * sp.exp(-lam * delta)) / 2, relation=">=")
+        .then(
+            given(r"$a_0 + a_1 \ge 1 - (t - 1) e^{-\lambda \delta}$", REST_AT_POSITION_ONE),
+            (1 - (t - 1) * sp.exp(-lam * delta)) / 2,
+            relation=">=",
+        )
         .then(
             _monotone(delta, g, True, "the margin lemma", "the lemma 'The right key's margin', checked"),
             (1 - (t - 1) * sp.exp(-lam * g)) / 2,
