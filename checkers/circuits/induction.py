@@ -10,7 +10,12 @@
   prompts with repeats (numpy, ``scipy.special.softmax``) and reads the logits at every position
   that the plain-Python rule "find the previous occurrence of the current token, output the next
   token" (:func:`~numerics.circuits.induction.previous_occurrence_targets`) applies to.
-* ``induction-head-detection``: see its section below.
+* ``induction-head-detection`` (task 2.2): every head's previous-token, duplicate-token and
+  prefix-matching scores on a repeated sequence, and its attention from the second 2 to the 3 in
+  ``[1, 2, 3, 1, 2]``, computed from the circuits (layer 1's positional QK circuits and the
+  K-composition term :func:`~proofs.circuits.induction.k_composition`, compiled, then softmax and
+  :func:`~numerics.circuits.induction.head_scores`) against the same read off the model's own patterns
+  (the residual stream run, averaged position by position).
 """
 
 from __future__ import annotations

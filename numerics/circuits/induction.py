@@ -25,10 +25,12 @@ d_head)``, ``W_O (n_layers, n_heads, d_head, d_model)``, ``W_U (d_model, d_vocab
 * :func:`repeat_prompts`, :func:`repeated_sequences`: random prompts with repeats.
 * :func:`head_scores`: previous-token, duplicate-token and prefix-matching (induction) scores of
   every head on repeated sequences (Olsson et al. 2022).
+* :func:`last_position`: a one-layer model's logits, softmax normalisers and rounding magnitudes at
+  the last position (the one-layer limit's literal run).
 * :func:`one_layer_induction_weights`: one attention layer with ``n_ctx`` heads that solves the
   induction task on prompts of length ``n_ctx`` (the one-layer limit is about heads, not layers).
-* :class:`InductionTraining`, :func:`train_induction_model`: a small two-layer attention-only model
-  trained (torch) on repeated random sequences.
+* :func:`training_sequences`, :class:`InductionTraining`, :func:`train_induction_model`: a small
+  two-layer attention-only model trained (torch) on sequences with repeats of random length.
 """
 
 from __future__ import annotations
