@@ -266,16 +266,22 @@ def _evaluate(config, models, prompts, curriculum_step, device, progress, risk, 
 def _smoothers(softmax, fit, batch, predictions, icl) -> dict:
     """Softmax attention as a kernel smoother at ``batch``'s ``k``: the kernel its log-weights follow
     (``exp(x_j . x_test / h^2)``, slope ``1 / h^2``) and its value's weight on ``y_j``, beside each Nadaraya-Watson
-    estimator with its bandwidth fitted on ``fit`` (nmse, and correlation with the softmax layer's predictions)."""
+    estimator with its bandwidth fitted on ``fit`` (nmse, and correlation with the softmax layer's predictions).
+
+    A layer whose scores and value weight ``v_y`` are both negated smooths the reflected examples ``(-x_j, -y_j)``,
+    which follow the same ``w``: the same smoother, read through :func:`_reflection`.
+    """
     log_weights = icl.query_scores(softmax, batch) / math.sqrt(softmax.W_Q.shape[0])
-    slope = icl.kernel_slope(log_weights, icl.input_gram(batch)[:, -1])
+    sign = _reflection(softmax)
+    slope = sign * icl.kernel_slope(log_weights, icl.input_gram(batch)[:, -1])
     row = {
         "k": batch.k,
         "softmax-attention": {
             "nmse": icl.nmse(predictions, batch)[0],
             "kernel_slope": slope,
             "bandwidth": 1 / math.sqrt(slope) if slope > 0 else None,
-            "value_weight": float(softmax.W_V[-1, -1].detach()),
+            "value_weight": sign * float(softmax.W_V[-1, -1].detach()),
+            "reflected": sign < 0,
         },
     }
     for kernel in icl.KERNELS:
@@ -283,6 +289,13 @@ def _smoothers(softmax, fit, batch, predictions, icl) -> dict:
         smoother = icl.nadaraya_watson_prediction(batch, bandwidth, kernel)
         row[kernel] = {"bandwidth": bandwidth, "nmse": icl.nmse(smoother, batch)[0], "correlation_with_softmax": icl.correlation(smoother, predictions)}
     return row
+
+
+def _reflection(model) -> float:
+    """``sign(v_y)``, the sign of the value's weight on ``y_j``: the layer's prediction is unchanged when its scores'
+    sign and ``v_y``'s flip together (linear layer), or it smooths the reflected examples ``(-x_j, -y_j)`` (softmax);
+    multiplied by it, a score says how much of ``y_j`` reaches the prediction."""
+    return float(np.sign(float(model.W_V[-1, -1].detach())) or 1.0)
 
 
 def _weight_rows(models, probe, device, icl) -> list[dict]:
@@ -392,8 +405,7 @@ def _attention_numbers(models, probe, icl) -> dict:
     """How the one-layer models' query scores follow ``x_j . x_test``, the scores of von Oswald's construction."""
     matching = icl.input_gram(probe)[:, -1]
     linear, softmax = models["linear-attention"], models["softmax-attention"]
-    # The linear layer multiplies each score by the value's weight v_y on y_j: signed by v_y, a score is what y_j gets.
-    signed = icl.query_scores(linear, probe) * np.sign(float(linear.W_V[-1, -1].detach()))
+    signed = icl.query_scores(linear, probe) * _reflection(linear)
     weights = icl.query_scores(softmax, probe, mixed=True)
     return {
         "k": probe.k,
@@ -402,7 +414,7 @@ def _attention_numbers(models, probe, icl) -> dict:
             "negative_share": float(np.abs(signed[signed < 0]).sum() / np.abs(signed).sum()),
         },
         "softmax-attention": {
-            "correlation_with_x_dot_x_test": icl.correlation(icl.query_scores(softmax, probe), matching),
+            "correlation_with_x_dot_x_test": icl.correlation(icl.query_scores(softmax, probe) * _reflection(softmax), matching),
             "effective_keys": float(np.mean(1 / (weights**2).sum(-1))),
         },
     }
@@ -496,7 +508,8 @@ def _answers(config, metrics, risk) -> list[dict]:
         {
             "question": f"Seed 004, 2.4: does the attention matrix put high values on the keys that match the query (k = {attention['k']})?",
             "answer": (
-                f"The linear layer's query scores follow x_j . x_test (correlation {attention['linear-attention']['correlation_with_x_dot_x_test']:.4f}), "
+                "Signed by the value's weight on y_j (flipping both changes nothing, or reflects the examples), "
+                f"the linear layer's query scores follow x_j . x_test (correlation {attention['linear-attention']['correlation_with_x_dot_x_test']:.4f}), "
                 f"as in von Oswald's construction; but {attention['linear-attention']['negative_share']:.0%} of their weight is negative, on keys "
                 f"pointing away from the query, which move the prediction as much as the matching ones. The softmax layer's scores follow "
                 f"x_j . x_test too ({soft['correlation_with_x_dot_x_test']:.4f}) and its weights spread over {soft['effective_keys']:.1f} of "
@@ -506,7 +519,8 @@ def _answers(config, metrics, risk) -> list[dict]:
         {
             "question": f"Softmax attention against the Nadaraya-Watson estimator with a fitted bandwidth (k = {k_top})?",
             "answer": (
-                f"The trained softmax layer is a kernel smoother: {kernel}, and its values weigh y_j by {layer['value_weight']:.3g} (Nadaraya-Watson's by 1). "
+                f"The trained softmax layer is a kernel smoother{' of the reflected examples (-x_j, -y_j), which follow the same w (its scores and its value weight have both changed sign)' if layer['reflected'] else ''}: "
+                f"{kernel}, and its values weigh y_j by {layer['value_weight']:.3g} (Nadaraya-Watson's by 1). "
                 f"Its nmse is {layer['nmse']:.4f}; "
                 + "; ".join(
                     f"the {kernel_name} kernel with fitted h = {smoothers[kernel_name]['bandwidth']:.3g} gives {smoothers[kernel_name]['nmse']:.4f} "
