@@ -31,6 +31,10 @@ import numpy as np
 from checkers.results import TheoremDefinitionError
 
 ACCURACY_CAP = 1e-6
+ROUNDING_FLOOR = 1e-13
+"""The standard error given an exact (zero-spread) Monte Carlo oracle, relative to the size of the
+instance's values: about 450 machine epsilons, the rounding of a float64 computation a few hundred
+operations deep."""
 
 
 @dataclass
@@ -59,6 +63,12 @@ class Verdict:
 
 def _instance_max(ratio: np.ndarray) -> np.ndarray:
     return ratio.reshape(len(ratio), -1).max(axis=1) if ratio.size else np.zeros(len(ratio))
+
+
+def _instance_magnitude(values: np.ndarray) -> np.ndarray:
+    """The largest ``|value|`` of each instance, shaped to broadcast against ``values``."""
+    largest = np.abs(values).reshape(len(values), -1).max(axis=1, initial=0.0)
+    return largest.reshape((-1,) + (1,) * (values.ndim - 1))
 
 
 def _ratio(gap: np.ndarray, budget: np.ndarray) -> np.ndarray:
@@ -191,12 +201,15 @@ class Statistical:
     means). Three tests share the false-alarm probability ``false_alarm`` equally:
 
     * per instance and component, a two-sided Student t test on the batch means
-      (Bonferroni over all instances and components): a claim wrong at one instance;
+      (Bonferroni over all instances and components): a claim wrong at one instance; an exact
+      oracle's standard error of 0 is raised to ``ROUNDING_FLOOR`` times the instance's largest
+      value plus ``|claim|``;
     * pooled **mean**: per batch, the mean over all instances and components of the relative
-      residual ``(batch mean - claim) / |claim|`` (components whose claim is 0 are left to the
-      per-instance test, a mutant's infinite ones to none); the ``batches`` values are
-      independent and, averaged over many instances, normal, so a two-sided t test on them is
-      exact in the far tail. It catches a systematic relative bias that no single instance shows;
+      residual ``(batch mean - claim) / |claim|`` (components whose claim is 0, to the rounding
+      of the instance's values, are left to the per-instance test, a mutant's infinite ones to
+      none); the ``batches`` values are independent and, averaged over many instances, normal,
+      so a two-sided t test on them is exact in the far tail. It catches a systematic relative
+      bias that no single instance shows;
     * pooled **square**: the residuals of two independent halves of the batches, multiplied
       (``E = bias^2``, exactly 0 for a true claim whatever the skewness) and scaled by the
       claim, averaged over instances: a one-sided z test (with at least 30 instances) that
@@ -251,20 +264,25 @@ class Statistical:
             raise ValueError(f"claim has shape {claim.shape[1:]} per instance, oracle draws {draws.shape[2:]}")
         means = self.batch_means(draws)
         mean = means.mean(axis=1)
-        floor = 1e-13 * (np.abs(mean) + np.abs(claim)) + np.finfo(float).tiny
-        standard_error = np.maximum(means.std(axis=1, ddof=1) / math.sqrt(self.batches), floor)
+        # An exact oracle's draws have no spread: its rounding is the unit, not a standard error of 0. Rounding
+        # is relative to the size of what was computed, so an entry that should be 0 (and came out 1e-16, or
+        # 1e-33) is measured against the largest of the instance's values, not against its own residue.
+        magnitude = _instance_magnitude(mean)
+        rounding = ROUNDING_FLOOR * (magnitude + np.abs(claim)) + np.finfo(float).tiny
+        standard_error = np.maximum(means.std(axis=1, ddof=1) / math.sqrt(self.batches), rounding)
         t = np.abs(mean - claim) / standard_error
         errors = t.reshape(n, -1).max(axis=1) / self.threshold(tests)
-        return Comparison(errors, mean, standard_error, pooled=self._pooled_sums(claim, means))
+        return Comparison(errors, mean, standard_error, pooled=self._pooled_sums(claim, means, magnitude))
 
-    def _pooled_sums(self, claim: np.ndarray, means: np.ndarray) -> dict:
+    def _pooled_sums(self, claim: np.ndarray, means: np.ndarray, magnitude: np.ndarray) -> dict:
         """Per batch, the sum of relative residuals; per instance, the split-half residual product.
 
-        Entries whose claim is 0 or not finite (a mutant that overflows there) are left out: a
-        residual relative to them is undefined, and one NaN would make every pooled value NaN.
+        Entries whose claim is 0 at the rounding level of the instance's values (``magnitude``), or
+        not finite (a mutant that overflows there), are left out: a residual relative to them is
+        rounding or undefined, and one NaN would make every pooled value NaN.
         """
         scale = np.abs(claim)
-        usable = np.isfinite(scale) & (scale > 0)
+        usable = np.isfinite(scale) & (scale > ROUNDING_FLOOR * magnitude)
         relative = np.where(usable[:, None], (means - claim[:, None]) / np.where(usable, scale, 1.0)[:, None], 0.0)
         n = len(claim)
         half = self.batches // 2
@@ -283,8 +301,8 @@ class Statistical:
         mean_threshold, square_threshold = self.pooled_thresholds()
         batch_values = sum(c.pooled["batch_sums"] for c in comparisons) / count
         # An exact oracle's draws have no spread; its relative rounding is judged against the per-instance
-        # floor (1e-13 of |mean| + |claim|, in units of |claim|), not against a standard error of zero.
-        standard_error = max(float(np.std(batch_values, ddof=1) / math.sqrt(self.batches)), 2e-13)
+        # floor (ROUNDING_FLOOR of the values' size + |claim|, in units of |claim|), not a standard error of zero.
+        standard_error = max(float(np.std(batch_values, ddof=1) / math.sqrt(self.batches)), 2 * ROUNDING_FLOOR)
         bias = float(np.mean(batch_values))
         t_mean = abs(bias) / standard_error
         errors = {"mean": t_mean / mean_threshold}

@@ -284,6 +284,33 @@ def test_the_refutation_probability_is_a_probability_or_an_error():
         policy.refutation_probability(np.nan, tests)
 
 
+def test_a_claim_of_exactly_zero_passes_against_the_oracle_s_rounding_residue():
+    """The oracle's second component is ``(a + w)^2 - (a^2 + 2aw + w^2)``: 0, computed with a rounding
+    residue of about 1e-16 that is the same in every draw (no spread). 1e-9 there is still refuted."""
+
+    def oracle(low, width, draws, rng):
+        u = rng.uniform(size=(len(low), draws))
+        residue = (low + width) ** 2 - (low**2 + 2 * low * width + width**2)
+        return np.stack([low[:, None] + width[:, None] * u, np.broadcast_to(residue[:, None], u.shape)], axis=-1)
+
+    def claim(low, width, offset=0.0):
+        return np.stack([low + width / 2, np.full(len(low), offset)], axis=-1)
+
+    theorem = dataclasses.replace(
+        mean_of_uniform(),
+        oracle=oracle,
+        claim=claim,
+        mutants={"a nonzero second part, 1e-9": lambda low, width: claim(low, width, 1e-9)},
+    )
+    (group,) = draw_instances(theorem, 100, seed=0)
+    low, width = group.params["low"], group.params["width"]
+    assert np.any((low + width) ** 2 - (low**2 + 2 * low * width + width**2) != 0)
+    result = check(theorem, instances=100, seed=0)
+    assert result.status == "verified" and result.mutants[0].refuted
+    # a closed form's own rounding (1e-20 for 0) is left out of the pooled tests' relative residuals, too
+    assert check(dataclasses.replace(theorem, claim=lambda low, width: claim(low, width, 1e-20)), instances=100).ok
+
+
 def test_statistical_false_alarm_rate_is_calibrated():
     """At alpha = 1e-2 the true claim fails in about 1% of independent runs (never far more)."""
     theorem = mean_of_uniform(false_alarm=1e-2)
