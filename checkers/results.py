@@ -160,7 +160,8 @@ class MutantResult:
 
 BASIS_WORDS = {
     "derived": "claim compiled from its derivation",
-    "supported": "claim built from checked lemmas (their closed forms compiled into it; the lemma-to-claim step written out)",
+    # Not "compiled from its lemmas": some supported claims are (turing-completeness), others a measured threshold (sae-recovery).
+    "supported": "claim given as code (claim=), not compiled from a derivation; checked lemmas support it, and the statement says how",
     "numerical": "claim checked numerically only (no derivation)",
 }
 

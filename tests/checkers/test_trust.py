@@ -14,6 +14,7 @@ from scipy import stats
 import transformer_proofs as tp
 from checkers.engine import mutant_outcome, run_check
 from checkers.policies import Bound, Deterministic, Statistical
+from checkers.results import CheckResult
 from checkers.sampling import draw_instances, edge_coverage
 from transformer_proofs.cli import main
 
@@ -250,6 +251,15 @@ def test_a_derived_bound_must_be_checked_as_a_bound_on_its_side():
     for wrong in (Deterministic(), Bound("lower")):
         result = run_check(exponential_bound(wrong), instances=50)
         assert result.status == "error" and "Bound('upper', ...)" in result.message
+
+
+def test_a_supported_stamp_claims_no_more_than_every_supported_theorem_does():
+    """sae-recovery's claim is a threshold on a measured MMCS: its lemmas explain the encoder, nothing of them is
+    compiled into the claim; turing-completeness's claim is assembled from its lemmas. The stamp fits both."""
+    assert tp.get("sae-recovery").basis == tp.get("turing-completeness").basis == "supported"
+    stamp = CheckResult("sae-recovery", "verified", "", None, None, 0.0, basis="supported").stamp()
+    assert "compiled into" not in stamp and "built from" not in stamp
+    assert stamp.startswith("claim given as code (claim=), not compiled from a derivation; checked lemmas support it")
 
 
 def test_show_lists_anchors_basis_and_the_tolerance_with_its_accuracy_cap():
