@@ -8,8 +8,6 @@ import torch
 from numerics.threads import one_torch_thread
 
 ROOT = Path(__file__).resolve().parents[2]
-# Its own copy until it switches to numerics.threads.one_torch_thread (it is being finished by another session).
-NOT_YET_SWITCHED = {"numerics/circuits/induction.py"}
 
 
 def test_one_thread_inside_and_the_callers_setting_restored_even_on_error():
@@ -29,4 +27,4 @@ def test_no_module_keeps_its_own_copy():
         for path in (ROOT / package).rglob("*.py")
         if "set_num_threads" in path.read_text()
     }
-    assert setters - NOT_YET_SWITCHED == {"numerics/threads.py"}
+    assert setters == {"numerics/threads.py"}
