@@ -195,7 +195,7 @@ def _run(config: GrokkingConfig, device: str, progress: Progress) -> ExperimentR
         ),
         Check(
             f"the embedding's Fourier spectrum is sparse: at most {KEY_SHARE_OF_FREQUENCIES:.0%} of the {frequencies} frequencies hold {config.energy_fraction:.0%} of its energy",
-            len(key) <= KEY_SHARE_OF_FREQUENCIES * frequencies,
+            len(key) <= KEY_SHARE_OF_FREQUENCIES * frequencies and key_share >= config.energy_fraction,
             f"key frequencies {', '.join(map(str, key))} ({len(key)} of {frequencies}) hold {key_share:.1%}",
         ),
         Check(
