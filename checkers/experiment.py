@@ -126,10 +126,12 @@ def parse_config(experiment: Experiment, assignments: Iterable[str]) -> Any:
     for assignment in assignments:
         key, sep, text = assignment.partition("=")
         key, text = key.strip(), text.strip()
-        if not sep or not key or not text:
+        if not sep or not key:
             raise ValueError(f"--config {assignment!r} is malformed; expected KEY=VALUE")
         if key not in fields:
             raise ValueError(f"{experiment.name} has no setting {key!r} (settings: {', '.join(sorted(fields))})")
+        if not text and hints[key] is not str:  # a text setting may be empty (an experiment's "none")
+            raise ValueError(f"--config {assignment!r} is malformed; expected KEY=VALUE")
         overrides[key] = _parse_value(key, text, hints[key])
     config = experiment.config(**overrides)
     validate = getattr(config, "validate", None)
