@@ -14,8 +14,9 @@ a different number of threads can differ in the last bit: ``modular-addition-fou
 anchor does between one and two threads). The workers of ``--scheduler local`` keep this
 process's settings; ``dask worker`` sets one thread (``OMP_NUM_THREADS=1``) unless told otherwise.
 
-``--timeout`` is not enforced on a cluster: a worker runs tasks in threads, where the engine's
-time limit (a signal) cannot reach.
+Time limits are not enforced on a cluster: a worker runs tasks in threads, which the engine's
+time limit (a signal) cannot reach. Neither ``--timeout`` nor the second each generated mutant
+gets applies there, so a generated mutant that crawls is run to its end instead of skipped.
 """
 
 from __future__ import annotations

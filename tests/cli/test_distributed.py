@@ -1,5 +1,7 @@
 """``--scheduler``: sweeps, verifications and experiment seeds on a Dask cluster (a LocalCluster of
-two single-threaded worker processes) give what one process gives, also when a worker dies mid-run."""
+two single-threaded worker processes) give what one process gives, also when a worker dies mid-run.
+
+The test environment installs the extra (``make test``: ``.[...,distributed]``), so these run in CI."""
 
 import json
 import sys
@@ -7,10 +9,8 @@ import textwrap
 
 import pytest
 
-distributed = pytest.importorskip("distributed")
-
-from transformer_proofs.experiment_seeds import seed_sweep  # noqa: E402
-from transformer_proofs.sweep import false_alarm_sweep  # noqa: E402
+from transformer_proofs.experiment_seeds import seed_sweep
+from transformer_proofs.sweep import false_alarm_sweep
 
 QUICK = ("chinchilla-frontier", "kaplan-exponents")
 
