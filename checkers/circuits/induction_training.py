@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checkers.experiment import Check, Experiment, ExperimentResult, Progress, no_progress
-from checkers.results import Plot
+from checkers.results import Erratum, Plot
 
 BOS = 0
 """The start token every training sequence begins with (:func:`~numerics.circuits.induction.training_sequences`)."""
@@ -252,7 +252,43 @@ def _run(config: InductionConfig, device: str, progress: Progress) -> Experiment
         Plot("scores", _scores_caption(metrics, config), hk.head_scores_figure(scores)),
         Plot("loss", f"Training loss ({metrics['trained_on']}), {config.steps} steps of AdamW at lr {config.lr:g}.", hk.loss_figure(loss)),
     )
-    return ExperimentResult(metrics, figures, tuple(checks))
+    return ExperimentResult(metrics, figures, tuple(checks), _errata(metrics, config))
+
+
+EXERCISE_1_8 = (
+    'An induction head is formed by the composition of two heads. Head 1 (Layer 1) is a "Previous Token Head". '
+    'Head 2 (Layer 2) is the "Induction Head".'
+)
+
+
+def _errata(m: dict, config: InductionConfig) -> tuple[Erratum, ...]:
+    """Where the trained two-layer model grew induction heads without a previous-token head to compose with:
+    the layer-0 head most like one can be silenced without losing accuracy (seed 003, exercise 1.8)."""
+    if config.layers < 2 or config.prompts or m["accuracy"] < ACCURACY or m["induction_score"] < INDUCTION_SCORE:
+        return ()
+    previous, ablated = m["scores"]["previous_token"][0], m["ablated_accuracy"]
+    likeliest = max(range(config.heads), key=lambda head: previous[head])
+    if ablated[0][likeliest] < ACCURACY:
+        return ()
+    layer, head = m["most_needed_head"]
+    needed = f"L{layer}H{head} (previous-token score {m['scores']['previous_token'][layer][head]:.2f}, duplicate-token score "
+    needed += f"{m['scores']['duplicate_token'][layer][head]:.2f})"
+    return (
+        Erratum(
+            source="seed 003",
+            section="exercise 1.8",
+            stated=EXERCISE_1_8,
+            corrected=(
+                f"One circuit, not the only one. The trained {config.layers}-layer model has induction heads (prefix-matching score "
+                f"{m['induction_score']:.2f}, accuracy {100 * m['accuracy']:.0f}% on repeated tokens), but layer 0's best previous-token "
+                f"head, L0H{likeliest} (score {previous[likeliest]:.2f}), can be silenced at no cost (accuracy "
+                f"{100 * ablated[0][likeliest]:.0f}%); the head it needs most is {needed}, without which the accuracy falls to "
+                f"{100 * ablated[layer][head]:.0f}%."
+            ),
+            evidence="measured on the trained model (metrics.json: scores, ablated_accuracy)",
+            kind="context",
+        ),
+    )
 
 
 def _model_axis(weights: dict) -> dict:

@@ -257,7 +257,7 @@ def attention_maps_figure(patterns: np.ndarray, tokens: Sequence[int], prefix_ma
 
 def head_scores_figure(scores: dict[str, np.ndarray]):
     """Each head's detection scores side by side (``scores``: name -> ``(n_layers, n_heads)``)."""
-    figure, axes = _figure(max(3.5, 1.0 + 0.9 * next(iter(scores.values())).size), 2.4)
+    figure, axes = _figure(max(5.0, 1.0 + 0.9 * next(iter(scores.values())).size), 2.2)
     ax = axes[0, 0]
     names = list(scores)
     n_layers, n_heads = scores[names[0]].shape
@@ -275,7 +275,7 @@ def head_scores_figure(scores: dict[str, np.ndarray]):
 
 def loss_figure(loss: np.ndarray):
     """The training loss per step (log scale)."""
-    figure, axes = _figure(3.5, 2.4)
+    figure, axes = _figure(5.0, 1.8)
     ax = axes[0, 0]
     ax.plot(np.arange(1, len(loss) + 1), loss)
     ax.set_yscale("log")
