@@ -1,7 +1,12 @@
 """Instances for the checker: parameter points (edges first), their random inputs, and groups.
 
 Instances that share the values of the shape parameters form a :class:`Group`,
-evaluated by claim, oracle and mutants in one batched call.
+evaluated by claim, oracle and mutants in one batched call. So that a check makes few
+batched calls, the shape parameters take few distinct values: their special values first
+(each shape parameter's edges, cycled together as every parameter's are), then at most
+:data:`RANDOM_SHAPES` random shape tuples; every random instance takes one of these tuples
+(edge or random, uniformly), while its other parameters are drawn afresh. A thousand
+instances are then a few dozen groups of many instances each, not one group per instance.
 """
 
 from __future__ import annotations
@@ -11,8 +16,16 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from checkers.domains import Domain
+from checkers.domains import Domain, Integer
 from checkers.theorem import Theorem, call_with
+
+RANDOM_SHAPES = 8
+"""Random shape tuples per check, beyond the edge tuples (issue 18: few shapes, many instances each)."""
+
+SHAPE_ENUMERATION = 32
+"""A shape parameter's domain is enumerated (every value special) only up to this many values: each
+distinct shape is one batched call. A larger domain contributes its edges (bounds, lowest 16 values,
+powers of two) and the random tuples."""
 
 
 @dataclass(frozen=True)
@@ -60,25 +73,62 @@ def parameter_points(parameters: Mapping[str, Domain], instances: int, rng: np.r
     Point ``k`` of the leading block takes each parameter's ``k``-th special value, cycling
     through shorter lists: point 0 has every parameter at its lower bound, point 1 at its upper
     bound, and every special value of every parameter appears once the block is long enough.
+    After it, the shape parameters take, together, one of few shape tuples
+    (:func:`_shape_tuples`); the others are drawn at random at every point.
     """
-    special = {name: domain.special_values(instances) for name, domain in parameters.items()}
+    shapes = [name for name, domain in parameters.items() if _is_shape(domain)]
+    special = special_values(parameters, instances)
     lead = min(instances, max(map(len, special.values()), default=0))
     points = {}
     for name, domain in parameters.items():
         first = np.asarray([special[name][k % len(special[name])] for k in range(lead)])
-        drawn = domain.sample(rng, instances - lead)
+        drawn = domain.sample(rng, instances - lead) if name not in shapes else np.empty(0, dtype=int)
         points[name] = np.concatenate([first, drawn]) if lead else drawn
+    if shapes and instances > lead:
+        edges = {s: points[s][:lead] for s in shapes}
+        tuples = _shape_tuples(edges, {s: parameters[s] for s in shapes}, instances - lead, rng)
+        chosen = rng.integers(0, len(tuples), size=instances - lead)
+        for k, name in enumerate(shapes):
+            points[name] = np.concatenate([points[name][:lead], tuples[chosen, k]])
     return points
+
+
+def _shape_tuples(edges: dict[str, np.ndarray], domains: dict[str, Domain], random: int, rng) -> np.ndarray:
+    """The shape tuples the random points choose from: the distinct tuples of the edge block, then
+    up to :data:`RANDOM_SHAPES` (at most ``random``) tuples drawn from the domains, as rows of an integer
+    array (one column per shape parameter)."""
+    drawn = min(RANDOM_SHAPES, random)
+    columns = [np.concatenate([values, domains[name].sample(rng, drawn)]) for name, values in edges.items()]
+    tuples = np.stack(columns, axis=1).astype(int)
+    _, first = np.unique(tuples, axis=0, return_index=True)
+    return tuples[np.sort(first)]
+
+
+def special_values(parameters: Mapping[str, Domain], instances: int) -> dict[str, list]:
+    """Each parameter's special values at ``instances`` instances; a shape parameter's whole domain only
+    while it has at most :data:`SHAPE_ENUMERATION` values (else its edges: enumerating it would be one
+    batched call per value)."""
+    special = {}
+    for name, domain in parameters.items():
+        values = domain.special_values(instances)
+        if _is_shape(domain) and len(values) > SHAPE_ENUMERATION:
+            values = domain.special_values(0)
+        special[name] = values
+    return special
 
 
 def edge_coverage(parameters: Mapping[str, Domain], instances: int) -> dict[str, dict]:
     """Which special values of each parameter a check of ``instances`` instances includes."""
-    special = {name: domain.special_values(instances) for name, domain in parameters.items()}
+    special = special_values(parameters, instances)
     lead = min(instances, max(map(len, special.values()), default=0))
     return {
         name: {"special": [plain_value(v) for v in values], "covered": min(lead, len(values)), "of": len(values)}
         for name, values in special.items()
     }
+
+
+def _is_shape(domain: Domain) -> bool:
+    return isinstance(domain, Integer) and domain.shape
 
 
 def single_instance(theorem: Theorem, params: Mapping[str, Any], seed: int, device: str = "cpu") -> Group:

@@ -15,6 +15,7 @@ import transformer_proofs as tp
 from checkers.engine import mutant_outcome, run_check
 from checkers.policies import Bound, Deterministic, Statistical
 from checkers.results import CheckResult
+from checkers import sampling
 from checkers.sampling import draw_instances, edge_coverage
 from transformer_proofs.cli import main
 
@@ -80,6 +81,33 @@ def test_small_domains_are_enumerated_and_choices_cycle():
     assert set(group.params["k"][:38]) == set(range(3, 41)) and set(group.params["c"][:3]) == {"a", "b", "c"}
     coverage = edge_coverage(theorem.parameters, 50)
     assert coverage["k"]["covered"] == coverage["k"]["of"] == 38 and coverage["c"]["covered"] == 3
+
+
+def test_shape_parameters_take_few_tuples_edges_first_with_many_instances_each():
+    """Issue 18: a thousand instances are a few dozen batched calls, not one per instance; every edge of every
+    shape parameter is still drawn, the other parameters are drawn afresh at every instance, and the same
+    seed gives the same groups."""
+    parameters = {"T": tp.Integer(1, 256, shape=True), "d": tp.Integer(1, 8, shape=True), "x": tp.Real(0, 1)}
+    theorem = user_theorem(lambda T, d, x: x, lambda T, d, x: x, parameters)
+    groups = draw_instances(theorem, 1000, seed=3)
+    # T's edges: its bounds, 1..16 and the powers of two (20 values, not the 256 of an enumeration); d's 8 values.
+    edges = {name: values["special"] for name, values in edge_coverage(parameters, 1000).items()}
+    assert len(edges["T"]) == 20 and edges["d"] == list(range(1, 9))
+    assert len(groups) <= len(edges["T"]) + sampling.RANDOM_SHAPES
+    assert sum(g.size for g in groups) == 1000 and min(g.size for g in groups) >= 10
+    assert set(edges["T"]) <= {g.params["T"] for g in groups} and set(edges["d"]) <= {g.params["d"] for g in groups}
+    # x cycles through its 6 edges in the leading block of 20 points, then is drawn afresh at every point.
+    assert len(np.unique(np.concatenate([g.params["x"] for g in groups]))) == 1000 - 20 + 6
+    again = draw_instances(theorem, 1000, seed=3)
+    assert [(g.params["T"], g.params["d"], g.index.tolist()) for g in groups] == [
+        (g.params["T"], g.params["d"], g.index.tolist()) for g in again
+    ]
+    assert all(np.array_equal(g.params["x"], h.params["x"]) for g, h in zip(groups, again))
+    coverage = edge_coverage(parameters, 1000)
+    assert all(c["covered"] == c["of"] for c in coverage.values())
+    # Up to SHAPE_ENUMERATION values a shape parameter is still enumerated.
+    small = {"L": tp.Integer(1, sampling.SHAPE_ENUMERATION, shape=True)}
+    assert edge_coverage(small, 1000)["L"]["of"] == sampling.SHAPE_ENUMERATION
 
 
 def test_coverage_is_in_the_json_report():
