@@ -51,6 +51,7 @@ from checkers.results import (
 )
 from checkers.sampling import Group, draw_instances, edge_coverage, single_instance
 from checkers.theorem import Anchor, Theorem, call_with
+from numerics.threads import one_blas_thread
 from proofs.derivation import DerivationError
 
 MUTANT_INSTANCES = 200
@@ -206,7 +207,7 @@ def run_check(
     if instances < 1:
         raise ValueError("instances must be at least 1")
     start = time.perf_counter()
-    with time_limit(timeout) as limit:
+    with time_limit(timeout) as limit, one_blas_thread():
         result = _run_check(theorem, instances, seed, device, mutants, start)
     if limit.exceeded:
         message = _overtime(theorem, timeout)
@@ -603,7 +604,7 @@ def mutant_outcome(
     """Run the mutants of ``theorem`` (the oracle is evaluated once for all of them) and, with
     ``generated``, its generated mutants, reporting the survivors as blind spots; stop with status
     ``error`` after ``timeout`` seconds."""
-    with time_limit(timeout) as limit:
+    with time_limit(timeout) as limit, one_blas_thread():
         outcome = _mutant_outcome(theorem, instances, seed, device, generated)
     return MutantOutcome(theorem.id, (), "error", _overtime(theorem, timeout)) if limit.exceeded else outcome
 

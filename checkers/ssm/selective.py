@@ -126,6 +126,7 @@ def _fast_methods(u, delta, A, B, C, D, z, delta_bias, device="cpu"):
     import torch
 
     from numerics.ssm.selective import selective_scan, selective_scan_ref
+    from numerics.threads import one_torch_thread
 
     n, _, L = u.shape
     folded = {
@@ -133,13 +134,14 @@ def _fast_methods(u, delta, A, B, C, D, z, delta_bias, device="cpu"):
         for k, v in _folded(u, delta, A, B, C, D, z, delta_bias).items()
     }
     outs, lasts = [], []
-    for method in METHODS:
-        # Blocks of a third of the sequence, so that "chunked" carries its state across blocks.
-        block = max(1, L // 3) if method == "chunked" else None
-        out, last = selective_scan(**folded, delta_softplus=True, return_last_state=True, method=method, block=block)
-        outs.append(out.reshape(n, DIM, L).cpu().numpy())
-        lasts.append(last.reshape(n, DIM, -1).cpu().numpy())
-    out, last = selective_scan_ref(**folded, delta_softplus=True, return_last_state=True)
+    with one_torch_thread():  # tensors of a few thousand entries: a second thread only waits
+        for method in METHODS:
+            # Blocks of a third of the sequence, so that "chunked" carries its state across blocks.
+            block = max(1, L // 3) if method == "chunked" else None
+            out, last = selective_scan(**folded, delta_softplus=True, return_last_state=True, method=method, block=block)
+            outs.append(out.reshape(n, DIM, L).cpu().numpy())
+            lasts.append(last.reshape(n, DIM, -1).cpu().numpy())
+        out, last = selective_scan_ref(**folded, delta_softplus=True, return_last_state=True)
     outs.append(out.reshape(n, DIM, L).cpu().numpy())
     lasts.append(last.reshape(n, DIM, -1).cpu().numpy())
     return np.stack(outs, axis=1), np.stack(lasts, axis=1)
