@@ -1,13 +1,14 @@
 """``scaling-law-fit``: the Chinchilla fitting procedure recovers planted parameters (numerics.scaling.fit).
 
 The theorem is about a procedure, so its claim is the procedure itself (``claim=``, no
-derivation): :func:`numerics.scaling.fit.fit_chinchilla` on synthetic runs, L-BFGS from one start
-at the centre of the planted domain, polished by Newton's method on the first-order condition,
+derivation): the fit of :mod:`numerics.scaling.fit` on synthetic runs, L-BFGS from one start
+at the centre of the planted domain, polished by Newton's method on the first-order condition
+(every instance's fit at once, each with its own L-BFGS history: :func:`numerics.scaling.fit.minimise`),
 with the prediction and its gradient compiled from the theorem's lemma (:func:`fitted_by`), so
 an edited lemma changes the claim.
 The oracle is the planted law, refined to the exact minimiser of the Huber objective by an
-independent solver (scipy's trust-region least squares on the original, not the log-sum-exp,
-form, then Newton's method on that form's first-order condition) started at the planted
+independent solver (Levenberg-Marquardt, a trust-region least-squares method, on the original,
+not the log-sum-exp, form, then Newton's method on that form's first-order condition) started at the planted
 parameters; it states its accuracy from the first-order condition and the rounding of its
 gradient (about 1e-8 relative at worst). The log-sum-exp form and the gradient L-BFGS uses are
 derived and checked in :mod:`proofs.scaling.fit`, the theorem's first lemma (shown and counted
@@ -51,7 +52,6 @@ from checkers.scaling import BESIROGLU, chinchilla_allocation
 from numerics.scaling.fit import (
     HUBER_DELTA,
     PARAMETERS,
-    best_of_starts,
     drop_highest_losses,
     fit_chinchilla,
     huber_minimiser_near,
@@ -59,6 +59,7 @@ from numerics.scaling.fit import (
     iso_flop_figure,
     load_runs,
     log_sum_exp_prediction,
+    minimise,
     natural_parameters,
     optimal_size_band_figure,
     planted_runs,
@@ -114,7 +115,8 @@ def lemma_prediction(lemma: Callable[[], Derivation]):
     exponentials are computed once per call). By the lemma's ``shifted_log_loss`` step, lowering
     ``a, b, e`` by the same ``s`` lowers ``ln L`` by ``s`` and leaves the gradient: the terms are
     evaluated with the largest one shifted to 0, so no exponential overflows however far L-BFGS
-    wanders (any shift gives the same values; this one keeps them finite).
+    wanders (any shift gives the same values; this one keeps them finite). Batched as
+    :func:`numerics.scaling.fit.log_sum_exp_prediction` is: ``theta (..., 5)``, runs ``(..., runs)``.
     """
     derivation = lemma()
     compiled = sp.lambdify(
@@ -125,10 +127,10 @@ def lemma_prediction(lemma: Callable[[], Derivation]):
     )
 
     def prediction(theta, n, d):
-        a_, b_, e_, alpha_, beta_ = theta
+        a_, b_, e_, alpha_, beta_ = (theta[..., k, None] for k in range(5))
         largest = np.maximum(np.maximum(a_ - alpha_ * n, b_ - beta_ * d), e_)
         values = compiled(a_ - largest, b_ - largest, e_ - largest, alpha_, beta_, n, d)
-        log_loss, *gradient = (np.broadcast_to(value, n.shape) for value in values)
+        log_loss, *gradient = (np.broadcast_to(value, largest.shape) for value in values)
         return log_loss + largest, np.stack(gradient, axis=-1)
 
     return prediction
@@ -138,13 +140,14 @@ def fitted_by(lemma: Callable[[], Derivation]):
     """The claim with the prediction of ``lemma``: the procedure's estimates ``(A, B, E, alpha, beta)`` per instance.
 
     L-BFGS from :data:`CENTRE_START`, then Newton's method on the first-order condition
-    (:func:`numerics.scaling.fit.newton_polish`, part of every fit), a loop of fits.
+    (:func:`numerics.scaling.fit.newton_polish`, part of every fit): every instance's fit at once
+    (:func:`numerics.scaling.fit.minimise`), each with its own L-BFGS history and stopping test.
     """
     prediction = lemma_prediction(lemma)
 
     def fitted(N, D, L):
-        fits = [fit_chinchilla(n, d, loss, starts=CENTRE_START, prediction=prediction) for n, d, loss in zip(N, D, L)]
-        return np.array([fit.parameters() for fit in fits])
+        theta, _ = minimise(np.tile(CENTRE_START, (len(L), 1)), np.log(N), np.log(D), np.log(L), prediction=prediction)
+        return natural_parameters(theta)
 
     return fitted
 
@@ -164,7 +167,7 @@ def _squared_raw_loss(theta, log_N, log_D, log_L, counts, delta):
     prediction, jacobian = log_sum_exp_prediction(theta, log_N, log_D)
     fitted = np.exp(prediction)
     gap = fitted - np.exp(log_L)
-    return float(np.sum(counts * gap**2)), (2 * counts * gap * fitted) @ jacobian
+    return np.sum(counts * gap**2, axis=-1), np.einsum("...i,...ik->...k", 2 * counts * gap * fitted, jacobian)
 
 
 # e = -50 gives E = 2e-22: the irreducible term dropped, as in Kaplan et al.'s forms.
@@ -172,15 +175,17 @@ _NO_E = -50.0
 
 
 def _huber_without_E(theta, log_N, log_D, log_L, counts, delta):
-    value, gradient = huber_objective(np.concatenate([theta[:2], [_NO_E], theta[3:]]), log_N, log_D, log_L, counts, delta)
-    gradient[2] = 0.0
+    without_E = theta.copy()
+    without_E[..., 2] = _NO_E
+    value, gradient = huber_objective(without_E, log_N, log_D, log_L, counts, delta)
+    gradient[..., 2] = 0.0
     return value, gradient
 
 
 def _fitted_with(objective, start):
     def mutant(N, D, L):
-        estimates = [best_of_starts(start, np.log(n), np.log(d), np.log(loss), objective=objective)[0] for n, d, loss in zip(N, D, L)]
-        return natural_parameters(np.array(estimates))
+        theta, _ = minimise(np.tile(start, (len(L), 1)), np.log(N), np.log(D), np.log(L), objective=objective)
+        return natural_parameters(theta)
 
     return mutant
 
@@ -317,7 +322,8 @@ scaling_law_fit = Theorem(
         r"within $10^{-8}$ of each other far from the planted ones, and no start (not even the best 100 of "
         r"Hoffmann et al.'s grid) reliably finds the one next to the planted law",
         r"the oracle is the planted law refined to the minimiser of the same Huber objective by an independent "
-        r"solver (trust-region least squares with a Huber loss on $\ln(E + A N^{-\alpha} + B D^{-\beta})$, "
+        r"solver (Levenberg-Marquardt, a trust-region least-squares method, with a Huber loss on "
+        r"$\ln(E + A N^{-\alpha} + B D^{-\beta})$, "
         r"started at the planted parameters, then Newton's method on that form's first-order condition); "
         r"for $k = 0$ that minimiser is the planted law itself",
         r"the log-sum-exp form equals $\ln L$ and its gradient is the softmax weights of its terms: derived and "

@@ -11,6 +11,12 @@ on the first-order condition (:func:`newton_polish`): L-BFGS's line search stops
 objective's changes fall below its rounding, which leaves the estimates 1e-7 to 1e-5 (relative)
 short of the minimiser along the flat directions of the fit (``A`` against ``alpha``).
 
+Many fits run at once (:func:`minimise`): the starts of one fit, the bootstrap resamples, a
+batch of synthetic fits. The objective, its gradient and Hessian and the Newton polish take a
+leading batch axis (``theta`` of shape ``(..., 5)``, runs ``(..., runs)``), and L-BFGS runs on
+every problem in one vectorised pass per iteration (:func:`numerics.scaling.lbfgs.lbfgs`), each
+problem with its own history and stopping test.
+
 * :func:`fit_chinchilla`: the fit, with bootstrap confidence intervals (:class:`ScalingFit`).
 * :func:`load_runs`: a CSV of runs (``N``, ``loss`` and ``D`` or ``C``).
 * :func:`planted_runs`: synthetic runs from known parameters (for recovery checks).
@@ -22,13 +28,16 @@ numpy / scipy / matplotlib only; never SymPy.
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import least_squares, minimize
 from threadpoolctl import threadpool_limits
+
+from numerics.scaling.lbfgs import lbfgs
+from numerics.threads import one_blas_thread
 
 PARAMETERS = ("A", "B", "E", "alpha", "beta")
 HUBER_DELTA = 1e-3
@@ -46,10 +55,10 @@ HOFFMANN_GRID = np.array(
     )
 )
 
-# L-BFGS stops on the gradient alone. Its default relative decrease test, scaled by max(|f|, 1), ends a
-# fit whose objective is far below 1 long before it converges: the premature stop Besiroglu et al.
-# found in Hoffmann et al.'s estimates.
-LBFGS_OPTIONS = {"ftol": 0.0, "gtol": 1e-12, "maxiter": 2000, "maxcor": 20}
+# L-BFGS stops on the gradient, or where a step no longer lowers the objective: a relative decrease test
+# scaled by max(|f|, 1) (L-BFGS-B's default) ends a fit whose objective is far below 1 long before it
+# converges, the premature stop Besiroglu et al. found in Hoffmann et al.'s estimates.
+LBFGS_OPTIONS = {"gtol": 1e-12, "maxiter": 2000, "memory": 20}
 # Newton's method after L-BFGS (newton_polish): at most this many steps, each at most POLISH_REACH in every
 # centred coordinate (a polish of an optimum, not a search), and only while the gradient shrinks.
 POLISH_STEPS = 10
@@ -87,15 +96,6 @@ class ScalingFit:
         return self.E + self.A * np.asarray(N, dtype=float) ** -self.alpha + self.B * np.asarray(D, dtype=float) ** -self.beta
 
 
-def one_blas_thread():
-    """A context in which BLAS runs on one thread (threadpoolctl restores the counts afterwards).
-
-    L-BFGS-B calls BLAS on vectors of 5 parameters; OpenBLAS's worker threads only add their
-    wake-up latency there, which made each fit 30 times slower on a busy 2-core machine.
-    """
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def huber(residual, delta: float = HUBER_DELTA) -> np.ndarray:
     """Huber's loss: ``r^2/2`` for ``|r| <= delta``, ``delta (|r| - delta/2)`` beyond (Huber 1964)."""
     size = np.abs(residual)
@@ -105,22 +105,23 @@ def huber(residual, delta: float = HUBER_DELTA) -> np.ndarray:
 def log_sum_exp_prediction(theta, log_N, log_D) -> tuple[np.ndarray, np.ndarray]:
     """The predicted log-loss ``LSE(a - alpha ln N, b - beta ln D, e)`` and its Jacobian in ``theta``.
 
-    ``theta = (a, b, e, alpha, beta)``. The Jacobian ``(n, 5)`` is the softmax weight ``w_k`` of
-    each term for ``a, b, e`` and ``-ln N w_1``, ``-ln D w_2`` for the exponents.
+    ``theta = (a, b, e, alpha, beta)``, or a batch ``(..., 5)`` with runs ``(..., runs)``. The
+    Jacobian ``(..., runs, 5)`` is the softmax weight ``w_k`` of each term for ``a, b, e`` and
+    ``-ln N w_1``, ``-ln D w_2`` for the exponents.
     """
-    a, b, e, alpha, beta = theta
+    a, b, e, alpha, beta = (theta[..., k, None] for k in range(5))
     size_term, data_term = a - alpha * log_N, b - beta * log_D
     # Shift by the largest term so no exponential overflows (scipy.special.logsumexp does the same, slower;
     # this runs once per L-BFGS iteration, so the three terms are kept as separate arrays).
     largest = np.maximum(np.maximum(size_term, data_term), e)
     size_share, data_share, floor_share = np.exp(size_term - largest), np.exp(data_term - largest), np.exp(e - largest)
     total = size_share + data_share + floor_share
-    jacobian = np.empty((len(total), 5))
-    jacobian[:, 0] = size_share / total
-    jacobian[:, 1] = data_share / total
-    jacobian[:, 2] = floor_share / total
-    jacobian[:, 3] = -log_N * jacobian[:, 0]
-    jacobian[:, 4] = -log_D * jacobian[:, 1]
+    jacobian = np.empty(total.shape + (5,))
+    jacobian[..., 0] = size_share / total
+    jacobian[..., 1] = data_share / total
+    jacobian[..., 2] = floor_share / total
+    jacobian[..., 3] = -log_N * jacobian[..., 0]
+    jacobian[..., 4] = -log_D * jacobian[..., 1]
     return largest + np.log(total), jacobian
 
 
@@ -131,13 +132,19 @@ def huber_objective(
 
     ``prediction(theta, log_N, log_D)`` returns the predicted log-loss and its Jacobian
     (default :func:`log_sum_exp_prediction`; ``scaling-law-fit`` passes the one compiled from its lemma).
+    A batch ``theta (..., 5)`` gives values ``(...)`` and gradients ``(..., 5)``.
     """
     predicted, jacobian = prediction(theta, log_N, log_D)
     residual = predicted - log_L
-    value = float(np.sum(counts * huber(residual, delta)))
+    value = np.sum(counts * huber(residual, delta), axis=-1)
     # Huber's derivative is the residual clipped to [-delta, delta].
-    gradient = (counts * np.clip(residual, -delta, delta)) @ jacobian
+    gradient = _weighted_rows(counts * np.clip(residual, -delta, delta), jacobian)
     return value, gradient
+
+
+def _weighted_rows(weights, jacobian):
+    """``sum_i weights_i J_i``: ``weights (..., runs)`` against the Jacobian's rows ``(..., runs, 5)``."""
+    return np.matmul(weights[..., None, :], jacobian)[..., 0, :]
 
 
 def huber_gradient_and_hessian(
@@ -151,18 +158,22 @@ def huber_gradient_and_hessian(
     second derivative is 1 inside ``|r| <= delta`` and 0 beyond, so the Hessian is
     ``sum_inside c_i J_i J_i^T + sum_i c_i clip(r_i) (T_i^T diag(w_i) T_i - J_i J_i^T)``.
     ``prediction`` as in :func:`huber_objective`; the weights ``w`` are its first three Jacobian columns.
+    A batch ``theta (..., 5)`` gives gradients ``(..., 5)`` and Hessians ``(..., 5, 5)``.
     """
     predicted, jacobian = prediction(theta, log_N, log_D)
     residual = predicted - log_L
     slope = counts * np.clip(residual, -delta, delta)
     inside = counts * (np.abs(residual) <= delta)
-    maps = np.zeros((len(log_N), 3, 5))
-    maps[:, 0, 0], maps[:, 0, 3] = 1.0, -log_N
-    maps[:, 1, 1], maps[:, 1, 4] = 1.0, -log_D
-    maps[:, 2, 2] = 1.0
-    weighted = np.einsum("i,ik,ika,ikb->ab", slope, jacobian[:, :3], maps, maps)
-    hessian = (jacobian * (inside - slope)[:, None]).T @ jacobian + weighted
-    return slope @ jacobian, hessian
+    maps = np.zeros(np.broadcast_shapes(np.shape(log_N), np.shape(log_D)) + (3, 5))
+    maps[..., 0, 0], maps[..., 0, 3] = 1.0, -log_N
+    maps[..., 1, 1], maps[..., 1, 4] = 1.0, -log_D
+    maps[..., 2, 2] = 1.0
+    # sum_i c_i clip(r_i) T_i^T diag(w_i) T_i, as one product of the stacked rows of every T_i.
+    rows = maps.reshape(maps.shape[:-3] + (-1, 5))
+    weights = (slope[..., None] * jacobian[..., :3]).reshape(slope.shape[:-1] + (-1, 1))
+    weighted = np.matmul(np.swapaxes(rows * weights, -1, -2), rows)
+    hessian = np.matmul(np.swapaxes(jacobian * (inside - slope)[..., None], -1, -2), jacobian) + weighted
+    return _weighted_rows(slope, jacobian), hessian
 
 
 def newton_polish(
@@ -177,56 +188,81 @@ def newton_polish(
     method on it resolves the minimiser to float64's limit. Steps are taken only where the Hessian
     is positive definite (near a minimum), each at most :data:`POLISH_REACH` in every coordinate,
     at most :data:`POLISH_STEPS` of them, and only while the largest gradient component shrinks;
-    otherwise ``theta`` is returned as it came.
+    otherwise ``theta`` is returned as it came. A batch ``theta (..., 5)`` is polished problem by
+    problem (each stops on its own), in one vectorised pass per step.
     """
-    theta = np.array(theta, dtype=float)
-    gradient, hessian = huber_gradient_and_hessian(theta, log_N, log_D, log_L, counts, delta, prediction)
+    polished = np.array(theta, dtype=float).reshape(-1, 5)
+    runs = [np.broadcast_to(x, (len(polished), np.shape(x)[-1])) for x in (log_N, log_D, log_L, counts)]
+    gradient, hessian = huber_gradient_and_hessian(polished, *runs, delta, prediction)
+    rows = np.arange(len(polished))
     for _ in range(POLISH_STEPS):
-        scale = np.sqrt(np.abs(np.diag(hessian)))
-        if not np.all(scale > 0):
+        step, steps = _newton_step(gradient[rows], hessian[rows])
+        rows, step = rows[steps], step[steps]
+        if not len(rows):
             break
-        scaled = hessian / np.outer(scale, scale)
-        try:
-            np.linalg.cholesky(scaled)
-        except np.linalg.LinAlgError:
-            break
-        step = -np.linalg.solve(scaled, gradient / scale) / scale
-        if not (np.all(np.isfinite(step)) and np.max(np.abs(step)) <= POLISH_REACH):
-            break
-        candidate = theta + step
-        new_gradient, new_hessian = huber_gradient_and_hessian(candidate, log_N, log_D, log_L, counts, delta, prediction)
-        if not np.max(np.abs(new_gradient)) < np.max(np.abs(gradient)):
-            break
-        theta, gradient, hessian = candidate, new_gradient, new_hessian
-    return theta
+        candidate = polished[rows] + step
+        new_gradient, new_hessian = huber_gradient_and_hessian(candidate, *(x[rows] for x in runs), delta, prediction)
+        shrinks = np.max(np.abs(new_gradient), axis=1) < np.max(np.abs(gradient[rows]), axis=1)
+        rows = rows[shrinks]
+        polished[rows], gradient[rows], hessian[rows] = candidate[shrinks], new_gradient[shrinks], new_hessian[shrinks]
+    return polished.reshape(np.shape(theta))
 
 
-def _minimise(
-    start, log_N, log_D, log_L, counts, delta, objective=None, prediction=log_sum_exp_prediction
-) -> tuple[np.ndarray, float]:
-    """L-BFGS on ``objective`` from ``start``, in coordinates with ``ln N`` and ``ln D`` centred on their means.
+def _newton_step(gradient, hessian) -> tuple[np.ndarray, np.ndarray]:
+    """``-H^-1 g`` for each problem ``(n, 5)``, by a Jacobi-scaled solve, and where it is a polish step:
+    ``H`` positive definite and the step finite and at most :data:`POLISH_REACH` in every coordinate."""
+    step = np.zeros_like(gradient)
+    scale = np.sqrt(np.abs(np.diagonal(hessian, axis1=1, axis2=2)))
+    usable = np.all(scale > 0, axis=1) & np.all(np.isfinite(hessian), axis=(1, 2)) & np.all(np.isfinite(gradient), axis=1)
+    scale = np.where(usable[:, None], scale, 1.0)
+    scaled = hessian[usable] / (scale[usable, :, None] * scale[usable, None, :])
+    definite = np.zeros(len(gradient), dtype=bool)
+    definite[usable] = np.linalg.eigvalsh(scaled)[:, 0] > 0
+    solved = definite[usable]
+    scaled_gradient = (gradient[definite] / scale[definite])[..., None]
+    step[definite] = -np.linalg.solve(scaled[solved], scaled_gradient)[..., 0] / scale[definite]
+    steps = definite & np.all(np.isfinite(step), axis=1) & (np.max(np.abs(step), axis=1) <= POLISH_REACH)
+    return step, steps
+
+
+def minimise(
+    starts, log_N, log_D, log_L, counts=None, delta: float = HUBER_DELTA, objective=None, prediction=log_sum_exp_prediction
+) -> tuple[np.ndarray, np.ndarray]:
+    """L-BFGS from each row of ``starts`` ``(n, 5)``, each on its runs, in coordinates with ``ln N``, ``ln D`` centred.
+
+    The runs are rows ``(n, runs)`` (one set per start) or one set ``(runs,)`` shared by every
+    start; ``counts`` likewise (default: every run once). Returns the optima ``(n, 5)`` in
+    ``(a, b, e, alpha, beta)`` and their objective values ``(n,)``.
 
     ``a - alpha ln N = (a - alpha m) - alpha (ln N - m)``: a linear change of variables, so the
     minimiser is the same, but the intercepts no longer move with the exponents. Uncentred,
     L-BFGS's first steps overshoot an exponent into the region where its term's softmax weight
     (and with it the gradient) vanishes, and the fit stalls on that plateau. ``objective``
-    defaults to the Huber objective with ``prediction`` (:func:`huber_objective`), whose optimum
-    is then polished by :func:`newton_polish` (in the same coordinates); another objective (a
-    mutant's) is minimised as it is.
+    defaults to the Huber objective with ``prediction`` (:func:`huber_objective`), whose optima
+    are then polished by :func:`newton_polish` (in the same coordinates); another objective (a
+    mutant's, batched the same way) is minimised as it is.
     """
-    shift = np.array([log_N.mean(), log_D.mean()])
-    centred = np.array(start, dtype=float)
-    centred[:2] -= centred[3:] * shift
-    arguments = (log_N - shift[0], log_D - shift[1], log_L, counts, delta)
+    starts = np.atleast_2d(np.asarray(starts, dtype=float))
+    n = len(starts)
+    log_N, log_D, log_L = (np.broadcast_to(x, (n, np.shape(x)[-1])) for x in (log_N, log_D, log_L))
+    counts = np.ones(log_L.shape) if counts is None else np.broadcast_to(counts, log_L.shape)
+    shift = np.stack([log_N.mean(axis=1), log_D.mean(axis=1)], axis=1)
+    centred = starts.copy()
+    centred[:, :2] -= centred[:, 3:] * shift
+    runs = (log_N - shift[:, :1], log_D - shift[:, 1:], log_L, counts)
     huber_fit = objective is None
     if huber_fit:
-        objective, arguments = huber_objective, (*arguments, prediction)
-    result = minimize(objective, centred, args=arguments, jac=True, method="L-BFGS-B", options=LBFGS_OPTIONS)
-    theta, value = result.x.copy(), float(result.fun)
-    if huber_fit:
-        theta = newton_polish(theta, *arguments)
-        value = huber_objective(theta, *arguments)[0]
-    theta[:2] += theta[3:] * shift
+        objective = functools.partial(huber_objective, prediction=prediction)
+
+    def evaluate(theta, rows):
+        return objective(theta, *(x[rows] for x in runs), delta)
+
+    with one_blas_thread():
+        theta, value = lbfgs(evaluate, centred, **LBFGS_OPTIONS)
+        if huber_fit:
+            theta = newton_polish(theta, *runs, delta, prediction)
+            value = huber_objective(theta, *runs, delta, prediction)[0]
+    theta[:, :2] += theta[:, 3:] * shift
     return theta, value
 
 
@@ -240,19 +276,14 @@ def best_of_starts(
     objective=None,
     prediction=log_sum_exp_prediction,
 ) -> tuple[np.ndarray, float]:
-    """L-BFGS from every start (a loop: scipy's L-BFGS solves one problem at a time); the lowest objective wins.
+    """L-BFGS from every start at once (:func:`minimise`); the lowest objective wins (the first, on a tie).
 
-    ``objective(theta, log_N, log_D, log_L, counts, delta)`` returns the value and the gradient
+    ``objective(theta, log_N, log_D, log_L, counts, delta)`` returns the values and the gradients
     (default: :func:`huber_objective` with ``prediction``, polished by Newton's method).
     """
-    counts = np.ones_like(log_L) if counts is None else counts
-    best, best_value = None, np.inf
-    with one_blas_thread():
-        for start in np.atleast_2d(starts):
-            theta, value = _minimise(start, log_N, log_D, log_L, counts, delta, objective, prediction)
-            if value < best_value:
-                best, best_value = theta, value
-    return best, best_value
+    theta, values = minimise(starts, log_N, log_D, log_L, counts, delta, objective, prediction)
+    best = int(np.argmin(values))
+    return theta[best], float(values[best])
 
 
 def screened_starts(starts, log_N, log_D, log_L, keep: int, delta: float = HUBER_DELTA) -> np.ndarray:
@@ -305,12 +336,12 @@ def fit_chinchilla(
     Minimises ``sum_i Huber_delta(LSE(a - alpha ln N_i, b - beta ln D_i, e) - ln L_i)`` by L-BFGS
     and keeps the lowest objective. ``starts`` are initialisations ``(a, b, e, alpha, beta)``
     (default :data:`HOFFMANN_GRID`, the paper's 4500). All of them are scored in one vectorised
-    pass and L-BFGS runs from the ``polish`` best (``None``: from every start, as Hoffmann et al.
-    and Besiroglu et al. do; minutes instead of a second on 240 runs).
+    pass and L-BFGS runs from the ``polish`` best, all at once (``None``: from every start, as
+    Hoffmann et al. and Besiroglu et al. do).
 
     With ``resamples > 0`` the runs are bootstrapped (drawn with replacement, as multinomial
-    counts, from ``seed``), each resample refitted by L-BFGS from the full-data optimum (not the
-    grid: a few ms each), and ``intervals`` holds the central percentile interval at ``level``.
+    counts, from ``seed``), every resample refitted at once by L-BFGS from the full-data optimum
+    (not the grid), and ``intervals`` holds the central percentile interval at ``level``.
     ``prediction`` is the predicted log-loss and its Jacobian (see :func:`huber_objective`).
     """
     N, D, L = _validated(N, D, L)
@@ -340,13 +371,17 @@ def fit_chinchilla(
 def bootstrap(
     theta, log_N, log_D, log_L, resamples: int, seed: int, delta: float = HUBER_DELTA, prediction=log_sum_exp_prediction
 ) -> np.ndarray:
-    """``(resamples, 5)`` estimates ``(A, B, E, alpha, beta)``, each refitted from ``theta`` on runs drawn with replacement."""
+    """``(resamples, 5)`` estimates ``(A, B, E, alpha, beta)``, each refitted from ``theta`` on runs drawn with replacement.
+
+    The resamples are multinomial counts of the runs; all of them are refitted at once (:func:`minimise`).
+    """
     rng = np.random.default_rng(seed)
     n = len(log_L)
     counts = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(float)
-    with one_blas_thread():
-        estimates = [_minimise(theta, log_N, log_D, log_L, c, delta, prediction=prediction)[0] for c in counts]
-    return natural_parameters(np.array(estimates).reshape(resamples, 5))
+    if not resamples:
+        return np.empty((0, 5))
+    estimates, _ = minimise(np.tile(theta, (resamples, 1)), log_N, log_D, log_L, counts, delta, prediction=prediction)
+    return natural_parameters(estimates)
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -491,12 +526,13 @@ def huber_minimiser_near(A, B, E, alpha, beta, N, D, L, delta: float = HUBER_DEL
     The independent computation for ``scaling-law-fit``. It shares no code with the fit: the
     residuals are written in the original form ``ln(E + A N^-alpha + B D^-beta) - ln L`` (not the
     log-sum-exp form), in variables ``x = (ln A, ln B, ln E, alpha, beta)``, with their first and
-    second derivatives differentiated here by hand. scipy's trust-region least squares
-    (``least_squares(loss="huber", f_scale=delta)``, whose cost is exactly ``sum Huber_delta(r_i)``)
-    starts at the given (planted) parameters; Newton's method on the first-order condition
+    second derivatives differentiated here by hand. Levenberg-Marquardt (a trust-region
+    Gauss-Newton method; Levenberg 1944, Marquardt 1963) on ``sum_i Huber_delta(r_i)`` starts at
+    the given (planted) parameters; Newton's method on the first-order condition
     ``g(x) = sum_i psi(r_i) grad r_i = 0`` (``psi`` the residual clipped to ``[-delta, delta]``) then
     takes it to float64's limit. Inputs are batches: ``A, ..., beta`` of shape ``(n,)``; ``N, D, L``
-    of shape ``(n, runs)``. A loop over instances (least squares solves one problem at a time).
+    of shape ``(n, runs)``; every instance is solved at once (scipy's least squares solves one
+    problem at a time), each with its own damping and stopping test.
 
     ``accuracy`` (per instance and component, in the returned units) bounds the distance from
     the returned point to the exact minimiser by the first-order condition, to first order:
@@ -506,95 +542,161 @@ def huber_minimiser_near(A, B, E, alpha, beta, N, D, L, delta: float = HUBER_DEL
     terms); the bound is doubled for the second-order remainder. Where ``H`` is not positive
     definite (no isolated minimum next to the start) the accuracy is infinite.
     """
+    planted = np.stack([np.log(A), np.log(B), np.log(E), alpha, beta], axis=1).astype(float)
+    N, D, L = (np.asarray(x, dtype=float) for x in (N, D, L))
+    runs = (N, D, np.log(N), np.log(D), np.log(L))
+    # threadpoolctl itself, not one_blas_thread: the oracle reaches no project function the fit reaches.
     with threadpool_limits(limits=1, user_api="blas"):
-        return _minimisers_near(A, B, E, alpha, beta, N, D, L, delta)
+        x = _newton(_levenberg_marquardt(planted, runs, delta), runs, delta)
+        return _with_accuracy(x, runs, delta)
 
 
 _EPS = np.finfo(float).eps
+LM_STEPS = 100
+"""Levenberg-Marquardt steps at most (tried or taken); a start at the planted law needs a few."""
+LM_STEP_TOLERANCE = 1e-12
+"""Levenberg-Marquardt stops once a step moves no coordinate by more than this (relative): Newton's method finishes."""
+NEWTON_STEPS = 8
 
 
-def _original_form(x, N, D, log_N, log_D, log_L):
-    """Residuals ``ln(E + A N^-alpha + B D^-beta) - ln L``, their Jacobian ``(runs, 5)``, second derivatives ``(runs, 5, 5)``."""
-    A, B, E = np.exp(x[:3])
-    size_term, data_term = A * N ** -x[3], B * D ** -x[4]
+def _original_form(x, N, D, log_N, log_D, log_L, curvature: bool = True):
+    """Residuals ``ln(E + A N^-alpha + B D^-beta) - ln L`` ``(n, runs)``, their Jacobian ``(n, runs, 5)`` and
+    (with ``curvature``) second derivatives ``(n, runs, 5, 5)``, at ``x (n, 5)``."""
+    A, B, E = (np.exp(x[:, k, None]) for k in range(3))
+    size_term, data_term = A * N ** -x[:, 3, None], B * D ** -x[:, 4, None]
     loss = E + size_term + data_term
+    E = np.broadcast_to(E, loss.shape)
     # d loss / d (ln A, ln B, ln E, alpha, beta) and the second derivatives of the loss.
-    first = np.stack([size_term, data_term, np.full_like(loss, E), -log_N * size_term, -log_D * data_term], axis=1)
-    second = np.zeros((len(loss), 5, 5))
-    second[:, 0, 0], second[:, 3, 3] = size_term, log_N**2 * size_term
-    second[:, 0, 3] = second[:, 3, 0] = -log_N * size_term
-    second[:, 1, 1], second[:, 4, 4] = data_term, log_D**2 * data_term
-    second[:, 1, 4] = second[:, 4, 1] = -log_D * data_term
-    second[:, 2, 2] = E
-    jacobian = first / loss[:, None]
+    first = np.stack([size_term, data_term, E, -log_N * size_term, -log_D * data_term], axis=-1)
+    jacobian = first / loss[..., None]
+    residual = np.log(loss) - log_L
+    if not curvature:
+        return residual, jacobian
+    second = np.zeros(loss.shape + (5, 5))
+    second[..., 0, 0], second[..., 3, 3] = size_term, log_N**2 * size_term
+    second[..., 0, 3] = second[..., 3, 0] = -log_N * size_term
+    second[..., 1, 1], second[..., 4, 4] = data_term, log_D**2 * data_term
+    second[..., 1, 4] = second[..., 4, 1] = -log_D * data_term
+    second[..., 2, 2] = E
     # ln(loss): second derivative loss''/loss - (loss'/loss)(loss'/loss)^T.
-    curvature = second / loss[:, None, None] - jacobian[:, :, None] * jacobian[:, None, :]
-    return np.log(loss) - log_L, jacobian, curvature
+    curvature = second / loss[..., None, None] - jacobian[..., :, None] * jacobian[..., None, :]
+    return residual, jacobian, curvature
+
+
+def _huber_cost(residual, delta):
+    """``sum_i Huber_delta(r_i)`` per instance (written out: the oracle shares no code with the fit)."""
+    size = np.abs(residual)
+    return np.sum(np.where(size <= delta, 0.5 * residual**2, delta * (size - 0.5 * delta)), axis=-1)
+
+
+def _rows_times(weights, jacobian):
+    """``sum_i w_i J_i`` per instance: ``(n, runs)`` weights against ``(n, runs, 5)`` rows."""
+    return np.matmul(weights[:, None, :], jacobian)[:, 0, :]
+
+
+def _levenberg_marquardt(x, runs, delta):
+    """Levenberg-Marquardt on ``sum_i Huber(r_i(x))`` from every row of ``x (n, 5)`` at once.
+
+    Each step solves ``(G + lambda diag(G)) s = -g`` with ``G = sum_inside J_i J_i^T`` (the
+    Gauss-Newton matrix: Huber's second derivative is 1 inside ``|r| <= delta``, 0 beyond) and
+    ``g = sum_i psi(r_i) J_i``; a step that lowers the cost is taken and ``lambda`` divided by 10,
+    else ``lambda`` is multiplied by 10. An instance stops when a taken step moves no coordinate
+    by more than :data:`LM_STEP_TOLERANCE` (relative), when its gradient vanishes, or when no
+    damping lowers its cost.
+    """
+    x = x.copy()
+    residual, jacobian = _original_form(x, *runs, curvature=False)
+    cost = _huber_cost(residual, delta)
+    damping = np.full(len(x), 1e-3)
+    rows = np.arange(len(x))
+    for _ in range(LM_STEPS):
+        r, J = residual[rows], jacobian[rows]
+        gradient = _rows_times(np.clip(r, -delta, delta), J)
+        normal = np.matmul(np.swapaxes(J * (np.abs(r) <= delta)[..., None], 1, 2), J)
+        diagonal = np.diagonal(normal, axis1=1, axis2=2)
+        scale = np.maximum(diagonal, 1e-12 * np.max(diagonal, axis=1, keepdims=True) + 1e-300)
+        damped = normal + damping[rows, None, None] * (scale[:, :, None] * np.eye(5))
+        step = -np.linalg.solve(damped, gradient[..., None])[..., 0]
+        candidate = x[rows] + step
+        new_residual, new_jacobian = _original_form(candidate, *(v[rows] for v in runs), curvature=False)
+        new_cost = _huber_cost(new_residual, delta)
+        better = np.isfinite(new_cost) & (new_cost < cost[rows])
+        taken = rows[better]
+        x[taken], residual[taken], jacobian[taken], cost[taken] = (
+            candidate[better], new_residual[better], new_jacobian[better], new_cost[better]
+        )
+        damping[taken] /= 10
+        damping[rows[~better]] *= 10
+        small = np.all(np.abs(step) <= LM_STEP_TOLERANCE * (1 + np.abs(candidate)), axis=1)
+        done = (better & small) | (np.max(np.abs(gradient), axis=1) == 0) | (damping[rows] > 1e20)
+        rows = rows[~done]
+        if not len(rows):
+            break
+    return x
 
 
 def _first_order(x, runs, delta):
+    """Gradient ``(n, 5)`` and Hessian ``(n, 5, 5)`` of the Huber objective at ``x (n, 5)``, and the residuals
+    and Jacobian."""
     residual, jacobian, curvature = _original_form(x, *runs)
     clipped = np.clip(residual, -delta, delta)
     inside = np.abs(residual) <= delta
-    gradient = clipped @ jacobian
-    hessian = jacobian[inside].T @ jacobian[inside] + np.einsum("i,ijk->jk", clipped, curvature)
+    gradient = _rows_times(clipped, jacobian)
+    hessian = np.matmul(np.swapaxes(jacobian * inside[..., None], 1, 2), jacobian)
+    hessian += np.matmul(clipped[:, None, :], curvature.reshape(len(x), -1, 25)).reshape(-1, 5, 5)
     return gradient, hessian, residual, jacobian
 
 
 def _positive_definite_inverse(hessian):
-    """``H^-1`` by a Jacobi-scaled Cholesky factorisation, or None where ``H`` is not positive definite."""
-    scale = np.sqrt(np.abs(np.diag(hessian)))
-    if not np.all(scale > 0):
-        return None
-    scaled = hessian / np.outer(scale, scale)
-    try:
-        np.linalg.cholesky(scaled)
-    except np.linalg.LinAlgError:
-        return None
-    return np.linalg.inv(scaled) / np.outer(scale, scale)
+    """``H^-1`` per instance by a Jacobi-scaled inversion, NaN where ``H`` is not positive definite."""
+    inverse = np.full(hessian.shape, np.nan)
+    scale = np.sqrt(np.abs(np.diagonal(hessian, axis1=1, axis2=2)))
+    usable = np.all(scale > 0, axis=1) & np.all(np.isfinite(hessian), axis=(1, 2))
+    outer = scale[usable, :, None] * scale[usable, None, :]
+    scaled = hessian[usable] / outer
+    definite = np.linalg.eigvalsh(scaled)[:, 0] > 0
+    chosen = np.flatnonzero(usable)[definite]
+    inverse[chosen] = np.linalg.inv(scaled[definite]) / outer[definite]
+    return inverse
 
 
-def _minimisers_near(A, B, E, alpha, beta, N, D, L, delta):
-    values, accuracy = [], []
-    for row in zip(A, B, E, alpha, beta, N, D, L):
-        *planted, n, d, loss = (np.asarray(value, dtype=float) for value in row)
-        runs = (n, d, np.log(n), np.log(d), np.log(loss))
-        start = np.concatenate([np.log(planted[:3]), planted[3:]])
-        result = least_squares(
-            lambda x: _original_form(x, *runs)[0],
-            start,
-            jac=lambda x: _original_form(x, *runs)[1],
-            loss="huber",
-            f_scale=delta,
-            method="trf",
-            xtol=1e-15,
-            ftol=1e-15,
-            gtol=1e-15,
-        )
-        x = result.x
-        gradient, hessian, residual, jacobian = _first_order(x, runs, delta)
-        for _ in range(8):
-            inverse = _positive_definite_inverse(hessian)
-            if inverse is None:
-                break
-            candidate = x - inverse @ gradient
-            new = _first_order(candidate, runs, delta)
-            if not np.max(np.abs(new[0])) < np.max(np.abs(gradient)):
-                break
-            x, (gradient, hessian, residual, jacobian) = candidate, new
-        inverse = _positive_definite_inverse(hessian)
-        natural = np.concatenate([np.exp(x[:3]), x[3:]])
-        values.append(natural)
-        if inverse is None or not np.all(np.isfinite(gradient)):
-            accuracy.append(np.full(5, np.inf))
-            continue
-        inside = np.abs(residual) <= delta
-        clipped = np.clip(residual, -delta, delta)
-        residual_rounding = 4 * _EPS * (1 + np.abs(runs[4]))
-        gradient_rounding = np.abs(jacobian[inside]).T @ residual_rounding[inside] + (8 + len(residual)) * _EPS * (
-            np.abs(clipped) @ np.abs(jacobian)
-        )
-        spread = 2 * (np.abs(inverse @ gradient) + np.abs(inverse) @ gradient_rounding)
-        # (ln A) off by s means A off by A (e^s - 1); the exponents are off by s itself.
-        accuracy.append(np.concatenate([natural[:3] * np.expm1(spread[:3]), spread[3:]]))
-    return np.array(values), np.array(accuracy)
+def _newton(x, runs, delta):
+    """Newton's method on ``g(x) = 0`` from every row of ``x``: at most :data:`NEWTON_STEPS` steps, each taken
+    only where the Hessian is positive definite and the largest gradient component shrinks."""
+    x = x.copy()
+    gradient, hessian, _, _ = _first_order(x, runs, delta)
+    rows = np.arange(len(x))
+    for _ in range(NEWTON_STEPS):
+        inverse = _positive_definite_inverse(hessian[rows])
+        definite = np.all(np.isfinite(inverse), axis=(1, 2))
+        rows, inverse = rows[definite], inverse[definite]
+        if not len(rows):
+            break
+        candidate = x[rows] - np.matmul(inverse, gradient[rows][..., None])[..., 0]
+        new_gradient, new_hessian, _, _ = _first_order(candidate, tuple(v[rows] for v in runs), delta)
+        shrinks = np.max(np.abs(new_gradient), axis=1) < np.max(np.abs(gradient[rows]), axis=1)
+        rows = rows[shrinks]
+        x[rows], gradient[rows], hessian[rows] = candidate[shrinks], new_gradient[shrinks], new_hessian[shrinks]
+    return x
+
+
+def _with_accuracy(x, runs, delta):
+    """The natural parameters ``(n, 5)`` at ``x`` and their accuracy from the first-order condition (see
+    :func:`huber_minimiser_near`); infinite where the Hessian is not positive definite."""
+    gradient, hessian, residual, jacobian = _first_order(x, runs, delta)
+    inverse = _positive_definite_inverse(hessian)
+    natural = np.concatenate([np.exp(x[:, :3]), x[:, 3:]], axis=1)
+    inside = np.abs(residual) <= delta
+    clipped = np.clip(residual, -delta, delta)
+    residual_rounding = 4 * _EPS * (1 + np.abs(runs[4]))
+    magnitude = np.abs(jacobian)
+    gradient_rounding = _rows_times(inside * residual_rounding, magnitude) + (8 + residual.shape[1]) * _EPS * _rows_times(
+        np.abs(clipped), magnitude
+    )
+    distance = np.abs(np.matmul(inverse, gradient[..., None])[..., 0])
+    spread = 2 * (distance + np.matmul(np.abs(inverse), gradient_rounding[..., None])[..., 0])
+    # (ln A) off by s means A off by A (e^s - 1); the exponents are off by s itself.
+    accuracy = np.concatenate([natural[:, :3] * np.expm1(spread[:, :3]), spread[:, 3:]], axis=1)
+    unresolved = ~(np.all(np.isfinite(inverse), axis=(1, 2)) & np.all(np.isfinite(gradient), axis=1))
+    accuracy[unresolved] = np.inf
+    return natural, accuracy
