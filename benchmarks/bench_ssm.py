@@ -299,7 +299,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer lengths and repeats (about a minute)")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: 2, this machine's cores)")
-    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall", help="wall time (default) or the process's CPU time")
+    parser.add_argument(
+        "--clock", choices=sorted(CLOCKS), default="wall", help="wall time (default) or the process's CPU time"
+    )
     args = parser.parse_args()
     global clock
     clock = CLOCKS[args.clock]
