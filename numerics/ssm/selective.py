@@ -118,7 +118,8 @@ def _decay_rates(A):
 
 
 def _time_first_rows(x):
-    """``(batch, dim, L)`` as time-first ``(L, batch, dim)``, contiguous: one 2-D transpose (much faster than a 3-D permute)."""
+    """``(batch, dim, L)`` as time-first ``(L, batch, dim)``, contiguous: one 2-D transpose (much faster than
+    a 3-D permute)."""
     batch, dim, length = x.shape
     return x.reshape(batch * dim, length).t().contiguous().view(length, batch, dim)
 
