@@ -21,8 +21,9 @@ from checkers.sampling import single_instance
 from checkers.theorem import Theorem, call_with
 
 _PROJECT_PACKAGES = ("proofs", "numerics", "checkers")
-# The engine's glue that calls claim and oracle (keyword filtering, the claim's assembly) is on both paths by design.
-_GLUE_MODULES = frozenset({"checkers.theorem", __name__})
+# The engine's glue that calls claim and oracle (keyword filtering, the claim's assembly) is on both paths by
+# design; numerics.threads only sets how many threads torch and BLAS use, and computes nothing either side could share.
+_GLUE_MODULES = frozenset({"checkers.theorem", "numerics.threads", __name__})
 
 
 @dataclass(frozen=True)

@@ -546,6 +546,9 @@ def experiment(
     ] = None,
     workers: WorkersOption = cpu_count(),
     scheduler: SchedulerOption = None,
+    layers: Annotated[Optional[int], typer.Option("--layers", metavar="L", help="The same as --config layers=L (induction).")] = None,
+    heads: Annotated[Optional[int], typer.Option("--heads", metavar="H", help="The same as --config heads=H (induction).")] = None,
+    prompts: Annotated[Optional[str], typer.Option("--prompts", metavar="FILE", help="The same as --config prompts=FILE (induction).")] = None,
     json_target: JsonOption = None,
 ) -> None:
     """Train and measure: project track A (icl-regression), track B (grokking), or induction heads."""
@@ -561,6 +564,8 @@ def experiment(
     if seeds is not None and any(c.partition("=")[0].strip() == "seed" for c in config or ()):
         raise BadInput("--seeds sets each run's seed; leave seed out of --config")
     _check_scheduler(scheduler)
+    shortcuts = {"layers": layers, "heads": heads, "prompts": prompts}
+    config = [*(config or ()), *(f"{key}={value}" for key, value in shortcuts.items() if value is not None)]
     try:
         chosen, settings = configure(name, None, tuple(config or ()))
     except (KeyError, ValueError) as error:

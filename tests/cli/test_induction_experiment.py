@@ -28,3 +28,10 @@ def test_a_bad_line_in_the_prompts_file_is_one_line_and_exit_status_2(cli, tmp_p
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and "prompts.txt, line 2: no tab" in run.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_layers_heads_and_prompts_are_shortcuts_for_their_settings(cli):
+    run = cli("experiment", "induction", "--out", "x", "--layers", "0")
+    assert run.returncode == 2 and "layers" in run.stderr, run.stderr
+    other = cli("experiment", "icl-regression", "--out", "x", "--prompts", "p.txt")
+    assert other.returncode == 2 and "icl-regression has no setting 'prompts'" in other.stderr
