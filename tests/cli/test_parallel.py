@@ -1,5 +1,5 @@
 """``--workers N``: theorems checked in worker processes give the same report as one process,
-user theorem modules load in the workers, and a worker that dies is that theorem's error.
+user theorem modules load in the workers, and a worker that dies is that task's error.
 
 A worker process costs seconds to start (it imports the theorems), so these tests start few."""
 
@@ -14,14 +14,8 @@ QUICK = ("chinchilla-frontier", "jl-dimension", "rank-collapse")
 
 USER_MODULE = textwrap.dedent(
     """
-    import os
-    import numpy as np
     import transformer_proofs as tp
 
-    def dying(x):
-        os._exit(3)  # as a segfault or the out-of-memory killer would end the process
-
-    dies = tp.Theorem("dies", "its worker dies", "user", "s", parameters={"x": tp.Real(0, 1)}, claim=lambda x: x, oracle=dying)
     square = tp.Theorem(
         "square-user", "x^2 = x x", "user", "s", parameters={"x": tp.Real(-2, 2)},
         claim=lambda x: x**2, oracle=lambda x: x * x, mutants={"2x": lambda x: 2 * x, "x^3": lambda x: x**3},
@@ -44,20 +38,25 @@ def user_env(tmp_path):
     return {"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
 
 
-def test_two_workers_write_the_same_json_as_one(cli):
-    one, two = (cli("verify", *QUICK, "--instances", "200", "--seed", "7", "--workers", w, "--json", "-") for w in ("1", "2"))
+def test_two_workers_write_the_same_json_as_one(cli, user_env):
+    """Three built-in theorems and one from a user's module (which the workers import by name)."""
+    arguments = ("verify", *QUICK, "square-user", "--module", "parallel_user", "--instances", "100", "--seed", "7", "--json", "-")
+    one, two = (cli(*arguments, "--workers", w, env=user_env) for w in ("1", "2"))
     assert one.returncode == two.returncode == 0, two.stderr
     assert without_timings(two.stdout) == without_timings(one.stdout)
-    assert [r["id"] for r in json.loads(two.stdout)["results"]] == list(QUICK)
+    assert [r["id"] for r in json.loads(two.stdout)["results"]] == [*QUICK, "square-user"]
 
 
-def test_a_dead_worker_is_its_theorems_error_and_the_others_are_checked(cli, user_env):
-    run = cli("verify", "dies", "square-user", "--module", "parallel_user", "--workers", "2", "--instances", "20", "--json", "-", env=user_env)
-    assert run.returncode == 2
-    results = {r["id"]: r for r in json.loads(run.stdout)["results"]}
-    assert results["square-user"]["status"] == "verified"
-    assert results["dies"]["status"] == "error" and "exited with status 3" in results["dies"]["message"]
-    assert "transformer-proofs: error: dies: the worker process running it exited with status 3" in run.stderr
+def test_a_dead_worker_is_its_tasks_error_and_is_replaced_for_the_rest():
+    """Tasks of builtins only, so that the workers start in a fraction of a second (no theorems to import)."""
+    from transformer_proofs.parallel import run_in_processes
+
+    tasks = ["6 * 7", "__import__('os')._exit(3)", "2 + 2", "__import__('os').kill(__import__('os').getpid(), 9)", "1"]
+    done = []
+    results = run_in_processes(eval, tasks, workers=2, finished=done.append, failed=lambda index, message: f"task {index}: {message}")
+    assert results[0::2] == [42, 4, 1] and sorted(done) == list(range(5))
+    assert results[1] == "task 1: the worker process running it exited with status 3; run it alone with --workers 1 to see more"
+    assert results[3].startswith("task 3: the worker process running it was killed by SIGKILL")
 
 
 def test_a_mutants_task_is_what_one_process_computes(user_modules, user_env, tmp_path, monkeypatch):
