@@ -296,7 +296,7 @@ def circle_frequency(coordinates: np.ndarray) -> tuple[int, float]:
     for k in range(1, (p - 1) // 2 + 1):
         for sign in (1, -1):
             turned = angle * np.exp(-1j * sign * 2 * np.pi * k * np.arange(p) / p)
-            residual = np.angle(turned * np.conj(np.exp(1j * np.angle(turned.mean()))))
+            residual = np.angle(turned * np.exp(-1j * np.angle(turned.mean())))  # after the best rotation
             rms = float(np.sqrt((residual**2).mean()))
             if rms < best[1]:
                 best = (k, rms)
@@ -409,12 +409,14 @@ class AlgorithmFit:
     ``correlation``: the Pearson correlation with ``sum_k cos(w_k (a + b - c))`` (equal weights, the
     algorithm as the theorem states it); ``weights``: the least-squares weight ``alpha_k`` of each
     key frequency's term; ``weighted_correlation``: the correlation with ``sum_k alpha_k cos(w_k (a + b - c))``;
-    ``explained``: the share of the logits' variance that weighted sum explains."""
+    ``explained``: the share of the logits' variance that weighted sum explains; ``residual_accuracy``:
+    the share of equations the logits *minus* that sum still answer."""
 
     correlation: float
     weights: np.ndarray
     weighted_correlation: float
     explained: float
+    residual_accuracy: float
 
 
 def algorithm_fit(logits: np.ndarray, frequencies: Sequence[int]) -> AlgorithmFit:
@@ -433,7 +435,35 @@ def algorithm_fit(logits: np.ndarray, frequencies: Sequence[int]) -> AlgorithmFi
     weights, *_ = np.linalg.lstsq(terms, trained, rcond=None)
     weighted = terms @ weights
     explained = 1.0 - float(((trained - weighted) ** 2).sum() / (trained**2).sum())
-    return AlgorithmFit(correlation, weights, float(np.corrcoef(trained, weighted)[0, 1]), explained)
+    residual = (trained - weighted).reshape(p, p, p)
+    residual_accuracy = float((residual.argmax(axis=-1) == (a + b) % p).mean())
+    return AlgorithmFit(correlation, weights, float(np.corrcoef(trained, weighted)[0, 1]), explained, residual_accuracy)
+
+
+def logit_terms(logits: np.ndarray, frequencies: Sequence[int]) -> dict[str, float]:
+    """How the variance of ``logits`` ``(p, p, p)`` (each equation's centred over ``c``) splits over the
+    three-dimensional Fourier terms ``exp(i (k_a a + k_b b + k_c c) 2 pi / p)``, read off ``np.fft.fftn``:
+    functions of ``a + b - c`` (``k_a = k_b = -k_c``) at ``frequencies`` (the algorithm's terms) and at
+    the others, functions of ``a + b + c`` at ``frequencies``, functions of ``c`` alone (a bias per
+    answer), and the rest. ``a + b + c`` terms appear when the network weights
+    ``cos w(a + b) cos wc`` and ``sin w(a + b) sin wc`` unequally: their sum is then
+    ``cos w(a + b - c)`` plus a multiple of ``cos w(a + b + c)``."""
+    p = logits.shape[0]
+    energy = np.abs(np.fft.fftn(logits - logits.mean(axis=-1, keepdims=True))) ** 2
+    k_a, k_b, k_c = np.meshgrid(*(np.arange(p),) * 3, indexing="ij")
+    key = np.isin(k_a, [*frequencies, *(p - k for k in frequencies)])
+    difference = (k_a == k_b) & ((k_a + k_c) % p == 0) & (k_a != 0)
+    total = (k_a == k_b) & (k_a == k_c) & (k_a != 0)
+    answer = (k_a == 0) & (k_b == 0)
+    parts = {
+        "a + b - c, key frequencies": difference & key,
+        "a + b - c, other frequencies": difference & ~key,
+        "a + b + c, key frequencies": total & key,
+        "c alone": answer,
+    }
+    shares = {name: float(energy[mask].sum() / energy.sum()) for name, mask in parts.items()}
+    shares["the rest"] = 1.0 - sum(shares.values())
+    return shares
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -453,39 +483,35 @@ def _mark_epochs(axes, memorised: int | None, grokked: int | None) -> None:
 
 
 def accuracy_figure(log: TrainingLog, memorised: int | None, grokked: int | None):
-    """Training and validation accuracy (left) and loss (right) against the epoch, on a log axis."""
-    figure, (left, right) = _figure(7.2, 2.9, 2)
-    for split, label in (("train", "training"), ("val", "validation")):
-        left.plot(log.epochs, getattr(log, f"{split}_accuracy"), label=label)
-        right.plot(log.epochs, getattr(log, f"{split}_loss"), label=label)
-    for axes in (left, right):
-        axes.set_xscale("symlog", linthresh=1)
-        axes.set_xlabel("epoch (full-batch steps)")
-        _mark_epochs(axes, memorised, grokked)
-        axes.grid(True, linewidth=0.3)
-    left.set(ylabel="accuracy", ylim=(-0.02, 1.02))
-    right.set(ylabel="cross-entropy", yscale="log")
-    left.legend(fontsize=7)
+    """Training and validation accuracy against the epoch, on a log axis (the losses are in ``log``)."""
+    figure, axes = _figure(3.6, 2.2)
+    axes.plot(log.epochs, log.train_accuracy, label="training")
+    axes.plot(log.epochs, log.val_accuracy, label="validation")
+    axes.set_xscale("symlog", linthresh=1)
+    _mark_epochs(axes, memorised, grokked)
+    axes.set(xlabel="epoch (full-batch steps)", ylabel="accuracy", ylim=(-0.02, 1.02))
+    axes.grid(True, linewidth=0.3)
+    axes.legend(fontsize=6)
     figure.tight_layout()
     return figure
 
 
 def weight_norm_figure(log: TrainingLog, memorised: int | None, grokked: int | None):
     """``||theta||_2`` against the epoch (log axis), with the memorisation and grokking epochs marked."""
-    figure, axes = _figure(5.0, 2.9)
+    figure, axes = _figure(3.6, 2.2)
     axes.plot(log.epochs, log.weight_norm, color="k")
     axes.set_xscale("symlog", linthresh=1)
     _mark_epochs(axes, memorised, grokked)
     axes.set(xlabel="epoch (full-batch steps)", ylabel=r"$\|\theta\|_2$")
     axes.grid(True, linewidth=0.3)
-    axes.legend(fontsize=7)
+    axes.legend(fontsize=6)
     figure.tight_layout()
     return figure
 
 
 def spectrum_figure(norms: np.ndarray, key: Sequence[int]):
     """The norm of the embedding's component at each frequency ``k >= 1``, the key frequencies in colour."""
-    figure, axes = _figure(6.0, 2.7)
+    figure, axes = _figure(3.6, 2.2)
     k = np.arange(1, len(norms))
     colours = ["C3" if f in key else "0.6" for f in k]
     axes.bar(k, norms[1:], color=colours, width=0.8)
@@ -499,7 +525,7 @@ def spectrum_figure(norms: np.ndarray, key: Sequence[int]):
 def pca_figure(W_E: np.ndarray, frequency: int):
     """Left: the numbers' embeddings on the top two principal axes of ``W_E``. Right: on the top two axes
     of its projection on ``frequency``'s cosine and sine. Points coloured and labelled by the number."""
-    figure, panels = _figure(7.2, 3.5, 2)
+    figure, panels = _figure(6.4, 2.9, 2)
     p = len(W_E)
     views = (
         (embedding_pca(W_E), "top two principal axes"),
@@ -522,7 +548,7 @@ def patching_figure(patching: Patching, frequency: np.ndarray, key: Sequence[int
     alone, coloured by the frequency the neuron reads. Right: the cumulative share over neurons by rank."""
     from matplotlib.patches import Patch
 
-    figure, (left, right) = _figure(7.2, 2.9, 2)
+    figure, (left, right) = _figure(6.4, 2.6, 2)
     top = patching.top[:shown]
     palette = {k: f"C{i}" for i, k in enumerate(key)}
     left.bar(np.arange(len(top)), patching.restored[top], color=[palette.get(int(frequency[j]), "0.6") for j in top])

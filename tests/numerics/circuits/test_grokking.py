@@ -124,3 +124,19 @@ def test_the_algorithm_matches_itself_up_to_a_shift_and_a_scale():
     fit = g.algorithm_fit(unequal, key)
     assert fit.correlation == pytest.approx(1.2 / np.sqrt(2 * 1.04))  # equal weights miss the unequal ones
     assert fit.weighted_correlation == pytest.approx(1.0) and np.allclose(fit.weights, [1.0, 0.2])
+
+
+def test_the_logits_split_into_the_algorithm_its_mirror_and_a_bias_per_answer():
+    p, k = 13, 2
+    a, b, c = np.meshgrid(*(np.arange(p),) * 3, indexing="ij")
+    w = 2 * np.pi * k / p
+    # cos w(a + b) cos wc and sin w(a + b) sin wc weighted 0.75 and 0.25: cos w(a + b - c) / 2 + cos w(a + b + c) / 4.
+    logits = 0.75 * np.cos(w * (a + b)) * np.cos(w * c) + 0.25 * np.sin(w * (a + b)) * np.sin(w * c) + 0.15 * np.cos(6 * np.pi * c / p) + 7.0
+    terms = g.logit_terms(logits, [k])
+    assert terms["a + b - c, key frequencies"] == pytest.approx(0.25 / 0.335)
+    assert terms["a + b + c, key frequencies"] == pytest.approx(0.0625 / 0.335)
+    assert terms["c alone"] == pytest.approx(0.0225 / 0.335)
+    assert terms["a + b - c, other frequencies"] == pytest.approx(0.0, abs=1e-12) and terms["the rest"] == pytest.approx(0.0, abs=1e-12)
+    fit = g.algorithm_fit(logits, [k])
+    assert fit.explained == pytest.approx(terms["a + b - c, key frequencies"]) and fit.weights[0] > 0
+    assert fit.residual_accuracy < 2 / p  # without the algorithm's term the argmax is -(a + b) or the bias's peak
