@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
-
 from numerics.scaling.lbfgs import lbfgs
 from numerics.threads import one_blas_thread
 
@@ -545,8 +543,7 @@ def huber_minimiser_near(A, B, E, alpha, beta, N, D, L, delta: float = HUBER_DEL
     planted = np.stack([np.log(A), np.log(B), np.log(E), alpha, beta], axis=1).astype(float)
     N, D, L = (np.asarray(x, dtype=float) for x in (N, D, L))
     runs = (N, D, np.log(N), np.log(D), np.log(L))
-    # threadpoolctl itself, not one_blas_thread: the oracle reaches no project function the fit reaches.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         x = _newton(_levenberg_marquardt(planted, runs, delta), runs, delta)
         return _with_accuracy(x, runs, delta)
 
