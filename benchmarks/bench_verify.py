@@ -44,7 +44,7 @@ REASONS = {
     "each); batching saves only the per-call overhead",
     "pe-rotation": "the oracle's least-squares fit is one SVD of a (4 d_model + 16) x d_model matrix per "
     "instance; numpy's batched SVD calls LAPACK once per matrix, so a batch costs what the loop does",
-    "turing-completeness": "the transformer runs in exact rational arithmetic (Python ints and Fractions), one "
+    "turing-completeness": "the transformer runs in exact rational arithmetic (Python ints over a common denominator), one "
     "machine at a time: no vectorised form; the loop is the work",
     "manifold-dimension-exponent": "the oracle's factorised mean squared error sums a grid per instance (work "
     "proportional to the instances); batching saves only the per-call overhead",

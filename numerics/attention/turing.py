@@ -29,8 +29,13 @@ One decoder step at position ``t`` (only matrix products, ReLU and hard attentio
 
 The pieces the proofs are about (the query and key maps, the positional term, the detector's
 units and the AND unit of steps 3-4) are not written here: they come in a :class:`Construction`,
-which the checker reads off the derivations. Every number is a Python ``int`` or
-``fractions.Fraction``: no floating point anywhere. The keywords ``selection``, ``query`` and
+which the checker reads off the derivations. Every number is exact: the decoder's stream holds
+integer numerators over one common denominator ``D``, the least common multiple of the positional
+terms' denominators (``D x`` in place of ``x``; every layer is positively homogeneous, so the run on
+``D x`` is ``D`` times the run on ``x``, with the same attention choices), and the values read off
+the stream are divided by ``D`` exactly (ints, or ``fractions.Fraction`` where they are not
+integers). So the arithmetic is on Python ints, free of Fraction objects, unless hard attention
+averages a tie; no floating point anywhere. The keywords ``selection``, ``query`` and
 ``mask`` select plausible wiring mistakes the checker must refute; ``mask="strict"`` hides the
 current token from its own attention, which matters when the head stays on the cell it just
 wrote (a move 0). The direct simulator (:func:`simulate_machine`, :func:`direct_configurations`)
@@ -39,7 +44,9 @@ shares no code with the transformer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import math
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import numpy as np
@@ -149,59 +156,59 @@ class Layout:
     Q: int
     S: int
 
-    @property
+    @functools.cached_property
     def state(self):
         return range(0, self.Q)
 
-    @property
+    @functools.cached_property
     def symbol(self):
         return range(self.Q, self.Q + self.S)
 
-    @property
+    @functools.cached_property
     def h(self):
         return self.Q + self.S
 
-    @property
+    @functools.cached_property
     def a(self):
         return self.h + 1
 
-    @property
+    @functools.cached_property
     def p(self):
         return self.h + 2
 
-    @property
+    @functools.cached_property
     def one(self):
         return self.h + 3
 
-    @property
+    @functools.cached_property
     def token_width(self):
         return self.Q + self.S + 4
 
-    @property
+    @functools.cached_property
     def attended(self):  # a*, then symbol*[S]
         return range(self.token_width, self.token_width + 1 + self.S)
 
-    @property
+    @functools.cached_property
     def match(self):
         return self.token_width + 1 + self.S
 
-    @property
+    @functools.cached_property
     def read(self):
         return range(self.match + 1, self.match + 1 + self.S)
 
-    @property
+    @functools.cached_property
     def next_state(self):
         return range(self.read.stop, self.read.stop + self.Q)
 
-    @property
+    @functools.cached_property
     def written(self):
         return range(self.next_state.stop, self.next_state.stop + self.S)
 
-    @property
+    @functools.cached_property
     def move(self):
         return self.written.stop
 
-    @property
+    @functools.cached_property
     def width(self):
         return self.move + 1
 
@@ -210,18 +217,36 @@ def _zeros(rows: int, cols: int) -> list[list[int]]:
     return [[0] * cols for _ in range(rows)]
 
 
-def _sparse_matvec(rows, x):
-    """The exact product ``W x``, ``W`` given by its nonzero entries per row (``(column, weight)`` pairs).
+def _sparse_matvec(W, x):
+    """The exact product ``W x``, ``W`` given as ``(height, nonzero rows)`` (each ``(row, ((column, weight), ...))``).
 
-    ``x`` holds ints and Fractions, so the product is exact.
+    ``x`` holds ints (and Fractions after an averaged tie), so the product is exact; rows of ``W``
+    that are all zero give 0 without a sum.
     """
-    return [sum((w * x[c] for c, w in row), 0) for row in rows]
+    height, rows = W
+    y = [0] * height
+    for r, row in rows:
+        y[r] = sum([w * x[c] for c, w in row])
+    return y
+
+
+def _residual(x, W, y):
+    """``x + W y`` (``W`` sparse): the stream after a layer writes ``W y`` into it; only ``W``'s nonzero rows change it."""
+    x = list(x)
+    for r, row in W[1]:
+        x[r] += sum([w * y[c] for c, w in row])
+    return x
+
+
+def _nonzero(M):
+    """``M`` as ``(height, nonzero rows)``, the form :func:`_sparse_matvec` multiplies by."""
+    rows = ((r, tuple((c, w) for c, w in enumerate(row) if w)) for r, row in enumerate(M))
+    return len(M), tuple((r, row) for r, row in rows if row)
 
 
 def _sparse(W: "Weights") -> "Weights":
     """The same matrices stored by their nonzero entries (the decoder's loop multiplies by them thousands of times)."""
-    rows = lambda M: [[(c, w) for c, w in enumerate(row) if w] for row in M]  # noqa: E731
-    return Weights(W.layout, *(rows(getattr(W, f)) for f in _MATRICES))
+    return Weights(W.layout, *(_nonzero(getattr(W, f)) for f in _MATRICES))
 
 
 def relu(x):
@@ -230,21 +255,21 @@ def relu(x):
 
 @dataclass(frozen=True)
 class Weights:
-    """The transformer's matrices (all integer) for one transition table."""
+    """The transformer's matrices (all integer, rows as tuples) for one transition table."""
 
     layout: Layout
-    embed: list  # token -> stream
-    W_Q: list
-    W_K: list
-    W_V: list
-    W_O: list  # attention output -> stream
-    match_in: list  # stream -> 3 hidden units
-    match_out: list  # 3 hidden -> stream
-    read_in: list
-    read_out: list
-    step_in: list
-    step_out: list
-    output: list  # stream -> next token (positional term added afterwards)
+    embed: tuple  # token -> stream
+    W_Q: tuple
+    W_K: tuple
+    W_V: tuple
+    W_O: tuple  # attention output -> stream
+    match_in: tuple  # stream -> 3 hidden units
+    match_out: tuple  # 3 hidden -> stream
+    read_in: tuple
+    read_out: tuple
+    step_in: tuple
+    step_out: tuple
+    output: tuple  # stream -> next token (positional term added afterwards)
 
 
 _MATRICES = ("embed", "W_Q", "W_K", "W_V", "W_O", "match_in", "match_out", "read_in", "read_out", "step_in",
@@ -273,12 +298,34 @@ def transformer_weights(delta: np.ndarray, construction: Construction, *, query:
     """The matrices of the construction for transition table ``delta`` (shape ``(Q, S, 3)``).
 
     ``query="previous"`` wires the cell of the last write, not the head's cell, into the query and
-    the detector (a plausible mistake).
+    the detector (a plausible mistake). Only ``step_out`` holds the table; the other matrices
+    depend on ``(Q, S)``, the construction and ``query`` alone, and are built once for them.
     """
     delta = _checked_table(delta)
     if query not in ("head", "previous"):
         raise ValueError(f"query must be 'head' or 'previous', got {query!r}")
     Q, S = delta.shape[:2]
+    table_free = _table_free_weights(Q, S, construction, query)
+    return replace(table_free, step_out=_transition_out(delta, table_free.layout))
+
+
+def _transition_out(delta: np.ndarray, L: Layout) -> tuple[tuple[int, ...], ...]:
+    """``step_out``: unit ``(q, s)`` writes ``delta[q, s]``, the next state and symbol one-hot and the move."""
+    Q, S = L.Q, L.S
+    step_out = _zeros(L.width, Q * S)
+    for q in range(Q):
+        for s in range(S):
+            unit = q * S + s
+            next_state, written, move = (int(x) for x in delta[q, s])
+            step_out[L.next_state[next_state]][unit] = 1
+            step_out[L.written[written]][unit] = 1
+            step_out[L.move][unit] = move
+    return tuple(map(tuple, step_out))
+
+
+@functools.lru_cache(maxsize=None)
+def _table_free_weights(Q: int, S: int, construction: Construction, query: str) -> Weights:
+    """Every matrix but ``step_out`` (left empty), as tuples: shared by all machines with ``Q`` states and ``S`` symbols."""
     L = Layout(Q, S)
     cell = L.h if query == "head" else L.a
     coordinates = (cell, L.a, L.p, L.one)  # where (cell, a, p, 1) sit in the stream
@@ -320,17 +367,12 @@ def transformer_weights(delta: np.ndarray, construction: Construction, *, query:
         read_out[L.read[0]][s] = -1
     # One unit per (q, s): relu(c_u state[q] + c_v read[s] + c_0) fires exactly for the current pair.
     step_in = _zeros(Q * S, L.width)
-    step_out = _zeros(L.width, Q * S)
     for q in range(Q):
         for s in range(S):
             unit = q * S + s
             step_in[unit][L.state[q]] = c_u
             step_in[unit][L.read[s]] = c_v
             step_in[unit][L.one] = c_0
-            next_state, written, move = (int(x) for x in delta[q, s])
-            step_out[L.next_state[next_state]][unit] = 1
-            step_out[L.written[written]][unit] = 1
-            step_out[L.move][unit] = move
     output = _zeros(L.token_width, L.width)
     for q in range(Q):
         output[L.state[q]][L.next_state[q]] = 1
@@ -339,7 +381,19 @@ def transformer_weights(delta: np.ndarray, construction: Construction, *, query:
     output[L.h][L.h] = output[L.h][L.move] = 1
     output[L.a][L.h] = 1
     output[L.one][L.one] = 1
-    return Weights(L, embed, W_Q, W_K, W_V, W_O, match_in, match_out, read_in, read_out, step_in, step_out, output)
+    matrices = (embed, W_Q, W_K, W_V, W_O, match_in, match_out, read_in, read_out, step_in, (), output)
+    return Weights(L, *(tuple(map(tuple, M)) for M in matrices))
+
+
+@functools.lru_cache(maxsize=None)
+def _sparse_table_free(Q: int, S: int, construction: Construction, query: str) -> Weights:
+    return _sparse(_table_free_weights(Q, S, construction, query))
+
+
+def _sparse_weights(delta, construction: Construction, query: str) -> Weights:
+    """:func:`transformer_weights` stored by nonzero entries; only ``step_out`` is converted per machine."""
+    W = transformer_weights(delta, construction, query=query)
+    return replace(_sparse_table_free(W.layout.Q, W.layout.S, construction, query), step_out=_nonzero(W.step_out))
 
 
 def hard_attention(query, keys, values, selection: str = "hard"):
@@ -350,7 +404,7 @@ def hard_attention(query, keys, values, selection: str = "hard"):
     if selection == "average":
         chosen = range(len(keys))
     elif selection == "hard":
-        scores = [-abs(sum(q * k for q, k in zip(query, key))) for key in keys]
+        scores = [-abs(sum([q * k for q, k in zip(query, key)])) for key in keys]
         best = max(scores)
         chosen = [j for j, score in enumerate(scores) if score == best]
     else:
@@ -360,33 +414,52 @@ def hard_attention(query, keys, values, selection: str = "hard"):
     return [Fraction(sum(values[j][i] for j in chosen), len(chosen)) for i in range(len(values[0]))]
 
 
-def _add(x, y):
-    return [u + v for u, v in zip(x, y)]
-
-
 def _read_layers(W: Weights, x, keys, values, selection):
     """Attention and the two ReLU layers that turn the attended write into the symbol read (``W`` sparse).
 
     With no token to attend to (only under the strict mask, at position 0) the attention adds nothing.
     """
     if keys:
-        x = _add(x, _sparse_matvec(W.W_O, hard_attention(_sparse_matvec(W.W_Q, x), keys, values, selection)))
-    x = _add(x, _sparse_matvec(W.match_out, relu(_sparse_matvec(W.match_in, x))))
-    return _add(x, _sparse_matvec(W.read_out, relu(_sparse_matvec(W.read_in, x))))
+        x = _residual(x, W.W_O, hard_attention(_sparse_matvec(W.W_Q, x), keys, values, selection))
+    x = _residual(x, W.match_out, relu(_sparse_matvec(W.match_in, x)))
+    return _residual(x, W.read_out, relu(_sparse_matvec(W.read_in, x)))
+
+
+def _common_denominator(construction: Construction) -> int:
+    """``D``: the least common multiple of the positional terms' denominators, so ``D p_t`` is an integer."""
+    return math.lcm(*(p.denominator for p in construction.positional))
+
+
+def _scaled_positional(construction: Construction, t: int, D: int) -> int:
+    """``D p_t``, an integer as ``D`` is a multiple of ``p_t``'s denominator."""
+    p = construction.positional[t]
+    return D // p.denominator * p.numerator
+
+
+def _unscaled(value, D: int):
+    """``value / D`` exactly: an int when ``D`` divides it, else a Fraction."""
+    quotient, remainder = divmod(value, D)
+    return quotient if remainder == 0 else Fraction(value, D)
 
 
 def _decode(delta, steps, construction, selection, query, mask):
-    """Decode ``steps`` tokens: the sparse weights, every token's key and value, and the trace read off the stream."""
+    """Decode ``steps`` tokens: the sparse weights, ``D``, every token's key and value, and the trace read off the stream.
+
+    The stream is ``D`` times the decoder's (see the module docstring): the token's constant and
+    positional coordinates are ``D`` and ``D p_t``, so every entry is an integer until an averaged
+    tie, and the trace is divided by ``D`` when it is read off.
+    """
     _check_steps(steps)
     if mask not in ("inclusive", "strict"):
         raise ValueError(f"mask must be 'inclusive' or 'strict', got {mask!r}")
     if len(construction.positional) <= steps:
         raise ValueError(f"steps: the construction's positional terms cover {len(construction.positional)} positions, not {steps + 1}")
-    W = _sparse(transformer_weights(delta, construction, query=query))
+    W = _sparse_weights(delta, construction, query)
     L = W.layout
+    D = _common_denominator(construction)
     token = [0] * L.token_width
-    token[L.state[0]] = token[L.symbol[0]] = token[L.one] = 1
-    token[L.p] = construction.positional[0]
+    token[L.state[0]] = token[L.symbol[0]] = token[L.one] = D
+    token[L.p] = _scaled_positional(construction, 0, D)
     keys, values = [], []
     states, heads, reads = [], [], []
     for t in range(steps + 1):
@@ -395,26 +468,26 @@ def _decode(delta, steps, construction, selection, query, mask):
         values.append(_sparse_matvec(W.W_V, x))
         visible = len(keys) if mask == "inclusive" else len(keys) - 1  # the causal mask: j <= t, or j < t
         x = _read_layers(W, x, keys[:visible], values[:visible], selection)
-        states.append(sum(q * x[i] for q, i in enumerate(L.state)))
-        heads.append(x[L.h])
-        reads.append(sum(s * x[i] for s, i in enumerate(L.read)))
+        states.append(_unscaled(sum(q * x[i] for q, i in enumerate(L.state)), D))
+        heads.append(_unscaled(x[L.h], D))
+        reads.append(_unscaled(sum(s * x[i] for s, i in enumerate(L.read)), D))
         if t < steps:
-            x = _add(x, _sparse_matvec(W.step_out, relu(_sparse_matvec(W.step_in, x))))
+            x = _residual(x, W.step_out, relu(_sparse_matvec(W.step_in, x)))
             token = _sparse_matvec(W.output, x)
-            token[L.p] = construction.positional[t + 1]  # the positional encoding of the next position
-    return W, keys, values, (states, heads, reads)
+            token[L.p] = _scaled_positional(construction, t + 1, D)  # the positional encoding of the next position
+    return W, D, keys, values, (states, heads, reads)
 
 
-def _read_tape(W: Weights, keys, values, cells, selection):
-    """The symbol on each cell, read by the attention and ReLU layers with a probe query at that cell."""
+def _read_tape(W: Weights, D: int, keys, values, cells, selection):
+    """The symbol on each cell, read by the attention and ReLU layers with a probe query at that cell (stream scaled by ``D``)."""
     L = W.layout
     symbols = []
     for cell in cells:
         probe = [0] * L.token_width
-        probe[L.h] = probe[L.a] = cell
-        probe[L.one] = 1
+        probe[L.h] = probe[L.a] = D * cell
+        probe[L.one] = D
         x = _read_layers(W, _sparse_matvec(W.embed, probe), keys, values, selection)
-        symbols.append(sum(s * x[i] for s, i in enumerate(L.read)))
+        symbols.append(_unscaled(sum(s * x[i] for s, i in enumerate(L.read)), D))
     return symbols
 
 
@@ -429,15 +502,15 @@ def transformer_run(delta: np.ndarray, steps: int, construction: Construction, *
     kept (their layer-1 keys and values depend on their own token only), as a decoder's cache.
     Values are ints and Fractions; the keyword arguments select the plausible wiring mistakes.
     """
-    W, keys, values, trace = _decode(delta, steps, construction, selection, query, mask)
-    return (*trace, _read_tape(W, keys, values, range(-steps, steps + 1), selection))
+    W, D, keys, values, trace = _decode(delta, steps, construction, selection, query, mask)
+    return (*trace, _read_tape(W, D, keys, values, range(-steps, steps + 1), selection))
 
 
 def transformer_tape_history(delta: np.ndarray, steps: int, construction: Construction) -> list[list]:
     """The tape on cells ``-steps..steps`` after each step ``t``, read by probes over tokens ``0..t`` only."""
-    W, keys, values, _ = _decode(delta, steps, construction, "hard", "head", "inclusive")
+    W, D, keys, values, _ = _decode(delta, steps, construction, "hard", "head", "inclusive")
     cells = range(-steps, steps + 1)
-    return [_read_tape(W, keys[: t + 1], values[: t + 1], cells, "hard") for t in range(steps + 1)]
+    return [_read_tape(W, D, keys[: t + 1], values[: t + 1], cells, "hard") for t in range(steps + 1)]
 
 
 def configuration_vector(states, heads, reads, tape_window) -> np.ndarray:
@@ -449,8 +522,8 @@ def configuration_vector(states, heads, reads, tape_window) -> np.ndarray:
 def transformer_configurations(delta: np.ndarray, steps: int, construction: Construction, **variant) -> np.ndarray:
     """The transformer's configuration vectors for a batch of tables ``(n, Q, S, 3)``; a loop over machines.
 
-    No vectorised form exists: the arithmetic is exact (Python ints and Fractions), so each
-    machine is decoded on its own; the exact values are converted to float64 only at the end.
+    No vectorised form exists: the arithmetic is exact (Python ints over a common denominator,
+    unbounded), so each machine is decoded on its own; the exact values are converted to float64 only at the end.
     """
     return np.array(
         [configuration_vector(*transformer_run(table, steps, construction, **variant)) for table in np.asarray(delta)]
