@@ -54,7 +54,6 @@ REASONS = {
     "superposition": "Monte Carlo oracle (the one-active losses over draws, per instance); one group",
     "sae-recovery": "the oracle trains sparse autoencoders (1600 Adam steps per group), work that does not "
     "shrink with batching",
-    "lora-rank": "the oracle runs scipy's L-BFGS-B over (B, A) from several starts per instance, one problem at a time",
     "icl-bayesian": "the oracle's forward algorithm and prompt sampling are work per instance",
     "lsa-trained-risk": "the oracle simulates the risk per instance (Monte Carlo)",
     "moe-routing": "the oracle runs every routed expert call under torch's FlopCounterMode (about 14 dispatches "

@@ -7,9 +7,9 @@ The claim is ``(rank bound, trainable parameters, their fraction of a full updat
 discarded singular values of the target update ``W`` (numpy's SVD). The oracle measures each
 directly: the numerical rank of a generic product ``B A``; the parameters of a LoRA layer built
 and counted in torch; and the smallest ``||W - M||_F^2`` over rank-``r`` candidates ``M``: the
-product L-BFGS-B reaches from a random start, and the truncated SVD of scipy's ``gesvd`` rebuilt
-entry by entry. A claimed minimum below every candidate's error is refuted by the truncation, one
-above the optimiser's by the search.
+product alternating least squares reaches from a random start, and the truncated SVD of scipy's
+``gesvd`` rebuilt entry by entry. A claimed minimum below every candidate's error is refuted by the
+truncation, one above the search's by the search.
 """
 
 from __future__ import annotations
@@ -188,8 +188,8 @@ lora_rank = Theorem(
         THIN_SVD,
         r"the rank bound, the parameter counts and the truncation's residual are proved for symbolic sizes; the "
         r"residual's squared Frobenius norm is the sum of its squared singular values (cited); that no matrix of "
-        r"rank at most $r$ does better is Eckart-Young-Mirsky, cited and tested against L-BFGS-B over all "
-        r"rank-$r$ factorisations",
+        r"rank at most $r$ does better is Eckart-Young-Mirsky, cited and tested against alternating least squares "
+        r"over all rank-$r$ factorisations",
         r"rank attainment is checked numerically on generic factors (singular values above $10^{-10} \sigma_1$, the "
         r"band $(10^{-12}, 10^{-8})\, \sigma_1$ refused as undecided)",
     ),

@@ -266,7 +266,7 @@ WORKED_EXAMPLE_RENDERS = [
     ("superposition", [r"\cos 144^\circ", "a regular pentagon within 2 degrees"], ["Not confirmed", r"\textbf{not}"]),
     ("sae-recovery", ["MMCS with the planted features", "meets the bound"], ["Not confirmed"]),
     ("circuits-framework", [r"\otimes", r"C_{OV}^1", "the model run literally"], ["Not confirmed"]),
-    ("lora-rank", [r"\frac{2 r}{d}", "L-BFGS-B", r"\num{24}"], ["Not confirmed"]),
+    ("lora-rank", [r"\frac{2 r}{d}", "alternating least squares", r"\num{24}"], ["Not confirmed"]),
     ("moe-routing", [r"\frac{k}{E}", r"\num{288}", r"\num{1152}"], ["Not confirmed"]),
     ("linear-attention-gd", [r"\num{0.180805}", "Nadaraya-Watson", r"\mathrm{KL}"], ["not confirmed"]),
     ("lsa-multistep-gd", [r"\num{0.2066}", r"\num{0.1816}", "preconditioned gradient descent"], ["not confirmed"]),

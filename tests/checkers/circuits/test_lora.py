@@ -31,7 +31,7 @@ def test_a_doubled_error_in_the_closed_form_fails_the_check():
 
 
 def test_the_optimiser_alone_reaches_the_claimed_minimum():
-    """Without the truncation among the candidates, L-BFGS-B over (B, A) still lands on the claim: the check bites."""
+    """Without the truncation among the candidates, alternating least squares over (B, A) still lands on the claim: the check bites."""
     rng = np.random.default_rng(3)
     reached = []
     for group in draw_instances(lora_rank, 40, seed=1):

@@ -1,4 +1,4 @@
-"""LoRA measured directly: torch's parameter count, the L-BFGS search, the rebuilt truncation and its error bound."""
+"""LoRA measured directly: torch's parameter count, the alternating least-squares search, the rebuilt truncation and its error bound."""
 
 import numpy as np
 import pytest
