@@ -98,7 +98,7 @@ def train_autoencoders(x: np.ndarray, config: AutoencoderConfig) -> np.ndarray:
         optimiser = torch.optim.Adam([W_enc, b_enc, W_dec, b_dec], lr=config.lr, fused=True)
         decay = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: cosine_decay(step, config.steps))
         for _ in range(config.steps):
-            batch = data[:, torch.randint(0, samples, (config.batch,), generator=generator)]
+            batch = data.index_select(1, torch.randint(0, samples, (config.batch,), generator=generator))
             h = torch.relu((batch - b_dec) @ W_enc.transpose(1, 2) + b_enc)
             reconstruction = h @ W_dec.transpose(1, 2) + b_dec
             loss = ((batch - reconstruction) ** 2).sum(dim=-1).mean(dim=-1) + config.l1 * h.sum(dim=-1).mean(dim=-1)
@@ -107,5 +107,6 @@ def train_autoencoders(x: np.ndarray, config: AutoencoderConfig) -> np.ndarray:
             optimiser.step()
             decay.step()
             with torch.no_grad():
-                W_dec /= W_dec.norm(dim=1, keepdim=True)
+                # sqrt of the sum of squares: torch's norm over the middle axis is ~15x slower at these sizes
+                W_dec /= W_dec.square().sum(dim=1, keepdim=True).sqrt()
     return W_dec.detach().numpy().astype(float)
