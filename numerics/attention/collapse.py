@@ -411,17 +411,23 @@ RATE_TOKENS, RATE_FEATURES = 4, 3
 """The size of the simulated network's token matrix (the rate does not depend on it)."""
 
 
-def _extremal_network_share(rate, layers, start, limit, power):
-    """Run ``H <- 1 v^T + e^(-rate) (H - 1 v^T)`` for ``layers`` layers and return the kept share.
+def _extremal_network_share(rate, running, start, limit, power):
+    """Run ``H <- 1 v^T + e^(-rate) (H - 1 v^T)`` for each instance's number of layers and return the kept share.
 
-    The share is the token variance (summed over features) after the layers over the variance
-    at layer 0, to the power ``power / 2``: ``power = 1`` reads the kept quantity as the norm of
-    ``H - 1 v^T``, ``power = 2`` as its square, the variance itself.
+    ``start`` is ``(tokens, features, instances)`` and ``limit`` ``(1, features, instances)``, the
+    instances last so that every update runs along them. They are sorted by their number of layers,
+    most first: layer ``l`` updates the first ``running[l]`` of them, those with more than ``l``
+    layers (the others keep their tokens). The share is the token variance (summed over features)
+    after the layers over the variance at layer 0, to the power ``power / 2``: ``power = 1`` reads
+    the kept quantity as the norm of ``H - 1 v^T``, ``power = 2`` as its square, the variance itself.
     """
     H = start.copy()
-    for layer in range(int(np.max(layers))):
-        H = np.where((layer < layers)[:, None, None], limit + np.exp(-rate)[:, None, None] * (H - limit), H)
-    variance = H.var(axis=1).sum(axis=-1) / start.var(axis=1).sum(axis=-1)
+    decay = np.exp(-rate)
+    for k in running:  # in place, in the order of limit + decay (H - limit): the same roundings
+        H[..., :k] -= limit[..., :k]
+        H[..., :k] *= decay[:k]
+        H[..., :k] += limit[..., :k]
+    variance = H.var(axis=0).sum(axis=0) / start.var(axis=0).sum(axis=0)
     return variance ** (power / 2)
 
 
@@ -462,9 +468,14 @@ def largest_rate_keeping(layers, fraction, C, power, rng: np.random.Generator) -
     v = rng.standard_normal((n, 1, RATE_FEATURES))
     v *= (C / np.linalg.norm(v, axis=(1, 2)))[:, None, None]
     start = v + D
+    # Sorted by depth, most layers first, so that each layer updates a prefix of the instances.
+    order = np.argsort(-layers, kind="stable")
+    running = np.count_nonzero(layers[order][None, :] > np.arange(int(np.max(layers)))[:, None], axis=1)
+    start, v = (np.ascontiguousarray(a[order].transpose(1, 2, 0)) for a in (start, v))
+    fraction_sorted = fraction[order]
 
     def keeps(rate):
-        return _extremal_network_share(rate, layers, start, v, power) >= fraction
+        return _extremal_network_share(rate, running, start, v, power) >= fraction_sorted
 
     low, high = np.zeros(n), np.ones(n)
     while not np.all(unkept := ~keeps(high)):
@@ -473,5 +484,7 @@ def largest_rate_keeping(layers, fraction, C, power, rng: np.random.Generator) -
         middle = np.where(open_, low + (high - low) / 2, low)
         kept = keeps(middle)
         low, high = np.where(open_ & kept, middle, low), np.where(open_ & ~kept, middle, high)
+    rate, bracket = np.empty(n), np.empty(n)
+    rate[order], bracket[order] = low, high - low
     band = power * (layers * (3 + np.sqrt(RATE_TOKENS) / fraction ** (1 / power)) + RATE_TOKENS * RATE_FEATURES) * UNIT_ROUNDOFF
-    return low, (high - low) + band / (power * layers)
+    return rate, bracket + band / (power * layers)
