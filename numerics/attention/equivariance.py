@@ -24,6 +24,7 @@ import numpy as np
 
 from numerics.attention import sinusoidal_encoding
 from numerics.attention.kernels import gamma, softmax_average_error
+from numerics.threads import one_torch_thread
 
 PE_BASE = 10000.0
 """The base of the sinusoidal encoding (Vaswani et al. 2017, section 3.5)."""
@@ -92,16 +93,17 @@ def attention_of_permuted_tokens(X, W_Q, W_K, W_V, permutation, base: float = PE
     x, w_q, w_k, w_v = (torch.from_numpy(np.asarray(a, dtype=float)) for a in (X, W_Q, W_K, W_V))
     s = torch.from_numpy(np.asarray(permutation, dtype=np.int64))
     n, d = x.shape[1:]
-    permuted = torch.take_along_dim(x, s[:, :, None], dim=1)
-    even = d + d % 2
-    angles = torch.arange(n, dtype=torch.float64)[:, None] * base ** (-torch.arange(0, even, 2, dtype=torch.float64) / even)
-    encodings = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).reshape(n, even)[:, :d]
-    encoded = permuted + encodings
 
     def attention(tokens, causal=False):
         return torch.nn.functional.scaled_dot_product_attention(tokens @ w_q, tokens @ w_k, tokens @ w_v, is_causal=causal)
 
-    outputs = torch.stack([attention(permuted), attention(encoded), attention(permuted, causal=True)], dim=1)
+    with one_torch_thread():  # matrices of 3 tokens: a second thread only waits
+        permuted = torch.take_along_dim(x, s[:, :, None], dim=1)
+        even = d + d % 2
+        angles = torch.arange(n, dtype=torch.float64)[:, None] * base ** (-torch.arange(0, even, 2, dtype=torch.float64) / even)
+        encodings = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).reshape(n, even)[:, :d]
+        encoded = permuted + encodings
+        outputs = torch.stack([attention(permuted), attention(encoded), attention(permuted, causal=True)], dim=1)
     accuracy = np.maximum(*(self_attention_rounding_bound(t.numpy(), W_Q, W_K, W_V) for t in (permuted, encoded)))
     return outputs.numpy(), accuracy
 
