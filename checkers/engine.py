@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 from checkers.closed_form import compile_closed_form, constant_perturbations
-from checkers.policies import Bound, Comparison, Statistical, Verdict
+from checkers.policies import Bound, Comparison, Statistical, Tally, Verdict
 from checkers.registry import REGISTRY
 from checkers.results import (
     AnchorResult,
@@ -49,7 +49,17 @@ from checkers.results import (
     TheoremError,
     TheoremFailed,
 )
-from checkers.sampling import Group, draw_instances, edge_coverage, single_instance
+from checkers.sampling import (
+    Group,
+    block_instances,
+    block_shape_counts,
+    block_sizes,
+    draw_block,
+    draw_instances,
+    edge_coverage,
+    shape_tuples,
+    single_instance,
+)
 from checkers.theorem import Anchor, Theorem, call_with
 from numerics.threads import one_blas_thread
 from proofs.derivation import DerivationError
@@ -111,7 +121,7 @@ def oracle_values(theorem: Theorem, group: Group, device: str) -> OracleValues:
     """The oracle on ``group``, with its stated accuracy checked against the policy's rules."""
     policy = theorem.policy
     # The oracle's own randomness (Monte Carlo) is seeded apart from the inputs, so the same seed replays it.
-    extra = {"rng": np.random.default_rng(group.seed + (1,)), **policy.oracle_keywords()}
+    extra = {"rng": group.rng(1), **policy.oracle_keywords()}
     raw = _evaluate(theorem, "oracle", theorem.oracle, group, device, extra)
     accuracy = np.zeros(())
     if isinstance(raw, tuple):
@@ -152,7 +162,11 @@ def compare(theorem: Theorem, claim: np.ndarray, oracle: OracleValues, tests: in
 
 def _tests(oracles: list[OracleValues]) -> int:
     """The number of simultaneous tests (instances times components) a statistical threshold covers."""
-    return sum(int(np.prod(o.values.shape[:1] + o.values.shape[2:])) for o in oracles)
+    return sum(o.group.size * _components(o) for o in oracles)
+
+
+def _components(oracle: OracleValues) -> int:
+    return int(np.prod(oracle.values.shape[2:]))
 
 
 # --- checking -------------------------------------------------------------------------------
@@ -199,16 +213,19 @@ def run_check(
     device: str = "cpu",
     mutants: bool = False,
     timeout: float | None = None,
+    on_block: Callable[[float], None] = lambda share: None,
 ) -> CheckResult:
     """Check the derivation, the claim and the anchors; never raises for the theorem's own failures (see ``status``).
 
-    A check that takes longer than ``timeout`` seconds stops with status ``error``.
+    A check that takes longer than ``timeout`` seconds stops with status ``error``. A check of more
+    instances than a block (:func:`~checkers.sampling.block_sizes`) calls ``on_block`` with the share
+    of its blocks done after each; its mutants are run on block 0.
     """
     if instances < 1:
         raise ValueError("instances must be at least 1")
     start = time.perf_counter()
     with time_limit(timeout) as limit, one_blas_thread():
-        result = _run_check(theorem, instances, seed, device, mutants, start)
+        result = _run_check(theorem, instances, seed, device, mutants, start, on_block)
     if limit.exceeded:
         message = _overtime(theorem, timeout)
         return CheckResult(theorem.id, "error", message, None, None, time.perf_counter() - start, seed, basis=theorem.basis)
@@ -219,19 +236,94 @@ def _overtime(theorem: Theorem, seconds: float) -> str:
     return f"{theorem.id}: did not finish within {seconds:g} s (--timeout)"
 
 
-def _run_check(theorem: Theorem, instances: int, seed: int, device: str, mutants: bool, start: float) -> CheckResult:
+def _run_check(theorem: Theorem, instances: int, seed: int, device: str, mutants: bool, start: float, on_block) -> CheckResult:
+    begun = begin_check(theorem, instances, seed, device, mutants)
+    if isinstance(begun, CheckResult):
+        return begun
+    blocks = begun.plan.blocks
+    later = []
+    try:
+        for block in range(1, blocks):
+            on_block(block / blocks)
+            later.append(check_block(theorem, begun.plan, block))
+    except TheoremError as error:
+        return CheckResult(theorem.id, "error", str(error), None, None, time.perf_counter() - start, seed, basis=theorem.basis)
+    return finish_check(theorem, begun, later, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """What every block of a check needs: block 0's shape tuples and the run's number of tests
+    (a statistical threshold covers them all, so it is fixed before any block is compared)."""
+
+    instances: int
+    seed: int
+    device: str
+    block_size: int
+    tuples: np.ndarray
+    tests: int
+
+    @property
+    def blocks(self) -> int:
+        return len(block_sizes(self.instances, self.block_size))
+
+
+@dataclass(frozen=True)
+class Worst:
+    """The instance with the largest error so far: its parameters and what claim and oracle gave there."""
+
+    error: float
+    params: dict
+    claim: np.ndarray
+    reference: np.ndarray
+
+
+@dataclass(frozen=True)
+class BlockTally:
+    """What a check keeps of a block: the policy's tally, the worst instance, the oracle's largest stated accuracy."""
+
+    tally: Tally
+    worst: Worst
+    oracle_accuracy: float
+
+    def merged(self, other: "BlockTally", policy) -> "BlockTally":
+        worst = other.worst if other.worst.error > self.worst.error else self.worst
+        return BlockTally(policy.merge(self.tally, other.tally), worst, max(self.oracle_accuracy, other.oracle_accuracy))
+
+
+@dataclass(frozen=True)
+class CheckStart:
+    """A check up to its later blocks: the derivation's counts, block 0 with its anchors and mutants,
+    and the plan the later blocks follow (:func:`check_block`, in any process); :func:`finish_check`
+    merges them."""
+
+    symbolic: dict[str, int] | None
+    plan: CheckPlan
+    first: BlockTally
+    anchors: tuple[AnchorResult, ...]
+    mutants: tuple[MutantResult, ...]
+    timings: dict[str, float]
+
+
+def begin_check(
+    theorem: Theorem, instances: int, seed: int, device: str, mutants: bool, block_size: int | None = None
+) -> CheckStart | CheckResult:
+    """The derivation, block 0, the anchors and (with ``mutants``) the mutants on block 0's oracle
+    values; a :class:`CheckResult` already when the derivation fails or the theorem errs. Blocks
+    are of ``block_size`` instances (default :func:`~checkers.sampling.block_instances`)."""
+    start = time.perf_counter()
     timings = {}
-    basis = theorem.basis
     try:
         symbolic = symbolic_counts(theorem)
         _check_relation(theorem)
         timings["symbolic"] = time.perf_counter() - start
         numeric_start = time.perf_counter()
-        groups = draw_instances(theorem, instances, seed, device)
+        block_size = block_size or block_instances()
+        groups = draw_block(theorem, instances, seed, 0, device=device, block_size=block_size)
         oracles = [oracle_values(theorem, g, device) for g in groups]
-        numeric, message = _numeric_summary(theorem, oracles, seed, device)
+        plan = _plan(theorem, instances, seed, device, block_size, oracles)
+        first = _block_tally(theorem, oracles, plan.tests, device)
         anchors = tuple(_check_anchor(theorem, anchor, seed, device) for anchor in theorem.anchors)
-        numeric = numeric.with_anchors(anchors)
         timings["numeric"] = time.perf_counter() - numeric_start
         mutant_results = ()
         if mutants:
@@ -239,15 +331,75 @@ def _run_check(theorem: Theorem, instances: int, seed: int, device: str, mutants
             mutant_results = _mutant_results(theorem, oracles, device)
             timings["mutants"] = time.perf_counter() - mutants_start
     except DerivationError as error:
-        return CheckResult(theorem.id, "failed", str(error), error.counts, None, time.perf_counter() - start, seed, basis=basis)
+        return CheckResult(theorem.id, "failed", str(error), error.counts, None, time.perf_counter() - start, seed, basis=theorem.basis)
     except TheoremError as error:
-        return CheckResult(theorem.id, "error", str(error), None, None, time.perf_counter() - start, seed, basis=basis)
-    disagreeing = [a for a in anchors if not a.agrees]
-    if numeric.max_error <= 1 and disagreeing:
+        return CheckResult(theorem.id, "error", str(error), None, None, time.perf_counter() - start, seed, basis=theorem.basis)
+    return CheckStart(symbolic, plan, first, anchors, mutant_results, timings)
+
+
+def _plan(theorem: Theorem, instances: int, seed: int, device: str, block_size: int, oracles: list[OracleValues]) -> CheckPlan:
+    """Block 0's shape tuples, and the tests of the whole run: block 0's, plus each later block's count
+    of every tuple (drawn apart from the block) times that tuple's components in block 0."""
+    tuples = shape_tuples([o.group for o in oracles], theorem)
+    components = np.array([_components(o) for o in oracles])
+    tests = _tests(oracles)
+    for block, size in enumerate(block_sizes(instances, block_size)[1:], start=1):
+        tests += int(block_shape_counts(theorem, size, seed, block, tuples) @ components)
+    return CheckPlan(instances, seed, device, block_size, tuples, tests)
+
+
+def check_block(theorem: Theorem, plan: CheckPlan, block: int) -> BlockTally:
+    """Block ``block`` (at least 1) of the check ``plan`` describes, compared and tallied; raises
+    :class:`TheoremError` when the claim or the oracle errs."""
+    with one_blas_thread():
+        groups = draw_block(theorem, plan.instances, plan.seed, block, plan.tuples, plan.device, plan.block_size)
+        oracles = [oracle_values(theorem, g, plan.device) for g in groups]
+        return _block_tally(theorem, oracles, plan.tests, plan.device)
+
+
+def _block_tally(theorem: Theorem, oracles: list[OracleValues], tests: int, device: str) -> BlockTally:
+    policy = theorem.policy
+    tally, worst = None, None
+    for oracle in oracles:
+        claim = claim_values(theorem, oracle.group, device)
+        comparison = compare(theorem, claim, oracle, tests)
+        group_tally = policy.tally(comparison)
+        tally = group_tally if tally is None else policy.merge(tally, group_tally)
+        i = int(np.argmax(comparison.errors))
+        if worst is None or comparison.errors[i] > worst.error:
+            worst = Worst(float(comparison.errors[i]), oracle.group.instance(i), claim[i], comparison.reference[i])
+    return BlockTally(tally, worst, max(_relative_accuracy(o) for o in oracles))
+
+
+def finish_check(theorem: Theorem, begun: CheckStart, later: list[BlockTally], seconds: float) -> CheckResult:
+    """The check's result from its start and its later blocks' tallies (merged in block order)."""
+    plan, policy = begun.plan, theorem.policy
+    total = begun.first
+    for block in later:
+        total = total.merged(block, policy)
+    verdict = policy.verdict(total.tally)
+    summary = NumericSummary(
+        plan.instances,
+        verdict.max_error,
+        policy.describe(plan.tests),
+        policy.name,
+        draws=getattr(policy, "draws", None),
+        oracle_accuracy=total.oracle_accuracy or None,
+        coverage=edge_coverage(theorem.parameters, plan.instances),
+        extras=verdict.extras,
+    )
+    message = f"verified on {plan.instances} instances; max error {verdict.max_error:.3g} of tolerance"
+    if verdict.max_error > 1:
+        counterexample = _counterexample(theorem, total.worst, plan.seed, plan.device)
+        summary = summary.with_counterexample(counterexample)
+        message = _failure_message(theorem, summary, counterexample, verdict)
+    disagreeing = [a for a in begun.anchors if not a.agrees]
+    if verdict.max_error <= 1 and disagreeing:
         message = "; ".join(f"{theorem.id}: {a.describe()}" for a in disagreeing)
-    status = "verified" if numeric.max_error <= 1 and not disagreeing else "failed"
+    status = "verified" if verdict.max_error <= 1 and not disagreeing else "failed"
     return CheckResult(
-        theorem.id, status, message, symbolic, numeric, time.perf_counter() - start, seed, mutant_results, timings, basis
+        theorem.id, status, message, begun.symbolic, summary.with_anchors(begun.anchors), seconds, plan.seed,
+        begun.mutants, begun.timings, theorem.basis,
     )
 
 
@@ -279,33 +431,6 @@ def _check_relation(theorem: Theorem) -> None:
         )
 
 
-def _numeric_summary(theorem: Theorem, oracles: list[OracleValues], seed: int, device: str):
-    policy = theorem.policy
-    tests = _tests(oracles)
-    compared = []
-    for oracle in oracles:
-        claim = claim_values(theorem, oracle.group, device)
-        compared.append((oracle.group, claim, compare(theorem, claim, oracle, tests)))
-    verdict = policy.conclude([comparison for _, _, comparison in compared])
-    group, claim, comparison = max(compared, key=lambda c: float(np.max(c[2].errors)))
-    i = int(np.argmax(comparison.errors))
-    instances = sum(o.group.size for o in oracles)
-    summary = NumericSummary(
-        instances,
-        verdict.max_error,
-        policy.describe(tests),
-        policy.name,
-        draws=getattr(policy, "draws", None),
-        oracle_accuracy=max(_relative_accuracy(o) for o in oracles) or None,
-        coverage=edge_coverage(theorem.parameters, instances),
-        extras=verdict.extras,
-    )
-    if verdict.max_error <= 1:
-        return summary, f"verified on {instances} instances; max error {verdict.max_error:.3g} of tolerance"
-    counterexample = _counterexample(theorem, group, claim, comparison, i, seed, device)
-    return summary.with_counterexample(counterexample), _failure_message(theorem, summary, counterexample, verdict)
-
-
 def _failure_message(theorem: Theorem, summary: NumericSummary, counterexample: Counterexample, verdict: Verdict) -> str:
     if verdict.pooled_failure:
         return (
@@ -331,13 +456,12 @@ def _relative_accuracy(oracle: OracleValues) -> float:
     return float(np.max(np.where(np.isfinite(ratio), ratio, 0.0)))
 
 
-def _counterexample(theorem, group, claim, comparison, i, seed, device) -> Counterexample:
-    params = group.instance(i)
+def _counterexample(theorem: Theorem, worst: Worst, seed: int, device: str) -> Counterexample:
     if not isinstance(theorem.policy, Statistical):
-        shrunk = _shrink(theorem, params, seed, device)
+        shrunk = _shrink(theorem, worst.params, seed, device)
         if shrunk is not None:
             return shrunk
-    return Counterexample(params, claim[i], comparison.reference[i], error=float(comparison.errors[i]))
+    return Counterexample(worst.params, worst.claim, worst.reference, error=worst.error)
 
 
 def _shrink(theorem: Theorem, params: dict, seed: int, device: str) -> Counterexample | None:

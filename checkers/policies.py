@@ -10,8 +10,10 @@ Each policy compares and explains itself:
 * :class:`Bound`: a one-sided claim (an upper or lower bound) that passes when the oracle is on
   the right side everywhere; reports its ``tightness``.
 
-``compare`` works on one group of instances and returns a :class:`Comparison`;
-``conclude`` pools the groups of a run into a :class:`Verdict`.
+``compare`` works on one group of instances and returns a :class:`Comparison`; ``tally`` keeps
+what a run needs of it (the largest error and the pooled sums) as a :class:`Tally`, ``merge``
+adds two tallies (in a fixed order: a run of many blocks merges them block after block), and
+``verdict`` concludes from the run's tally; ``conclude`` does all three for a list of groups.
 
 >>> import numpy as np
 >>> policy = Bound("upper", rtol=1e-12)
@@ -52,6 +54,26 @@ class Comparison:
     pooled: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Tally:
+    """What a run keeps of its comparisons: the largest per-instance error and the policy's pooled
+    sums, of a size that does not grow with the instances (so that blocks merge in bounded memory)."""
+
+    max_error: float
+    pooled: dict[str, Any] = field(default_factory=dict)
+
+
+class _Pooling:
+    """``conclude``: tally each group, merge in order, conclude."""
+
+    def conclude(self, comparisons: list[Comparison]) -> "Verdict":
+        tallies = [self.tally(c) for c in comparisons]
+        total = tallies[0]
+        for tally in tallies[1:]:
+            total = self.merge(total, tally)
+        return self.verdict(total)
+
+
 @dataclass
 class Verdict:
     """A run's conclusion: the largest error in units of the tolerance, what it pooled, and why it failed."""
@@ -78,7 +100,7 @@ def _ratio(gap: np.ndarray, budget: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(ratio), np.inf, ratio)
 
 
-class _StatedAccuracy:
+class _StatedAccuracy(_Pooling):
     """What the two policies that compare an oracle's values (not draws) share: ``rtol``, ``atol``
     and the rules the oracle's stated accuracy must follow."""
 
@@ -142,8 +164,14 @@ class Deterministic(_StatedAccuracy):
         budget = self.atol + self.rtol * np.abs(values) + accuracy
         return Comparison(_instance_max(_ratio(np.abs(claim - values), budget)), values)
 
-    def conclude(self, comparisons: list[Comparison]) -> Verdict:
-        return Verdict(max(float(np.max(c.errors, initial=0.0)) for c in comparisons))
+    def tally(self, comparison: Comparison) -> Tally:
+        return Tally(float(np.max(comparison.errors, initial=0.0)))
+
+    def merge(self, a: Tally, b: Tally) -> Tally:
+        return Tally(max(a.max_error, b.max_error))
+
+    def verdict(self, tally: Tally) -> Verdict:
+        return Verdict(tally.max_error)
 
 
 @dataclass(frozen=True)
@@ -185,14 +213,20 @@ class Bound(_StatedAccuracy):
             tightness = np.where(positive, numerator / np.where(positive, denominator, 1.0), -np.inf)
         return Comparison(_instance_max(_ratio(excess, budget)), values, pooled={"tightness": float(np.max(tightness, initial=-np.inf))})
 
-    def conclude(self, comparisons: list[Comparison]) -> Verdict:
-        tightness = max(c.pooled["tightness"] for c in comparisons)
+    def tally(self, comparison: Comparison) -> Tally:
+        return Tally(float(np.max(comparison.errors, initial=0.0)), {"tightness": comparison.pooled["tightness"]})
+
+    def merge(self, a: Tally, b: Tally) -> Tally:
+        return Tally(max(a.max_error, b.max_error), {"tightness": max(a.pooled["tightness"], b.pooled["tightness"])})
+
+    def verdict(self, tally: Tally) -> Verdict:
+        tightness = tally.pooled["tightness"]
         extras = {"tightness": tightness if math.isfinite(tightness) else None}
-        return Verdict(max(float(np.max(c.errors, initial=0.0)) for c in comparisons), extras)
+        return Verdict(tally.max_error, extras)
 
 
 @dataclass(frozen=True)
-class Statistical:
+class Statistical(_Pooling):
     """A Monte Carlo claim: the oracle returns ``draws`` samples per instance, whose mean estimates the claim.
 
     The oracle is called with ``draws``, ``batches`` and ``rng``; the draws are cut into
@@ -293,30 +327,47 @@ class Statistical:
             "products": (first * second).reshape(n, -1).mean(axis=1),
         }
 
-    def conclude(self, comparisons: list[Comparison]) -> Verdict:
-        per_instance = max(float(np.max(c.errors, initial=0.0)) for c in comparisons)
-        count = sum(c.pooled["count"] for c in comparisons)
+    def tally(self, comparison: Comparison) -> Tally:
+        pooled = comparison.pooled
+        products = pooled["products"]
+        mean = float(np.mean(products)) if len(products) else 0.0
+        moments = (len(products), mean, float(np.sum((products - mean) ** 2)))
+        return Tally(
+            float(np.max(comparison.errors, initial=0.0)),
+            {"batch_sums": pooled["batch_sums"], "count": pooled["count"], "products": moments},
+        )
+
+    def merge(self, a: Tally, b: Tally) -> Tally:
+        pooled = {
+            "batch_sums": a.pooled["batch_sums"] + b.pooled["batch_sums"],
+            "count": a.pooled["count"] + b.pooled["count"],
+            "products": _merged_moments(a.pooled["products"], b.pooled["products"]),
+        }
+        return Tally(max(a.max_error, b.max_error), pooled)
+
+    def verdict(self, tally: Tally) -> Verdict:
+        per_instance, count = tally.max_error, tally.pooled["count"]
         if count == 0:
             return Verdict(per_instance, {"resolution": None})
         mean_threshold, square_threshold = self.pooled_thresholds()
-        batch_values = sum(c.pooled["batch_sums"] for c in comparisons) / count
+        batch_values = tally.pooled["batch_sums"] / count
         # An exact oracle's draws have no spread; its relative rounding is judged against the per-instance
         # floor (ROUNDING_FLOOR of the values' size + |claim|, in units of |claim|), not a standard error of zero.
         standard_error = max(float(np.std(batch_values, ddof=1) / math.sqrt(self.batches)), 2 * ROUNDING_FLOOR)
         bias = float(np.mean(batch_values))
         t_mean = abs(bias) / standard_error
         errors = {"mean": t_mean / mean_threshold}
-        products = np.concatenate([c.pooled["products"] for c in comparisons])
-        if len(products) >= self.pooled_minimum:
-            spread = float(np.std(products, ddof=1))
-            z = float(np.mean(products)) / (spread / math.sqrt(len(products))) if spread > 0 else 0.0
+        instances, products_mean, products_m2 = tally.pooled["products"]
+        if instances >= self.pooled_minimum:
+            spread = math.sqrt(products_m2 / (instances - 1))
+            z = products_mean / (spread / math.sqrt(instances)) if spread > 0 else 0.0
             errors["square"] = max(z, 0.0) / square_threshold
         extras = {"resolution": mean_threshold * standard_error, "pooled_bias": bias}
         worst = max(errors, key=errors.get)
         failure = ""
         if errors[worst] > 1:
             failure = (
-                f"the pooled {worst} test over {len(products)} instances finds a relative bias "
+                f"the pooled {worst} test over {instances} instances finds a relative bias "
                 f"{bias:+.3g} (error {errors[worst]:.3g} times its threshold; resolution {extras['resolution']:.3g})"
             )
         return Verdict(max(per_instance, *errors.values()), extras, failure)
@@ -334,6 +385,16 @@ class Statistical:
         # scipy's noncentral t is NaN beyond about 3e9 standard errors (an exact oracle's floor puts a mutant at 1e13).
         # There Z is nothing beside the separation in T = (Z + separation) / sqrt(V / df), V ~ chi2(df): the limit.
         return float(stats.chi2.cdf(df * (separation / threshold) ** 2, df))
+
+
+def _merged_moments(a: tuple[int, float, float], b: tuple[int, float, float]) -> tuple[int, float, float]:
+    """(count, mean, sum of squared deviations) of two samples together (Chan, Golub and LeVeque 1979)."""
+    (na, mean_a, m2_a), (nb, mean_b, m2_b) = a, b
+    n = na + nb
+    if n == 0:
+        return 0, 0.0, 0.0
+    delta = mean_b - mean_a
+    return n, mean_a + delta * nb / n, m2_a + m2_b + delta**2 * na * nb / n
 
 
 Policy = Deterministic | Statistical | Bound

@@ -7,10 +7,18 @@ batched calls, the shape parameters take few distinct values: their special valu
 :data:`RANDOM_SHAPES` random shape tuples; every random instance takes one of these tuples
 (edge or random, uniformly), while its other parameters are drawn afresh. A thousand
 instances are then a few dozen groups of many instances each, not one group per instance.
+
+A check of more than :data:`BLOCK_INSTANCES` instances is drawn, evaluated and compared block by
+block, so that its memory does not grow with the count: block 0 is the check of
+``BLOCK_INSTANCES`` instances (edges first, its groups as above), and every later block ``k``
+draws fresh random instances from its own streams (:func:`block_seed`), each taking one of the
+shape tuples of block 0's groups. A block depends only on the seed, its number and those tuples,
+so blocks can be checked in any order, in any process, and merged in order.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -28,6 +36,39 @@ distinct shape is one batched call. A larger domain contributes its edges (bound
 powers of two) and the random tuples."""
 
 
+BLOCK_INSTANCES = 4096
+"""Instances drawn and compared together; a larger check runs in blocks of this many (bounded memory)."""
+BLOCK_VARIABLE = "TRANSFORMER_PROOFS_BLOCK"
+"""Sets the block size instead (worker processes inherit it): a check's result depends on it."""
+
+
+def block_instances() -> int:
+    """The block size: ``$TRANSFORMER_PROOFS_BLOCK`` where set, else :data:`BLOCK_INSTANCES`."""
+    text = os.environ.get(BLOCK_VARIABLE, "")
+    if not text:
+        return BLOCK_INSTANCES
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"${BLOCK_VARIABLE} must be a positive integer (instances per block), not {text!r}")
+    return int(text)
+
+
+def block_sizes(instances: int, size: int | None = None) -> list[int]:
+    """The instances of each block of a check of ``instances`` in blocks of ``size`` (default
+    :func:`block_instances`): block 0 first, then full blocks, then the rest."""
+    size = size or block_instances()
+    full, rest = divmod(instances, size)
+    return [size] * full + ([rest] if rest else [])
+
+
+def block_seed(entropy: tuple[int, ...], block: int, *stream: int) -> np.random.SeedSequence:
+    """The seed of ``entropy`` (a group's ``(seed, number)``, an oracle's ``(seed, number, 1)``) in
+    ``block``. Block 0's is the plain tuple, as a check of at most :data:`BLOCK_INSTANCES` always drew;
+    a later block's adds the block (and ``stream``, for the block's own draws) as a spawn key, a stream
+    apart from every seed of block 0. Only the spawn key separates streams here: SeedSequence pads
+    its entropy with zeros, so ``(seed,)`` and ``(seed, 0)`` are one seed."""
+    return np.random.SeedSequence(entropy, spawn_key=(block, *stream) if block else ())
+
+
 @dataclass(frozen=True)
 class Group:
     """Instances sharing the values of the shape parameters, evaluated in one batched call."""
@@ -36,10 +77,16 @@ class Group:
     inputs: dict[str, np.ndarray]
     index: np.ndarray
     seed: tuple[int, ...] = ()
+    block: int = 0
 
     @property
     def size(self) -> int:
         return len(self.index)
+
+    def rng(self, *purpose: int) -> np.random.Generator:
+        """A generator for ``purpose`` (the oracle's draws: ``(1,)``), apart from the group's inputs."""
+        return np.random.default_rng(block_seed(self.seed + purpose, self.block))
+
 
     def arguments(self) -> dict[str, Any]:
         return {**self.params, **self.inputs}
@@ -54,16 +101,70 @@ def plain_value(value):
 
 
 def draw_instances(theorem: Theorem, instances: int, seed: int, device: str = "cpu") -> list[Group]:
-    """``instances`` parameter points (and their inputs), edges first, grouped by the shape parameters."""
-    params = parameter_points(theorem.parameters, instances, np.random.default_rng(seed))
+    """``instances`` parameter points (and their inputs), edges first, grouped by the shape parameters;
+    the groups of every block (:func:`draw_block`), block after block."""
+    block_size = block_instances()
+    first = draw_block(theorem, instances, seed, 0, device=device, block_size=block_size)
+    tuples = shape_tuples(first, theorem)
+    blocks = range(1, len(block_sizes(instances, block_size)))
+    later = (draw_block(theorem, instances, seed, k, tuples, device, block_size) for k in blocks)
+    return first + [group for block in later for group in block]
+
+
+def draw_block(
+    theorem: Theorem,
+    instances: int,
+    seed: int,
+    block: int,
+    tuples: np.ndarray | None = None,
+    device: str = "cpu",
+    block_size: int | None = None,
+) -> list[Group]:
+    """The groups of block ``block`` of a check of ``instances`` in blocks of ``block_size``. Block 0
+    is a check of its size (edges first); a later one draws every parameter at random, its shape
+    parameters as one of ``tuples`` (block 0's, :func:`shape_tuples`) uniformly."""
+    size = block_sizes(instances, block_size)[block]
+    if block == 0:
+        params = parameter_points(theorem.parameters, size, np.random.default_rng(seed))
+    else:
+        params = _random_points(theorem, size, tuples, seed, block)
+    return _grouped(theorem, params, size, seed, block, device)
+
+
+def shape_tuples(groups: list[Group], theorem: Theorem) -> np.ndarray:
+    """The shape tuples of ``groups`` (one row per group, one column per shape parameter)."""
+    return np.array([[g.params[s] for s in theorem.shape_parameters] for g in groups], dtype=int).reshape(len(groups), -1)
+
+
+def block_shape_counts(theorem: Theorem, size: int, seed: int, block: int, tuples: np.ndarray) -> np.ndarray:
+    """How many of the ``size`` instances of a later block take each of ``tuples``, without drawing the block."""
+    choice = _shape_choice(theorem, size, tuples, seed, block)
+    return np.bincount(choice, minlength=len(tuples))
+
+
+def _shape_choice(theorem: Theorem, size: int, tuples: np.ndarray, seed: int, block: int) -> np.ndarray:
+    # Its own stream, so that counting a block's tests (block_shape_counts) draws nothing else.
+    return np.random.default_rng(block_seed((seed,), block, 2)).integers(0, len(tuples), size=size)
+
+
+def _random_points(theorem: Theorem, size: int, tuples: np.ndarray, seed: int, block: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(block_seed((seed,), block, 1))
     shapes = theorem.shape_parameters
-    keys = list(zip(*(params[s] for s in shapes))) if shapes else [()] * instances
+    points = {name: domain.sample(rng, size) for name, domain in theorem.parameters.items() if name not in shapes}
+    chosen = tuples[_shape_choice(theorem, size, tuples, seed, block)]
+    points.update({name: chosen[:, k] for k, name in enumerate(shapes)})
+    return {name: points[name] for name in theorem.parameters}
+
+
+def _grouped(theorem: Theorem, params: dict[str, np.ndarray], size: int, seed: int, block: int, device: str) -> list[Group]:
+    shapes = theorem.shape_parameters
+    keys = list(zip(*(params[s] for s in shapes))) if shapes else [()] * size
     groups = []
     for number, key in enumerate(sorted(set(keys))):
         index = np.array([i for i, k in enumerate(keys) if k == key])
         group_params = {n: v[index] for n, v in params.items()}
         group_params.update({s: int(k) for s, k in zip(shapes, key)})
-        groups.append(_with_inputs(theorem, group_params, index, (seed, number), device))
+        groups.append(_with_inputs(theorem, group_params, index, (seed, number), device, block))
     return groups
 
 
@@ -118,7 +219,8 @@ def special_values(parameters: Mapping[str, Domain], instances: int) -> dict[str
 
 
 def edge_coverage(parameters: Mapping[str, Domain], instances: int) -> dict[str, dict]:
-    """Which special values of each parameter a check of ``instances`` instances includes."""
+    """Which special values of each parameter a check of ``instances`` instances includes (in its block 0)."""
+    instances = block_sizes(instances)[0] if instances > 0 else 0
     special = special_values(parameters, instances)
     lead = min(instances, max(map(len, special.values()), default=0))
     return {
@@ -144,14 +246,14 @@ def split_instances(group: Group) -> list[Group]:
     for i in range(group.size):
         params = {k: (v if np.ndim(v) == 0 else v[i : i + 1]) for k, v in group.params.items()}
         inputs = {k: v[i : i + 1] for k, v in group.inputs.items()}
-        singles.append(Group(params, inputs, group.index[i : i + 1], group.seed + (i,)))
+        singles.append(Group(params, inputs, group.index[i : i + 1], group.seed + (i,), group.block))
     return singles
 
 
-def _with_inputs(theorem, params, index, seed: tuple[int, ...], device) -> Group:
+def _with_inputs(theorem, params, index, seed: tuple[int, ...], device, block: int = 0) -> Group:
     inputs = {}
     if theorem.inputs is not None:
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(block_seed(seed, block))
         inputs = dict(call_with(theorem.inputs, {"rng": rng, "n": len(index), "device": device, **params}))
-    return Group(params, inputs, index, seed)
+    return Group(params, inputs, index, seed, block)
 

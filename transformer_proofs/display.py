@@ -45,13 +45,17 @@ def tracker(bars: Progress):
 
 @contextlib.contextmanager
 def theorem_progress(label: str, total: int):
-    """A progress bar over theorems; the callback it yields, ``(id, finished)``, names the theorem
-    started and counts the theorems finished (in whatever order worker processes finish them)."""
+    """A progress bar over theorems; the callback it yields, ``(id, done)``, names the theorem
+    started and counts the theorems finished (in whatever order worker processes finish them):
+    ``done`` is False when it starts, True when it ends, or the share of its blocks done so far."""
+    shares: dict[str, float] = {}
     with progress() as bar:
         task = bar.add_task(label, total=total)
 
-        def report(theorem_id: str, finished: bool) -> None:
-            bar.update(task, description=theorem_id, advance=int(finished))
+        def report(theorem_id: str, done: bool | float) -> None:
+            share = max(float(done), shares.get(theorem_id, 0.0))
+            bar.update(task, description=theorem_id, advance=share - shares.get(theorem_id, 0.0))
+            shares[theorem_id] = share
 
         yield report
 

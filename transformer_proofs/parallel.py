@@ -7,14 +7,13 @@ depend on which process ran it or when; results are put back in the order of the
 JSON and the table of ``--workers N`` are therefore byte-identical to ``--workers 1`` (timings
 aside).
 
-The unit of work is a theorem (a theorem at one seed in a sweep), not a range of instances:
-the engine draws a check's instances as a whole. The parameter points of a check of ``n``
-instances start with special values chosen for ``n``, and each parameter's random draws follow
-the previous parameter's in one stream; inputs are drawn per shape group from ``(seed, group
-number)`` for the group's size; and a statistical check divides its false-alarm rate among all
-the tests and pools them. Instances ``a .. b`` of a check of ``n`` are thus not a check of
-``b - a`` instances at any seed, and a slice of them cannot conclude alone: an exact split needs
-the engine to draw and compare by shape group (each group's inputs depend only on its own seed).
+The unit of work is a theorem (a theorem at one seed in a sweep). A ``verify`` of more than
+:data:`~checkers.sampling.BLOCK_INSTANCES` instances is split further, as the engine checks it
+in blocks: a task per theorem runs its derivation, block 0, anchors and the plan of the rest
+(:func:`~checkers.engine.begin_check`), then tasks of :data:`BLOCKS_PER_TASK` later blocks each
+(:func:`~checkers.engine.check_block`), and this process merges their tallies in block order
+(:func:`~checkers.engine.finish_check`): the same arithmetic in the same order as one process.
+``--timeout`` then limits each of these tasks, not the theorem's whole run.
 
 A worker that dies (a crash in native code, the out-of-memory killer, ``os._exit`` in a
 theorem) is replaced, and the task it was running is reported as that task's error; the other
@@ -28,6 +27,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -88,6 +88,44 @@ def mutants_task(task: tuple[TheoremRef, dict]):
     return mutant_outcome(ref.theorem(), **options)
 
 
+BLOCKS_PER_TASK = 8
+"""Later blocks of a large ``verify`` handed to a worker at once (32768 instances: a task of seconds
+to minutes, few enough results to merge)."""
+
+
+def begin_task(task: tuple[TheoremRef, dict]):
+    """A theorem's check up to its later blocks (``begin_check``), in a worker."""
+    from checkers.engine import begin_check, time_limit
+    from numerics.threads import one_blas_thread
+
+    ref, options = task
+    theorem = ref.theorem()
+    with time_limit(options.get("timeout")) as limit, one_blas_thread():
+        begun = begin_check(theorem, options["instances"], options["seed"], options["device"], False, options["block_size"])
+    return _overtime_result(theorem, options) if limit.exceeded else begun
+
+
+def blocks_task(task: tuple[TheoremRef, Any, range, float | None]):
+    """Later blocks of a theorem's check (``check_block``): their tallies in order and the seconds they
+    took; or the error's message."""
+    from checkers.engine import check_block, time_limit
+    from checkers.results import TheoremError
+
+    ref, plan, blocks, timeout = task
+    theorem = ref.theorem()
+    start = time.perf_counter()
+    with time_limit(timeout) as limit:
+        try:
+            tallies = [check_block(theorem, plan, block) for block in blocks]
+        except TheoremError as error:
+            return str(error)
+    return f"{theorem.id}: did not finish within {timeout:g} s (--timeout)" if limit.exceeded else (tallies, time.perf_counter() - start)
+
+
+def _overtime_result(theorem, options: dict):
+    return _error_result("verify", theorem, options, f"did not finish within {options['timeout']:g} s (--timeout)")
+
+
 def check_theorems(
     kind: str,
     theorems: Sequence,
@@ -109,7 +147,11 @@ def check_theorems(
     refs = [reference(t, modules) if workers > 1 or scheduler else None for t in theorems]
     shipped = [i for i, ref in enumerate(refs) if ref is not None]
     results: list[Any] = [None] * len(theorems)
-    if len(shipped) > 1 or (shipped and scheduler):
+    if kind == "verify" and shipped and _in_blocks(options["instances"]):
+        outcomes = _verify_in_blocks([theorems[i] for i in shipped], [refs[i] for i in shipped], options, workers, scheduler, progress)
+        for i, outcome in zip(shipped, outcomes):
+            results[i] = outcome
+    elif len(shipped) > 1 or (shipped and scheduler):
         tasks = [(refs[i], options) for i in shipped]
         keys = [task_key(kind, refs[i].id, options, refs[i].modules) for i in shipped]
         failed = lambda index, message: _error_result(kind, theorems[shipped[index]], options, message)
@@ -120,9 +162,56 @@ def check_theorems(
     for i, theorem in enumerate(theorems):
         if results[i] is None:
             progress(theorem.id, False)
-            results[i] = local(theorem, **options)
+            blocks = {"on_block": lambda share, name=theorem.id: progress(name, share)} if kind == "verify" else {}
+            results[i] = local(theorem, **options, **blocks)
             progress(theorem.id, True)
     return tuple(results)
+
+
+def _in_blocks(instances: int) -> bool:
+    from checkers.sampling import block_sizes
+
+    return len(block_sizes(instances)) > 1
+
+
+def _verify_in_blocks(theorems, refs, options, workers, scheduler, progress) -> list:
+    """``run_check`` of each theorem as begin, later blocks and finish (see the module's docstring)."""
+    from checkers.engine import CheckStart, finish_check
+    from checkers.sampling import block_instances
+
+    begin = {**options, "block_size": block_instances()}  # this process's, wherever the workers run
+    keys = [task_key("begin", ref.id, begin, ref.modules) for ref in refs]
+    failed_begin = lambda index, message: _error_result("verify", theorems[index], options, message)
+    begun = run_tasks(begin_task, [(ref, begin) for ref in refs], keys=keys, workers=workers, scheduler=scheduler, failed=failed_begin)
+    tasks, owners = [], []
+    for index, (ref, start) in enumerate(zip(refs, begun)):
+        if isinstance(start, CheckStart):
+            for first in range(1, start.plan.blocks, BLOCKS_PER_TASK):
+                tasks.append((ref, start.plan, range(first, min(first + BLOCKS_PER_TASK, start.plan.blocks)), options.get("timeout")))
+                owners.append(index)
+    keys = [task_key("blocks", ref.id, begin, ref.modules, blocks.start) for ref, _, blocks, _ in tasks]
+    failed = lambda index, message: f"{refs[owners[index]].id}: {message}"
+    done = [1] * len(refs)  # blocks done per theorem: block 0 in its begin task
+
+    def finished(index: int) -> None:
+        owner, blocks = owners[index], tasks[index][2]
+        done[owner] += len(blocks)
+        progress(refs[owner].id, done[owner] / begun[owner].plan.blocks)
+
+    outcomes = run_tasks(blocks_task, tasks, keys=keys, workers=workers, scheduler=scheduler, finished=finished, failed=failed)
+    results = []
+    for index, (theorem, start) in enumerate(zip(theorems, begun)):
+        if isinstance(start, CheckStart):
+            mine = [outcome for owner, outcome in zip(owners, outcomes) if owner == index]
+            error = next((outcome for outcome in mine if isinstance(outcome, str)), None)
+            if error is None:
+                tallies = [tally for chunk, _ in mine for tally in chunk]
+                start = finish_check(theorem, start, tallies, sum(start.timings.values()) + sum(seconds for _, seconds in mine))
+            else:
+                start = _error_result("verify", theorem, options, error.removeprefix(f"{theorem.id}: "))
+        progress(theorem.id, True)
+        results.append(start)
+    return results
 
 
 def _error_result(kind: str, theorem, options: dict, message: str):

@@ -88,9 +88,12 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(scheduler, folder,
     assert [r.runs for r in remote.results] == [3, 3] and remote.ok
 
 
-def test_verify_on_the_cluster_writes_the_local_json(cli, scheduler):
+@pytest.mark.parametrize("block", [None, "30"], ids=["theorems", "blocks"])
+def test_verify_on_the_cluster_writes_the_local_json(cli, scheduler, block):
+    """With blocks of 30 (set here only: the block size travels with the tasks), later blocks are tasks."""
     arguments = ("verify", *QUICK, "--instances", "100", "--json", "-")
-    local, remote = cli(*arguments), cli(*arguments, "--scheduler", scheduler)
+    env = {"TRANSFORMER_PROOFS_BLOCK": block} if block else {}
+    local, remote = cli(*arguments, env=env), cli(*arguments, "--scheduler", scheduler, env=env)
     assert local.returncode == remote.returncode == 0, remote.stderr
     strip = lambda text: [{k: v for k, v in r.items() if k != "seconds"} for r in json.loads(text)["results"]]
     assert strip(remote.stdout) == strip(local.stdout)

@@ -38,10 +38,13 @@ def user_env(tmp_path):
     return {"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
 
 
-def test_two_workers_write_the_same_json_as_one(cli, user_env):
-    """Three built-in theorems and one from a user's module (which the workers import by name)."""
+@pytest.mark.parametrize("block", [None, "30"], ids=["theorems", "blocks"])
+def test_two_workers_write_the_same_json_as_one(cli, user_env, block):
+    """Three built-in theorems and one from a user's module (which the workers import by name); with
+    blocks of 30 instances, each theorem's later blocks are tasks of their own, merged here."""
     arguments = ("verify", *QUICK, "square-user", "--module", "parallel_user", "--instances", "100", "--seed", "7", "--json", "-")
-    one, two = (cli(*arguments, "--workers", w, env=user_env) for w in ("1", "2"))
+    env = {**user_env, **({"TRANSFORMER_PROOFS_BLOCK": block} if block else {})}
+    one, two = (cli(*arguments, "--workers", w, env=env) for w in ("1", "2"))
     assert one.returncode == two.returncode == 0, two.stderr
     assert without_timings(two.stdout) == without_timings(one.stdout)
     assert [r["id"] for r in json.loads(two.stdout)["results"]] == [*QUICK, "square-user"]
