@@ -141,6 +141,18 @@ def _axis_values(u, m: int):
         yield exact, interpolant, exact - interpolant
 
 
+def _real_gram_blocks(rows):
+    """The means over the last axis of ``R_j R_l``, ``R_j I_l``, ``I_j R_l``, ``I_j I_l`` for ``rows = R + iI`` ``(n, r, m)``.
+
+    One real product ``V V^T`` with ``V = (R; I)``: half the multiplications of the two complex
+    products ``rows rows^H`` and ``rows rows^T`` that these four blocks give.
+    """
+    r, m = rows.shape[1:]
+    stacked = np.concatenate([rows.real, rows.imag], axis=1)
+    gram = stacked @ stacked.swapaxes(1, 2) / m
+    return gram[:, :r, :r], gram[:, :r, r:], gram[:, r:, :r], gram[:, r:, r:]
+
+
 def _factorised_chunk(d: int, cells, u, b, a) -> np.ndarray:
     """:func:`factorised_mse` for one chunk of instances, ``u`` ``(n, K, 2d)`` the ridge frequencies."""
     n, terms = a.shape
@@ -161,10 +173,10 @@ def _factorised_chunk(d: int, cells, u, b, a) -> np.ndarray:
                 rows[:, :, axis] = difference
                 rows[:, :, axis + 1 :] = interpolant[:, :, None]
                 rows = rows.reshape(n, size, m)
-                # One product for both means: rows times (conj(rows), rows) transposed.
-                means = rows @ np.concatenate([rows.conj(), rows], axis=1).swapaxes(1, 2) / m
-                hermitian[point] *= means[:, :, :size]
-                plain[point] *= means[:, :, size:]
+                mean_rr, mean_ri, mean_ir, mean_ii = _real_gram_blocks(rows)
+                # rows = R + iI: mean rows_j conj(rows_l) = RR + II + i(IR - RI), mean rows_j rows_l = RR - II + i(IR + RI).
+                hermitian[point] *= (mean_rr + mean_ii) + 1j * (mean_ir - mean_ri)
+                plain[point] *= (mean_rr - mean_ii) + 1j * (mean_ir + mean_ri)
         # mean (Re z)^2 = (mean |z|^2 + Re mean z^2) / 2 for z = sum_j c_j prod_axis rows_j.
         both = np.einsum("nj,pnjl,nl->n", coefficients, hermitian, coefficients.conj())
         both += np.einsum("nj,pnjl,nl->n", coefficients, plain, coefficients)
