@@ -12,30 +12,39 @@ measured as the checker runs them: BLAS on one thread
 CPU time instead of wall time (on a machine whose cores other processes hold,
 wall time counts the waits).
 
-Last, the peak resident memory of ``transformer-proofs verify --all --instances N
---workers 1`` (one process, as the issue measured it), run as a child process:
-the largest RSS it reached (``resource.getrusage``), against :data:`MEMORY_LIMIT_MB`.
+Then, each in a child process of its own: ``transformer-proofs verify --all --instances N``
+cold (an empty derivation cache) and warm (the same cache again), in ``--workers`` processes,
+with the ratio; the peak resident memory of ``verify --all --instances N --workers 1`` (one
+process, as the issue measured it) against :data:`MEMORY_LIMIT_MB`; and the peak memory of one
+theorem checked in one block against the same theorem in :data:`MANY_BLOCKS` blocks (a check in
+blocks holds one block at a time: the ratio should be about 1).
 
-    python benchmarks/bench_verify.py [--instances 1000] [--clock wall|cpu] [--json out.json] [--no-memory]
+    python benchmarks/bench_verify.py [--instances 1000] [--clock wall|cpu] [--json out.json] [--no-memory] [--no-runs]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
+import tempfile
 import time
 
 from checkers.engine import evaluate_group, run_check
 from checkers.registry import REGISTRY
-from checkers.sampling import draw_instances, split_instances
+from checkers.derivation_cache import CACHE_VARIABLE
+from checkers.sampling import BLOCK_INSTANCES, draw_instances, split_instances
 from numerics.threads import one_blas_thread
+from transformer_proofs.parallel import cpu_count
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 MEMORY_LIMIT_MB = 600
 """Issue 18: ``verify --all`` at 1000 instances peaks below this."""
+MANY_BLOCKS = 32
+BLOCKS_THEOREM = "attention-rank"
+"""Checked in 1 and in :data:`MANY_BLOCKS` blocks for the memory of a check in blocks (a quick one with inputs)."""
 TARGET = 10.0
 """Below this ratio (loop / batched) a theorem's line says why."""
 
@@ -99,11 +108,38 @@ def measure(theorem, instances: int, clock) -> dict:
     }
 
 
-def peak_memory_mb(instances: int) -> tuple[float, int]:
-    """The peak RSS (MB) of ``verify --all --instances N --workers 1`` in a child process, and its exit status."""
-    command = [sys.executable, "-m", "transformer_proofs", "verify", "--all", "--instances", str(instances), "--workers", "1"]
-    completed = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, completed.returncode
+_CHILD = (
+    "import resource, subprocess, sys, time\n"
+    "start = time.perf_counter()\n"
+    "status = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
+    "print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, status)"
+)
+
+
+def run_verify(*arguments: str, cache: str | None = None) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MB) and exit status of ``transformer-proofs verify ARGUMENTS``, run by a
+    child of its own (so that its peak is its own), with the derivation cache in ``cache``."""
+    command = [sys.executable, "-m", "transformer_proofs", "verify", *arguments]
+    env = {**os.environ, **({CACHE_VARIABLE: cache} if cache else {})}
+    seconds, peak, status = subprocess.run([sys.executable, "-c", _CHILD, *command], capture_output=True, text=True, env=env).stdout.split()
+    return float(seconds), float(peak), int(status)
+
+
+def cold_and_warm(instances: int, workers: int) -> dict:
+    """``verify --all`` with an empty derivation cache, then again with the one it filled."""
+    with tempfile.TemporaryDirectory() as cache:
+        arguments = ("--all", "--instances", str(instances), "--workers", str(workers))
+        cold, _, cold_status = run_verify(*arguments, cache=cache)
+        warm, _, warm_status = run_verify(*arguments, cache=cache)
+    return {"cold_s": cold, "warm_s": warm, "workers": workers, "status": max(cold_status, warm_status)}
+
+
+def blocks_memory() -> dict:
+    """Peak RSS of :data:`BLOCKS_THEOREM` at one block of instances and at :data:`MANY_BLOCKS` blocks."""
+    peaks = {}
+    for blocks in (1, MANY_BLOCKS):
+        _, peaks[blocks], _ = run_verify(BLOCKS_THEOREM, "--instances", str(blocks * BLOCK_INSTANCES), "--workers", "1")
+    return {"one_block_mb": peaks[1], "many_blocks_mb": peaks[MANY_BLOCKS]}
 
 
 def main() -> None:
@@ -111,7 +147,8 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=1000)
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall", help="wall time (default) or the process's CPU time")
     parser.add_argument("--json", help="also write the rows as JSON to this path")
-    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory run of verify --all")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    parser.add_argument("--no-runs", action="store_true", help="skip the cold and warm runs of verify --all")
     args = parser.parse_args()
     clock = CLOCKS[args.clock]
     rows = [measure(t, args.instances, clock) for t in REGISTRY.theorems()]
@@ -140,14 +177,27 @@ def main() -> None:
     for r in slow:
         print(f"  {r['id']} ({r['loop_over_batched']:.1f}x): {REASONS.get(r['id'], 'no reason recorded')}")
     summary = {"rows": rows, "batched_s": total_batched, "loop_s": total_loop, "clock": args.clock}
+    if not args.no_runs:
+        runs = cold_and_warm(args.instances, cpu_count())
+        print(
+            f"verify --all --instances {args.instances} --workers {runs['workers']} (wall): cold {runs['cold_s']:.1f} s, "
+            f"warm {runs['warm_s']:.1f} s, cold / warm {runs['cold_s'] / runs['warm_s']:.1f}x (exit status {runs['status']})"
+        )
+        summary["runs"] = runs
     if not args.no_memory:
-        peak, status = peak_memory_mb(args.instances)
+        _, peak, status = run_verify("--all", "--instances", str(args.instances), "--workers", "1")
         verdict = "met" if peak < MEMORY_LIMIT_MB and status == 0 else "MISSED"
         print(
             f"peak RSS of verify --all --instances {args.instances} --workers 1: {peak:.0f} MB "
             f"(target < {MEMORY_LIMIT_MB} MB: {verdict}; exit status {status})"
         )
-        summary["peak_rss_mb"] = peak
+        blocks = blocks_memory()
+        print(
+            f"peak RSS of verify {BLOCKS_THEOREM}: {blocks['one_block_mb']:.0f} MB at {BLOCK_INSTANCES} instances (one block), "
+            f"{blocks['many_blocks_mb']:.0f} MB at {MANY_BLOCKS * BLOCK_INSTANCES} ({MANY_BLOCKS} blocks): "
+            f"{blocks['many_blocks_mb'] / blocks['one_block_mb']:.2f}x"
+        )
+        summary.update(peak_rss_mb=peak, blocks=blocks)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)

@@ -41,6 +41,12 @@ def test_a_row_compares_the_batched_checker_with_the_loop_on_the_same_instances(
     assert row["loop_over_batched"] == pytest.approx(row["loop_s"] / row["batched_s"])
 
 
+def test_a_verify_run_reports_its_own_time_peak_memory_and_status(bench_verify, tmp_path):
+    seconds, peak, status = bench_verify.run_verify("kaplan-exponents", "--instances", "20", "--workers", "1", cache=str(tmp_path))
+    assert status == 0 and seconds > 0 and peak > 50  # the interpreter with numpy and SymPy alone is above 50 MB
+    assert list(tmp_path.iterdir()), "the run did not use the cache it was given"
+
+
 def test_the_vectorised_fit_gives_the_loop_s_answers(bench_scaling_fit):
     claim = bench_scaling_fit.claim_and_oracle(4, time.process_time)
     assert claim["largest_relative_difference"] < 1e-10
