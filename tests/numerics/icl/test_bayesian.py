@@ -87,6 +87,16 @@ def test_drawn_examples_follow_the_example_distribution(mixtures):
     assert np.all(np.abs(frequencies - probabilities) < 6 * error + 1e-12)
 
 
+def test_each_instance_draws_only_its_own_examples(mixtures):
+    one = {name: value[:, 0] for name, value in mixtures.items() if name != "prior"}
+    k = np.array([0, 1, 3, 2])
+    tokens = sample_prompts(np.random.default_rng(2), one["initial"], one["transition"], one["emission"], 2, k, 50)
+    assert tokens.shape == (4, 50, 9)
+    drawn = np.arange(9) < 3 * k[:, None, None]
+    examples = np.broadcast_to(drawn & (np.arange(9) % 3 != 2), tokens.shape)
+    assert np.all(tokens[~examples] == 3) and np.all(tokens[examples] < 3)
+
+
 def test_exact_and_monte_carlo_expectations_agree_with_the_path_sums(mixtures):
     H = entropy(example_distribution(mixtures["initial"], mixtures["transition"], mixtures["emission"], 2)[:, 0])
     rng = np.random.default_rng(1)
