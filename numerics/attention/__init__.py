@@ -91,16 +91,17 @@ def dot_product_moment_samples(
         squared = x * x
         fourth = ((squared * squared) @ row_mean).reshape(blocks, repeats, block)
         samples[i, :, 0] = halves.mean(axis=(1, 3)).ravel()
-        samples[i, :, 1] = _variance_estimates(x, halves, row_mean).mean(axis=1).ravel()
+        samples[i, :, 1] = _variance_estimates(squared, halves, row_mean).mean(axis=1).ravel()
         scaled = x / np.sqrt(d)
-        samples[i, :, 2] = _variance_estimates(scaled, (scaled @ half_means).reshape(halves.shape), row_mean).mean(axis=1).ravel()
+        scaled_halves = (scaled @ half_means).reshape(halves.shape)
+        samples[i, :, 2] = _variance_estimates(scaled * scaled, scaled_halves, row_mean).mean(axis=1).ravel()
         samples[i, :, 3] = fourth.mean(axis=1).ravel()
     return samples
 
 
-def _variance_estimates(x: np.ndarray, halves: np.ndarray, row_mean: np.ndarray) -> np.ndarray:
-    """Unbiased variance per row: mean of squares minus a product of two means over disjoint vectors."""
-    second = ((x * x) @ row_mean).reshape(halves.shape[:-1])
+def _variance_estimates(squared: np.ndarray, halves: np.ndarray, row_mean: np.ndarray) -> np.ndarray:
+    """Unbiased variance per row: mean of the squares ``squared`` minus a product of two means over disjoint vectors."""
+    second = (squared @ row_mean).reshape(halves.shape[:-1])
     return second - halves[..., 0] * np.roll(halves[..., 1], -1, axis=-1)
 
 
