@@ -18,6 +18,7 @@ The projections are analytic in the time: they accept complex times.
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import numpy as np
@@ -131,8 +132,17 @@ def laguerre_projection(signal: Signal, T, size: int, nodes: int = LAGUERRE_NODE
         raise ValueError("T must be a 1-D array")
     if size < 1:
         raise ValueError("size must be at least 1")
-    y, w = laguerre.laggauss(nodes)
+    y, w = _gauss_laguerre(nodes)
     return (signal(T[:, None] - y) * w) @ laguerre.lagvander(y, size - 1)
+
+
+@functools.lru_cache(maxsize=None)
+def _gauss_laguerre(nodes: int):
+    """``laguerre.laggauss(nodes)``, read-only: a function of ``nodes`` alone, whose Newton polish of the roots
+    costs more than the projections it serves, so it is computed once per number of nodes."""
+    y, w = laguerre.laggauss(nodes)
+    y.flags.writeable = w.flags.writeable = False
+    return y, w
 
 
 def laguerre_signals(T, count: int) -> list[Signal]:
