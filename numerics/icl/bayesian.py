@@ -183,7 +183,7 @@ def _categorical(rng: np.random.Generator, probabilities: np.ndarray, row: np.nd
     cumulative = np.cumsum(probabilities.reshape(-1, width), axis=-1)
     cumulative /= cumulative[:, -1:]
     u = rng.random(row.shape)
-    choice = np.zeros(row.shape, dtype=np.int64)
+    choice = np.zeros(row.shape, dtype=np.min_scalar_type(width))
     for column in cumulative[:, :-1].T:
         choice += column[row] <= u
     return choice
@@ -202,15 +202,16 @@ def sample_prompts(rng: np.random.Generator, initial, transition, emission, leng
     k = np.broadcast_to(np.asarray(k, dtype=np.int64), (n,))
     most = int(k.max(initial=0))
     drawn = np.broadcast_to((np.arange(most) < k[:, None])[:, None, :], (n, draws, most))
-    instance = np.repeat(np.arange(n), draws * k)  # each drawn example's instance, in the order of drawn's entries
-    examples = np.full((len(instance), length + 1), symbols, dtype=np.int64)
+    slots = np.flatnonzero(drawn)  # the examples drawn, as rows of the (n draws most, length + 1) tokens
+    instance = slots // (draws * most)
+    first_row = instance * states  # each drawn example's first row in its instance's transition and emission tables
+    token = np.min_scalar_type(symbols)  # the smallest integer type that holds the delimiter: less memory to move
+    tokens = np.full((n * draws * most, length + 1), symbols, dtype=token)
     state = _categorical(rng, initial, instance)
     for t in range(length):
         if t:
-            state = _categorical(rng, transition, instance * states + state)
-        examples[:, t] = _categorical(rng, emission, instance * states + state)
-    tokens = np.full((n, draws, most, length + 1), symbols, dtype=np.int64)
-    tokens[drawn] = examples
+            state = _categorical(rng, transition, first_row + state)
+        tokens[slots, t] = _categorical(rng, emission, first_row + state)
     return tokens.reshape(n, draws, most * (length + 1))
 
 
