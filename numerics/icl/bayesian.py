@@ -129,7 +129,8 @@ RESCALE_EVERY = 4
 """The forward algorithm renormalises every 4 tokens: in between, the forward vector's mass shrinks by the product
 of at most 4 token probabilities, which stays far above float64's smallest normal number (about 1e-308) unless a
 token's probability is below 1e-77 (exactly 0 gives ``-inf``, as it should). Renormalising every token took 60%
-more time in the oracle's forward passes; the results differ only by rounding (at most 2e-14 relative on the check's exact groups)."""
+more time in the oracle's forward passes; the results differ only by rounding (at most 2e-14 relative on the
+check's exact groups)."""
 
 
 def forward_log_likelihood(tokens, start, step, emit, lengths=None) -> np.ndarray:
