@@ -43,24 +43,38 @@ def _draw(rng, n, p):
     return {"key_frequencies": (ranks < sizes[:, None]).astype(float), "b": rng.integers(0, p, size=n)}
 
 
-def _tables(logit, p):
-    """``(K, 2p - 1, p)``: ``logit(k, u, c)`` for every frequency ``k = 1..(p-1)/2``, ``u = 0..2p-2`` and answer ``c``."""
-    k, u, c = np.meshgrid(np.arange(1, (p - 1) // 2 + 1), np.arange(2 * p - 1), np.arange(p), indexing="ij")
-    return logit(k.ravel(), u.ravel(), c.ravel()).reshape(k.shape)
+ROWS = 16
+"""Values of ``u`` per block of :func:`_logits`: the per-frequency table is built a block at a time (at ``p = 113`` a
+block is 56 x 16 x 113 values, 0.8 MB; the whole table, 11 MB, took several times that in temporaries)."""
 
 
-def _layout(tables, key_frequencies, b, p, index):
-    """The claim's layout from per-frequency tables over ``u = index(a, b)``: every pair's argmax, then the logits at ``b``.
+def _logits(logit, key_frequencies, p):
+    """``(n, 2p - 1, p)``: ``sum_{k in K} logit(k, u, c)`` for every ``u = 0..2p-2`` and answer ``c``, per instance.
+
+    ``logit(k, u, c)`` is evaluated on every frequency ``k = 1..(p-1)/2``, ``ROWS`` values of ``u`` at a time, and
+    each block's table is summed over the instance's ``K`` (its 0/1 row of ``key_frequencies``) into its rows.
+    """
+    n, frequencies = len(key_frequencies), np.arange(1, (p - 1) // 2 + 1)
+    logits = np.empty((n, 2 * p - 1, p))
+    for start in range(0, 2 * p - 1, ROWS):
+        rows = np.arange(start, min(start + ROWS, 2 * p - 1))
+        k, u, c = np.meshgrid(frequencies, rows, np.arange(p), indexing="ij")
+        table = logit(k.ravel(), u.ravel(), c.ravel()).reshape(len(frequencies), -1)
+        logits[:, rows] = (key_frequencies @ table).reshape(n, len(rows), p)
+    return logits
+
+
+def _layout(logits, b, p, index):
+    """The claim's layout from the summed logits over ``u = index(a, b)``: every pair's argmax, then the logits at ``b``.
 
     ``argmax`` takes the first of tied maxima; the logits of the right answer exceed every other by
     at least ``1 - cos(2 pi / p) >= 1.5e-3``, far above float64 rounding, so no tie is near.
     """
-    n = len(key_frequencies)
-    logits = (key_frequencies @ tables.reshape(len(tables), -1)).reshape(n, -1, p)  # (n, 2p - 1, p)
+    n = len(logits)
     tokens = np.arange(p)
     answers = logits.argmax(axis=-1)[:, index(tokens[:, None], tokens[None, :], p)]  # (n, a, b')
     at_b = logits[np.arange(n)[:, None], index(tokens[None, :], np.asarray(b, dtype=int)[:, None], p)]  # (n, a, c)
-    return np.concatenate([answers.reshape(n, -1), at_b.reshape(n, -1)], axis=1).astype(float)
+    return np.concatenate([answers.reshape(n, -1), at_b.reshape(n, -1)], axis=1, dtype=float)
 
 
 def _by_sum(a, b, p):
@@ -75,23 +89,25 @@ def _by_difference(a, b, p):
 
 def _claim(closed_form, p, key_frequencies, b):
     """The compiled ``cos(2 pi k (s - c) / p)`` at every ``s = a + b`` and ``c``, summed over ``K`` and laid out."""
-    tables = _tables(lambda k, s, c: closed_form(k=k, s=s, c=c, p=np.full(k.shape, p)), p)
-    return _layout(tables, key_frequencies, b, p, _by_sum)
+    logits = _logits(lambda k, s, c: closed_form(k=k, s=s, c=c, p=np.full(k.shape, p)), key_frequencies, p)
+    return _layout(logits, b, p, _by_sum)
 
 
 def _direct(p, key_frequencies, b):
     """The oracle: ``(a + b) % p`` for every pair, and the network's logits at ``b`` (one instance at a time)."""
     tokens = np.arange(p)
-    answers = (tokens[:, None] + tokens[None, :]) % p
-    rows = [trig_algorithm_logits(tokens, b_i, _frequencies(mask), p) for mask, b_i in zip(key_frequencies, b)]
-    return np.stack([np.concatenate([answers.ravel(), row.ravel()]) for row in rows]).astype(float)
+    values = np.empty((len(b), 2 * p * p))
+    values[:, : p * p] = ((tokens[:, None] + tokens[None, :]) % p).ravel()
+    for row, mask, b_i in zip(values[:, p * p :], key_frequencies, b):
+        row[:] = trig_algorithm_logits(tokens, b_i, _frequencies(mask), p).ravel()
+    return values
 
 
 def _wrong(logit, index=_by_sum):
     """A mutant: a wrong per-frequency logit ``logit(k, u, c, p)`` over ``u = index(a, b)``, laid out as the claim."""
 
     def mutant(p, key_frequencies, b):
-        return _layout(_tables(lambda k, u, c: logit(k, u, c, p), p), key_frequencies, b, p, index)
+        return _layout(_logits(lambda k, u, c: logit(k, u, c, p), key_frequencies, p), b, p, index)
 
     return mutant
 
