@@ -27,29 +27,41 @@ def pentagon(r) -> np.ndarray:
     return np.asarray(r, dtype=float)[..., None, None] * unit
 
 
-def one_active_losses(r, b, draws: int, rng: np.random.Generator, chunk: int = 50) -> np.ndarray:
+def one_active_losses(r, b, draws: int, rng: np.random.Generator, chunk: int = 50, block: int = 10) -> np.ndarray:
     """``(n, draws, 3)``: per draw, the squared errors of the toy model with one active feature, by distance.
 
     Each draw picks the active feature ``i`` uniformly and its value ``x ~ U[0, 1]``, runs
     ``x' = ReLU(W^T W x e_i + b)`` with ``W`` the pentagon of radius ``r`` (one per instance), and sums
     the squared errors ``(x e_i - x')_j^2`` over the outputs at circular distance 0 (``j = i``), 1 and 2
-    from ``i``. Instances are simulated ``chunk`` at a time to bound memory.
+    from ``i``. The draws are made ``chunk`` instances at a time (the random stream's layout) and
+    simulated ``block`` instances at a time, to bound memory: beside the result, a block's arrays are a
+    few MB.
     """
     r, b = np.asarray(r, dtype=float), np.asarray(b, dtype=float)
-    distance = (np.arange(FEATURES)[None, :] - np.arange(FEATURES)[:, None]) % FEATURES  # [i, j]
-    groups = np.stack([distance == 0, (distance == 1) | (distance == 4), (distance == 2) | (distance == 3)], axis=-1)
     out = np.empty((len(r), draws, 3))
     for start in range(0, len(r), chunk):
-        W = pentagon(r[start : start + chunk])  # (m, 2, 5)
-        active = rng.integers(0, FEATURES, size=(len(W), draws))
-        value = rng.random((len(W), draws))
-        x = np.zeros((len(W), draws, FEATURES))
-        np.put_along_axis(x, active[..., None], value[..., None], axis=-1)
-        hidden = x @ np.swapaxes(W, 1, 2)  # (m, draws, 2): h = W x
-        reconstruction = np.maximum(hidden @ W + b[start : start + chunk, None, None], 0.0)
-        squared = (x - reconstruction) ** 2  # (m, draws, 5)
-        out[start : start + chunk] = np.einsum("mdj,mdjg->mdg", squared, groups[active].astype(float))
+        m = len(r[start : start + chunk])
+        active = rng.integers(0, FEATURES, size=(m, draws))
+        value = rng.random((m, draws))
+        for first in range(0, m, block):
+            rows = slice(start + first, start + min(first + block, m))
+            events = slice(first, first + block)
+            out[rows] = _simulated(pentagon(r[rows]), b[rows], active[events], value[events])
     return out
+
+
+def _simulated(W: np.ndarray, b: np.ndarray, active: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """``(m, draws, 3)``: the toy model run on each draw's one-hot input ``value e_active``, its squared errors
+    summed over the outputs at circular distance 0, 1 and 2 from the active feature (output ``i + d (mod 5)``
+    is at distance ``min(d, 5 - d)``). ``W`` is ``(m, 2, 5)``, ``b`` ``(m,)``, ``active`` and ``value`` ``(m, draws)``."""
+    x = np.zeros(active.shape + (FEATURES,))
+    np.put_along_axis(x, active[..., None], value[..., None], axis=-1)
+    hidden = x @ np.swapaxes(W, 1, 2)  # (m, draws, 2): h = W x
+    reconstruction = np.maximum(hidden @ W + b[:, None, None], 0.0)  # x' = ReLU(W^T h + b)
+    squared = ((x - reconstruction) ** 2).reshape(-1)
+    rows = np.arange(0, squared.size, FEATURES).reshape(active.shape)
+    at = [squared[rows + (active + d) % FEATURES] for d in range(FEATURES)]
+    return np.stack([at[0], at[1] + at[4], at[2] + at[3]], axis=-1)
 
 
 def cosine_decay(step: int, steps: int) -> float:
