@@ -69,9 +69,10 @@ def _symbols(expr: sp.Basic) -> list[sp.Basic]:
 def _compile_scalar(expr: sp.Basic) -> Callable[..., np.ndarray]:
     symbols = _symbols(expr)
     function = sp.lambdify(symbols, expr, modules="numpy")
+    names = [str(s) for s in symbols]  # once: str() of a symbol runs SymPy's printer
 
     def evaluate(**arrays):
-        args = [np.asarray(arrays[str(s)], dtype=float) for s in symbols]
+        args = [np.asarray(arrays[name], dtype=float) for name in names]
         n = _batch_size(arrays)
         return np.broadcast_to(np.asarray(function(*args), dtype=float), (n,)).copy()
 
@@ -95,12 +96,13 @@ def _compile_explicit_matrix(matrix: sp.MatrixBase) -> Callable[..., np.ndarray]
 def _compile_matrix_expression(expr: MatrixExpr) -> Callable[..., np.ndarray]:
     symbols = _symbols(expr)
     function = sp.lambdify(symbols, expr, modules="numpy", printer=_BatchedMatrixPrinter)
+    names = [(str(s), isinstance(s, sp.MatrixSymbol)) for s in symbols]
 
     def evaluate(**arrays):
         args = []
-        for s in symbols:
-            value = np.asarray(arrays[str(s)], dtype=float)
-            args.append(value if isinstance(s, sp.MatrixSymbol) else value.reshape(-1, 1, 1))
+        for name, matrix in names:
+            value = np.asarray(arrays[name], dtype=float)
+            args.append(value if matrix else value.reshape(-1, 1, 1))
         return np.asarray(function(*args), dtype=float)
 
     return evaluate
