@@ -65,8 +65,6 @@ REASONS = {
     "shrink with batching",
     "icl-bayesian": "the oracle's forward algorithm and prompt sampling are work per instance",
     "lsa-trained-risk": "the oracle simulates the risk per instance (Monte Carlo)",
-    "moe-routing": "the oracle runs every routed expert call under torch's FlopCounterMode (about 14 dispatches "
-    "per instance)",
     "circuits-framework": "the claim evaluates each head's closed form through SymPy per group (closed_form.evaluate)",
     "linear-attention-gd": "per-group overhead of the oracle's scipy logsumexp and Hopfield energy calls",
     "rls-attention": "the oracle calls scipy.linalg.lstsq once per instance",

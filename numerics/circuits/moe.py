@@ -38,31 +38,30 @@ def routed_mixture(X, W_r, W_1, W_2, k: int) -> tuple[np.ndarray, np.ndarray, np
     ``X`` is ``(m, n, d_model)``, the router ``W_r`` ``(m, d_model, E)``, the experts ``W_1``
     ``(m, E, d_model, d_ff)`` and ``W_2`` ``(m, E, d_ff, d_model)``. Each token goes to the experts of its
     ``k`` largest router logits (``torch.topk``) with gates ``torch.softmax`` of those logits: the chosen
-    experts' weights are gathered for each (token, slot) pair, so a token meets those ``k`` experts
+    experts' weights are gathered for each (instance, token, slot), so a token meets those ``k`` experts
     and no other, and the outputs are added with their gates. ``FlopCounterMode`` counts the experts'
-    products (the router's are left outside the counter), instance by instance; the dense mixture,
-    every expert on all the tokens, is counted the same way on the group's first instance (its cost
-    depends on the shapes only). Returns ``Y (m, n, d_model)``, the gates the router gave each expert
-    ``(m, n, E)`` (0 for the experts not chosen) and the counts ``(m,)``. A loop over instances.
+    products (the router's are left outside the counter) for the whole group at once: every instance
+    has the same shapes, so each one's count is the total over ``m``; the dense mixture, every expert on
+    all the tokens, is counted the same way on the group's first instance (its cost depends on the
+    shapes only). Returns ``Y (m, n, d_model)``, the gates the router gave each expert ``(m, n, E)`` (0 for
+    the experts not chosen) and the counts ``(m,)``.
     """
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     X, W_r, W_1, W_2 = (torch.as_tensor(np.asarray(a, dtype=float)) for a in (X, W_r, W_1, W_2))
     m, n, _ = X.shape
-    Y = torch.zeros_like(X)
-    routed = np.zeros(m)
     with one_torch_thread(), torch.no_grad():
         top = torch.topk(X @ W_r, k, dim=-1)
         gates = torch.softmax(top.values, dim=-1)
-        for b in range(m):
-            chosen = top.indices[b]  # (n, k): token i's experts
-            tokens, W_in, W_out = X[b][:, None, None, :], W_1[b][chosen], W_2[b][chosen]  # sliced before counting
-            counter = FlopCounterMode(display=False)
-            with counter:
-                outputs = _expert(tokens, W_in, W_out)  # (n, k, 1, d_model): token i through its k experts only
-            routed[b] = counter.get_total_flops()
-            Y[b] = (gates[b, :, :, None] * outputs[:, :, 0]).sum(dim=1)
+        instance = torch.arange(m)[:, None, None]
+        tokens = X[:, :, None, None, :]  # (m, n, 1, 1, d_model)
+        W_in, W_out = W_1[instance, top.indices], W_2[instance, top.indices]  # (m, n, k, ...): sliced before counting
+        counter = FlopCounterMode(display=False)
+        with counter:
+            outputs = _expert(tokens, W_in, W_out)  # (m, n, k, 1, d_model): each token through its k experts only
+        routed = np.full(m, counter.get_total_flops() / m)
+        Y = (gates[..., None] * outputs[:, :, :, 0]).sum(dim=2)
         counter = FlopCounterMode(display=False)
         with counter:  # the dense mixture: every expert on all the tokens
             _expert(X[0][None], W_1[0], W_2[0])
