@@ -241,14 +241,14 @@ def _run_check(theorem: Theorem, instances: int, seed: int, device: str, mutants
     if isinstance(begun, CheckResult):
         return begun
     blocks = begun.plan.blocks
-    later = []
+    total = begun.first
     try:
         for block in range(1, blocks):
             on_block(block / blocks)
-            later.append(check_block(theorem, begun.plan, block))
+            total = total.merged(check_block(theorem, begun.plan, block), theorem.policy)
     except TheoremError as error:
         return CheckResult(theorem.id, "error", str(error), None, None, time.perf_counter() - start, seed, basis=theorem.basis)
-    return finish_check(theorem, begun, later, time.perf_counter() - start)
+    return finish_check(theorem, begun, total, time.perf_counter() - start)
 
 
 @dataclass(frozen=True)
@@ -367,16 +367,22 @@ def _block_tally(theorem: Theorem, oracles: list[OracleValues], tests: int, devi
         tally = group_tally if tally is None else policy.merge(tally, group_tally)
         i = int(np.argmax(comparison.errors))
         if worst is None or comparison.errors[i] > worst.error:
-            worst = Worst(float(comparison.errors[i]), oracle.group.instance(i), claim[i], comparison.reference[i])
+            # Copies: a view of one instance would keep its block's arrays alive as long as the tally.
+            worst = Worst(float(comparison.errors[i]), oracle.group.instance(i), claim[i].copy(), comparison.reference[i].copy())
     return BlockTally(tally, worst, max(_relative_accuracy(o) for o in oracles))
 
 
-def finish_check(theorem: Theorem, begun: CheckStart, later: list[BlockTally], seconds: float) -> CheckResult:
-    """The check's result from its start and its later blocks' tallies (merged in block order)."""
-    plan, policy = begun.plan, theorem.policy
+def merge_blocks(theorem: Theorem, begun: CheckStart, later: list[BlockTally]) -> BlockTally:
+    """Block 0's tally and the later blocks', merged in block order."""
     total = begun.first
     for block in later:
-        total = total.merged(block, policy)
+        total = total.merged(block, theorem.policy)
+    return total
+
+
+def finish_check(theorem: Theorem, begun: CheckStart, total: BlockTally, seconds: float) -> CheckResult:
+    """The check's result from its start and the tally of all its blocks (:func:`merge_blocks`)."""
+    plan, policy = begun.plan, theorem.policy
     verdict = policy.verdict(total.tally)
     summary = NumericSummary(
         plan.instances,

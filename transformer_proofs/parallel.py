@@ -176,7 +176,7 @@ def _in_blocks(instances: int) -> bool:
 
 def _verify_in_blocks(theorems, refs, options, workers, scheduler, progress) -> list:
     """``run_check`` of each theorem as begin, later blocks and finish (see the module's docstring)."""
-    from checkers.engine import CheckStart, finish_check
+    from checkers.engine import CheckStart, finish_check, merge_blocks
     from checkers.sampling import block_instances
 
     begin = {**options, "block_size": block_instances()}  # this process's, wherever the workers run
@@ -205,8 +205,8 @@ def _verify_in_blocks(theorems, refs, options, workers, scheduler, progress) -> 
             mine = [outcome for owner, outcome in zip(owners, outcomes) if owner == index]
             error = next((outcome for outcome in mine if isinstance(outcome, str)), None)
             if error is None:
-                tallies = [tally for chunk, _ in mine for tally in chunk]
-                start = finish_check(theorem, start, tallies, sum(start.timings.values()) + sum(seconds for _, seconds in mine))
+                total = merge_blocks(theorem, start, [tally for chunk, _ in mine for tally in chunk])
+                start = finish_check(theorem, start, total, sum(start.timings.values()) + sum(seconds for _, seconds in mine))
             else:
                 start = _error_result("verify", theorem, options, error.removeprefix(f"{theorem.id}: "))
         progress(theorem.id, True)

@@ -10,7 +10,7 @@ import pytest
 
 from checkers import sampling
 from checkers.domains import Integer, Real
-from checkers.engine import _tests, begin_check, check_block, finish_check, oracle_values, run_check
+from checkers.engine import _tests, begin_check, check_block, finish_check, merge_blocks, oracle_values, run_check
 from checkers.policies import Statistical
 from checkers.registry import REGISTRY
 from checkers.sampling import block_sizes, draw_block, draw_instances, shape_tuples
@@ -74,10 +74,18 @@ def test_blocks_checked_in_any_order_merge_to_the_one_process_result():
     whole = run_check(theorem, instances=200, seed=5)
     begun = begin_check(theorem, 200, 5, "cpu", mutants=False)
     later = {k: check_block(theorem, begun.plan, k) for k in reversed(range(1, begun.plan.blocks))}
-    merged = finish_check(theorem, begun, [later[k] for k in sorted(later)], 0.0)
+    merged = finish_check(theorem, begun, merge_blocks(theorem, begun, [later[k] for k in sorted(later)]), 0.0)
     strip = lambda result: {k: v for k, v in result.to_json().items() if k != "seconds"}
     assert strip(merged) == strip(whole) and whole.status == "verified"
     assert whole.numeric.instances == 200
+
+
+def test_a_block_tally_keeps_nothing_of_its_blocks_arrays():
+    """A view of the worst instance would keep its whole block alive: memory growing with the blocks."""
+    theorem = REGISTRY.get("chinchilla-allocation")
+    begun = begin_check(theorem, 3 * BLOCK, 0, "cpu", mutants=False)
+    tally = check_block(theorem, begun.plan, 1)
+    assert tally.worst.claim.base is None and tally.worst.reference.base is None
 
 
 def test_pooled_statistics_merge_exactly_across_blocks():
