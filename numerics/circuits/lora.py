@@ -73,15 +73,12 @@ def factorisation_error(W, r: int, rng: np.random.Generator) -> np.ndarray:
 def truncated_svd_reconstruction_error(W, r: int) -> np.ndarray:
     """``(m,)``: ``||W - U_r diag(s_r) V_r^T||_F^2``, the rank-``r`` truncation rebuilt and subtracted entry by entry.
 
-    The SVD is LAPACK's ``gesvd`` through ``scipy.linalg.svd`` (one call per instance).
+    The SVD is LAPACK's ``gesvd`` through ``scipy.linalg.svd`` (which loops over the stack, one call per instance).
     """
     W = np.asarray(W, dtype=float)
-    errors = []
-    for matrix in W:
-        U, s, Vt = scipy.linalg.svd(matrix, full_matrices=False, lapack_driver="gesvd")
-        truncation = (U[:, :r] * s[:r]) @ Vt[:r]
-        errors.append(np.sum((matrix - truncation) ** 2))
-    return np.array(errors)
+    U, s, Vt = scipy.linalg.svd(W, full_matrices=False, lapack_driver="gesvd")
+    truncation = (U[..., :r] * s[:, None, :r]) @ Vt[:, :r]
+    return np.sum((W - truncation) ** 2, axis=(1, 2))
 
 
 def svd_error_bound(W, error) -> np.ndarray:
