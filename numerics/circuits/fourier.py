@@ -11,19 +11,25 @@ trigonometric identity is used, so it is independent of the derived closed form
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 NANDA_KEY_FREQUENCIES = (14, 35, 41, 42, 52)
 """The five key frequencies of Nanda et al.'s mainline model (p = 113), section 4.1."""
 
 
+@functools.lru_cache(maxsize=4)
 def fourier_basis(p: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(cos, sin)``, each ``(p, p)``: entry ``[x, k]`` is ``cos(2 pi k x / p)``, ``sin(2 pi k x / p)``.
+    """``(cos, sin)``, each ``(p, p)``, read-only: entry ``[x, k]`` is ``cos(2 pi k x / p)``, ``sin(2 pi k x / p)``.
 
-    Row ``x`` of ``fft(I)`` is the DFT of the one-hot vector ``e_x``, ``exp(-2 pi i k x / p)``.
+    Row ``x`` of ``fft(I)`` is the DFT of the one-hot vector ``e_x``, ``exp(-2 pi i k x / p)``. A function of ``p``
+    alone, computed once per ``p``: a check asks for it once per instance.
     """
     transform = np.fft.fft(np.eye(p))
-    return transform.real, -transform.imag
+    cos, sin = transform.real.copy(), -transform.imag
+    cos.flags.writeable = sin.flags.writeable = False
+    return cos, sin
 
 
 def trig_algorithm_logits(a, b, key_frequencies, p: int) -> np.ndarray:
