@@ -1,11 +1,10 @@
-"""icl-bayesian: mutants refuted with their power, the Monte Carlo test calibrated, the Bayes predictor's bound checked
-by exact enumeration, and the worked example's values. Verification, the mutant list, bad parameters and the
-rendered example are rows of tests/checkers/test_every_theorem.py."""
+"""icl-bayesian: mutants refuted, the oracle on the instance where plain Monte Carlo raised a false alarm, the Bayes
+predictor's bound checked by exact enumeration, and the worked example's values. Verification, the mutant list, bad
+parameters and the rendered example are rows of tests/checkers/test_every_theorem.py."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from scipy import stats
 
 import transformer_proofs as tp
 
@@ -17,42 +16,40 @@ from numerics.icl.bayesian import (
     EXACT_PROMPTS,
     bayes_predictor_error,
     example_distribution,
+    expected_log_joints,
     prompt_count,
     random_mixtures,
     total_variation,
 )
 
 
-def test_every_mutant_is_refuted_with_high_probability():
+def test_every_mutant_is_refuted():
     outcome = mutant_outcome(icl_bayesian, instances=40, seed=3, generated=False)
     assert len(outcome.mutants) == 6
     for mutant in outcome.mutants:
-        assert mutant.refuted and mutant.power >= 1 - 1e-6, (mutant.name, mutant.evidence, mutant.power)
+        assert mutant.refuted, (mutant.name, mutant.evidence)
 
 
-def test_the_monte_carlo_t_test_is_calibrated():
-    # The policy's per-instance t test (batch means of 20 drawn prompts, 30 batches) on every Monte Carlo instance
-    # among 300 (k from 3 up: the smallest k that is Monte Carlo for some shape), at level beta per concept. An
-    # instance alarms when any of its M <= 4 concepts does, with probability between beta and 4 beta for a true
-    # claim: the alarms stay below the 1e-6 upper quantile of Binomial(instances, 4 beta), and at 10 beta they
-    # reach the 1e-6 lower quantile of Binomial(instances, 10 beta) (the test is not absurdly conservative).
-    largest = []
-    for group in draw_instances(icl_bayesian, 300, seed=11):
-        arguments = group.arguments()
-        sampled = prompt_count(group.params["symbols"], group.params["length"], arguments["k"]) > EXACT_PROMPTS
-        if not sampled.any():
-            continue
-        means = POLICY.batch_means(oracle_values(icl_bayesian, group, "cpu").values[sampled])
-        error = means.std(axis=1, ddof=1) / np.sqrt(POLICY.batches)
-        claim = claim_values(icl_bayesian, group, "cpu")[sampled]
-        largest.append(np.max(np.abs(means.mean(axis=1) - claim) / error, axis=1))
-    largest = np.concatenate(largest)
-    instances, beta = len(largest), 0.01
-    assert instances > 150
-    alarms = int(np.sum(largest > stats.t.isf(beta / 2, POLICY.batches - 1)))
-    loose = int(np.sum(largest > stats.t.isf(10 * beta / 2, POLICY.batches - 1)))
-    assert alarms <= stats.binom.isf(1e-6, instances, 4 * beta), alarms
-    assert loose >= stats.binom.ppf(1e-6, instances, 10 * beta), loose
+RARE_TOKEN = {
+    "prior": np.array([[0.7781569449177491, 0.2218430550822509]]),
+    "initial": np.ones((1, 2, 1)),
+    "transition": np.ones((1, 2, 1, 1)),
+    "emission": np.array([[[[5.4467164808456086e-05, 0.9999455328351915]], [[0.4973620797282799, 0.5026379202717201]]]]),
+}
+"""Seed 34's false alarm (sweep of 300 instances): two one-state concepts, examples of 2 tokens, k = 16; the true
+concept emits its first token with probability 5.4e-5, so only 1.7e-3 of its prompts hold it."""
+
+
+def test_a_rare_token_counts_in_every_draw_of_the_oracle():
+    # Plain Monte Carlo over 600 prompts missed the rare token in a third of its runs, and with it 0.017 of the
+    # expected log joint (error 5.8e8 times the tolerance). Each example's term is now its expectation given the
+    # prompt before it: the rare token's share is in every draw, whatever prompt is drawn.
+    k = np.array([16])
+    claim = icl_bayesian.evaluate_claim(**RARE_TOKEN, length=2, k=k.astype(float))
+    for seed in range(5):
+        oracle = expected_log_joints(**RARE_TOKEN, length=2, k=k, rng=np.random.default_rng(seed))
+        assert POLICY.compare(claim, oracle, 0.0, 1).errors.max() <= 1e-2, (oracle, claim)
+    assert prompt_count(2, 2, k) > EXACT_PROMPTS
 
 
 @pytest.mark.parametrize("concepts, states, symbols, length, k", [(2, 1, 2, 1, 5), (3, 2, 3, 2, 2), (4, 3, 2, 2, 3), (3, 2, 4, 1, 4)])
