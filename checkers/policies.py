@@ -247,7 +247,8 @@ class Statistical(_Pooling):
     * pooled **square**: the residuals of two independent halves of the batches, multiplied
       (``E = bias^2``, exactly 0 for a true claim whatever the skewness) and scaled by the
       claim, averaged over instances: a one-sided z test (with at least 30 instances) that
-      catches biases of varying sign.
+      catches biases of varying sign; its standard error is floored at ``(2 ROUNDING_FLOOR)^2``,
+      the square of the rounding an exact oracle may differ by.
 
     ``resolution`` (reported) is the smallest relative bias the pooled mean test detects with
     probability at least 1/2, from the run's own standard errors. The per-instance level is
@@ -359,8 +360,10 @@ class Statistical(_Pooling):
         errors = {"mean": t_mean / mean_threshold}
         instances, products_mean, products_m2 = tally.pooled["products"]
         if instances >= self.pooled_minimum:
+            # Floored like the mean test's: an exact oracle off the claim by rounding (a relative bias of
+            # ROUNDING_FLOOR at most) makes positive products of about its square, which are no evidence.
             spread = math.sqrt(products_m2 / (instances - 1))
-            z = products_mean / (spread / math.sqrt(instances)) if spread > 0 else 0.0
+            z = products_mean / max(spread / math.sqrt(instances), (2 * ROUNDING_FLOOR) ** 2)
             errors["square"] = max(z, 0.0) / square_threshold
         extras = {"resolution": mean_threshold * standard_error, "pooled_bias": bias}
         worst = max(errors, key=errors.get)

@@ -311,6 +311,21 @@ def test_a_claim_of_exactly_zero_passes_against_the_oracle_s_rounding_residue():
     assert check(dataclasses.replace(theorem, claim=lambda low, width: claim(low, width, 1e-20)), instances=100).ok
 
 
+def test_an_exact_oracle_s_rounding_bias_does_not_grow_into_a_pooled_false_alarm():
+    """An exact oracle (no spread) off the claim by a rounding-sized relative bias of one sign: the
+    pooled square test's products are all positive, so without a rounding floor its z grows like the
+    square root of the instances (about 90 at 1000) and a long enough check would fail a true claim."""
+
+    def oracle(low, width, draws, rng):
+        bias = 1 + rng.uniform(5e-16, 1e-15, size=len(low))  # one per instance, the same in every draw
+        value = (low + width / 2) * bias
+        return np.broadcast_to(value[:, None, None], (len(low), draws, 1))
+
+    theorem = dataclasses.replace(mean_of_uniform(), oracle=oracle, parameters={"low": Real(1, 2), "width": Real(0.5, 2)})
+    result = run_check(theorem, instances=1000, seed=0)
+    assert result.status == "verified", result.message
+
+
 def test_statistical_false_alarm_rate_is_calibrated():
     """At alpha = 1e-2 the true claim fails in about 1% of independent runs (never far more)."""
     theorem = mean_of_uniform(false_alarm=1e-2)
