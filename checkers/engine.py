@@ -133,7 +133,9 @@ def oracle_values(theorem: Theorem, group: Group, device: str) -> OracleValues:
             raise TheoremError(f"{theorem.id}: a statistical oracle must return (instances, draws, ...) samples")
         if np.any(accuracy != 0):
             raise TheoremError(f"{theorem.id}: a statistical oracle states no accuracy (its draws give the standard error)")
-        return OracleValues(group, values)
+        # Every comparison reads the draws through their batch means: kept instead of the draws (a hundred
+        # times smaller); the means of these means, one each, are the same numbers.
+        return OracleValues(group, policy.batch_means(values))
     if accuracy.ndim and accuracy.shape[0] == group.size:
         # A per-instance accuracy (n,) applies to every entry of that instance's value.
         accuracy = accuracy.reshape(accuracy.shape + (1,) * (values.ndim - accuracy.ndim))
@@ -573,11 +575,14 @@ def _run_mutant(theorem, name, mutant, oracles, device) -> MutantResult:
     power = 0.0
     comparisons = []
     defined = False
+    side = policy.side if isinstance(policy, Bound) else None
     for oracle in oracles:
-        # A wrong constant may well overflow or leave the reals; only a finite disagreement refutes.
+        # A wrong constant may well overflow or leave the reals; only a finite disagreement refutes
+        # (infinite and NaN comparisons are expected here, so NumPy is not asked to warn of them).
         raw = _evaluate(theorem, f"mutant {name!r}", mutant, oracle.group, device)
         values = _as_batch(theorem, f"mutant {name!r}", raw, oracle.group.size, finite=False)
-        comparison = compare(theorem, values, oracle, tests)
+        with np.errstate(all="ignore"):
+            comparison = compare(theorem, values, oracle, tests)
         finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
         defined = defined or bool(finite.any())
         errors = np.where(finite, comparison.errors, 0.0)
@@ -586,10 +591,11 @@ def _run_mutant(theorem, name, mutant, oracles, device) -> MutantResult:
         if errors[i] > best[0]:
             params = ", ".join(f"{k}={_fmt(v)}" for k, v in oracle.group.instance(i).items())
             scale = comparison.scale[i] if comparison.scale is not None else 1.0
-            best = (float(errors[i]), f"at {params}: {_worst_entry(values[i], comparison.reference[i], scale)}")
+            best = (float(errors[i]), f"at {params}: {_worst_entry(values[i], comparison.reference[i], scale, side)}")
         if isinstance(policy, Statistical):
             claim = claim_values(theorem, oracle.group, device)
-            separation = np.abs(values - claim) / comparison.scale
+            with np.errstate(all="ignore"):
+                separation = np.abs(values - claim) / comparison.scale
             separation = np.where(finite.reshape((-1,) + (1,) * (separation.ndim - 1)), separation, 0.0)
             power = max(power, policy.refutation_probability(float(np.max(separation)), tests))
     verdict = policy.conclude(comparisons)
@@ -608,11 +614,14 @@ def _fmt(value) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def _worst_entry(mutant: np.ndarray, oracle: np.ndarray, scale=1.0) -> str:
-    """The mutant's and the oracle's values where they differ most in units of ``scale`` (a standard error)."""
+def _worst_entry(mutant: np.ndarray, oracle: np.ndarray, scale=1.0, side: str | None = None) -> str:
+    """The mutant's and the oracle's values where they differ most in units of ``scale`` (a standard
+    error); for a bound (``side``), where the oracle is furthest on the wrong side of it."""
     if np.size(oracle) == 1:
         return f"mutant {np.ravel(mutant)[0]:.6g}, oracle {np.ravel(oracle)[0]:.6g}"
-    gap = np.abs(np.asarray(mutant) - np.asarray(oracle)) / scale
+    difference = np.asarray(mutant) - np.asarray(oracle)
+    with np.errstate(all="ignore"):
+        gap = {None: np.abs(difference), "upper": -difference, "lower": difference}[side] / scale
     index = np.unravel_index(int(np.nanargmax(np.where(np.isfinite(gap), gap, -1.0))), np.shape(oracle))
     where = ", ".join(map(str, index))
     return f"entry [{where}]: mutant {mutant[index]:.6g}, oracle {oracle[index]:.6g}"
