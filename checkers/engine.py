@@ -219,37 +219,44 @@ def run_check(
 ) -> CheckResult:
     """Check the derivation, the claim and the anchors; never raises for the theorem's own failures (see ``status``).
 
-    A check that takes longer than ``timeout`` seconds stops with status ``error``. A check of more
-    instances than a block (:func:`~checkers.sampling.block_sizes`) calls ``on_block`` with the share
-    of its blocks done after each; its mutants are run on block 0.
+    A check of more instances than a block (:func:`~checkers.sampling.block_sizes`) runs block by
+    block, calls ``on_block`` with the share of its blocks done after each, and runs its mutants
+    on block 0. ``timeout`` limits its start (the derivation, block 0, anchors and mutants) and
+    then each later block: one that takes longer stops the check with status ``error``.
     """
     if instances < 1:
         raise ValueError("instances must be at least 1")
     start = time.perf_counter()
-    with time_limit(timeout) as limit, one_blas_thread():
-        result = _run_check(theorem, instances, seed, device, mutants, start, on_block)
-    if limit.exceeded:
-        message = _overtime(theorem, timeout)
+    with one_blas_thread():
+        return _run_check(theorem, instances, seed, device, mutants, start, timeout, on_block)
+
+
+def _overtime(theorem: Theorem, seconds: float, what: str = "") -> str:
+    return f"{theorem.id}: {what}did not finish within {seconds:g} s (--timeout)"
+
+
+def _run_check(theorem: Theorem, instances, seed, device, mutants, start, timeout, on_block) -> CheckResult:
+    def stopped(message: str) -> CheckResult:
         return CheckResult(theorem.id, "error", message, None, None, time.perf_counter() - start, seed, basis=theorem.basis)
-    return result
 
-
-def _overtime(theorem: Theorem, seconds: float) -> str:
-    return f"{theorem.id}: did not finish within {seconds:g} s (--timeout)"
-
-
-def _run_check(theorem: Theorem, instances: int, seed: int, device: str, mutants: bool, start: float, on_block) -> CheckResult:
-    begun = begin_check(theorem, instances, seed, device, mutants)
+    with time_limit(timeout) as limit:
+        begun = begin_check(theorem, instances, seed, device, mutants)
+    if limit.exceeded:
+        return stopped(_overtime(theorem, timeout))
     if isinstance(begun, CheckResult):
         return begun
     blocks = begun.plan.blocks
     total = begun.first
-    try:
-        for block in range(1, blocks):
-            on_block(block / blocks)
-            total = total.merged(check_block(theorem, begun.plan, block), theorem.policy)
-    except TheoremError as error:
-        return CheckResult(theorem.id, "error", str(error), None, None, time.perf_counter() - start, seed, basis=theorem.basis)
+    for block in range(1, blocks):
+        on_block(block / blocks)
+        try:
+            with time_limit(timeout) as limit:
+                tally = check_block(theorem, begun.plan, block)
+        except TheoremError as error:
+            return stopped(str(error))
+        if limit.exceeded:
+            return stopped(_overtime(theorem, timeout, f"block {block} of {blocks} "))
+        total = total.merged(tally, theorem.policy)
     return finish_check(theorem, begun, total, time.perf_counter() - start)
 
 

@@ -66,8 +66,9 @@ JsonOption = Annotated[
     Optional[str],
     typer.Option("--json", metavar="[PATH|-]", help="Write the JSON document to PATH, or to stdout with - or no value."),
 ]
-MAX_INSTANCES = 10_000_000
-"""The most instances one check takes (about 1 GB of inputs for the largest theorems); more is bad input."""
+MAX_INSTANCES = 10**10
+"""The most instances one check takes (a check runs in blocks of bounded memory: the cap catches a typo
+that would run for years)."""
 InstancesOption = Annotated[
     int, typer.Option("--instances", min=1, max=MAX_INSTANCES, help=f"Random parameter points per theorem (at most {MAX_INSTANCES:,}).")
 ]
@@ -76,7 +77,8 @@ TimeoutOption = Annotated[
     float,
     typer.Option(
         "--timeout", min=0.001, metavar="SECONDS",
-        help=f"Give up on a theorem after this long (default {DEFAULT_TIMEOUT} s); the others are still reported.",
+        help=f"Give up on a theorem after this long (default {DEFAULT_TIMEOUT} s; with more than 4096 instances, on each "
+        "block of 4096 after the first); the others are still reported.",
     ),
 ]
 

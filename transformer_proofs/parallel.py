@@ -13,7 +13,7 @@ in blocks: a task per theorem runs its derivation, block 0, anchors and the plan
 (:func:`~checkers.engine.begin_check`), then tasks of :data:`BLOCKS_PER_TASK` later blocks each
 (:func:`~checkers.engine.check_block`), and this process merges their tallies in block order
 (:func:`~checkers.engine.finish_check`): the same arithmetic in the same order as one process.
-``--timeout`` then limits each of these tasks, not the theorem's whole run.
+``--timeout`` limits the first task and each later block, as it does in one process.
 
 A worker that dies (a crash in native code, the out-of-memory killer, ``os._exit`` in a
 theorem) is replaced, and the task it was running is reported as that task's error; the other
@@ -116,12 +116,16 @@ def blocks_task(task: tuple[TheoremRef, Any, range, float | None]):
     ref, plan, blocks, timeout = task
     theorem = ref.theorem()
     start = time.perf_counter()
-    with time_limit(timeout) as limit:
-        try:
-            tallies = [check_block(theorem, plan, block) for block in blocks]
-        except TheoremError as error:
-            return str(error)
-    return f"{theorem.id}: did not finish within {timeout:g} s (--timeout)" if limit.exceeded else (tallies, time.perf_counter() - start)
+    tallies = []
+    for block in blocks:
+        with time_limit(timeout) as limit:
+            try:
+                tallies.append(check_block(theorem, plan, block))
+            except TheoremError as error:
+                return str(error)
+        if limit.exceeded:
+            return f"{theorem.id}: block {block} of {plan.blocks} did not finish within {timeout:g} s (--timeout)"
+    return tallies, time.perf_counter() - start
 
 
 def _overtime_result(theorem, options: dict):

@@ -5,6 +5,8 @@ in any block.
 The block size is lowered (``TRANSFORMER_PROOFS_BLOCK``) so that a few hundred instances make
 several blocks."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -108,6 +110,24 @@ def test_a_wrong_claim_that_block_zero_misses_is_caught_in_a_later_block():
     assert run_check(wrong, instances=BLOCK, seed=1).status == "verified"
     result = run_check(wrong, instances=40 * BLOCK, seed=1)
     assert result.status == "failed" and 0.3 < result.numeric.counterexample.params["a"] < 0.31
+
+
+def test_the_timeout_limits_each_later_block():
+    """Each block gets ``timeout`` seconds (a check of 10^8 instances is not a hang): here block 0 is
+    quick and block 1 hangs."""
+    calls = []
+
+    def oracle(a):
+        calls.append(len(a))
+        if len(calls) > 1:
+            time.sleep(30)
+        return a
+
+    theorem = Theorem("hangs-later", "x = x", "user", "s", parameters={"a": Real(0, 1)}, claim=lambda a: a, oracle=oracle)
+    started = time.perf_counter()
+    result = run_check(theorem, instances=3 * BLOCK, seed=0, timeout=0.5)
+    assert result.status == "error" and "block 1 of 3 did not finish within 0.5 s" in result.message
+    assert time.perf_counter() - started < 10
 
 
 def test_progress_is_reported_block_by_block():
