@@ -23,7 +23,6 @@ from rich.console import Console
 from rich.table import Table
 
 from transformer_proofs import api
-from transformer_proofs.memory import return_freed_arrays
 from transformer_proofs.parallel import WORKERS_VARIABLE, cpu_count
 
 PROGRAM = "transformer-proofs"
@@ -635,7 +634,6 @@ def errata(
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: run the app and turn every failure into one line and an exit status."""
     global _JSON_STDOUT
-    return_freed_arrays()
     argv = _json_without_path(list(sys.argv[1:] if argv is None else argv))
     _JSON_STDOUT = sys.stdout
     try:

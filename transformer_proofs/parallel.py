@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any, Callable, Sequence
 
-from transformer_proofs.memory import return_freed_arrays
 
 WORKERS_VARIABLE = "TRANSFORMER_PROOFS_WORKERS"
 """The default of ``--workers`` where it is set (a CI job's, a test suite's); else the CPU count."""
@@ -302,7 +301,6 @@ class _Worker:
 def _serve(connection, function) -> None:
     """A worker's loop: run each task sent and send back ``(index, ok, result or message)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
-    return_freed_arrays()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stdout may carry the parent's JSON document
     while True:
         try:

@@ -27,8 +27,12 @@ def pentagon(r) -> np.ndarray:
     return np.asarray(r, dtype=float)[..., None, None] * unit
 
 
-def one_active_losses(r, b, draws: int, rng: np.random.Generator, chunk: int = 50, block: int = 10) -> np.ndarray:
-    """``(n, draws, 3)``: per draw, the squared errors of the toy model with one active feature, by distance.
+def one_active_losses(
+    r, b, draws: int, rng: np.random.Generator, batches: int | None = None, chunk: int = 50, block: int = 10
+) -> np.ndarray:
+    """``(n, draws, 3)``: per draw, the squared errors of the toy model with one active feature, by distance;
+    with ``batches`` (dividing ``draws``), ``(n, batches, 3)``: the means of that many runs of consecutive
+    draws, all a statistical check reads, without holding every draw.
 
     Each draw picks the active feature ``i`` uniformly and its value ``x ~ U[0, 1]``, runs
     ``x' = ReLU(W^T W x e_i + b)`` with ``W`` the pentagon of radius ``r`` (one per instance), and sums
@@ -38,7 +42,8 @@ def one_active_losses(r, b, draws: int, rng: np.random.Generator, chunk: int = 5
     few MB.
     """
     r, b = np.asarray(r, dtype=float), np.asarray(b, dtype=float)
-    out = np.empty((len(r), draws, 3))
+    batches = batches or draws
+    out = np.empty((len(r), batches, 3))
     for start in range(0, len(r), chunk):
         m = len(r[start : start + chunk])
         active = rng.integers(0, FEATURES, size=(m, draws))
@@ -46,7 +51,8 @@ def one_active_losses(r, b, draws: int, rng: np.random.Generator, chunk: int = 5
         for first in range(0, m, block):
             rows = slice(start + first, start + min(first + block, m))
             events = slice(first, first + block)
-            out[rows] = _simulated(pentagon(r[rows]), b[rows], active[events], value[events])
+            losses = _simulated(pentagon(r[rows]), b[rows], active[events], value[events])
+            out[rows] = losses.reshape(len(losses), batches, draws // batches, 3).mean(axis=2)
     return out
 
 
