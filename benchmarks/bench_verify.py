@@ -59,14 +59,19 @@ REASONS = {
     "proportional to the instances); batching saves only the per-call overhead",
     "chinchilla-frontier": "the oracle solves each instance's two equations with MINPACK (scipy.optimize.root, "
     "one system at a time): a loop inside the batched call",
-    # Other sessions' theorems (icl, circuits), profiled here, not changed.
     "superposition": "Monte Carlo oracle (the one-active losses over draws, per instance); one group",
     "sae-recovery": "the oracle trains sparse autoencoders (1600 Adam steps per group), work that does not "
     "shrink with batching",
-    "icl-bayesian": "the oracle's forward algorithm and prompt sampling are work per instance",
-    "lsa-trained-risk": "the oracle simulates the risk per instance (Monte Carlo)",
-    "circuits-framework": "the claim evaluates each head's closed form through SymPy per group (closed_form.evaluate)",
-    "linear-attention-gd": "per-group overhead of the oracle's scipy logsumexp and Hopfield energy calls",
+    "icl-bayesian": "the oracle's forward algorithm steps through every prompt token by token (six calls per group, 18 "
+    "groups of about 55 instances): the per-step overhead is a large share of a small group",
+    "multihead-circuits": "the claim's Kronecker products are lambdified by SymPy as np.kron, which takes one pair of "
+    "matrices: a call per instance inside the batched claim",
+    "induction-two-layers": "the oracle finds each position's previous occurrence in plain Python, one instance at a "
+    "time (the rule it states, written as a loop on purpose)",
+    "induction-head-detection": "the oracle averages each head's pattern scores in a Python loop over instances, "
+    "heads and positions",
+    "lsa-trained-risk": "Monte Carlo oracle: it draws about 97 million normal numbers at 1000 instances (0.8 s of its 1 s), "
+    "work per instance that batching cannot share",
     "rls-attention": "the oracle calls scipy.linalg.lstsq once per instance",
 }
 """Why a theorem's batched checker is less than 10 times faster than its per-instance loop."""
