@@ -29,6 +29,15 @@ def test_a_singular_value_in_the_undecided_band_stops(small):
         numerical_rank(np.diag([1.0, small]))
 
 
+def test_with_an_error_bound_a_band_value_far_above_its_floor_is_counted():
+    """1e-9 is undecided without a bound; with a floor of about 1e-14 it is nonzero in exact arithmetic
+    (Weyl): counted. Below the threshold, or within 100 times the floor, it stays undecided."""
+    assert numerical_rank(np.diag([1.0, 1e-9]), error=1e-14).tolist() == 2
+    for small, error in ((1e-11, 1e-14), (1e-9, 2e-11)):
+        with pytest.raises(ArithmeticError, match="undecided"):
+            numerical_rank(np.diag([1.0, small]), error=error)
+
+
 def test_a_rounding_floor_reaching_the_threshold_stops():
     # floor = error / sigma_1 + max(r, c)^2 u: an error bound of 1e-9 on a matrix with sigma_1 = 1 is too coarse.
     with pytest.raises(ArithmeticError, match="rounding floor"):
