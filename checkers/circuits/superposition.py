@@ -5,6 +5,7 @@ The claim, per instance (column norm ``r``, bias ``b <= 0``), is the derivation'
 feature is active, in three parts (own reconstruction, the two neighbours' interference, the two
 others' interference, which is exactly 0). The oracle is a Monte Carlo simulation of the model
 ``x' = ReLU(W^T W x + b)`` with the pentagon built from angles (numerics.circuits.superposition),
+its values drawn crowded near 1 and weighted (so that a ReLU opening on a sliver near 1 is seen),
 under the statistical policy. What training shows is measured, not derived: the worked example and
 the figure train the toy model at sparsity 0.99 and set its columns, norms and bias beside the
 pentagon that minimises the derived loss.
@@ -218,7 +219,8 @@ superposition = Theorem(
         ONE_ACTIVE,
         r"the pentagon's radius $r \in [0.5, 1.5]$ and the bias $b \in [-1, 0]$; the two ``two cases'' steps (the ReLU "
         r"opens inside $[0, 1]$ or not) are checked at random exact rational points (sampled), not proved",
-        r"the Monte Carlo oracle draws the active feature and its value; it is unbiased, and the statistical policy "
+        r"the Monte Carlo oracle draws the active feature and its value $x = 1 - u^2$ weighted by $2u$ (unbiased for "
+        r"$x \sim U[0, 1]$, and crowded near $x = 1$, where a ReLU that barely opens does), and the statistical policy "
         r"compares its batch means with the claim at a false-alarm probability of $10^{-9}$ per run",
         r"training is evidence, not proof: Adam from a random start can stop in a local minimum (at sparsity 0.9 one "
         r"seed in a few ends with four features on a square and one dropped); the figure and the worked example show "
