@@ -291,13 +291,14 @@ pe_rotation = Theorem(
             "covered by atol 1e-12; oracle: the least-squares fit returns its own per-instance accuracy, a "
             "first-order perturbation bound kappa(P) (encoding rounding + solver backward error) that grows "
             "with the positions' span (numerics.attention.fit_offset_map): 8e-13 to 2e-6, median 5e-9, "
-            "over 1000 random instances. accuracy_cap 1e-3: where two of the slowest frequencies nearly alias over "
+            "over 1000 random instances. accuracy_cap 1e-2: where two of the slowest frequencies nearly alias over "
             "the fitted positions (the domain's corner d_model = 64, base = 1e5, sampled first, and a few (d_model, "
             "base) pairs such as (38, 9.4e3) and (42, 2.46e4) found by the false-alarm sweep) the bound, four times a "
-            "first-order perturbation bound, reaches 4.2e-4 of ||M_k|| while the fit's actual error stays below 1e-8; "
-            "the written mutants differ from M_k by O(1) entries, three orders above the cap"
+            "first-order perturbation bound, reaches 4.2e-4 of ||M_k|| while the fit's actual error stays below 1e-8, "
+            "and 1.46e-3 at one of 50000 instances (seed 1), which the former cap of 1e-3 refused; "
+            "the written mutants differ from M_k by O(1) entries, two orders above the cap"
         ),
-        accuracy_cap=1e-3,
+        accuracy_cap=1e-2,
     ),
     anchors=ROTATION_ANCHORS,
     values=_rotation_values,
