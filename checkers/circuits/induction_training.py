@@ -32,8 +32,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from checkers.experiment import Check, Experiment, ExperimentResult, Progress, no_progress
 from checkers.results import Erratum, Plot
+from numerics.circuits.induction import (
+    InductionTraining,
+    attention_only_forward,
+    head_scores,
+    previous_occurrence_targets,
+    repeated_sequences,
+    train_induction_model,
+    training_sequences,
+)
+from numerics.threads import one_torch_thread
 
 BOS = 0
 """The start token every training sequence begins with (:func:`~numerics.circuits.induction.training_sequences`)."""
@@ -72,23 +84,21 @@ class InductionConfig:
     :class:`~numerics.circuits.induction.InductionTraining`'s.
     """
 
-    layers: int = 2
-    heads: int = 2
+    layers: int = InductionTraining.n_layers
+    heads: int = InductionTraining.n_heads
     prompts: str = ""
-    d_vocab: int = 16
-    period: int = 6
-    d_model: int = 32
-    d_head: int = 16
-    steps: int = 600
-    batch: int = 64
-    lr: float = 1e-2
-    seed: int = 0
+    d_vocab: int = InductionTraining.d_vocab
+    period: int = InductionTraining.period
+    d_model: int = InductionTraining.d_model
+    d_head: int = InductionTraining.d_head
+    steps: int = InductionTraining.steps
+    batch: int = InductionTraining.batch
+    lr: float = InductionTraining.lr
+    seed: int = InductionTraining.seed
     evaluation: int = 256
 
-    def training(self):
+    def training(self) -> InductionTraining:
         """The :class:`~numerics.circuits.induction.InductionTraining` of these settings (validates them)."""
-        from numerics.circuits.induction import InductionTraining
-
         return InductionTraining(
             d_vocab=self.d_vocab, period=self.period, d_model=self.d_model, d_head=self.d_head, n_heads=self.heads,
             n_layers=self.layers, steps=self.steps, batch=self.batch, lr=self.lr, seed=self.seed,
@@ -136,17 +146,12 @@ def read_prompts(path: str | Path, d_vocab: int) -> tuple[list[tuple[int, ...]],
 
 def run_induction(config: InductionConfig, device: str = "cpu", progress: Progress = no_progress) -> ExperimentResult:
     """Train, load into TransformerLens, measure, check; see the module docstring."""
-    from numerics.threads import one_torch_thread
-
     with one_torch_thread():
         return _run(config, device, progress)
 
 
 def _run(config: InductionConfig, device: str, progress: Progress) -> ExperimentResult:
-    import numpy as np
-
-    from numerics.circuits import hooked as hk
-    from numerics.circuits.induction import attention_only_forward, head_scores, repeated_sequences, train_induction_model, training_sequences
+    from numerics.circuits import hooked as hk  # TransformerLens: only when a run needs it
 
     rng = np.random.default_rng([config.seed, 2])
     if config.prompts:
@@ -298,8 +303,6 @@ def _model_axis(weights: dict) -> dict:
 
 def _agreement(logits, patterns, reference) -> dict:
     """How far the TransformerLens model's logits and patterns are from the numpy forward pass's."""
-    import numpy as np
-
     reference_logits, reference_patterns = reference
     largest = float(np.abs(reference_logits).max())
     logit_gap = float(np.abs(logits - reference_logits[0]).max())
@@ -313,10 +316,7 @@ def _certificate(model, config: InductionConfig) -> dict:
     start token: a prefix common to all four keeps the certificate), their targets by the
     previous-occurrence rule and the model's answers. ``bound`` is 3/4 where the theorem applies
     (one layer, one head), else None."""
-    import numpy as np
-
     from numerics.circuits import hooked as hk
-    from numerics.circuits.induction import previous_occurrence_targets
     from proofs.circuits.induction_limit import CERTIFICATE, TOKENS
 
     token = {letter: index + 1 for index, letter in enumerate(TOKENS)}
@@ -342,8 +342,6 @@ def _task(model, config: InductionConfig, rng) -> dict | None:
     and ``2 period - 6`` filler tokens (drawn from ``rng``, none of 0, 1, 2, 3), so that ``?`` is the sequence's
     last position. The model's answer, and each head's attention from the second 2 to the 3 (the head that puts
     the most there is the one the task asks for). None where sequences are too short (``period < 3``)."""
-    import numpy as np
-
     from checkers.circuits.induction import TASK_PROMPT
     from numerics.circuits import hooked as hk
 
