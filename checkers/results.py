@@ -35,6 +35,20 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+NON_FINITE_TEXTS = ("nan", "inf", "-inf")
+
+
+def strict_json(value: Any) -> Any:
+    """For strict JSON: every non-finite number, or the text :func:`to_jsonable` made of one, becomes null."""
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if (isinstance(value, str) and value in NON_FINITE_TEXTS) or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    return value
+
+
 @dataclass(frozen=True)
 class Counterexample:
     """The worst instance of a failed check (shrunk where possible)."""

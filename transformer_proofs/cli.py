@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import sys
 from enum import Enum
@@ -22,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from checkers.results import strict_json
 from transformer_proofs import api
 from transformer_proofs.parallel import WORKERS_VARIABLE, cpu_count
 
@@ -215,7 +215,7 @@ def _check_json_target(target: Optional[str]) -> None:
 def _emit_json(document: dict, target: Optional[str]) -> None:
     """Write one JSON document (strict JSON: a non-finite number becomes null) to stdout or,
     atomically, to a file, so an interrupted run leaves no half-written report."""
-    text = json.dumps(_strict(document), indent=2, sort_keys=False, allow_nan=False)
+    text = json.dumps(strict_json(document), indent=2, sort_keys=False, allow_nan=False)
     if target == "-":
         _JSON_STDOUT.write(text + "\n")
         _JSON_STDOUT.flush()
@@ -223,16 +223,6 @@ def _emit_json(document: dict, target: Optional[str]) -> None:
     partial = Path(f"{target}.partial")
     partial.write_text(text + "\n", encoding="utf-8")
     os.replace(partial, target)
-
-
-def _strict(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(v) for v in value]
-    return value
 
 
 def _check_device(device: Device) -> None:

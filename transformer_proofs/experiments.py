@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import math
 import shutil
 import time
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from checkers.experiment import Experiment, ExperimentResult, Progress, config_json, get_experiment, no_progress, parse_config
-from checkers.results import Plot, package_version, to_jsonable
+from checkers.results import Plot, package_version, strict_json, to_jsonable
 from transformer_proofs.render import compile_pdf, environment, own_template, write_whole
 
 
@@ -101,7 +100,7 @@ def run_experiment(
 
 
 def metrics_document(experiment: Experiment, config: Any, result: ExperimentResult, device: str, seconds: float, figures: list[str]) -> dict:
-    return _finite(
+    return strict_json(
         to_jsonable(
             {
                 "experiment": experiment.name,
@@ -119,19 +118,6 @@ def metrics_document(experiment: Experiment, config: Any, result: ExperimentResu
             }
         )
     )
-
-
-def _finite(value: Any) -> Any:
-    """Strict JSON: a non-finite number (which to_jsonable turns into a string) becomes null."""
-    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def experiment_section(experiment: Experiment, config: Any, result: ExperimentResult, figures: Mapping[str, Plot]) -> str:

@@ -96,6 +96,13 @@ def test_json_without_a_path_goes_to_stdout_and_with_one_to_the_file(command, tm
     assert not list(tmp_path.glob("*.partial"))
 
 
+def test_strict_json_nulls_every_non_finite_number_and_its_text():
+    from checkers.results import strict_json, to_jsonable
+
+    document = to_jsonable({"error": float("inf"), "values": [1.0, float("nan")], "name": "inf-norm"})
+    assert strict_json(document) == {"error": None, "values": [1.0, None], "name": "inf-norm"}
+
+
 def test_json_never_holds_a_bare_infinity_and_an_open_end_is_flagged(cli, user_env):
     listing = cli("list", "--module", "mine", "--json", env=user_env)
     assert "Infinity" not in listing.stdout and "NaN" not in listing.stdout
