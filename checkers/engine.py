@@ -31,7 +31,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -236,28 +236,41 @@ def _overtime(theorem: Theorem, seconds: float, what: str = "") -> str:
 
 
 def _run_check(theorem: Theorem, instances, seed, device, mutants, start, timeout, on_block) -> CheckResult:
-    def stopped(message: str) -> CheckResult:
-        return CheckResult(theorem.id, "error", message, None, None, time.perf_counter() - start, seed, basis=theorem.basis)
-
-    with time_limit(timeout) as limit:
-        begun = begin_check(theorem, instances, seed, device, mutants)
-    if limit.exceeded:
-        return stopped(_overtime(theorem, timeout))
+    begun = begin_within(theorem, instances, seed, device, mutants, timeout)
     if isinstance(begun, CheckResult):
         return begun
-    blocks = begun.plan.blocks
-    total = begun.first
-    for block in range(1, blocks):
-        on_block(block / blocks)
-        try:
-            with time_limit(timeout) as limit:
-                tally = check_block(theorem, begun.plan, block)
-        except TheoremError as error:
-            return stopped(str(error))
-        if limit.exceeded:
-            return stopped(_overtime(theorem, timeout, f"block {block} of {blocks} "))
-        total = total.merged(tally, theorem.policy)
+    try:
+        total = merge_blocks(theorem, begun, checked_blocks(theorem, begun.plan, range(1, begun.plan.blocks), timeout, on_block))
+    except TheoremError as error:
+        return CheckResult(theorem.id, "error", str(error), None, None, time.perf_counter() - start, seed, basis=theorem.basis)
     return finish_check(theorem, begun, total, time.perf_counter() - start)
+
+
+def begin_within(
+    theorem: Theorem, instances: int, seed: int, device: str, mutants: bool, timeout: float | None, block_size: int | None = None
+) -> CheckStart | CheckResult:
+    """:func:`begin_check` stopped after ``timeout`` seconds (a :class:`CheckResult` with status ``error``)."""
+    start = time.perf_counter()
+    with time_limit(timeout) as limit, one_blas_thread():
+        begun = begin_check(theorem, instances, seed, device, mutants, block_size)
+    if limit.exceeded:
+        return CheckResult(theorem.id, "error", _overtime(theorem, timeout), None, None, time.perf_counter() - start, seed, basis=theorem.basis)
+    return begun
+
+
+def checked_blocks(
+    theorem: Theorem, plan: "CheckPlan", blocks: range, timeout: float | None, on_block: Callable[[float], None] = lambda share: None
+) -> Iterator["BlockTally"]:
+    """The tally of each of ``blocks`` in order, each block within ``timeout`` seconds; ``on_block`` is told
+    the share of the plan's blocks done before each. Raises :class:`TheoremError` when a block errs or
+    runs out of time."""
+    for block in blocks:
+        on_block(block / plan.blocks)
+        with time_limit(timeout) as limit:
+            tally = check_block(theorem, plan, block)
+        if limit.exceeded:
+            raise TheoremError(_overtime(theorem, timeout, f"block {block} of {plan.blocks} "))
+        yield tally
 
 
 @dataclass(frozen=True)
@@ -353,7 +366,7 @@ def _plan(theorem: Theorem, instances: int, seed: int, device: str, block_size: 
     components = np.array([_components(o) for o in oracles])
     tests = _tests(oracles)
     for block, size in enumerate(block_sizes(instances, block_size)[1:], start=1):
-        tests += int(block_shape_counts(theorem, size, seed, block, tuples) @ components)
+        tests += int(block_shape_counts(size, seed, block, tuples) @ components)
     return CheckPlan(instances, seed, device, block_size, tuples, tests)
 
 
@@ -367,22 +380,20 @@ def check_block(theorem: Theorem, plan: CheckPlan, block: int) -> BlockTally:
 
 
 def _block_tally(theorem: Theorem, oracles: list[OracleValues], tests: int, device: str) -> BlockTally:
-    policy = theorem.policy
-    tally, worst = None, None
+    comparisons, worst = [], None
     for oracle in oracles:
         claim = claim_values(theorem, oracle.group, device)
         comparison = compare(theorem, claim, oracle, tests)
-        group_tally = policy.tally(comparison)
-        tally = group_tally if tally is None else policy.merge(tally, group_tally)
+        comparisons.append(comparison)
         i = int(np.argmax(comparison.errors))
         if worst is None or comparison.errors[i] > worst.error:
             # Copies: a view of one instance would keep its block's arrays alive as long as the tally.
             worst = Worst(float(comparison.errors[i]), oracle.group.instance(i), claim[i].copy(), comparison.reference[i].copy())
-    return BlockTally(tally, worst, max(_relative_accuracy(o) for o in oracles))
+    return BlockTally(theorem.policy.pool(comparisons), worst, max(_relative_accuracy(o) for o in oracles))
 
 
-def merge_blocks(theorem: Theorem, begun: CheckStart, later: list[BlockTally]) -> BlockTally:
-    """Block 0's tally and the later blocks', merged in block order."""
+def merge_blocks(theorem: Theorem, begun: CheckStart, later: Iterable[BlockTally]) -> BlockTally:
+    """Block 0's tally and the later blocks', merged in block order (one at a time, as they come)."""
     total = begun.first
     for block in later:
         total = total.merged(block, theorem.policy)

@@ -64,14 +64,17 @@ class Tally:
 
 
 class _Pooling:
-    """``conclude``: tally each group, merge in order, conclude."""
+    """``pool``: tally each group and merge in order; ``conclude``: pool, then conclude."""
 
-    def conclude(self, comparisons: list[Comparison]) -> "Verdict":
+    def pool(self, comparisons: list[Comparison]) -> Tally:
         tallies = [self.tally(c) for c in comparisons]
         total = tallies[0]
         for tally in tallies[1:]:
             total = self.merge(total, tally)
-        return self.verdict(total)
+        return total
+
+    def conclude(self, comparisons: list[Comparison]) -> "Verdict":
+        return self.verdict(self.pool(comparisons))
 
 
 @dataclass

@@ -87,7 +87,6 @@ class Group:
         """A generator for ``purpose`` (the oracle's draws: ``(1,)``), apart from the group's inputs."""
         return np.random.default_rng(block_seed(self.seed + purpose, self.block))
 
-
     def arguments(self) -> dict[str, Any]:
         return {**self.params, **self.inputs}
 
@@ -136,13 +135,12 @@ def shape_tuples(groups: list[Group], theorem: Theorem) -> np.ndarray:
     return np.array([[g.params[s] for s in theorem.shape_parameters] for g in groups], dtype=int).reshape(len(groups), -1)
 
 
-def block_shape_counts(theorem: Theorem, size: int, seed: int, block: int, tuples: np.ndarray) -> np.ndarray:
+def block_shape_counts(size: int, seed: int, block: int, tuples: np.ndarray) -> np.ndarray:
     """How many of the ``size`` instances of a later block take each of ``tuples``, without drawing the block."""
-    choice = _shape_choice(theorem, size, tuples, seed, block)
-    return np.bincount(choice, minlength=len(tuples))
+    return np.bincount(_shape_choice(size, tuples, seed, block), minlength=len(tuples))
 
 
-def _shape_choice(theorem: Theorem, size: int, tuples: np.ndarray, seed: int, block: int) -> np.ndarray:
+def _shape_choice(size: int, tuples: np.ndarray, seed: int, block: int) -> np.ndarray:
     # Its own stream, so that counting a block's tests (block_shape_counts) draws nothing else.
     return np.random.default_rng(block_seed((seed,), block, 2)).integers(0, len(tuples), size=size)
 
@@ -151,7 +149,7 @@ def _random_points(theorem: Theorem, size: int, tuples: np.ndarray, seed: int, b
     rng = np.random.default_rng(block_seed((seed,), block, 1))
     shapes = theorem.shape_parameters
     points = {name: domain.sample(rng, size) for name, domain in theorem.parameters.items() if name not in shapes}
-    chosen = tuples[_shape_choice(theorem, size, tuples, seed, block)]
+    chosen = tuples[_shape_choice(size, tuples, seed, block)]
     points.update({name: chosen[:, k] for k, name in enumerate(shapes)})
     return {name: points[name] for name in theorem.parameters}
 
@@ -220,7 +218,7 @@ def special_values(parameters: Mapping[str, Domain], instances: int) -> dict[str
 
 def edge_coverage(parameters: Mapping[str, Domain], instances: int) -> dict[str, dict]:
     """Which special values of each parameter a check of ``instances`` instances includes (in its block 0)."""
-    instances = block_sizes(instances)[0] if instances > 0 else 0
+    instances = min(instances, block_instances())
     special = special_values(parameters, instances)
     lead = min(instances, max(map(len, special.values()), default=0))
     return {

@@ -95,40 +95,27 @@ to minutes, few enough results to merge)."""
 
 
 def begin_task(task: tuple[TheoremRef, dict]):
-    """A theorem's check up to its later blocks (``begin_check``), in a worker."""
-    from checkers.engine import begin_check, time_limit
-    from numerics.threads import one_blas_thread
+    """A theorem's check up to its later blocks (``begin_within``), in a worker."""
+    from checkers.engine import begin_within
 
     ref, options = task
     theorem = ref.theorem()
-    with time_limit(options.get("timeout")) as limit, one_blas_thread():
-        begun = begin_check(theorem, options["instances"], options["seed"], options["device"], False, options["block_size"])
-    return _overtime_result(theorem, options) if limit.exceeded else begun
+    return begin_within(theorem, options["instances"], options["seed"], options["device"], False, options.get("timeout"), options["block_size"])
 
 
 def blocks_task(task: tuple[TheoremRef, Any, range, float | None]):
-    """Later blocks of a theorem's check (``check_block``): their tallies in order and the seconds they
+    """Later blocks of a theorem's check (``checked_blocks``): their tallies in order and the seconds they
     took; or the error's message."""
-    from checkers.engine import check_block, time_limit
+    from checkers.engine import checked_blocks
     from checkers.results import TheoremError
 
     ref, plan, blocks, timeout = task
-    theorem = ref.theorem()
     start = time.perf_counter()
-    tallies = []
-    for block in blocks:
-        with time_limit(timeout) as limit:
-            try:
-                tallies.append(check_block(theorem, plan, block))
-            except TheoremError as error:
-                return str(error)
-        if limit.exceeded:
-            return f"{theorem.id}: block {block} of {plan.blocks} did not finish within {timeout:g} s (--timeout)"
+    try:
+        tallies = list(checked_blocks(ref.theorem(), plan, blocks, timeout))
+    except TheoremError as error:
+        return str(error)
     return tallies, time.perf_counter() - start
-
-
-def _overtime_result(theorem, options: dict):
-    return _error_result("verify", theorem, options, f"did not finish within {options['timeout']:g} s (--timeout)")
 
 
 def check_theorems(
