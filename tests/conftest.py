@@ -16,7 +16,7 @@ from hypothesis import settings
 # warm run reuses them, and the user's cache is neither read nor written.
 os.environ.setdefault("TRANSFORMER_PROOFS_CACHE", tempfile.mkdtemp(prefix="transformer-proofs-test-cache-"))
 # Commands run in this process unless a test asks for --workers: a test's monkeypatches reach no
-# worker process, and spawning workers for every two-theorem command would cost seconds each.
+# worker process, and starting workers for every two-theorem command would cost seconds each.
 os.environ.setdefault("TRANSFORMER_PROOFS_WORKERS", "1")
 
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)

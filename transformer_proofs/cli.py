@@ -23,7 +23,7 @@ from rich.table import Table
 
 from checkers.results import strict_json
 from transformer_proofs import api
-from transformer_proofs.parallel import WORKERS_VARIABLE, cpu_count
+from transformer_proofs.parallel import WORKERS_VARIABLE, cpu_count, start_worker_server
 
 PROGRAM = "transformer-proofs"
 INTERRUPTED = 130
@@ -303,6 +303,7 @@ def verify(
     from checkers.results import Report
     from transformer_proofs import display
 
+    start_worker_server(workers, scheduler)
     chosen = _select(ids, topic, module)
     _check_device(device)
     _check_json_target(json_target)
@@ -335,6 +336,7 @@ def mutants(
     from checkers.results import MutantReport
     from transformer_proofs import display
 
+    start_worker_server(workers, scheduler)
     chosen = _select(ids, topic, module)
     _check_json_target(json_target)
     _check_scheduler(scheduler)
@@ -364,6 +366,7 @@ def sweep(
     from transformer_proofs import display
     from transformer_proofs.sweep import false_alarm_sweep
 
+    start_worker_server(workers, scheduler)
     chosen = _select(ids, topic, module)
     _check_json_target(json_target)
     _check_scheduler(scheduler)

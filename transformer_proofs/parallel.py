@@ -15,6 +15,10 @@ in blocks: a task per theorem runs its derivation, block 0, anchors and the plan
 (:func:`~checkers.engine.finish_check`): the same arithmetic in the same order as one process.
 ``--timeout`` limits the first task and each later block, as it does in one process.
 
+Local workers are forked from a server that has imported :mod:`transformer_proofs.preload` (the
+built-in theorems, SciPy, torch) once; the command line starts it before it loads the theorems
+itself (:func:`start_worker_server`), so the two imports overlap and no worker repeats them.
+
 A worker that dies (a crash in native code, the out-of-memory killer, ``os._exit`` in a
 theorem) is replaced, and the task it was running is reported as that task's error; the other
 tasks go on. Ctrl-C stops every worker.
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import sys
@@ -260,7 +265,7 @@ class _Worker:
 
     def __init__(self, context, function):
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, function), name="transformer-proofs worker")
+        self.process = context.Process(target=_serve, args=(child, function, dict(os.environ)), name="transformer-proofs worker")
         self.process.start()
         child.close()  # only the worker holds its end now, so its death reads as the end of the pipe
         self.index: int | None = None
@@ -285,8 +290,11 @@ class _Worker:
         self.connection.close()
 
 
-def _serve(connection, function) -> None:
-    """A worker's loop: run each task sent and send back ``(index, ok, result or message)``."""
+def _serve(connection, function, environment: dict[str, str]) -> None:
+    """A worker's loop: run each task sent and send back ``(index, ok, result or message)``. The
+    worker takes its parent's ``environment`` of now (the fork server's is that of its start)."""
+    os.environ.clear()
+    os.environ.update(environment)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stdout may carry the parent's JSON document
     while True:
@@ -307,10 +315,29 @@ def _serve(connection, function) -> None:
             connection.send((index, False, f"its result could not be sent back: {type(error).__name__}: {error}"))
 
 
+PRELOAD = "transformer_proofs.preload"
+"""The module the workers' fork server imports before it forks any."""
+
+
+def _worker_context():
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([PRELOAD])
+    return context
+
+
+def start_worker_server(workers: int, scheduler: str | None) -> None:
+    """Start the local workers' fork server now (for ``workers`` processes and no cluster), so that its
+    imports run while this process loads the theorems, not after."""
+    if workers > 1 and scheduler is None:
+        _worker_context()
+        multiprocessing.forkserver.ensure_running()
+
+
 def run_in_processes(function, tasks, *, workers: int, finished, failed) -> list:
-    """``function(task)`` for each task in ``workers`` fresh processes (spawned: a fork of a process
-    that has run torch or OpenMP code can hang), each task handed to the next idle worker."""
-    context = multiprocessing.get_context("spawn")
+    """``function(task)`` for each task in ``workers`` fresh processes, each task handed to the next
+    idle worker. They are forked from a server that has only imported :mod:`transformer_proofs.preload`
+    (a fork of this process, which may have run torch or OpenMP code, can hang)."""
+    context = _worker_context()
     queue = deque(range(len(tasks)))
     results: list[Any] = [None] * len(tasks)
     pool = [_Worker(context, function) for _ in range(min(workers, len(tasks)))]

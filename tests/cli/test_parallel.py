@@ -1,7 +1,8 @@
 """``--workers N``: theorems checked in worker processes give the same report as one process,
 user theorem modules load in the workers, and a worker that dies is that task's error.
 
-A worker process costs seconds to start (it imports the theorems), so these tests start few."""
+Workers are forked from a server that imports the theorems, SciPy and torch once (seconds), so
+these tests start few."""
 
 import json
 import os
@@ -73,3 +74,15 @@ def test_a_mutants_task_is_what_one_process_computes(user_modules, user_env, tmp
     ref = reference(theorem)
     assert ref.modules == ("parallel_user",)
     assert mutants_task((ref, {"seed": 3})).to_json() == tp.mutants(theorem, seed=3).results[0].to_json()
+
+
+def test_a_worker_runs_in_this_process_environment_of_now_not_that_of_the_fork_servers_start(monkeypatch):
+    """The fork server keeps the environment of its start; ``--no-cache`` and test fixtures set
+    variables later, and a worker must see them."""
+    from transformer_proofs.parallel import run_in_processes, start_worker_server
+
+    monkeypatch.setenv("TRANSFORMER_PROOFS_TEST_SETTING", "at the server's start")
+    start_worker_server(2, None)
+    monkeypatch.setenv("TRANSFORMER_PROOFS_TEST_SETTING", "later")
+    tasks = ["TRANSFORMER_PROOFS_TEST_SETTING"] * 2
+    assert run_in_processes(os.getenv, tasks, workers=2, finished=lambda index: None, failed=lambda index, message: message) == ["later"] * 2
