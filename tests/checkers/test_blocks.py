@@ -140,3 +140,10 @@ def test_a_bad_block_size_is_one_clear_error(monkeypatch):
     monkeypatch.setenv(sampling.BLOCK_VARIABLE, "0")
     with pytest.raises(ValueError, match="TRANSFORMER_PROOFS_BLOCK must be a positive integer"):
         block_sizes(10)
+
+
+def test_the_numeric_timing_covers_every_block():
+    """Block 0 times its own numeric part; the result's covers the later blocks as well."""
+    result = run_check(shaped(), instances=300, seed=0)
+    assert set(result.timings) == {"symbolic", "numeric"}
+    assert sum(result.timings.values()) == pytest.approx(result.seconds, rel=1e-12)
