@@ -130,6 +130,12 @@ def _check_theorems(kind: str, chosen, options: dict, workers: int, scheduler: O
         return check_theorems(kind, chosen, options, workers=workers, scheduler=scheduler, modules=modules or (), progress=progress)
 
 
+def _start_workers(ids, workers: int, scheduler: Optional[str]) -> None:
+    """Start the workers' server while the theorems load, unless one theorem is asked for: it is checked here."""
+    if len(ids or ()) != 1:
+        start_worker_server(workers, scheduler)
+
+
 def _no_cache(value: bool) -> None:
     if value:
         from checkers.derivation_cache import CACHE_VARIABLE, OFF
@@ -303,7 +309,7 @@ def verify(
     from checkers.results import Report
     from transformer_proofs import display
 
-    start_worker_server(workers, scheduler)
+    _start_workers(ids, workers, scheduler)
     chosen = _select(ids, topic, module)
     _check_device(device)
     _check_json_target(json_target)
@@ -336,7 +342,7 @@ def mutants(
     from checkers.results import MutantReport
     from transformer_proofs import display
 
-    start_worker_server(workers, scheduler)
+    _start_workers(ids, workers, scheduler)
     chosen = _select(ids, topic, module)
     _check_json_target(json_target)
     _check_scheduler(scheduler)
@@ -366,7 +372,7 @@ def sweep(
     from transformer_proofs import display
     from transformer_proofs.sweep import false_alarm_sweep
 
-    start_worker_server(workers, scheduler)
+    start_worker_server(workers, scheduler)  # a sweep of one theorem is many tasks
     chosen = _select(ids, topic, module)
     _check_json_target(json_target)
     _check_scheduler(scheduler)
