@@ -107,6 +107,8 @@ class _EarlyCommands:
         self.process = None
         self.stopped = False
         self.lock = threading.Lock()  # a command starts, or the session stops them: never both at once
+        # The environment of collection time: tests running meanwhile monkeypatch os.environ (a block size, say).
+        self.environment = dict(os.environ)
         self.thread = threading.Thread(target=self._run_all, args=(commands,), daemon=True)
         self.thread.start()
 
@@ -127,7 +129,7 @@ class _EarlyCommands:
             folder.mkdir()
             for name, text in files.items():
                 (folder / name).write_text(text)
-            environment = {**os.environ, **env}
+            environment = {**self.environment, **env}
             environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(folder), environment.get("PYTHONPATH")]))
             out, err = open(folder / "stdout", "w"), open(folder / "stderr", "w")
             self.process = subprocess.Popen([str(EARLY_COMMAND), *args], cwd=folder, env=environment, stdout=out, stderr=err)
