@@ -320,6 +320,7 @@ PRELOAD = "transformer_proofs.preload"
 
 
 def _worker_context():
+    """The local workers' multiprocessing context: forks of the server that imports :data:`PRELOAD`."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([PRELOAD])
     return context
