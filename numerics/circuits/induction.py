@@ -228,9 +228,10 @@ def last_position(tokens, W_E, W_pos, W_Q, W_K, W_V, W_O, W_U, attn_scale=1.0) -
     Shapes as :func:`attention_only_forward` with ``n_layers = 1``: ``tokens (m, k, n)`` and one model per
     ``m``. ``logits (m, k, d_vocab)``; ``normalisers (m, k, n_heads)``: each head's softmax denominator
     ``sum_j exp(q . k_j / attn_scale)`` at the last position (overflows to ``inf`` only past ``e^709``);
-    ``magnitude (m, k, d_vocab)``: ``|x_n W_U| + sum_h sum_j a_hj |x_j W_V W_O W_U|`` entrywise, the size
-    against which the logits' rounding is measured (each logit is within ``gamma_K`` of it, ``K`` the
-    longest inner-product chain).
+    ``magnitude (m, k, d_vocab)``: ``|x_n| |W_U| + sum_h sum_j a_hj |x_j| |W_V| |W_O| |W_U|`` entrywise, the
+    size against which the logits' rounding is measured: a chain of inner products is within ``gamma_K`` of
+    the product of its factors' absolute values (Higham, section 3.5; ``K`` the chain's length), which
+    the absolute value of the product itself does not bound when its sums cancel.
     """
     logits, patterns = attention_only_forward(tokens, W_E, W_pos, W_Q, W_K, W_V, W_O, W_U, attn_scale)
     W_E, W_pos, W_Q, W_K, W_V, W_O, W_U = (np.asarray(a, dtype=float) for a in (W_E, W_pos, W_Q, W_K, W_V, W_O, W_U))
@@ -241,9 +242,10 @@ def last_position(tokens, W_E, W_pos, W_Q, W_K, W_V, W_O, W_U, attn_scale=1.0) -
     scale = np.broadcast_to(np.asarray(attn_scale, dtype=float), (m,))[:, None, None]
     scores = (queries @ np.swapaxes(keys, -1, -2))[..., 0, :] / scale[..., None]
     normalisers = np.exp(scores).sum(axis=-1)
-    readouts = np.abs(stream[:, :, None] @ W_V[:, None, 0] @ W_O[:, None, 0] @ W_U[:, None, None])  # (m, k, H, n, V)
+    size = np.abs(stream)
+    readouts = size[:, :, None] @ np.abs(W_V[:, None, 0]) @ np.abs(W_O[:, None, 0]) @ np.abs(W_U[:, None, None])  # (m, k, H, n, V)
     weights = patterns[:, :, 0, :, -1, :]  # (m, k, H, n): the last position's attention
-    magnitude = np.abs(np.einsum("mkd,mdv->mkv", stream[:, :, -1], W_U)) + np.einsum("mkhj,mkhjv->mkv", weights, readouts)
+    magnitude = np.einsum("mkd,mdv->mkv", size[:, :, -1], np.abs(W_U)) + np.einsum("mkhj,mkhjv->mkv", weights, readouts)
     return logits[:, :, -1], normalisers, magnitude
 
 

@@ -9,6 +9,7 @@ from checkers.circuits.induction_limit import (
     PROMPTS,
     _hand_model,
     _many_heads_accuracy,
+    _run_literally,
     induction_one_layer_limit,
 )
 from checkers.worked import worked_example
@@ -42,3 +43,22 @@ def test_many_heads_solve_every_prompt():
 def test_the_erratum_is_ambiguous_with_both_readings():
     (erratum,) = induction_one_layer_limit.errata
     assert erratum.kind == "ambiguous" and len(erratum.readings) == 2 and "L \\ge 2" in erratum.stated
+
+
+def test_the_rounding_bound_covers_a_readout_whose_sum_cancels():
+    """Found by verify --all --instances 50000 --seed 4: W_V W_O = 1.098 (-0.676) + (-0.949)(-0.750) cancels to
+    -0.032, and the gaps' rounding (measured against |x W_V W_O W_U|, the product's own absolute value) was 1.02 of
+    its bound. A chain of inner products rounds in proportion to its factors' absolute values."""
+    model = {
+        "W_E": [[-0.489376987459976], [0.9563238131858586], [0.12939152295994527]],
+        "W_pos": [[-0.14200450616614024], [1.0498058697253936], [1.3521418671201992], [0.9192662323121898], [0.46328858559842084]],
+        "W_Q": [[-0.29116108220025755, -0.14010556575184505]],
+        "W_K": [[1.922312800425919, 1.1514253750045476]],
+        "W_V": [[1.0982237324472262, -0.9485656387448435]],
+        "W_O": [[-0.6762762771436573], [-0.7495197778092538]],
+        "W_U": [[-0.6363901639141417, -0.45829218105292935, 1.2830441730223785]],
+    }
+    model = {name: np.array([value]) for name, value in model.items()}
+    claim = induction_one_layer_limit.evaluate_claim(d_head=2, **model)
+    values, accuracy = _run_literally(1, 2, **model)
+    assert np.all(np.abs(claim - values) <= accuracy)
