@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-import multiprocessing.forkserver
 import os
 import signal
 import sys
@@ -320,7 +319,10 @@ PRELOAD = "transformer_proofs.preload"
 
 
 def _worker_context():
-    """The local workers' multiprocessing context: forks of the server that imports :data:`PRELOAD`."""
+    """The local workers' multiprocessing context: forks of the server that imports :data:`PRELOAD`, or
+    spawned processes where there is no fork server (Windows)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([PRELOAD])
     return context
@@ -329,9 +331,10 @@ def _worker_context():
 def start_worker_server(workers: int, scheduler: str | None) -> None:
     """Start the local workers' fork server now (for ``workers`` processes and no cluster), so that its
     imports run while this process loads the theorems, not after."""
-    if workers > 1 and scheduler is None:
-        _worker_context()
-        multiprocessing.forkserver.ensure_running()
+    if workers > 1 and scheduler is None and _worker_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def run_in_processes(function, tasks, *, workers: int, finished, failed) -> list:

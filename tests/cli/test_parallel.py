@@ -86,3 +86,15 @@ def test_a_worker_runs_in_this_process_environment_of_now_not_that_of_the_fork_s
     monkeypatch.setenv("TRANSFORMER_PROOFS_TEST_SETTING", "later")
     tasks = ["TRANSFORMER_PROOFS_TEST_SETTING"] * 2
     assert run_in_processes(os.getenv, tasks, workers=2, finished=lambda index: None, failed=lambda index, message: message) == ["later"] * 2
+
+
+def test_without_a_fork_server_the_workers_are_spawned(monkeypatch):
+    """Windows has no fork server: the workers are spawned processes there, and start_worker_server does nothing."""
+    import multiprocessing
+
+    from transformer_proofs.parallel import run_in_processes, start_worker_server
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    start_worker_server(2, None)
+    results = run_in_processes(eval, ["6 * 7", "2 + 2"], workers=2, finished=lambda index: None, failed=lambda index, message: message)
+    assert results == [42, 4]
