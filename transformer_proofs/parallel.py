@@ -340,7 +340,8 @@ def start_worker_server(workers: int, scheduler: str | None) -> None:
 def run_in_processes(function, tasks, *, workers: int, finished, failed) -> list:
     """``function(task)`` for each task in ``workers`` fresh processes, each task handed to the next
     idle worker. They are forked from a server that has only imported :mod:`transformer_proofs.preload`
-    (a fork of this process, which may have run torch or OpenMP code, can hang)."""
+    (a fork of this process, which may have run torch or OpenMP code, can hang), or spawned where
+    there is no fork server."""
     context = _worker_context()
     queue = deque(range(len(tasks)))
     results: list[Any] = [None] * len(tasks)
