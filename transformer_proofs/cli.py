@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from checkers.results import strict_json
+from checkers.sampling import BLOCK_INSTANCES
 from transformer_proofs import api
 from transformer_proofs.parallel import WORKERS_VARIABLE, cpu_count, start_worker_server
 
@@ -76,8 +77,8 @@ TimeoutOption = Annotated[
     float,
     typer.Option(
         "--timeout", min=0.001, metavar="SECONDS",
-        help=f"Give up on a theorem after this long (default {DEFAULT_TIMEOUT} s; with more than 4096 instances, on each "
-        "block of 4096 after the first); the others are still reported.",
+        help=f"Give up on a theorem after this long (default {DEFAULT_TIMEOUT} s; with more than {BLOCK_INSTANCES} instances, on "
+        f"each block of {BLOCK_INSTANCES} after the first); the others are still reported.",
     ),
 ]
 

@@ -195,10 +195,12 @@ def _verify_in_blocks(theorems, refs, options, workers, scheduler, progress) -> 
         progress(refs[owner].id, done[owner] / begun[owner].plan.blocks)
 
     outcomes = run_tasks(blocks_task, tasks, keys=keys, workers=workers, scheduler=scheduler, finished=finished, failed=failed)
+    owned: list[list] = [[] for _ in refs]
+    for owner, outcome in zip(owners, outcomes):
+        owned[owner].append(outcome)
     results = []
-    for index, (theorem, start) in enumerate(zip(theorems, begun)):
+    for theorem, start, mine in zip(theorems, begun, owned):
         if isinstance(start, CheckStart):
-            mine = [outcome for owner, outcome in zip(owners, outcomes) if owner == index]
             error = next((outcome for outcome in mine if isinstance(outcome, str)), None)
             if error is None:
                 total = merge_blocks(theorem, start, [tally for chunk, _ in mine for tally in chunk])
